@@ -133,6 +133,8 @@ export const WORKER_ENV = {
   restartCount: 'DAT_RESTART_COUNT',
   /** Directory with `ca.crt`, `tls.crt`, `tls.key` for ring mTLS. */
   tlsDir: 'DAT_TLS_DIR',
+  /** Writable directory for the built-in datasets' compact binary cache (falls back to the temp dir). */
+  cacheDir: 'DAT_CACHE_DIR',
 } as const;
 
 /** Default ports; the operator uses the same on pods. */

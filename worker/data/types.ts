@@ -5,7 +5,7 @@ export interface Split {
   readonly n: number;
   /** Length n * h * w * c, NHWC, values in [0, 1]. */
   readonly x: Float32Array;
-  /** Length n, values in [0, numClasses). */
+  /** Length n, values in [0, numClasses); -1 (`UNLABELED`) in a split whose labels were removed (worker/data/unlabeled.ts). */
   readonly y: Int32Array;
 }
 
