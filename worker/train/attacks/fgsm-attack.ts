@@ -1,0 +1,32 @@
+/**
+ * FGSM (Goodfellow et al. 2015): one signed-gradient step of size eps.
+ *
+ * 1. g = ∇ₓ CE(f(x), y).
+ * 2. x_adv = clip(x + eps · sign(g), 0, 1).
+ *
+ * Deterministic: steps, stepSize, restarts, randomStart and seed are ignored.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { AttackParams } from './types.js';
+import { checkInputs, checkParams, crossEntropyOf, inputGradient, projectLinf, linfBounds, type AttackParamName } from './_common.js';
+
+/** The parameters FGSM reads. */
+export const FGSM_PARAMS: readonly AttackParamName[] = ['eps'];
+
+/** Throws a ConfigError naming `fgsm` and the bad argument. */
+export function validateFgsmParams(p: AttackParams): void {
+  checkParams('fgsm', p, FGSM_PARAMS);
+}
+
+/** FGSM; see the module comment. */
+export function fgsmAttack(model: tf.LayersModel, x: tf.Tensor4D, y: tf.Tensor1D, p: AttackParams): tf.Tensor4D {
+  validateFgsmParams(p);
+  checkInputs('fgsm', x, y);
+  return tf.tidy(() => {
+    // Step 1
+    const g = inputGradient((xi) => crossEntropyOf(model, xi, y), x);
+    // Step 2 (the projection only clips to [0, 1]: the step is exactly eps)
+    const bounds = linfBounds(x, p.eps);
+    return projectLinf(tf.add(x, tf.mul(p.eps, tf.sign(g))), bounds);
+  });
+}

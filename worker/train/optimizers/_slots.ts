@@ -1,0 +1,96 @@
+/**
+ * The base of every optimizer here: named per-variable state tensors
+ * ("slots"), created lazily, saved and restored by name, and the argument
+ * checks of `apply`.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { OptimizerId } from '../../contract.js';
+import { ConfigError, DatError } from '../../util/errors.js';
+import type { Optimizer, OptimizerSlot, OptimizerState } from './types.js';
+
+/** Checks a hyperparameter; throws a ConfigError naming the optimizer and the argument. */
+export function checkHyper(id: OptimizerId, name: string, v: number, min: number, maxExclusive = Infinity): number {
+  if (!Number.isFinite(v) || v < min || v >= maxExclusive) {
+    const range = maxExclusive === Infinity ? `>= ${min}` : `in [${min}, ${maxExclusive})`;
+    throw new ConfigError(`optimizer ${id}: ${name} must be a finite number ${range}, got ${v}`);
+  }
+  return v;
+}
+
+/** ‖t‖₂ as a scalar tensor (square-sum-sqrt: cheaper than tf.norm's pow/abs on every backend). */
+export function l2Norm(t: tf.Tensor): tf.Scalar {
+  return tf.sqrt(tf.sum(tf.square(t))) as tf.Scalar;
+}
+
+/** Shared state handling; subclasses implement {@link SlotOptimizer.update}. */
+export abstract class SlotOptimizer implements Optimizer {
+  abstract readonly id: OptimizerId;
+  /** Slot kinds, e.g. ['m', 'v']; slot `m/i` belongs to variable i. */
+  protected abstract readonly slotKinds: readonly string[];
+  protected step = 0;
+  private slots = new Map<string, tf.Variable>();
+
+  /** Updates variable `i` (inside a tidy): read its slots with {@link slot}, assign the new value. */
+  protected abstract update(i: number, w: tf.Variable, g: tf.Tensor, lr: number, step: number): void;
+
+  /** Slot `kind` of variable `i`, zero-initialized on first use. */
+  protected slot(kind: string, i: number, like: tf.Tensor): tf.Variable {
+    const name = `${kind}/${i}`;
+    let s = this.slots.get(name);
+    if (s === undefined) {
+      s = tf.variable(tf.zerosLike(like), false);
+      this.slots.set(name, s);
+    } else if (!tf.util.arraysEqual(s.shape, like.shape)) {
+      throw new DatError(`optimizer ${this.id}: state ${name} has shape [${s.shape.join(', ')}] but variable ${i} has [${like.shape.join(', ')}]`, { retryable: false });
+    }
+    return s;
+  }
+
+  apply(vars: readonly tf.Variable[], grads: readonly tf.Tensor[], lr: number): void {
+    if (vars.length !== grads.length) throw new DatError(`optimizer ${this.id}: ${vars.length} variables but ${grads.length} gradients`, { retryable: false });
+    if (!Number.isFinite(lr) || lr < 0) throw new DatError(`optimizer ${this.id}: lr must be a finite number >= 0, got ${lr}`, { retryable: false });
+    for (let i = 0; i < vars.length; i++) {
+      if (!tf.util.arraysEqual(vars[i]!.shape, grads[i]!.shape)) {
+        throw new DatError(`optimizer ${this.id}: gradient ${i} has shape [${grads[i]!.shape.join(', ')}] but its variable has [${vars[i]!.shape.join(', ')}]`, {
+          retryable: false,
+        });
+      }
+    }
+    this.step++;
+    const step = this.step;
+    tf.tidy(() => {
+      for (let i = 0; i < vars.length; i++) this.update(i, vars[i]!, grads[i]!, lr, step);
+    });
+  }
+
+  getState(): OptimizerState {
+    const slots: OptimizerSlot[] = [];
+    for (const [name, v] of this.slots) slots.push({ name, shape: [...v.shape], values: Float32Array.from(v.dataSync()) });
+    return { id: this.id, step: this.step, slots };
+  }
+
+  setState(s: OptimizerState): void {
+    if (s.id !== this.id) throw new ConfigError(`optimizer ${this.id}: cannot restore state saved by optimizer ${s.id}`);
+    if (!Number.isInteger(s.step) || s.step < 0) throw new DatError(`optimizer ${this.id}: state step must be an integer >= 0, got ${s.step}`, { retryable: false });
+    for (const slot of s.slots) {
+      const kind = slot.name.split('/')[0] ?? '';
+      const size = slot.shape.reduce((a, d) => a * d, 1);
+      if (!this.slotKinds.includes(kind) || !/^[^/]+\/\d+$/.test(slot.name)) {
+        throw new DatError(`optimizer ${this.id}: unknown state slot ${slot.name}`, { retryable: false });
+      }
+      if (size !== slot.values.length) {
+        throw new DatError(`optimizer ${this.id}: state slot ${slot.name} has ${slot.values.length} values for shape [${slot.shape.join(', ')}]`, { retryable: false });
+      }
+    }
+    this.dispose();
+    this.step = s.step;
+    for (const slot of s.slots) {
+      this.slots.set(slot.name, tf.tidy(() => tf.variable(tf.tensor(Float32Array.from(slot.values), [...slot.shape], 'float32'), false)));
+    }
+  }
+
+  dispose(): void {
+    for (const v of this.slots.values()) v.dispose();
+    this.slots = new Map();
+  }
+}

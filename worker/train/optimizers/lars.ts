@@ -1,0 +1,54 @@
+/**
+ * LARS (You et al. 2017, arXiv 1708.03888), as timm's `optim/lars.py`
+ * without trust clipping. Per variable w with gradient g:
+ *
+ * 1. trust = η·‖w‖ / (‖g‖ + wd·‖w‖ + ε), η = 0.001, or 1 if ‖w‖ or ‖g‖ is 0.
+ * 2. g′ = (g + wd·w) · trust.
+ * 3. buf ← momentum·buf + g′ (PyTorch momentum SGD, no dampening).
+ * 4. w ← w − lr · buf.
+ *
+ * Every tensor is adapted, biases and BatchNorm included (the reference
+ * implementations often skip those; this keeps one rule for all). Because of
+ * η, LARS wants a base lr orders of magnitude above SGD's. ε defaults to 1e-8.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { checkHyper, l2Norm, SlotOptimizer } from './_slots.js';
+import type { OptimizerHyper } from './types.js';
+
+/** LARS trust coefficient η. */
+export const LARS_TRUST_COEFFICIENT = 0.001;
+
+/** LARS with momentum. */
+export class LarsOptimizer extends SlotOptimizer {
+  readonly id = 'lars';
+  protected readonly slotKinds = ['momentum'];
+  private readonly momentum: number;
+  private readonly epsilon: number;
+  private readonly weightDecay: number;
+
+  constructor(hyper: OptimizerHyper) {
+    super();
+    this.momentum = checkHyper('lars', 'momentum', hyper.momentum, 0, 1);
+    this.epsilon = checkHyper('lars', 'epsilon', hyper.epsilon ?? 1e-8, 0);
+    this.weightDecay = checkHyper('lars', 'weightDecay', hyper.weightDecay, 0);
+  }
+
+  protected update(i: number, w: tf.Variable, g: tf.Tensor, lr: number): void {
+    // Step 1
+    const wNorm = l2Norm(w);
+    const gNorm = l2Norm(g);
+    const raw = tf.div(tf.mul(LARS_TRUST_COEFFICIENT, wNorm), tf.add(tf.add(gNorm, tf.mul(this.weightDecay, wNorm)), this.epsilon));
+    const trust = tf.where(tf.logicalAnd(tf.greater(wNorm, 0), tf.greater(gNorm, 0)), raw, tf.onesLike(raw));
+    // Step 2
+    const adapted = tf.mul(this.weightDecay === 0 ? g : tf.add(g, tf.mul(this.weightDecay, w)), trust);
+    // Step 3
+    let direction = adapted;
+    if (this.momentum !== 0) {
+      const buf = this.slot('momentum', i, w);
+      buf.assign(tf.add(tf.mul(this.momentum, buf), adapted));
+      direction = buf;
+    }
+    // Step 4
+    w.assign(tf.sub(w, tf.mul(lr, direction)));
+  }
+}
