@@ -1,0 +1,245 @@
+/**
+ * `npm run bench:step`: images/s of one full training step (attack, loss,
+ * gradients, optimizer update: exactly what `dat train` runs per step) for
+ * each model and step kind on each usable backend, at batch 128.
+ *
+ * 1. For each backend that selectBackend can activate: measure the machine's
+ *    matmul GFLOP/s on it (the yardstick).
+ * 2. For each model and kind (plain, FGSM-RS, PGD-10): build the model,
+ *    run warm-up steps, then time `reps` steps; report the median.
+ * 3. Effective GFLOP/s = estimated step FLOPs / step time, and its fraction
+ *    of the matmul figure (how far the step is from the hardware's limit).
+ * 4. Print a table; write bench/results/step.json.
+ *
+ * Step FLOPs are estimated from the dense and conv layers only: F = 2 x MACs
+ * of one forward pass per image; a weight-gradient pass costs 3F (forward,
+ * input and weight gradients), an attack step 2F (forward, input gradient).
+ * plain = 3F, FGSM-RS = 2F + 3F, PGD-10 with DAT's adv + clean loss = 10 x 2F + 2 x 3F.
+ *
+ * The pure-JS cpu backend (~0.3 GFLOP/s) only runs the MLP's plain and
+ * FGSM-RS steps, once; any step slower than 5 s is timed once after one warm-up. Options: --quick (or DAT_BENCH_QUICK=1: small-cnn on
+ * wasm only), --backends wasm,cpu, --models mlp,small-cnn, --kinds plain,pgd10,
+ * --reps N, --batch N.
+ */
+import { parseArgs } from 'node:util';
+import { performance } from 'node:perf_hooks';
+import * as tf from '@tensorflow/tfjs';
+import { MODELS, type AttackId, type LossId, type ModelId } from '../worker/contract.js';
+import { AUTO_BACKEND_ORDER, selectBackend, type ConcreteBackendId } from '../worker/backend/select-backend.js';
+import { identityReducer } from '../worker/comm/collective.js';
+import { createModel, countParams } from '../worker/train/models/index.js';
+import { createOptimizer } from '../worker/train/optimizers/index.js';
+import { applyGradients, computeGradients, type HostBatch, type StepConfig } from '../worker/train/train-step.js';
+import { getErrorMessage } from '../worker/util/errors.js';
+import { silentLogger } from '../worker/util/log.js';
+import { Rng } from '../worker/util/rng.js';
+import { measureMatmulGflops } from './lib/matmul-gflops.js';
+import { printTable, writeResult } from './lib/report.js';
+
+/** The step kinds measured. */
+const KINDS = {
+  plain: { attack: 'none', loss: 'adv', steps: 1, label: 'plain' },
+  fgsmrs: { attack: 'fgsm-rs', loss: 'adv', steps: 1, label: 'FGSM-RS' },
+  pgd10: { attack: 'pgd', loss: 'adv-clean', steps: 10, label: 'PGD-10' },
+} as const satisfies Record<string, { attack: AttackId; loss: LossId; steps: number; label: string }>;
+type KindId = keyof typeof KINDS;
+
+/** Input shape per model: the MNIST models on 28x28x1, the ResNet on CIFAR's 32x32x3. */
+const SHAPES: Readonly<Record<ModelId, readonly [number, number, number]>> = {
+  mlp: [28, 28, 1],
+  'small-cnn': [28, 28, 1],
+  'madry-cnn': [28, 28, 1],
+  'preact-resnet': [32, 32, 3],
+};
+const EPS: Readonly<Record<ModelId, number>> = { mlp: 0.3, 'small-cnn': 0.3, 'madry-cnn': 0.3, 'preact-resnet': 8 / 255 };
+const NUM_CLASSES = 10;
+const WARMUP_STEPS = 2;
+/** Steps slower than this are timed once (keeps the full benchmark within tens of minutes). */
+const SLOW_STEP_MS = 5000;
+
+/** One measured configuration. */
+interface StepRow {
+  readonly backend: string;
+  readonly model: ModelId;
+  readonly kind: string;
+  readonly batch: number;
+  readonly params: number;
+  readonly reps: number;
+  readonly medianMs: number;
+  readonly minMs: number;
+  readonly imagesPerSecond: number;
+  readonly stepGflop: number;
+  readonly effectiveGflops: number;
+  readonly fractionOfMatmul: number;
+}
+
+/** MACs of one forward pass for one example, from the conv and dense layers. */
+export function forwardMacsPerExample(model: tf.LayersModel): number {
+  let macs = 0;
+  for (const layer of model.layers) {
+    const cls = layer.getClassName();
+    const kernel = layer.getWeights()[0];
+    if (kernel === undefined) continue;
+    if (cls === 'Conv2D') {
+      const out = layer.outputShape as (number | null)[];
+      const [kh, kw, cin, cout] = kernel.shape as [number, number, number, number];
+      macs += (out[1] ?? 0) * (out[2] ?? 0) * kh * kw * cin * cout;
+    } else if (cls === 'Dense') {
+      macs += kernel.size;
+    }
+  }
+  return macs;
+}
+
+/** Forward-pass equivalents of one step of `kind` (see the module comment). */
+function forwardEquivalents(kind: KindId): number {
+  switch (kind) {
+    case 'plain':
+      return 3;
+    case 'fgsmrs':
+      return 2 + 3;
+    case 'pgd10':
+      return KINDS.pgd10.steps * 2 + 2 * 3;
+  }
+}
+
+function randomBatch(n: number, shape: readonly [number, number, number], seed: number): HostBatch {
+  const rng = new Rng(seed);
+  const x = new Float32Array(n * shape[0] * shape[1] * shape[2]);
+  for (let i = 0; i < x.length; i++) x[i] = rng.next();
+  const y = new Int32Array(n);
+  for (let i = 0; i < n; i++) y[i] = rng.nextInt(NUM_CLASSES);
+  return { n, x, y };
+}
+
+async function timeSteps(modelId: ModelId, kind: KindId, batchSize: number, reps: number, warmup: number): Promise<{ times: number[]; params: number; macs: number }> {
+  const shape = SHAPES[modelId];
+  const k = KINDS[kind];
+  const eps = EPS[modelId];
+  const model = createModel(modelId, shape, NUM_CLASSES, 1);
+  const optimizer = createOptimizer('adam', { weightDecay: 0, momentum: 0.9 });
+  const cfg: StepConfig = {
+    attack: k.attack,
+    attackParams: { eps, steps: k.steps, stepSize: k.attack === 'fgsm-rs' ? 1.25 * eps : (2.5 * eps) / k.steps, restarts: 1, randomStart: true, seed: 1 },
+    loss: k.loss,
+    lambda: 1,
+    beta: 6,
+    numClasses: NUM_CLASSES,
+    inputShape: shape,
+  };
+  const batch = randomBatch(batchSize, shape, 7);
+  const times: number[] = [];
+  const step = async (i: number): Promise<number> => {
+    const t0 = performance.now();
+    const { flatGrad } = await computeGradients(model, batch, cfg, i + 1);
+    applyGradients(model, optimizer, await identityReducer(flatGrad, i), 1e-3);
+    // Wait for the update to land so the next step's timing does not absorb it.
+    await model.trainableWeights[0]!.read().data();
+    return performance.now() - t0;
+  };
+  try {
+    const first = await step(0);
+    // A step slower than SLOW_STEP_MS (the ResNet's PGD-10 on a CPU) is timed once after that one warm-up.
+    const slow = first > SLOW_STEP_MS;
+    const warmupLeft = slow ? 0 : warmup - 1;
+    const timed = slow ? 1 : reps;
+    for (let i = 1; i <= warmupLeft; i++) await step(i);
+    for (let i = 0; i < timed; i++) times.push(await step(warmupLeft + 1 + i));
+    return { times, params: countParams(model), macs: forwardMacsPerExample(model) };
+  } finally {
+    optimizer.dispose();
+    model.dispose();
+  }
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: process.env.DAT_BENCH_QUICK === '1' },
+      backends: { type: 'string' },
+      models: { type: 'string' },
+      kinds: { type: 'string' },
+      reps: { type: 'string' },
+      batch: { type: 'string', default: '128' },
+    },
+  });
+  const quick = values.quick === true;
+  const backends = (values.backends?.split(',') ?? (quick ? ['wasm'] : AUTO_BACKEND_ORDER)) as ConcreteBackendId[];
+  const models = (values.models?.split(',') ?? (quick ? ['small-cnn'] : MODELS)) as ModelId[];
+  const kinds = (values.kinds?.split(',') ?? Object.keys(KINDS)) as KindId[];
+  const reps = Number(values.reps ?? (quick ? 3 : 5));
+  const batch = Number(values.batch);
+  for (const m of models) if (!MODELS.includes(m)) throw new Error(`unknown model ${m}; expected ${MODELS.join(', ')}`);
+  for (const k of kinds) if (!(k in KINDS)) throw new Error(`unknown kind ${k}; expected ${Object.keys(KINDS).join(', ')}`);
+
+  const rows: StepRow[] = [];
+  const matmul: Record<string, unknown> = {};
+  const unavailable: { backend: string; reason: string }[] = [];
+  for (const backend of backends) {
+    try {
+      await selectBackend(backend, silentLogger);
+    } catch (err) {
+      unavailable.push({ backend, reason: getErrorMessage(err) });
+      process.stderr.write(`skipped backend ${backend}: ${getErrorMessage(err)}\n`);
+      continue;
+    }
+    const isCpu = backend === 'cpu';
+    // Step 1
+    const mm = await measureMatmulGflops(tf, isCpu ? { sizes: [256], reps: 2 } : {});
+    matmul[backend] = mm;
+    process.stderr.write(`backend ${backend}: matmul ${mm.bestGflops.toFixed(1)} GFLOP/s\n`);
+    // Step 2
+    for (const model of models) {
+      for (const kind of kinds) {
+        // The pure-JS backend is ~100x slower: only the cheapest configurations, once.
+        if (isCpu && (model !== 'mlp' || kind === 'pgd10')) continue;
+        const r = await timeSteps(model, kind, batch, isCpu ? 1 : reps, isCpu ? 1 : WARMUP_STEPS);
+        const ms = median(r.times);
+        // Step 3
+        const stepGflop = (2 * r.macs * forwardEquivalents(kind) * batch) / 1e9;
+        const effectiveGflops = stepGflop / (ms / 1000);
+        const row: StepRow = {
+          backend,
+          model,
+          kind: KINDS[kind].label,
+          batch,
+          params: r.params,
+          reps: r.times.length,
+          medianMs: ms,
+          minMs: Math.min(...r.times),
+          imagesPerSecond: (batch * 1000) / ms,
+          stepGflop,
+          effectiveGflops,
+          fractionOfMatmul: effectiveGflops / mm.bestGflops,
+        };
+        rows.push(row);
+        process.stderr.write(`${backend} ${model} ${row.kind}: ${row.imagesPerSecond.toFixed(1)} img/s (${ms.toFixed(0)} ms/step)\n`);
+      }
+    }
+  }
+  // Step 4
+  printTable(
+    `Training step, batch ${batch} (median of timed reps)`,
+    ['backend', 'model', 'step', 'img/s', 'ms/step', 'GFLOP/step', 'eff. GFLOP/s', 'matmul GFLOP/s', '% of matmul'],
+    rows.map((r) => [
+      r.backend,
+      r.model,
+      r.kind,
+      r.imagesPerSecond,
+      r.medianMs,
+      r.stepGflop.toFixed(2),
+      r.effectiveGflops,
+      (matmul[r.backend] as { bestGflops: number }).bestGflops,
+      100 * r.fractionOfMatmul,
+    ]),
+  );
+  const path = await writeResult('step', { batch, reps, quick, matmul, unavailable, rows, flopModel: 'conv+dense MACs x2; plain 3F, FGSM-RS 5F, PGD-10 (adv+clean) 26F' });
+  process.stdout.write(`\nWrote ${path}\n`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench:step failed: ${getErrorMessage(err)}\n`);
+  process.exitCode = 1;
+});

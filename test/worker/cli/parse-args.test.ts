@@ -1,0 +1,125 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { EXIT_CODES, type TrainOptions } from '../../../worker/contract.js';
+import { ConfigError } from '../../../worker/util/errors.js';
+import { parseCommand, parseTrainArgs } from '../../../worker/cli/parse-args.js';
+import { formatTrainArgs } from '../../../worker/cli/format-args.js';
+import { formatTrainHelp } from '../../../worker/cli/help-text.js';
+import { flagName, OPTION_SPECS } from '../../../worker/cli/option-specs.js';
+import { exitCodeFor } from '../../../worker/cli/exit-code.js';
+import { entryCommand, REPO_ROOT } from '../../../test/support/paths.js';
+
+describe('parseTrainArgs: good values', () => {
+  const cases: { name: string; argv: string[]; env?: NodeJS.ProcessEnv; want: Partial<TrainOptions> }[] = [
+    {
+      name: 'MNIST defaults',
+      argv: [],
+      want: { dataset: 'mnist', model: 'small-cnn', attack: 'pgd', eps: 0.3, attackSteps: 10, attackStepSize: 0.075, loss: 'adv-clean', lambda: 1, optimizer: 'adam', lr: 1e-3, schedule: 'cosine', warmupEpochs: 1, epochs: 15, batchSize: 128, evalAttackSteps: 20, workers: 1 },
+    },
+    {
+      name: 'CIFAR-10 defaults follow DAT (8/255, 2/255 steps, step decay at 75%/90%)',
+      argv: ['--dataset', 'cifar10', '--data-dir', '/data'],
+      want: { model: 'preact-resnet', eps: 8 / 255, attackStepSize: 2 / 255, optimizer: 'sgd', schedule: 'step', milestones: [23, 27], epochs: 30 },
+    },
+    { name: 'lamb when several workers', argv: ['--workers', '4'], want: { workers: 4, optimizer: 'lamb', lr: 0.01, weightDecay: 1e-4 } },
+    { name: 'lamb in a ring member (DAT_WORLD_SIZE)', argv: [], env: { DAT_WORLD_SIZE: '3' }, want: { optimizer: 'lamb' } },
+    { name: 'fgsm-rs: step 1.25 eps, adversarial loss', argv: ['--attack', 'fgsm-rs', '--eps', '0.2'], want: { attackStepSize: 0.25, loss: 'adv' } },
+    { name: 'trades loss follows the attack', argv: ['--attack', 'trades'], want: { loss: 'trades', beta: 6 } },
+    { name: '--flag=value and fractions', argv: ['--eps=8/255', '--lr=5e-4', '--milestones', '75,90', '--epochs', '100'], want: { eps: 8 / 255, lr: 5e-4, milestones: [75, 90] } },
+    { name: 'explicit values win over derived defaults', argv: ['--attack-step-size', '0.01', '--attack-steps', '40', '--loss', 'adv'], want: { attackStepSize: 0.01, attackSteps: 40, loss: 'adv' } },
+    { name: 'optional fields', argv: ['--limit', '256', '--test-size', '500', '--checkpoint-dir', '/ckpt'], want: { limit: 256, testSize: 500, checkpointDir: '/ckpt' } },
+    { name: 'one epoch gets no warm-up', argv: ['--epochs', '1'], want: { epochs: 1, warmupEpochs: 0, milestones: [] } },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const got = parseTrainArgs(c.argv, c.env);
+      const picked = Object.fromEntries(Object.keys(c.want).map((k) => [k, got[k as keyof TrainOptions]]));
+      assert.deepEqual(picked, c.want);
+    });
+  }
+});
+
+describe('parseTrainArgs: bad values are one-line ConfigErrors naming the option', () => {
+  const cases: { name: string; argv: string[]; want: RegExp }[] = [
+    { name: 'unknown enum value', argv: ['--model', 'resnet50'], want: /^invalid value "resnet50" for --model: expected one of mlp, small-cnn, madry-cnn, preact-resnet$/ },
+    { name: 'not a number', argv: ['--eps', 'big'], want: /^invalid value "big" for --eps: expected a number in \(0, 100\]$/ },
+    { name: 'out of range', argv: ['--unlabeled-fraction', '1'], want: /for --unlabeled-fraction: expected a number in \[0, 1\)/ },
+    { name: 'not an integer', argv: ['--epochs', '2.5'], want: /for --epochs: expected an integer in \[1, 1000000\]/ },
+    { name: 'negative batch size', argv: ['--batch-size', '-4'], want: /for --batch-size: expected an integer/ },
+    { name: 'milestones not increasing', argv: ['--milestones', '90,75'], want: /for --milestones: expected comma-separated increasing numbers/ },
+    { name: 'unknown flag', argv: ['--learning-rate', '0.1'], want: /^unknown option --learning-rate; run dat train --help/ },
+    { name: 'missing value', argv: ['--eps'], want: /^missing value for --eps/ },
+    { name: 'positional argument', argv: ['mnist'], want: /^unexpected argument "mnist"/ },
+    { name: 'file dataset without --data-dir', argv: ['--dataset', 'cifar10'], want: /^missing --data-dir: dataset cifar10/ },
+    { name: 'warm-up longer than training', argv: ['--epochs', '3', '--warmup-epochs', '5'], want: /for --warmup-epochs: expected at most --epochs \(3\)/ },
+    { name: 'cosine needs warm-up < epochs', argv: ['--epochs', '3', '--warmup-epochs', '3'], want: /--warmup-epochs: the cosine schedule/ },
+    { name: 'unknown backend', argv: ['--backend', 'gpu'], want: /--backend: expected one of auto, tensorflow-gpu, tensorflow, wasm, cpu/ },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      assert.throws(
+        () => parseTrainArgs(c.argv),
+        (err: unknown) => {
+          assert.ok(err instanceof ConfigError, `got ${String(err)}`);
+          assert.match(err.message, c.want);
+          assert.ok(!err.message.includes('\n'), 'one line');
+          assert.equal(exitCodeFor(err), EXIT_CODES.badConfig);
+          return true;
+        },
+      );
+    });
+  }
+});
+
+describe('formatTrainArgs', () => {
+  it('round-trips through parseTrainArgs', () => {
+    for (const argv of [[], ['--dataset', 'cifar10', '--data-dir', '/d', '--workers', '2', '--eps', '8/255', '--limit', '64'], ['--epochs', '1']]) {
+      const opts = parseTrainArgs(argv);
+      assert.deepEqual(parseTrainArgs(formatTrainArgs(opts)), opts);
+    }
+  });
+});
+
+describe('help', () => {
+  it('documents every option with a default', () => {
+    const help = formatTrainHelp();
+    for (const spec of OPTION_SPECS) assert.ok(help.includes(flagName(spec.key) + ' '), `${flagName(spec.key)} missing from help`);
+    assert.equal(help.match(/Default: /g)?.length, OPTION_SPECS.length);
+  });
+
+  it('parseCommand routes --help and rejects unknown commands', () => {
+    assert.deepEqual(parseCommand([]), { command: 'help' });
+    assert.deepEqual(parseCommand(['--help']), { command: 'help' });
+    assert.deepEqual(parseCommand(['train', '--eps', '0.1', '--help']), { command: 'help', topic: 'train' });
+    assert.throws(() => parseCommand(['fit']), /unknown command "fit": expected train or help/);
+  });
+});
+
+function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const [cmd, ...pre] = entryCommand('worker/main');
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd!, [...pre, ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('dat process', () => {
+  it('exits 2 with a one-line message on a bad value', { timeout: 60_000 }, async () => {
+    const r = await runCli(['train', '--attack', 'cw']);
+    assert.equal(r.code, EXIT_CODES.badConfig);
+    assert.equal(r.stderr, 'dat: error: invalid value "cw" for --attack: expected one of none, fgsm, fgsm-rs, pgd, pgd-l2, trades\n');
+  });
+
+  it('prints the option list for train --help and exits 0', { timeout: 60_000 }, async () => {
+    const r = await runCli(['train', '--help']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /--batch-size <int>/);
+    assert.match(r.stdout, /--milestones <number-list>/);
+  });
+});

@@ -1,0 +1,237 @@
+/**
+ * Default option values, scaled to the dataset and to the world size.
+ *
+ * Sources: the DAT reference code (`dat-2022/dat`) for CIFAR-10 (PreActResNet,
+ * eps 8/255, PGD-10 of 2/255, adv + clean loss with lambda 1, LAMB lr 0.01,
+ * wd 1e-4, step decay at 75% / 90% of training), Wong et al. and Madry et al.
+ * for MNIST (eps 0.3). Choices made here for CPU training:
+ *
+ * - MNIST-type data: the small CNN of Wong et al. (~166k params) trains at a
+ *   few hundred images/s per core with PGD-10, where Madry's PGD-40 of 0.01
+ *   would be 4x slower. PGD uses the rule step = 2.5 * eps / steps (0.075 at
+ *   eps 0.3, 10 steps), which is exactly DAT's 2/255 at eps 8/255 and 10 steps,
+ *   so one rule covers every dataset. Fashion-MNIST uses the usual eps 0.1.
+ * - One worker: Adam 1e-3 with a cosine decay after 1 warm-up epoch (SGD 0.1
+ *   with momentum on CIFAR); several workers: DAT's LAMB 0.01, where the
+ *   layer-wise trust ratio is what keeps the large global batch stable.
+ * - Per-worker batch 128 (DAT's 2048 per GPU node is far too large for a CPU
+ *   process); the global batch still grows with the worker count, as in DAT.
+ * - Evaluation with PGD-20 (the accuracy target's attack) every 5 epochs on at
+ *   most 2,000 held-out images (1,000 for CIFAR-10, whose ResNet is slow on CPU).
+ */
+import {
+  WORKER_ENV,
+  type AttackId,
+  type DatasetId,
+  type LossId,
+  type ModelId,
+  type OptimizerId,
+  type ScheduleId,
+  type TrainOptions,
+} from '../contract.js';
+
+/** Per-dataset defaults. */
+export interface DatasetDefaults {
+  readonly model: ModelId;
+  /** L-inf radius; `epsL2` when the attack is pgd-l2. */
+  readonly eps: number;
+  readonly epsL2: number;
+  readonly attackSteps: number;
+  readonly epochs: number;
+  readonly batchSize: number;
+  readonly singleWorkerOptimizer: OptimizerId;
+  readonly schedule: ScheduleId;
+  readonly warmupEpochs: number;
+  readonly evalEvery: number;
+  readonly evalAttackSteps: number;
+  readonly evalSize: number;
+}
+
+const MNIST_LIKE: DatasetDefaults = {
+  model: 'small-cnn',
+  eps: 0.3,
+  epsL2: 2.0,
+  attackSteps: 10,
+  epochs: 15,
+  batchSize: 128,
+  singleWorkerOptimizer: 'adam',
+  schedule: 'cosine',
+  warmupEpochs: 1,
+  evalEvery: 5,
+  evalAttackSteps: 20,
+  evalSize: 2000,
+};
+
+/** Defaults of each dataset (see the module comment for the reasoning). */
+export const DATASET_DEFAULTS: Readonly<Record<DatasetId, DatasetDefaults>> = {
+  mnist: MNIST_LIKE,
+  'mnist-idx': MNIST_LIKE,
+  'fashion-mnist': { ...MNIST_LIKE, eps: 0.1, epsL2: 1.0 },
+  cifar10: {
+    model: 'preact-resnet',
+    eps: 8 / 255,
+    epsL2: 0.5,
+    attackSteps: 10,
+    epochs: 30,
+    batchSize: 128,
+    singleWorkerOptimizer: 'sgd',
+    schedule: 'step',
+    warmupEpochs: 2,
+    evalEvery: 5,
+    evalAttackSteps: 20,
+    evalSize: 1000,
+  },
+};
+
+/** Learning rate and weight decay of each optimizer. */
+export const OPTIMIZER_DEFAULTS: Readonly<Record<OptimizerId, { readonly lr: number; readonly weightDecay: number }>> = {
+  lamb: { lr: 0.01, weightDecay: 1e-4 },
+  lars: { lr: 0.1, weightDecay: 1e-4 },
+  sgd: { lr: 0.1, weightDecay: 5e-4 },
+  adam: { lr: 1e-3, weightDecay: 0 },
+};
+
+/** Dataset-independent defaults. */
+export const FIXED_DEFAULTS = {
+  dataset: 'mnist',
+  unlabeledFraction: 0,
+  teacherEpochs: 3,
+  attack: 'pgd',
+  attackRestarts: 1,
+  lambda: 1,
+  beta: 6,
+  momentum: 0.9,
+  gamma: 0.1,
+  evalRestarts: 1,
+  backend: 'auto',
+  seed: 1,
+  output: 'dat-output',
+  progress: 'auto',
+  workers: 1,
+  compression: 'none',
+  compressionWarmupSteps: 50,
+  collectiveTimeoutMs: 120_000,
+  checkpointEvery: 500,
+} as const satisfies Partial<TrainOptions>;
+
+/** Loss matching each attack: DAT's adv + clean for PGD, adversarial only for the fast (FGSM) modes. */
+export function defaultLoss(attack: AttackId): LossId {
+  switch (attack) {
+    case 'pgd':
+    case 'pgd-l2':
+      return 'adv-clean';
+    case 'trades':
+      return 'trades';
+    default:
+      return 'adv';
+  }
+}
+
+/** Step size of `attack`: 1.25 eps for FGSM-RS (Wong et al., DAT fast mode), eps for FGSM, 2.5 eps / steps otherwise. */
+export function defaultAttackStepSize(attack: AttackId, eps: number, steps: number): number {
+  switch (attack) {
+    case 'fgsm-rs':
+      return 1.25 * eps;
+    case 'fgsm':
+    case 'none':
+      return eps;
+    default:
+      return (2.5 * eps) / steps;
+  }
+}
+
+/** Step-decay epochs at 75% and 90% of training (DAT: 75, 90 of 100 after warm-up). */
+export function defaultMilestones(epochs: number): number[] {
+  const ms = [Math.round(0.75 * epochs), Math.round(0.9 * epochs)].filter((m) => m > 0 && m < epochs);
+  return [...new Set(ms)];
+}
+
+/** Workers in the ring: DAT_WORLD_SIZE in a pod or launched child, else --workers. */
+export function effectiveWorldSize(workers: number, env: NodeJS.ProcessEnv): number {
+  const fromEnv = Number(env[WORKER_ENV.worldSize]);
+  return Number.isInteger(fromEnv) && fromEnv >= 1 ? fromEnv : workers;
+}
+
+/**
+ * Completes explicitly given options with the defaults. Later defaults depend
+ * on earlier values (dataset → model, eps; attack → loss, step size;
+ * world size → optimizer → lr, weight decay; epochs → milestones, warm-up).
+ */
+export function resolveTrainOptions(given: Partial<TrainOptions>, env: NodeJS.ProcessEnv = {}): TrainOptions {
+  const dataset = given.dataset ?? FIXED_DEFAULTS.dataset;
+  const d = DATASET_DEFAULTS[dataset];
+  const attack = given.attack ?? FIXED_DEFAULTS.attack;
+  const eps = given.eps ?? (attack === 'pgd-l2' ? d.epsL2 : d.eps);
+  const attackSteps = given.attackSteps ?? d.attackSteps;
+  const workers = given.workers ?? FIXED_DEFAULTS.workers;
+  const optimizer = given.optimizer ?? (effectiveWorldSize(workers, env) > 1 ? 'lamb' : d.singleWorkerOptimizer);
+  const epochs = given.epochs ?? d.epochs;
+  const schedule = given.schedule ?? d.schedule;
+  // Cosine needs warm-up < epochs; a 1-epoch run gets none.
+  const warmupEpochs = given.warmupEpochs ?? Math.min(d.warmupEpochs, Math.max(0, epochs - 1));
+  return {
+    dataset,
+    ...(given.dataDir !== undefined ? { dataDir: given.dataDir } : {}),
+    ...(given.limit !== undefined ? { limit: given.limit } : {}),
+    ...(given.testSize !== undefined ? { testSize: given.testSize } : {}),
+    unlabeledFraction: given.unlabeledFraction ?? FIXED_DEFAULTS.unlabeledFraction,
+    teacherEpochs: given.teacherEpochs ?? FIXED_DEFAULTS.teacherEpochs,
+    model: given.model ?? d.model,
+    attack,
+    eps,
+    attackSteps,
+    attackStepSize: given.attackStepSize ?? defaultAttackStepSize(attack, eps, attackSteps),
+    attackRestarts: given.attackRestarts ?? FIXED_DEFAULTS.attackRestarts,
+    loss: given.loss ?? defaultLoss(attack),
+    lambda: given.lambda ?? FIXED_DEFAULTS.lambda,
+    beta: given.beta ?? FIXED_DEFAULTS.beta,
+    optimizer,
+    lr: given.lr ?? OPTIMIZER_DEFAULTS[optimizer].lr,
+    weightDecay: given.weightDecay ?? OPTIMIZER_DEFAULTS[optimizer].weightDecay,
+    momentum: given.momentum ?? FIXED_DEFAULTS.momentum,
+    schedule,
+    warmupEpochs,
+    milestones: given.milestones ?? defaultMilestones(epochs),
+    gamma: given.gamma ?? FIXED_DEFAULTS.gamma,
+    epochs,
+    batchSize: given.batchSize ?? d.batchSize,
+    evalEvery: given.evalEvery ?? d.evalEvery,
+    evalAttackSteps: given.evalAttackSteps ?? d.evalAttackSteps,
+    evalRestarts: given.evalRestarts ?? FIXED_DEFAULTS.evalRestarts,
+    evalSize: given.evalSize ?? d.evalSize,
+    backend: given.backend ?? FIXED_DEFAULTS.backend,
+    seed: given.seed ?? FIXED_DEFAULTS.seed,
+    output: given.output ?? FIXED_DEFAULTS.output,
+    progress: given.progress ?? FIXED_DEFAULTS.progress,
+    workers,
+    compression: given.compression ?? FIXED_DEFAULTS.compression,
+    compressionWarmupSteps: given.compressionWarmupSteps ?? FIXED_DEFAULTS.compressionWarmupSteps,
+    collectiveTimeoutMs: given.collectiveTimeoutMs ?? FIXED_DEFAULTS.collectiveTimeoutMs,
+    ...(given.checkpointDir !== undefined ? { checkpointDir: given.checkpointDir } : {}),
+    checkpointEvery: given.checkpointEvery ?? FIXED_DEFAULTS.checkpointEvery,
+  };
+}
+
+/** How each dataset-dependent default is chosen, for `--help`. */
+export const DERIVED_DEFAULT_HELP: Readonly<Partial<Record<keyof TrainOptions, string>>> = {
+  model: 'small-cnn (mnist, fashion-mnist, mnist-idx), preact-resnet (cifar10)',
+  eps: '0.3 mnist, 0.1 fashion-mnist, 8/255 cifar10 (pgd-l2: 2.0, 1.0, 0.5)',
+  attackSteps: '10',
+  attackStepSize: '1.25*eps for fgsm-rs, eps for fgsm, else 2.5*eps/steps (= 2/255 on cifar10)',
+  loss: 'adv-clean for pgd and pgd-l2, trades for trades, else adv',
+  optimizer: 'lamb with more than one worker, else adam (sgd on cifar10)',
+  lr: 'lamb 0.01, lars 0.1, sgd 0.1, adam 0.001',
+  weightDecay: 'lamb 1e-4, lars 1e-4, sgd 5e-4, adam 0',
+  schedule: 'cosine (step on cifar10)',
+  warmupEpochs: '1 (2 on cifar10), at most epochs-1',
+  milestones: '75% and 90% of --epochs',
+  epochs: '15 (30 on cifar10)',
+  batchSize: '128',
+  evalEvery: '5',
+  evalAttackSteps: '20',
+  evalSize: '2000 (1000 on cifar10)',
+  testSize: 'dataset default (mnist 2000, fashion-mnist 10000, files: whole test set)',
+  limit: 'all',
+  dataDir: 'none',
+  checkpointDir: 'none (no checkpoints)',
+};

@@ -1,0 +1,112 @@
+/**
+ * One table describing every `dat train` option: its flag, how its value is
+ * parsed and checked, and the help line. The parser, the help text and the
+ * argument formatter (used by the launcher) all read this table, so a new
+ * TrainOptions field is one new row.
+ */
+import {
+  ATTACKS,
+  BACKENDS,
+  COMPRESSIONS,
+  DATASETS,
+  LOSSES,
+  MODELS,
+  OPTIMIZERS,
+  PROGRESS_MODES,
+  SCHEDULES,
+  type TrainOptions,
+} from '../contract.js';
+
+/** How an option's value is parsed and which values it accepts. */
+export type ValueSpec =
+  | { readonly kind: 'enum'; readonly values: readonly string[] }
+  | { readonly kind: 'int'; readonly min: number; readonly max: number }
+  | { readonly kind: 'number'; readonly min: number; readonly max: number; readonly minExclusive?: boolean; readonly maxExclusive?: boolean }
+  | { readonly kind: 'string' }
+  | { readonly kind: 'number-list'; readonly min: number };
+
+/** One option of `dat train`. */
+export interface OptionSpec {
+  readonly key: keyof TrainOptions;
+  readonly value: ValueSpec;
+  /** One-line description for `--help`. */
+  readonly help: string;
+  /** Help group heading. */
+  readonly group: OptionGroup;
+}
+
+export const OPTION_GROUPS = ['Data', 'Model', 'Attack and loss', 'Optimizer and schedule', 'Training and evaluation', 'Run', 'Distributed'] as const;
+export type OptionGroup = (typeof OPTION_GROUPS)[number];
+
+const UINT32_MAX = 0xffff_ffff;
+const BIG = 1e9;
+
+/** Every TrainOptions field, in help order. */
+export const OPTION_SPECS: readonly OptionSpec[] = [
+  { key: 'dataset', group: 'Data', value: { kind: 'enum', values: DATASETS }, help: 'dataset: built-in mnist / fashion-mnist, or mnist-idx / cifar10 files from --data-dir' },
+  { key: 'dataDir', group: 'Data', value: { kind: 'string' }, help: 'directory with IDX or CIFAR-10 binary files (required for mnist-idx, cifar10)' },
+  { key: 'limit', group: 'Data', value: { kind: 'int', min: 1, max: BIG }, help: 'use only the first N training examples (quick runs)' },
+  { key: 'testSize', group: 'Data', value: { kind: 'int', min: 1, max: BIG }, help: 'held-out examples (built-in mnist: 2,000 of its 10,000; fashion-mnist: 10,000)' },
+  { key: 'unlabeledFraction', group: 'Data', value: { kind: 'number', min: 0, max: 1, maxExclusive: true }, help: 'fraction of the training set treated as unlabeled and pseudo-labeled by a teacher' },
+  { key: 'teacherEpochs', group: 'Data', value: { kind: 'int', min: 1, max: 10_000 }, help: 'epochs of standard training for the pseudo-labeling teacher' },
+  { key: 'model', group: 'Model', value: { kind: 'enum', values: MODELS }, help: 'network: mlp, small-cnn (Wong et al., ~166k), madry-cnn (~3.27M), preact-resnet (32x32x3)' },
+  { key: 'attack', group: 'Attack and loss', value: { kind: 'enum', values: ATTACKS }, help: 'training attack (none = standard training; fgsm-rs = DAT fast mode)' },
+  { key: 'eps', group: 'Attack and loss', value: { kind: 'number', min: 0, max: 100, minExclusive: true }, help: 'perturbation radius in [0,1] pixel units (L-inf; L2 for pgd-l2)' },
+  { key: 'attackSteps', group: 'Attack and loss', value: { kind: 'int', min: 1, max: 10_000 }, help: 'attack iterations (pgd, pgd-l2, trades)' },
+  { key: 'attackStepSize', group: 'Attack and loss', value: { kind: 'number', min: 0, max: 100, minExclusive: true }, help: 'attack step size' },
+  { key: 'attackRestarts', group: 'Attack and loss', value: { kind: 'int', min: 1, max: 1000 }, help: 'random restarts of the training attack (worst one kept)' },
+  { key: 'loss', group: 'Attack and loss', value: { kind: 'enum', values: LOSSES }, help: 'adv: CE(x_adv); adv-clean: CE(x_adv) + lambda*CE(x) (DAT); trades: CE(x) + beta*KL' },
+  { key: 'lambda', group: 'Attack and loss', value: { kind: 'number', min: 0, max: 1e6 }, help: 'weight of the clean CE in adv-clean' },
+  { key: 'beta', group: 'Attack and loss', value: { kind: 'number', min: 0, max: 1e6 }, help: 'weight of the KL term in trades' },
+  { key: 'optimizer', group: 'Optimizer and schedule', value: { kind: 'enum', values: OPTIMIZERS }, help: 'lamb (DAT LALR), lars, sgd (momentum), adam' },
+  { key: 'lr', group: 'Optimizer and schedule', value: { kind: 'number', min: 0, max: 100, minExclusive: true }, help: 'peak learning rate' },
+  { key: 'weightDecay', group: 'Optimizer and schedule', value: { kind: 'number', min: 0, max: 1, maxExclusive: true }, help: 'weight decay' },
+  { key: 'momentum', group: 'Optimizer and schedule', value: { kind: 'number', min: 0, max: 1, maxExclusive: true }, help: 'momentum (sgd, lars)' },
+  { key: 'schedule', group: 'Optimizer and schedule', value: { kind: 'enum', values: SCHEDULES }, help: 'learning-rate schedule after warm-up' },
+  { key: 'warmupEpochs', group: 'Optimizer and schedule', value: { kind: 'number', min: 0, max: BIG }, help: 'linear warm-up epochs (counted within --epochs)' },
+  { key: 'milestones', group: 'Optimizer and schedule', value: { kind: 'number-list', min: 0 }, help: 'step schedule: comma-separated epochs where the lr is multiplied by --gamma, e.g. 75,90' },
+  { key: 'gamma', group: 'Optimizer and schedule', value: { kind: 'number', min: 0, max: 1, minExclusive: true }, help: 'step schedule decay factor' },
+  { key: 'epochs', group: 'Training and evaluation', value: { kind: 'int', min: 1, max: 1_000_000 }, help: 'training epochs (warm-up included)' },
+  { key: 'batchSize', group: 'Training and evaluation', value: { kind: 'int', min: 1, max: 65_536 }, help: 'per-worker batch; the global batch is workers x batch-size' },
+  { key: 'evalEvery', group: 'Training and evaluation', value: { kind: 'int', min: 1, max: 1_000_000 }, help: 'evaluate on the held-out set every N epochs (and at the end)' },
+  { key: 'evalAttackSteps', group: 'Training and evaluation', value: { kind: 'int', min: 1, max: 10_000 }, help: 'PGD steps of the robust evaluation (step size 2.5*eps/steps, random start)' },
+  { key: 'evalRestarts', group: 'Training and evaluation', value: { kind: 'int', min: 1, max: 1000 }, help: 'PGD restarts of the robust evaluation' },
+  { key: 'evalSize', group: 'Training and evaluation', value: { kind: 'int', min: 0, max: BIG }, help: 'evaluate on at most N held-out examples (0 = all)' },
+  { key: 'backend', group: 'Run', value: { kind: 'enum', values: BACKENDS }, help: 'TensorFlow.js backend; auto tries tensorflow-gpu, tensorflow, wasm, cpu' },
+  { key: 'seed', group: 'Run', value: { kind: 'int', min: 0, max: UINT32_MAX }, help: 'seed of weights, shuffles and attacks' },
+  { key: 'output', group: 'Run', value: { kind: 'string' }, help: 'output directory: model/ (TensorFlow.js format) and metrics.json' },
+  { key: 'progress', group: 'Run', value: { kind: 'enum', values: PROGRESS_MODES }, help: 'progress display: auto (tty on a terminal, else plain), tty, plain, json, none' },
+  { key: 'workers', group: 'Distributed', value: { kind: 'int', min: 1, max: 256 }, help: 'worker processes to start on this machine (ring all-reduce)' },
+  { key: 'compression', group: 'Distributed', value: { kind: 'enum', values: COMPRESSIONS }, help: 'gradient compression on the ring' },
+  { key: 'compressionWarmupSteps', group: 'Distributed', value: { kind: 'int', min: 0, max: BIG }, help: 'uncompressed steps before compression starts' },
+  { key: 'collectiveTimeoutMs', group: 'Distributed', value: { kind: 'int', min: 1, max: 86_400_000 }, help: 'per-hop all-reduce deadline in milliseconds' },
+  { key: 'checkpointDir', group: 'Distributed', value: { kind: 'string' }, help: 'checkpoint directory (unset: no checkpoints)' },
+  { key: 'checkpointEvery', group: 'Distributed', value: { kind: 'int', min: 1, max: BIG }, help: 'checkpoint every K optimizer steps (and at each epoch end)' },
+];
+
+/** `batchSize` → `--batch-size`. */
+export function flagName(key: string): string {
+  return '--' + key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+}
+
+/** Human description of the accepted values, for error messages and help. */
+export function describeAccepted(v: ValueSpec): string {
+  switch (v.kind) {
+    case 'enum':
+      return `one of ${v.values.join(', ')}`;
+    case 'int':
+      return v.max >= BIG ? `an integer >= ${v.min}` : `an integer in [${v.min}, ${v.max}]`;
+    case 'number': {
+      const lo = `${v.minExclusive === true ? '(' : '['}${v.min}`;
+      const hi = `${v.max}${v.maxExclusive === true ? ')' : ']'}`;
+      return `a number in ${lo}, ${hi}`;
+    }
+    case 'string':
+      return 'a non-empty string';
+    case 'number-list':
+      return `comma-separated increasing numbers >= ${v.min}, e.g. 75,90`;
+  }
+}
+
+/** Spec lookup by flag (`--batch-size`). */
+export const SPEC_BY_FLAG: ReadonlyMap<string, OptionSpec> = new Map(OPTION_SPECS.map((s) => [flagName(s.key), s]));

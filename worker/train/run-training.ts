@@ -1,0 +1,378 @@
+/**
+ * The training loop of one rank (also the whole run in single-process mode).
+ *
+ * 1. Load the dataset; pseudo-label the unlabeled fraction with a teacher.
+ * 2. Build the model (same seed on every rank) and the optimizer.
+ * 3. Broadcast rank 0's initial weights.
+ * 4. Per epoch and step: this rank's shard batch → computeGradients →
+ *    reducer (ring mean) → applyGradients at the scheduled learning rate.
+ * 5. After each epoch: the catastrophic-overfitting probe (FGSM-type
+ *    training), then held-out evaluation every `evalEvery` epochs and at the end.
+ * 6. On a collapse, restore the best weights and stop.
+ * 7. On the chief: save the model and metrics.json.
+ *
+ * All loop state lives in one {@link TrainState} object so a later change can
+ * checkpoint and resume it.
+ */
+import { performance } from 'node:perf_hooks';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import type { ProgressReport, TrainOptions } from '../contract.js';
+import type { GradientReducer } from '../comm/collective.js';
+import { loadDataset } from '../data/load-dataset.js';
+import { batchIndices, stepsPerEpoch } from '../data/shard.js';
+import { concatSplits, gatherBatch } from '../data/split-ops.js';
+import { splitUnlabeled, withPseudoLabels } from '../data/unlabeled.js';
+import type { Dataset, Split } from '../data/types.js';
+import { ConfigError } from '../util/errors.js';
+import type { Logger } from '../util/log.js';
+import { deriveSeed } from '../util/rng.js';
+import { createModel, countParams } from './models/index.js';
+import { createOptimizer, type Optimizer } from './optimizers/index.js';
+import { learningRateAt, validateScheduleOptions } from './schedules.js';
+import { modelVariables, readWeights, writeWeights } from './variables.js';
+import { applyGradients, computeGradients, type StepConfig } from './train-step.js';
+import { evaluateCounts, toEvalResult, type EvalAttackId, type EvalResult, type EvaluateOptions } from './evaluate.js';
+import { BestWeightsGuard, GUARD_ACTIONS, needsOverfitGuard } from './overfit-guard.js';
+import { pseudoLabel } from './pseudo-label.js';
+import { saveModel } from './save-model.js';
+import { MODEL_DIR, writeRunMetrics, type EpochRecord, type RunMetrics } from './metrics.js';
+
+/** Progress of one rank, as passed to {@link RunContext.onProgress}. */
+export type TrainProgress = ProgressReport & {
+  readonly rank: number;
+  readonly worldSize: number;
+  /** Images per optimizer step over all ranks. */
+  readonly globalBatch: number;
+  /** Wall time of the step just taken (training phase only), for the step-duration histogram. */
+  readonly stepSeconds?: number;
+};
+
+/** How the loop talks to the rest of the ring (or to nothing, in one process). */
+export interface RunContext {
+  readonly rank: number;
+  readonly worldSize: number;
+  /** Mean of the flat gradient over all ranks (`identityReducer` in one process). */
+  readonly reducer: GradientReducer;
+  /** Rank 0's buffer on every rank (initial weights, pseudo-labels, BatchNorm statistics). */
+  broadcastWeights?(flat: Float32Array): Promise<Float32Array>;
+  /**
+   * Element-wise sum over ranks, uncompressed. When given (and worldSize > 1)
+   * evaluation is sharded across ranks; otherwise every rank evaluates all.
+   */
+  sumAcrossRanks?(buf: Float32Array): Promise<Float32Array>;
+  /** Called after every step and phase change. */
+  onProgress?(p: TrainProgress): void;
+  readonly log: Logger;
+  /** Rank 0: writes the model and metrics.json. */
+  readonly isChief: boolean;
+  /** Backend name for metrics.json. @default tf.getBackend() */
+  readonly backend?: string;
+  /** Extra fields merged into metrics.json before it is written (e.g. bytes sent per step). */
+  extraMetrics?(): Partial<RunMetrics>;
+}
+
+/** What {@link runTraining} returns. */
+export interface RunResult {
+  readonly metrics: RunMetrics;
+  /** Where the chief wrote its outputs (undefined on other ranks). */
+  readonly modelDir?: string;
+  readonly metricsPath?: string;
+}
+
+/** Explicit loop state (what a checkpoint has to hold to resume). */
+export interface TrainState {
+  /** Next epoch to run (0-based). */
+  epoch: number;
+  /** Optimizer steps taken so far (monotonic across resumes). */
+  globalStep: number;
+  readonly seed: number;
+  readonly history: EpochRecord[];
+}
+
+/** Purpose tags mixed into the run seed. */
+const SEED_TAGS = { attack: 0xa77a_c4, eval: 0xe7a1, guard: 0x6a4d } as const;
+
+/** The evaluation attack matching the training threat model. */
+function evalAttackFor(opts: TrainOptions): EvalAttackId {
+  return opts.attack === 'pgd-l2' ? 'pgd-l2' : 'pgd';
+}
+
+/** The step configuration (attack, loss) built from the options. */
+export function buildStepConfig(opts: TrainOptions, dataset: Pick<Dataset, 'numClasses' | 'inputShape'>): StepConfig {
+  return {
+    attack: opts.attack,
+    attackParams: {
+      eps: opts.eps,
+      steps: opts.attackSteps,
+      stepSize: opts.attackStepSize,
+      restarts: opts.attackRestarts,
+      randomStart: true,
+      seed: opts.seed,
+    },
+    loss: opts.loss,
+    lambda: opts.lambda,
+    beta: opts.beta,
+    numClasses: dataset.numClasses,
+    inputShape: dataset.inputShape,
+  };
+}
+
+/** Training split after pseudo-labeling (Step 1). */
+async function prepareTrainSplit(dataset: Dataset, opts: TrainOptions, ctx: RunContext): Promise<Split> {
+  if (opts.unlabeledFraction <= 0) return dataset.train;
+  const { labeled, unlabeled } = splitUnlabeled(dataset.train, opts.unlabeledFraction, opts.seed);
+  if (unlabeled.n === 0) return labeled;
+  let labels = await pseudoLabel({
+    labeled,
+    unlabeled,
+    model: opts.model,
+    inputShape: dataset.inputShape,
+    numClasses: dataset.numClasses,
+    epochs: opts.teacherEpochs,
+    batchSize: opts.batchSize,
+    seed: opts.seed,
+    log: ctx.log,
+  });
+  if (ctx.broadcastWeights !== undefined && ctx.worldSize > 1) {
+    // Teachers train identically from the same seed; rank 0's labels make agreement certain.
+    labels = Int32Array.from(await ctx.broadcastWeights(Float32Array.from(labels)));
+  }
+  return concatSplits(labeled, withPseudoLabels(unlabeled, labels));
+}
+
+/** Evaluation options for the held-out set. */
+function heldOutEvalOptions(opts: TrainOptions, dataset: Dataset, ctx: RunContext): EvaluateOptions {
+  const shard = ctx.sumAcrossRanks !== undefined && ctx.worldSize > 1 ? { rank: ctx.rank, worldSize: ctx.worldSize } : undefined;
+  return {
+    attack: evalAttackFor(opts),
+    eps: opts.eps,
+    steps: opts.evalAttackSteps,
+    restarts: opts.evalRestarts,
+    seed: deriveSeed(opts.seed, SEED_TAGS.eval),
+    limit: opts.evalSize,
+    inputShape: dataset.inputShape,
+    ...(shard !== undefined ? { shard } : {}),
+  };
+}
+
+async function evaluateHeldOut(model: tf.LayersModel, dataset: Dataset, evalOpts: EvaluateOptions, ctx: RunContext): Promise<EvalResult> {
+  const local = await evaluateCounts(model, dataset.test, evalOpts);
+  if (evalOpts.shard === undefined || ctx.sumAcrossRanks === undefined) return toEvalResult(local, evalOpts);
+  const [n, clean, robust] = await ctx.sumAcrossRanks(Float32Array.of(local.n, local.cleanCorrect, local.robustCorrect));
+  return toEvalResult({ n: n!, cleanCorrect: clean!, robustCorrect: robust! }, evalOpts);
+}
+
+/** Runs the whole training (see the module comment) and returns its metrics. */
+export async function runTraining(opts: TrainOptions, ctx: RunContext): Promise<RunResult> {
+  const t0 = performance.now();
+  const log = ctx.log;
+  const { rank, worldSize } = ctx;
+  const report = (p: Omit<TrainProgress, 'rank' | 'worldSize' | 'globalBatch' | 'lastHeartbeat'>): void =>
+    ctx.onProgress?.({ ...p, rank, worldSize, globalBatch: worldSize * opts.batchSize, lastHeartbeat: new Date().toISOString() });
+
+  // Step 1
+  report({ phase: 'starting', epoch: 0, totalEpochs: opts.epochs, step: 0, totalSteps: 0 });
+  const dataset = await loadDataset({ dataset: opts.dataset, dataDir: opts.dataDir, limit: opts.limit, testSize: opts.testSize, seed: opts.seed, log });
+  const train = await prepareTrainSplit(dataset, opts, ctx);
+  const steps = stepsPerEpoch(train.n, worldSize, opts.batchSize);
+  if (steps === 0) {
+    throw new ConfigError(`--batch-size ${opts.batchSize}: ${train.n} training examples give no full global batch of ${worldSize} x ${opts.batchSize}; lower --batch-size or raise --limit`);
+  }
+  const totalSteps = steps * opts.epochs;
+
+  // Step 2
+  const model = createModel(opts.model, dataset.inputShape, dataset.numClasses, opts.seed);
+  const optimizer: Optimizer = createOptimizer(opts.optimizer, { weightDecay: opts.weightDecay, momentum: opts.momentum });
+  try {
+    // Step 3
+    await syncWeightsFromChief(model, ctx);
+    const stepCfg = buildStepConfig(opts, dataset);
+    const evalOpts = heldOutEvalOptions(opts, dataset, ctx);
+    const hasBatchNorm = model.nonTrainableWeights.length > 0;
+    const guard = needsOverfitGuard(opts.attack)
+      ? new BestWeightsGuard({
+          batch: gatherBatch(train, batchIndices(train.n, 0, 0, opts.seed, 0, 1, Math.min(opts.batchSize, train.n))),
+          eps: opts.eps,
+          seed: deriveSeed(opts.seed, SEED_TAGS.guard),
+          inputShape: dataset.inputShape,
+          attack: evalAttackFor(opts),
+        })
+      : undefined;
+    let collapse: RunMetrics['overfitGuard'];
+    const state: TrainState = { epoch: 0, globalStep: 0, seed: opts.seed, history: [] };
+    const batchBuf = { x: new Float32Array(0), y: new Int32Array(0) };
+    let lastEval: EvalResult | undefined;
+    let lastEvalEpoch = -1;
+    let trainSecondsTotal = 0;
+    const schedule = {
+      schedule: opts.schedule,
+      lr: opts.lr,
+      warmupEpochs: opts.warmupEpochs,
+      epochs: opts.epochs,
+      milestones: opts.milestones,
+      gamma: opts.gamma,
+    };
+    validateScheduleOptions(schedule);
+    log.info('Started training', {
+      rank,
+      worldSize,
+      model: opts.model,
+      params: countParams(model),
+      attack: opts.attack,
+      loss: opts.loss,
+      optimizer: opts.optimizer,
+      train: train.n,
+      stepsPerEpoch: steps,
+      globalBatch: worldSize * opts.batchSize,
+    });
+
+    for (; state.epoch < opts.epochs; state.epoch++) {
+      const epoch = state.epoch;
+      // DAT re-broadcasts rank 0's parameters each epoch; only BatchNorm statistics can drift between ranks.
+      if (epoch > 0 && hasBatchNorm) await syncWeightsFromChief(model, ctx);
+      // Step 4
+      const epochStart = performance.now();
+      let lossSum = 0;
+      let lr = opts.lr;
+      for (let s = 0; s < steps; s++) {
+        const idx = batchIndices(train.n, epoch, s, state.seed, rank, worldSize, opts.batchSize);
+        if (batchBuf.y.length < idx.length) {
+          batchBuf.x = new Float32Array(idx.length * (train.x.length / train.n));
+          batchBuf.y = new Int32Array(idx.length);
+        }
+        const stepStart = performance.now();
+        const batch = gatherBatch(train, idx, batchBuf);
+        lr = learningRateAt(schedule, epoch + s / steps, steps);
+        const { flatGrad, loss } = await computeGradients(model, batch, stepCfg, deriveSeed(state.seed, SEED_TAGS.attack, state.globalStep, rank) || 1);
+        if (!Number.isFinite(loss)) throw new ConfigError(`training diverged: loss ${loss} at epoch ${epoch + 1} step ${s + 1}; lower --lr (now ${opts.lr})`);
+        const mean = await ctx.reducer(flatGrad, state.globalStep);
+        applyGradients(model, optimizer, mean, lr);
+        state.globalStep++;
+        lossSum += loss;
+        const elapsed = (performance.now() - epochStart) / 1000;
+        report({
+          phase: 'training',
+          epoch: epoch + 1,
+          totalEpochs: opts.epochs,
+          step: state.globalStep,
+          totalSteps,
+          loss,
+          stepSeconds: (performance.now() - stepStart) / 1000,
+          imagesPerSecond: ((s + 1) * worldSize * opts.batchSize) / Math.max(elapsed, 1e-9),
+          ...(lastEval !== undefined ? { cleanAccuracy: lastEval.cleanAccuracy, robustAccuracy: lastEval.robustAccuracy } : {}),
+        });
+      }
+      const seconds = (performance.now() - epochStart) / 1000;
+      trainSecondsTotal += seconds;
+      const imagesPerSecond = (steps * worldSize * opts.batchSize) / Math.max(seconds, 1e-9);
+
+      // Step 5
+      let guardAccuracy: number | undefined;
+      let stop = false;
+      if (guard !== undefined) {
+        const check = await guard.check(model, epoch + 1);
+        guardAccuracy = check.accuracy;
+        if (check.action === GUARD_ACTIONS.collapsed) {
+          // Step 6 (the guard has already restored the best weights)
+          log.warn('Detected catastrophic overfitting: restored the best weights and stopped', {
+            epoch: epoch + 1,
+            probeAccuracy: Number(check.accuracy.toFixed(4)),
+            bestAccuracy: Number(check.bestAccuracy.toFixed(4)),
+            bestEpoch: check.bestEpoch,
+          });
+          collapse = { collapsedAtEpoch: epoch + 1, bestEpoch: check.bestEpoch, bestAccuracy: check.bestAccuracy };
+          stop = true;
+        }
+      }
+      const isLast = epoch === opts.epochs - 1 || stop;
+      let evalResult: EvalResult | undefined;
+      if (!stop && ((epoch + 1) % opts.evalEvery === 0 || isLast)) {
+        report({ phase: 'evaluating', epoch: epoch + 1, totalEpochs: opts.epochs, step: state.globalStep, totalSteps, imagesPerSecond });
+        evalResult = await evaluateHeldOut(model, dataset, evalOpts, ctx);
+        lastEval = evalResult;
+        lastEvalEpoch = epoch;
+      }
+      const record: EpochRecord = {
+        epoch: epoch + 1,
+        loss: lossSum / steps,
+        ...(evalResult !== undefined ? { cleanAccuracy: evalResult.cleanAccuracy, robustAccuracy: evalResult.robustAccuracy } : {}),
+        ...(guardAccuracy !== undefined ? { guardAccuracy } : {}),
+        imagesPerSecond,
+        seconds,
+        lr,
+      };
+      state.history.push(record);
+      log.info('Finished epoch', {
+        rank,
+        epoch: epoch + 1,
+        loss: Number(record.loss.toFixed(4)),
+        clean: evalResult === undefined ? undefined : Number(evalResult.cleanAccuracy.toFixed(4)),
+        robust: evalResult === undefined ? undefined : Number(evalResult.robustAccuracy.toFixed(4)),
+        guard: guardAccuracy === undefined ? undefined : Number(guardAccuracy.toFixed(4)),
+        imagesPerSecond: Math.round(imagesPerSecond),
+        seconds: Number(seconds.toFixed(1)),
+      });
+      if (stop) {
+        state.epoch++;
+        break;
+      }
+    }
+
+    // The restored (best) weights were never evaluated: do it now.
+    if (lastEval === undefined || lastEvalEpoch !== state.epoch - 1 || collapse !== undefined) {
+      report({ phase: 'evaluating', epoch: state.epoch, totalEpochs: opts.epochs, step: state.globalStep, totalSteps });
+      lastEval = await evaluateHeldOut(model, dataset, evalOpts, ctx);
+    }
+
+    // Step 7
+    const metrics: RunMetrics = {
+      cleanAccuracy: lastEval.cleanAccuracy,
+      robustAccuracy: lastEval.robustAccuracy,
+      robustAttack: lastEval.attack,
+      evalExamples: lastEval.n,
+      history: state.history,
+      config: opts,
+      backend: ctx.backend ?? tf.getBackend(),
+      params: countParams(model),
+      trainExamples: train.n,
+      wallSeconds: (performance.now() - t0) / 1000,
+      imagesPerSecond: (state.globalStep * worldSize * opts.batchSize) / Math.max(trainSecondsTotal, 1e-9),
+      epochsCompleted: state.epoch,
+      workers: worldSize,
+      compression: opts.compression,
+      ...(collapse !== undefined ? { overfitGuard: collapse } : {}),
+      ...(ctx.extraMetrics?.() ?? {}),
+    };
+    let modelDir: string | undefined;
+    let metricsPath: string | undefined;
+    if (ctx.isChief) {
+      modelDir = join(opts.output, MODEL_DIR);
+      await saveModel(model, modelDir);
+      metricsPath = await writeRunMetrics(opts.output, metrics);
+      log.info('Saved model and metrics', { modelDir, metrics: metricsPath });
+    }
+    report({
+      phase: 'done',
+      epoch: state.epoch,
+      totalEpochs: opts.epochs,
+      step: state.globalStep,
+      totalSteps,
+      cleanAccuracy: metrics.cleanAccuracy,
+      robustAccuracy: metrics.robustAccuracy,
+      imagesPerSecond: metrics.imagesPerSecond,
+    });
+    return { metrics, ...(modelDir !== undefined ? { modelDir } : {}), ...(metricsPath !== undefined ? { metricsPath } : {}) };
+  } finally {
+    optimizer.dispose();
+    model.dispose();
+  }
+}
+
+/** Overwrites this rank's weights (trainable and BatchNorm statistics) with rank 0's. */
+async function syncWeightsFromChief(model: tf.LayersModel, ctx: RunContext): Promise<void> {
+  if (ctx.broadcastWeights === undefined || ctx.worldSize <= 1) return;
+  const vars = modelVariables(model);
+  const flat = await ctx.broadcastWeights(await readWeights(vars));
+  if (ctx.rank !== 0) writeWeights(vars, flat);
+}

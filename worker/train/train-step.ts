@@ -1,0 +1,107 @@
+/**
+ * One data-parallel training step, split in two so the ring all-reduce can
+ * run in between (style guide §11):
+ *
+ * 1. `computeGradients`: attack → x_adv, loss, gradients of the trainable
+ *    weights, fused into one flat Float32Array (values awaited).
+ * 2. The caller reduces the flat gradient over the ring (a `GradientReducer`).
+ * 3. `applyGradients`: unflatten the mean gradient and let the optimizer
+ *    update the variables at the scheduled learning rate.
+ *
+ * Every tensor created here is disposed before the functions return, so
+ * `tf.memory().numTensors` stays flat from step to step.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { AttackId, LossId } from '../contract.js';
+import { getAttack, type AttackParams } from './attacks/index.js';
+import { computeLoss } from './losses.js';
+import type { Optimizer } from './optimizers/index.js';
+import { flattenTensors, trainableVariables, unflattenLike } from './variables.js';
+
+/** A batch of examples as flat host arrays (NHWC images in [0, 1], class labels). */
+export interface HostBatch {
+  readonly n: number;
+  readonly x: Float32Array;
+  readonly y: Int32Array;
+}
+
+/** What a training step computes; built once per run from the TrainOptions. */
+export interface StepConfig {
+  readonly attack: AttackId;
+  /** Attack hyperparameters; `seed` is overridden per step by {@link computeGradients}' `attackSeed`. */
+  readonly attackParams: AttackParams;
+  readonly loss: LossId;
+  readonly lambda: number;
+  readonly beta: number;
+  readonly numClasses: number;
+  /** [height, width, channels] of one example. */
+  readonly inputShape: readonly [number, number, number];
+}
+
+/** Result of {@link computeGradients}. */
+export interface StepGradients {
+  /** Gradients of all trainable weights, in `model.trainableWeights` order, fused. */
+  readonly flatGrad: Float32Array;
+  /** The batch's training loss. */
+  readonly loss: number;
+}
+
+/** Losses that also need the model's logits on the clean inputs. */
+const NEEDS_CLEAN_LOGITS: ReadonlySet<LossId> = new Set<LossId>(['adv-clean', 'trades']);
+
+/**
+ * Builds the batch tensors, runs the attack (model in inference mode), then
+ * the loss with the model in training mode, and returns the gradient of every
+ * trainable weight fused into one buffer.
+ *
+ * `attackSeed` varies the attack's random start from step to step and rank
+ * to rank while staying reproducible.
+ */
+export async function computeGradients(model: tf.LayersModel, batch: HostBatch, cfg: StepConfig, attackSeed: number): Promise<StepGradients> {
+  const vars = trainableVariables(model);
+  const attackFn = getAttack(cfg.attack);
+  const params: AttackParams = { ...cfg.attackParams, seed: attackSeed };
+  const [h, w, c] = cfg.inputShape;
+  const { value, grads } = tf.tidy(() => {
+    const x = tf.tensor4d(batch.x, [batch.n, h, w, c]);
+    const y = tf.tensor1d(batch.y, 'int32');
+    // The attack is a constant w.r.t. the weights: computed outside variableGrads.
+    const xAdv = attackFn === undefined ? x : attackFn(model, x, y, params);
+    return tf.variableGrads(() => {
+      const logitsAdv = model.apply(xAdv, { training: true }) as tf.Tensor2D;
+      const logitsClean = NEEDS_CLEAN_LOGITS.has(cfg.loss)
+        ? xAdv === x
+          ? logitsAdv
+          : (model.apply(x, { training: true }) as tf.Tensor2D)
+        : undefined;
+      return computeLoss(cfg.loss, { logitsAdv, logitsClean, labels: y, numClasses: cfg.numClasses, lambda: cfg.lambda, beta: cfg.beta });
+    }, vars);
+  });
+  try {
+    const ordered = vars.map((v) => grads[v.name]);
+    if (ordered.some((g) => g === undefined)) {
+      // A variable the loss does not depend on has no gradient; give it zeros so the layout stays fixed.
+      for (let i = 0; i < vars.length; i++) if (ordered[i] === undefined) ordered[i] = tf.zerosLike(vars[i]!);
+    }
+    const flatGrad = await flattenTensors(ordered as tf.Tensor[]);
+    const loss = (await value.data())[0]!;
+    tf.dispose(ordered.filter((g, i) => g !== grads[vars[i]!.name]));
+    return { flatGrad, loss };
+  } finally {
+    tf.dispose([value, ...Object.values(grads)]);
+  }
+}
+
+/**
+ * Applies the (ring-averaged) flat gradient: unflattens it in the layout of
+ * `model.trainableWeights` and runs one optimizer update at `lr`.
+ */
+export function applyGradients(model: tf.LayersModel, optimizer: Optimizer, meanFlatGrad: Float32Array, lr: number): void {
+  const vars = trainableVariables(model);
+  const grads = unflattenLike(meanFlatGrad, vars);
+  try {
+    optimizer.apply(vars, grads, lr);
+  } finally {
+    tf.dispose(grads);
+  }
+}
