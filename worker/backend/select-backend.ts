@@ -1,0 +1,161 @@
+/**
+ * Picks the TensorFlow.js backend a worker trains on.
+ *
+ * `auto` tries, best first: the native TensorFlow bindings with CUDA
+ * (`@tensorflow/tfjs-node-gpu`), the native CPU bindings
+ * (`@tensorflow/tfjs-node`), the wasm backend (XNNPACK, SIMD, one thread),
+ * then the pure-JS `cpu` backend. The native packages are optional: they may be
+ * absent, of another tfjs version, or installed without a working binding.
+ * Every backend that was skipped is returned (and logged) with the reason.
+ *
+ * All project code imports `tf` from `@tensorflow/tfjs`; the native packages
+ * register their `tensorflow` backend on that same engine when their version
+ * matches, which is checked before they are used.
+ */
+import { createRequire } from 'node:module';
+import { dirname, join, sep } from 'node:path';
+import { readFileSync } from 'node:fs';
+import * as tf from '@tensorflow/tfjs';
+import type { BackendId } from '../contract.js';
+import { ConfigError, getErrorMessage } from '../util/errors.js';
+import type { Logger } from '../util/log.js';
+import { registerWasmTrainingKernels, WASM_BACKEND_NAME } from './wasm/register-wasm-training-kernels.js';
+
+/** A backend that can actually be selected (`auto` resolved). */
+export type ConcreteBackendId = Exclude<BackendId, 'auto'>;
+
+/** Order `auto` tries backends in. */
+export const AUTO_BACKEND_ORDER: readonly ConcreteBackendId[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+
+/** npm packages providing the native backends. */
+export const NATIVE_BACKEND_PACKAGES = {
+  'tensorflow-gpu': '@tensorflow/tfjs-node-gpu',
+  tensorflow: '@tensorflow/tfjs-node',
+} as const;
+
+const WASM_PACKAGE = '@tensorflow/tfjs-backend-wasm';
+/** Name both native packages register their backend under. */
+const TFJS_NATIVE_BACKEND_NAME = 'tensorflow';
+const TFJS_CPU_BACKEND_NAME = 'cpu';
+
+/** A backend that was not usable, and why. */
+export interface UnavailableBackend {
+  readonly name: ConcreteBackendId;
+  readonly reason: string;
+}
+
+/** The selected backend and the `tf` namespace now running on it. */
+export interface BackendInfo {
+  readonly name: ConcreteBackendId;
+  readonly tf: typeof tf;
+  /** Better backends (in `auto` order) that were tried and skipped. */
+  readonly unavailable: readonly UnavailableBackend[];
+}
+
+/** Options of {@link selectBackend}. */
+export interface SelectBackendOptions {
+  /**
+   * Register this project's wasm training kernels. Only benchmarks comparing
+   * against the stock wasm kernels turn this off (and it cannot be undone
+   * within a process once they are registered).
+   * @default true
+   */
+  readonly wasmTrainingKernels?: boolean;
+}
+
+/** Thrown by a probe when its backend cannot be used; the message is the reason. */
+class BackendUnavailable extends Error {}
+
+const require = createRequire(import.meta.url);
+
+/** setWasmPaths throws once the backend has initialised, so it is called at most once per process. */
+let wasmPathsSet = false;
+
+function readInstalledVersion(pkg: string): string {
+  let pkgJson: string;
+  try {
+    pkgJson = require.resolve(`${pkg}/package.json`);
+  } catch {
+    throw new BackendUnavailable(`${pkg} is not installed`);
+  }
+  const parsed = JSON.parse(readFileSync(pkgJson, 'utf8')) as { version?: unknown };
+  return typeof parsed.version === 'string' ? parsed.version : 'unknown';
+}
+
+/** Switches the engine to `tfName` and runs one op to prove the backend computes. */
+async function activate(tfName: string): Promise<void> {
+  if (tf.findBackendFactory(tfName) == null) throw new BackendUnavailable(`backend ${tfName} did not register on the @tensorflow/tfjs engine`);
+  const ok = await tf.setBackend(tfName);
+  if (!ok) throw new BackendUnavailable(`backend ${tfName} failed to initialise`);
+  const two = tf.tidy(() => tf.add(tf.scalar(1), tf.scalar(1)).dataSync()[0]);
+  if (two !== 2) throw new BackendUnavailable(`backend ${tfName} computed 1+1=${two}`);
+}
+
+async function probeNative(id: 'tensorflow-gpu' | 'tensorflow'): Promise<void> {
+  const pkg = NATIVE_BACKEND_PACKAGES[id];
+  const version = readInstalledVersion(pkg);
+  // A different version bundles its own tfjs-core, whose kernels would not match ours.
+  if (version !== tf.version_core) throw new BackendUnavailable(`${pkg}@${version} does not match @tensorflow/tfjs-core@${tf.version_core}`);
+  try {
+    await import(pkg);
+  } catch (err) {
+    throw new BackendUnavailable(`${pkg} failed to load its native binding: ${getErrorMessage(err).split('\n')[0]}`);
+  }
+  await activate(TFJS_NATIVE_BACKEND_NAME);
+}
+
+async function probeWasm(opts: SelectBackendOptions): Promise<void> {
+  let wasm: typeof import('@tensorflow/tfjs-backend-wasm');
+  try {
+    wasm = await import(WASM_PACKAGE);
+  } catch (err) {
+    throw new BackendUnavailable(`${WASM_PACKAGE} failed to load: ${getErrorMessage(err)}`);
+  }
+  if (!wasmPathsSet) {
+    // The .wasm binaries sit in the package's dist/; an absolute prefix works from any cwd.
+    wasm.setWasmPaths(join(dirname(require.resolve(`${WASM_PACKAGE}/package.json`)), 'dist') + sep);
+    wasmPathsSet = true;
+  }
+  // Node has no SharedArrayBuffer-backed worker pool for emscripten threads here.
+  tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+  if (opts.wasmTrainingKernels ?? true) registerWasmTrainingKernels();
+  await activate(WASM_BACKEND_NAME);
+}
+
+const PROBES: Readonly<Record<ConcreteBackendId, (opts: SelectBackendOptions) => Promise<void>>> = {
+  'tensorflow-gpu': () => probeNative('tensorflow-gpu'),
+  tensorflow: () => probeNative('tensorflow'),
+  wasm: probeWasm,
+  cpu: () => activate(TFJS_CPU_BACKEND_NAME),
+};
+
+/** Tries one backend; returns the reason it is unusable, or undefined when it is now active. */
+async function tryBackend(id: ConcreteBackendId, opts: SelectBackendOptions): Promise<string | undefined> {
+  try {
+    await PROBES[id](opts);
+    return undefined;
+  } catch (err) {
+    return getErrorMessage(err);
+  }
+}
+
+/**
+ * Selects and activates a backend. A named backend that cannot be used is a
+ * {@link ConfigError}; `auto` falls through {@link AUTO_BACKEND_ORDER}.
+ * Safe to call repeatedly (imports are cached, kernels register once).
+ */
+export async function selectBackend(requested: BackendId, log: Logger, opts: SelectBackendOptions = {}): Promise<BackendInfo> {
+  const candidates: readonly ConcreteBackendId[] = requested === 'auto' ? AUTO_BACKEND_ORDER : [requested];
+  const unavailable: UnavailableBackend[] = [];
+  for (const id of candidates) {
+    const reason = await tryBackend(id, opts);
+    if (reason === undefined) {
+      for (const u of unavailable) log.info('Skipped unavailable TensorFlow.js backend', { backend: u.name, reason: u.reason });
+      log.info('Selected TensorFlow.js backend', { backend: id, requested, tfjs: tf.version_core });
+      return { name: id, tf, unavailable };
+    }
+    unavailable.push({ name: id, reason });
+  }
+  const why = unavailable.map((u) => `${u.name}: ${u.reason}`).join('; ');
+  throw new ConfigError(requested === 'auto' ? `no TensorFlow.js backend is usable (${why})` : `TensorFlow.js backend ${requested} is unavailable: ${why}`);
+}
