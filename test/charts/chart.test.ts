@@ -1,0 +1,101 @@
+/**
+ * The Helm chart, rendered by the real `helm` binary: lint, the CRD copy,
+ * the restricted security context, least-privilege RBAC, and a golden file.
+ * Set UPDATE_GOLDEN=1 to rewrite the golden output after an intended change.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { REPO_ROOT } from '../support/paths.js';
+import { toolchainBinDir } from '../support/control-plane.js';
+
+const run = promisify(execFile);
+const CHART = join(REPO_ROOT, 'charts', 'dat-operator');
+const GOLDEN = join(REPO_ROOT, 'test', 'charts', 'golden', 'default.yaml');
+
+function helmBin(): string {
+  const bin = join(toolchainBinDir(), 'helm');
+  if (!existsSync(bin)) throw new Error(`helm not found at ${bin}; run scripts/install-toolchain.sh`);
+  return bin;
+}
+
+type K8sObject = { kind: string; metadata: { name: string; namespace?: string }; [k: string]: unknown };
+
+async function render(...args: string[]): Promise<K8sObject[]> {
+  const { stdout } = await run(helmBin(), ['template', 'dat', CHART, '--namespace', 'dat-system', ...args]);
+  return parseAllDocuments(stdout)
+    .map((d) => d.toJS() as K8sObject | null)
+    .filter((o): o is K8sObject => o !== null);
+}
+
+test('helm lint passes', async () => {
+  const { stdout } = await run(helmBin(), ['lint', CHART, '--strict']);
+  assert.match(stdout, /1 chart\(s\) linted, 0 chart\(s\) failed/);
+});
+
+test('the chart carries an identical copy of crds/datjob.yaml', async () => {
+  const [src, copy] = await Promise.all([
+    readFile(join(REPO_ROOT, 'crds', 'datjob.yaml'), 'utf8'),
+    readFile(join(CHART, 'crds', 'datjob.yaml'), 'utf8'),
+  ]);
+  assert.equal(copy, src, 'charts/dat-operator/crds/datjob.yaml differs from crds/datjob.yaml: run scripts/sync-crd.sh');
+});
+
+test('default render matches the golden file', async () => {
+  const { stdout } = await run(helmBin(), ['template', 'dat', CHART, '--namespace', 'dat-system']);
+  if (process.env.UPDATE_GOLDEN === '1') await writeFile(GOLDEN, stdout);
+  assert.equal(stdout, await readFile(GOLDEN, 'utf8'), 'rendered chart changed: review and rerun with UPDATE_GOLDEN=1');
+});
+
+test('operator pod runs restricted: non-root, read-only root, no capabilities, RuntimeDefault seccomp', async () => {
+  const objs = await render();
+  const dep = objs.find((o) => o.kind === 'Deployment') as unknown as {
+    spec: { template: { spec: { securityContext: Record<string, unknown>; containers: { securityContext: Record<string, unknown>; args: string[] }[] } } };
+  };
+  assert.ok(dep, 'no Deployment rendered');
+  const pod = dep.spec.template.spec;
+  assert.equal(pod.securityContext.runAsNonRoot, true);
+  assert.deepEqual(pod.securityContext.seccompProfile, { type: 'RuntimeDefault' });
+  const c = pod.containers[0]!;
+  assert.equal(c.securityContext.readOnlyRootFilesystem, true);
+  assert.equal(c.securityContext.allowPrivilegeEscalation, false);
+  assert.deepEqual(c.securityContext.capabilities, { drop: ['ALL'] });
+  assert.ok(c.args.includes('--leader-elect=true'), 'leader election is on by default');
+});
+
+type Rule = { apiGroups: string[]; resources: string[]; verbs: string[] };
+
+test('RBAC grants exactly what the operator uses, with no wildcards', async () => {
+  const objs = await render();
+  const role = objs.find((o) => o.kind === 'ClusterRole') as unknown as { rules: Rule[] };
+  const grants = new Set<string>();
+  for (const r of role.rules) for (const g of r.apiGroups) for (const res of r.resources) for (const v of r.verbs) grants.add(`${g}/${res}:${v}`);
+  for (const g of grants) assert.ok(!g.includes('*'), `wildcard grant ${g}`);
+  const want = [
+    'dat.dat-operator.io/datjobs:get', 'dat.dat-operator.io/datjobs:list', 'dat.dat-operator.io/datjobs:watch', 'dat.dat-operator.io/datjobs:delete',
+    'dat.dat-operator.io/datjobs/status:get', 'dat.dat-operator.io/datjobs/status:patch', 'dat.dat-operator.io/datjobs/status:update',
+    'dat.dat-operator.io/datjobs/finalizers:update',
+    '/pods:get', '/pods:list', '/pods:watch', '/pods:create', '/pods:delete',
+    '/services:get', '/services:list', '/services:watch', '/services:create', '/services:delete',
+    '/events:create', '/events:patch',
+  ];
+  assert.deepEqual([...grants].sort(), [...want].sort());
+  const lease = objs.find((o) => o.kind === 'Role' && o.metadata.name.endsWith('leader-election')) as unknown as { rules: Rule[] };
+  assert.deepEqual(lease.rules, [{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] }]);
+});
+
+test('values switch the optional pieces', async () => {
+  const cases = [
+    { name: 'leader election off drops the lease Role', args: ['--set', 'leaderElection.enabled=false'], want: (o: K8sObject[]) => !o.some((x) => x.kind === 'Role') },
+    { name: 'watchNamespace uses a namespaced Role', args: ['--set', 'watchNamespace=ml'], want: (o: K8sObject[]) => o.some((x) => x.kind === 'Role' && x.metadata.namespace === 'ml') && !o.some((x) => x.kind === 'ClusterRole') },
+    { name: 'ServiceMonitor when its API exists', args: ['--set', 'serviceMonitor.enabled=true', '--api-versions', 'monitoring.coreos.com/v1'], want: (o: K8sObject[]) => o.some((x) => x.kind === 'ServiceMonitor') },
+    { name: 'no ServiceMonitor by default', args: [], want: (o: K8sObject[]) => !o.some((x) => x.kind === 'ServiceMonitor') },
+  ];
+  for (const c of cases) assert.ok(c.want(await render(...c.args)), c.name);
+  await assert.rejects(render('--set', 'serviceMonitor.enabled=true'), /monitoring.coreos.com\/v1 API \(Prometheus Operator\) is not installed/);
+});
