@@ -12,7 +12,10 @@ import * as x509 from '@peculiar/x509';
 import { webcrypto, randomBytes, X509Certificate } from 'node:crypto';
 import { ConfigError } from '../util/errors.js';
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+// Node's webcrypto is the standard WebCrypto; the library types it with the DOM's `Crypto`.
+x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+
+type CryptoKey = webcrypto.CryptoKey;
 
 const KEY_ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 /** URI SAN scheme naming a ring member: `dat-ring://<namespace>/<job>/rank/<r>`. */
