@@ -81,7 +81,7 @@ test('RBAC grants exactly what the operator uses, with no wildcards', async () =
     'dat.dat-operator.io/datjobs/status:get', 'dat.dat-operator.io/datjobs/status:patch', 'dat.dat-operator.io/datjobs/status:update',
     'dat.dat-operator.io/datjobs/finalizers:update',
     '/pods:get', '/pods:list', '/pods:watch', '/pods:create', '/pods:delete',
-    '/services:get', '/services:list', '/services:watch', '/services:create', '/services:delete',
+    '/services:get', '/services:list', '/services:watch', '/services:create',
     '/events:create', '/events:patch',
   ];
   assert.deepEqual([...grants].sort(), [...want].sort());

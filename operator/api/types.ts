@@ -1,0 +1,196 @@
+/**
+ * TypeScript types of the DATJob custom resource (`crds/datjob.yaml`).
+ * Optional fields without a CRD default are left to the worker's own
+ * dataset-scaled defaults (`worker/cli/defaults.ts`): the operator then passes
+ * no flag for them.
+ */
+import type { V1ObjectMeta, V1ResourceRequirements, V1Toleration, V1EnvVar } from '@kubernetes/client-node';
+import type {
+  AttackId,
+  BackendId,
+  CompressionId,
+  DatasetId,
+  LossId,
+  ModelId,
+  OptimizerId,
+  ScheduleId,
+} from '../../worker/contract.js';
+
+/** Where a volume's data lives: a PersistentVolumeClaim or a pod-lifetime emptyDir. */
+export interface DATJobVolumeSource {
+  /** Name of a PVC in the job's namespace. Exactly one of `claimName` and `emptyDir` is set. */
+  readonly claimName?: string;
+  /** Use an emptyDir (lost with the pod: checkpoints do not survive a gang restart). */
+  readonly emptyDir?: Record<string, never>;
+}
+
+/** The worker gang: one pod per rank. */
+export interface DATJobWorkersSpec {
+  /** Number of ranks in the ring. @default 2 */
+  readonly replicas: number;
+  /** Worker image. @default ghcr.io/dat-operator/worker:0.1.0 (or the operator's --worker-image) */
+  readonly image?: string;
+  /** @default IfNotPresent */
+  readonly imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
+  /** Container resources, e.g. `limits: { nvidia.com/gpu: 1 }`. */
+  readonly resources?: V1ResourceRequirements;
+  readonly nodeSelector?: Record<string, string>;
+  readonly tolerations?: V1Toleration[];
+  /** Extra environment; `DAT_*` names are reserved and rejected by the CRD. */
+  readonly env?: V1EnvVar[];
+  readonly serviceAccountName?: string;
+}
+
+/** Adversarial attack used during training. */
+export interface DATJobAttackSpec {
+  /** @default pgd */
+  readonly type: AttackId;
+  readonly eps?: number;
+  readonly steps?: number;
+  readonly stepSize?: number;
+  readonly restarts?: number;
+}
+
+export interface DATJobLossSpec {
+  /** Unset: the worker picks the loss matching the attack. */
+  readonly type?: LossId;
+  readonly lambda?: number;
+  readonly beta?: number;
+}
+
+export interface DATJobOptimizerSpec {
+  /** @default lamb */
+  readonly type: OptimizerId;
+  readonly lr?: number;
+  readonly weightDecay?: number;
+  readonly momentum?: number;
+}
+
+export interface DATJobScheduleSpec {
+  /** @default cosine */
+  readonly type: ScheduleId;
+  readonly warmupEpochs?: number;
+  readonly milestones?: number[];
+  readonly gamma?: number;
+}
+
+export interface DATJobCompressionSpec {
+  /** @default none */
+  readonly type: CompressionId;
+  readonly warmupSteps?: number;
+}
+
+export interface DATJobEvaluationSpec {
+  readonly everyEpochs?: number;
+  readonly attackSteps?: number;
+  readonly restarts?: number;
+  /** Held-out examples evaluated (0 = all). */
+  readonly size?: number;
+}
+
+/** The training configuration: rendered into `dat train` flags by `buildTrainArgs`. */
+export interface DATJobTrainingSpec {
+  readonly dataset: DatasetId;
+  /** Volume with user-provided dataset files, mounted read-only at `--data-dir`. */
+  readonly dataVolume?: DATJobVolumeSource;
+  readonly model: ModelId;
+  readonly attack?: DATJobAttackSpec;
+  readonly loss?: DATJobLossSpec;
+  readonly optimizer?: DATJobOptimizerSpec;
+  readonly schedule?: DATJobScheduleSpec;
+  readonly epochs?: number;
+  readonly batchSizePerWorker?: number;
+  readonly unlabeledFraction?: number;
+  readonly teacherEpochs?: number;
+  readonly compression?: DATJobCompressionSpec;
+  readonly evaluation?: DATJobEvaluationSpec;
+  readonly seed?: number;
+  readonly limit?: number;
+  readonly testSize?: number;
+  readonly backend?: BackendId;
+  readonly collectiveTimeoutMs?: number;
+}
+
+export interface DATJobCheckpointSpec {
+  /** Volume holding checkpoints and the trained model (`--output`). */
+  readonly volume: DATJobVolumeSource;
+  readonly everySteps?: number;
+}
+
+/** Values of `runPolicy.cleanPodPolicy`. */
+export const CLEAN_POD_POLICIES = ['All', 'Running', 'None'] as const;
+export type CleanPodPolicy = (typeof CLEAN_POD_POLICIES)[number];
+
+export interface DATJobRunPolicy {
+  /** Maximum gang restarts before the job fails. @default 3 */
+  readonly backoffLimit?: number;
+  readonly activeDeadlineSeconds?: number;
+  readonly ttlSecondsAfterFinished?: number;
+  /** @default false */
+  readonly suspend?: boolean;
+  /** Which pods to delete when the job finishes. @default Running */
+  readonly cleanPodPolicy?: CleanPodPolicy;
+  /** A Running gang whose step counter does not advance for this long is restarted. */
+  readonly progressDeadlineSeconds?: number;
+}
+
+export interface DATJobSpec {
+  readonly workers: DATJobWorkersSpec;
+  readonly training: DATJobTrainingSpec;
+  readonly checkpoint: DATJobCheckpointSpec;
+  readonly runPolicy?: DATJobRunPolicy;
+}
+
+/** A metav1.Condition. */
+export interface Condition {
+  readonly type: string;
+  readonly status: 'True' | 'False' | 'Unknown';
+  readonly reason: string;
+  readonly message: string;
+  readonly lastTransitionTime: string;
+  readonly observedGeneration?: number;
+}
+
+export interface DATJobProgress {
+  readonly epoch?: number;
+  readonly totalEpochs?: number;
+  readonly step?: number;
+  readonly totalSteps?: number;
+  readonly lastHeartbeat?: string;
+  readonly loss?: number;
+  readonly cleanAccuracy?: number;
+  readonly robustAccuracy?: number;
+  readonly imagesPerSecond?: number;
+  /** Operator time at which `step` last advanced (hang detection survives operator restarts). */
+  readonly lastProgressTime?: string;
+}
+
+export interface DATJobWorkerCounts {
+  readonly active: number;
+  readonly ready: number;
+  readonly failed: number;
+  readonly succeeded: number;
+}
+
+export interface DATJobStatus {
+  readonly phase?: string;
+  readonly conditions?: Condition[];
+  readonly observedGeneration?: number;
+  readonly workers?: DATJobWorkerCounts;
+  /** Human-readable ready count for the printer column, e.g. `2/2`. */
+  readonly readyText?: string;
+  /** Gang restarts so far; also the incarnation label of the current pods. */
+  readonly restarts?: number;
+  readonly startTime?: string;
+  readonly completionTime?: string;
+  readonly progress?: DATJobProgress;
+}
+
+/** The DATJob object. */
+export interface DATJob {
+  apiVersion?: string;
+  kind?: string;
+  metadata: V1ObjectMeta;
+  spec: DATJobSpec;
+  status?: DATJobStatus;
+}

@@ -1,0 +1,160 @@
+/**
+ * Every write the operator makes to the API server, behind {@link ClusterWriter}
+ * so the reconciler stays testable. This is the only module with side effects
+ * on the cluster (besides the informers' reads and the Lease store).
+ */
+import {
+  ApiException,
+  CoreV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+  type CoreV1Event,
+  type V1Pod,
+  type V1Service,
+} from '@kubernetes/client-node';
+import { DatError, getErrorMessage } from '../worker/util/errors.js';
+import type { DATJob, DATJobStatus } from './api/types.js';
+import { API_VERSION, FIELD_MANAGER, GROUP, KIND, PLURAL, VERSION } from './constants.js';
+import { buildMergePatch } from './merge-patch.js';
+import type { StatusEvent } from './status.js';
+
+/** The operator's writes. Create treats 409 AlreadyExists as success, delete treats 404 as success. */
+export interface ClusterWriter {
+  /** Resolves to false when the pod already existed. */
+  createPod(pod: V1Pod): Promise<boolean>;
+  deletePod(namespace: string, name: string): Promise<void>;
+  createService(svc: V1Service): Promise<void>;
+  /**
+   * Merge-patches the status subresource from `job.status` to `status`, with the
+   * job's resourceVersion as a precondition (a stale cache gets 409, not a double restart).
+   * Resolves to the updated job.
+   */
+  patchJobStatus(job: DATJob, status: DATJobStatus): Promise<DATJob>;
+  deleteJob(namespace: string, name: string): Promise<void>;
+  emitEvent(job: DATJob, event: StatusEvent): Promise<void>;
+}
+
+/** HTTP status of an API error, if it is one. */
+export function apiErrorCode(err: unknown): number | undefined {
+  if (err instanceof ApiException) return err.code;
+  if (err !== null && typeof err === 'object' && 'code' in err && typeof err.code === 'number') return err.code;
+  return undefined;
+}
+
+/** Short reason from an API error body (the server's `message`), else the error's message. */
+export function apiErrorMessage(err: unknown): string {
+  if (err instanceof ApiException) {
+    const body: unknown = typeof err.body === 'string' ? safeParse(err.body) : err.body;
+    if (body !== null && typeof body === 'object' && 'message' in body && typeof body.message === 'string') return body.message;
+  }
+  return getErrorMessage(err);
+}
+
+function safeParse(s: string): unknown {
+  try {
+    return JSON.parse(s) as unknown;
+  } catch {
+    return s;
+  }
+}
+
+/** Wraps an API failure with context; 4xx other than 409/429 is not retryable. */
+function wrapApiError(context: string, err: unknown): DatError {
+  const code = apiErrorCode(err);
+  const retryable = code === undefined || code >= 500 || code === 409 || code === 429;
+  return new DatError(`${context}: ${code === undefined ? '' : `HTTP ${code}: `}${apiErrorMessage(err)}`, { retryable, cause: err });
+}
+
+/** The real {@link ClusterWriter} on @kubernetes/client-node. */
+export class KubeClusterWriter implements ClusterWriter {
+  private readonly core: CoreV1Api;
+  private readonly custom: CustomObjectsApi;
+  private readonly identity: string;
+
+  constructor(kc: KubeConfig, identity = FIELD_MANAGER) {
+    this.core = kc.makeApiClient(CoreV1Api);
+    this.custom = kc.makeApiClient(CustomObjectsApi);
+    this.identity = identity;
+  }
+
+  async createPod(pod: V1Pod): Promise<boolean> {
+    const namespace = pod.metadata?.namespace ?? 'default';
+    try {
+      await this.core.createNamespacedPod({ namespace, body: pod, fieldManager: FIELD_MANAGER });
+      return true;
+    } catch (err) {
+      if (apiErrorCode(err) === 409) return false;
+      throw wrapApiError(`failed to create pod ${namespace}/${pod.metadata?.name ?? ''}`, err);
+    }
+  }
+
+  async deletePod(namespace: string, name: string): Promise<void> {
+    try {
+      await this.core.deleteNamespacedPod({ namespace, name });
+    } catch (err) {
+      if (apiErrorCode(err) === 404) return;
+      throw wrapApiError(`failed to delete pod ${namespace}/${name}`, err);
+    }
+  }
+
+  async createService(svc: V1Service): Promise<void> {
+    const namespace = svc.metadata?.namespace ?? 'default';
+    try {
+      await this.core.createNamespacedService({ namespace, body: svc, fieldManager: FIELD_MANAGER });
+    } catch (err) {
+      if (apiErrorCode(err) === 409) return;
+      throw wrapApiError(`failed to create service ${namespace}/${svc.metadata?.name ?? ''}`, err);
+    }
+  }
+
+  async patchJobStatus(job: DATJob, status: DATJobStatus): Promise<DATJob> {
+    const namespace = job.metadata.namespace ?? 'default';
+    const name = job.metadata.name ?? '';
+    const statusPatch = buildMergePatch(job.status ?? {}, status) ?? {};
+    const body = { metadata: { resourceVersion: job.metadata.resourceVersion }, status: statusPatch };
+    try {
+      // Merge patch needs its Content-Type set explicitly: the client defaults to JSON patch (client-node#2160).
+      const updated: unknown = await this.custom.patchNamespacedCustomObjectStatus(
+        { group: GROUP, version: VERSION, namespace, plural: PLURAL, name, body, fieldManager: FIELD_MANAGER },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
+      return updated as DATJob;
+    } catch (err) {
+      throw wrapApiError(`failed to update status of datjob ${namespace}/${name}`, err);
+    }
+  }
+
+  async deleteJob(namespace: string, name: string): Promise<void> {
+    try {
+      await this.custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, name, propagationPolicy: 'Background' });
+    } catch (err) {
+      if (apiErrorCode(err) === 404) return;
+      throw wrapApiError(`failed to delete datjob ${namespace}/${name}`, err);
+    }
+  }
+
+  async emitEvent(job: DATJob, event: StatusEvent): Promise<void> {
+    const namespace = job.metadata.namespace ?? 'default';
+    const now = new Date();
+    const body: CoreV1Event = {
+      metadata: { generateName: `${job.metadata.name ?? 'datjob'}.`, namespace },
+      involvedObject: { apiVersion: API_VERSION, kind: KIND, name: job.metadata.name, namespace, uid: job.metadata.uid, resourceVersion: job.metadata.resourceVersion },
+      type: event.type,
+      reason: event.reason,
+      message: event.message,
+      firstTimestamp: now,
+      lastTimestamp: now,
+      count: 1,
+      source: { component: this.identity },
+      reportingComponent: FIELD_MANAGER,
+      reportingInstance: this.identity,
+    };
+    try {
+      await this.core.createNamespacedEvent({ namespace, body });
+    } catch (err) {
+      throw wrapApiError(`failed to record event ${event.reason} for datjob ${namespace}/${job.metadata.name ?? ''}`, err);
+    }
+  }
+}

@@ -1,0 +1,97 @@
+/** The pod of one rank: the worker contract (env, flags, ports, volumes) rendered from the DATJob. */
+import type { V1EnvVar, V1Pod, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import { DEFAULT_METRICS_PORT, DEFAULT_RING_PORT, WORKER_ENV } from '../../worker/contract.js';
+import type { DATJob, DATJobVolumeSource } from '../api/types.js';
+import { DEFAULTS, LABELS, MANAGED_BY, MOUNTS, POD_NAMES } from '../constants.js';
+import { buildPeers, serviceName, workerPodName } from '../names.js';
+import { buildOwnerReference } from './owner-reference.js';
+import { buildTrainArgs } from './train-args.js';
+
+/** Options that come from the operator's flags rather than the job. */
+export interface WorkerPodOptions {
+  /** Image used when `spec.workers.image` is unset. @default ghcr.io/dat-operator/worker:0.1.0 */
+  readonly defaultImage?: string;
+}
+
+/** Builds the pod of `rank` for the job's current incarnation (`status.restarts`). */
+export function buildWorkerPod(job: DATJob, rank: number, opts: WorkerPodOptions = {}): V1Pod {
+  const name = job.metadata.name ?? '';
+  const namespace = job.metadata.namespace ?? 'default';
+  const { workers, training, checkpoint } = job.spec;
+  const incarnation = job.status?.restarts ?? 0;
+
+  const mounts: V1VolumeMount[] = [{ name: POD_NAMES.checkpointVolume, mountPath: MOUNTS.checkpoint }];
+  const volumes: V1Volume[] = [buildVolume(POD_NAMES.checkpointVolume, checkpoint.volume)];
+  if (training.dataVolume !== undefined) {
+    mounts.push({ name: POD_NAMES.dataVolume, mountPath: MOUNTS.data, readOnly: true });
+    volumes.push(buildVolume(POD_NAMES.dataVolume, training.dataVolume, true));
+  }
+
+  const args = buildTrainArgs(training, checkpoint, {
+    checkpointDir: MOUNTS.checkpoint,
+    outputDir: MOUNTS.output,
+    dataDir: training.dataVolume === undefined ? undefined : MOUNTS.data,
+  });
+
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: workerPodName(name, rank),
+      namespace,
+      labels: {
+        [LABELS.jobName]: name,
+        [LABELS.rank]: String(rank),
+        [LABELS.incarnation]: String(incarnation),
+        [LABELS.managedBy]: MANAGED_BY,
+      },
+      ownerReferences: [buildOwnerReference(job)],
+    },
+    spec: {
+      // The operator restarts the whole gang; a lone restarted rank could not rejoin the ring.
+      restartPolicy: 'Never',
+      hostname: workerPodName(name, rank),
+      subdomain: serviceName(name),
+      serviceAccountName: workers.serviceAccountName,
+      nodeSelector: workers.nodeSelector,
+      tolerations: workers.tolerations,
+      volumes,
+      containers: [
+        {
+          name: POD_NAMES.container,
+          image: workers.image ?? opts.defaultImage ?? DEFAULTS.workerImage,
+          imagePullPolicy: workers.imagePullPolicy ?? DEFAULTS.imagePullPolicy,
+          command: ['dat'],
+          args: ['train', ...args],
+          env: [...buildWorkerEnv(name, namespace, rank, workers.replicas, incarnation), ...(workers.env ?? [])],
+          ports: [
+            { name: POD_NAMES.ringPort, containerPort: DEFAULT_RING_PORT, protocol: 'TCP' },
+            { name: POD_NAMES.metricsPort, containerPort: DEFAULT_METRICS_PORT, protocol: 'TCP' },
+          ],
+          resources: workers.resources,
+          volumeMounts: mounts,
+        },
+      ],
+    },
+  };
+}
+
+/** The contract's `DAT_*` variables for one rank. */
+export function buildWorkerEnv(jobName: string, namespace: string, rank: number, worldSize: number, incarnation: number): V1EnvVar[] {
+  return [
+    { name: WORKER_ENV.rank, value: String(rank) },
+    { name: WORKER_ENV.worldSize, value: String(worldSize) },
+    { name: WORKER_ENV.peers, value: buildPeers(jobName, namespace, worldSize) },
+    // Bind the pod IP: right in a cluster, and pods of the test node agent share loopback.
+    { name: WORKER_ENV.ringBind, valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+    { name: WORKER_ENV.ringPort, value: String(DEFAULT_RING_PORT) },
+    { name: WORKER_ENV.metricsPort, value: String(DEFAULT_METRICS_PORT) },
+    { name: WORKER_ENV.jobName, value: jobName },
+    { name: WORKER_ENV.restartCount, value: String(incarnation) },
+  ];
+}
+
+function buildVolume(name: string, source: DATJobVolumeSource, readOnly = false): V1Volume {
+  if (source.claimName !== undefined) return { name, persistentVolumeClaim: { claimName: source.claimName, readOnly } };
+  return { name, emptyDir: {} };
+}

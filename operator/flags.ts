@@ -1,0 +1,104 @@
+/** The operator's command line, parsed into {@link OperatorFlags} (pure: unit-tested). */
+import { ConfigError } from '../worker/util/errors.js';
+
+/** Parsed flags of `dat-operator`. */
+export interface OperatorFlags {
+  /** Path of a kubeconfig; else $KUBECONFIG, else in-cluster, else ~/.kube/config. */
+  readonly kubeconfig?: string;
+  /** Watch one namespace; unset watches all. */
+  readonly namespace?: string;
+  /** @default false */
+  readonly leaderElect: boolean;
+  /** @default $POD_NAMESPACE or default */
+  readonly leaderElectionNamespace: string;
+  /** @default dat-operator-leader */
+  readonly leaderElectionId: string;
+  /** @default 8080 */
+  readonly metricsPort: number;
+  /** @default 8081 */
+  readonly healthPort: number;
+  /** Seconds between progress polls. @default 10 */
+  readonly progressIntervalSeconds: number;
+  /** @default ghcr.io/dat-operator/worker:0.1.0 */
+  readonly workerImage: string;
+  /** @default info */
+  readonly logLevel: 'info' | 'debug';
+  /** Concurrent reconciles. @default 2 */
+  readonly concurrency: number;
+}
+
+const BOOLEAN_FLAGS = ['leader-elect'] as const;
+const VALUE_FLAGS = [
+  'kubeconfig',
+  'namespace',
+  'leader-election-namespace',
+  'leader-election-id',
+  'metrics-port',
+  'health-port',
+  'progress-interval',
+  'worker-image',
+  'log-level',
+  'concurrency',
+] as const;
+
+/** Usage text for `--help`. */
+export const USAGE = `Usage: dat-operator [flags]
+  --kubeconfig PATH                 kubeconfig (default: $KUBECONFIG, in-cluster, ~/.kube/config)
+  --namespace NS                    watch only NS (default: all namespaces)
+  --leader-elect[=true|false]       elect a leader on a coordination.k8s.io Lease (default false)
+  --leader-election-namespace NS    namespace of the Lease (default $POD_NAMESPACE or default)
+  --leader-election-id NAME         name of the Lease (default dat-operator-leader)
+  --metrics-port N                  Prometheus /metrics port, -1 disables (default 8080)
+  --health-port N                   /healthz and /readyz port, -1 disables (default 8081)
+  --progress-interval SECONDS       how often rank 0's /progress is read (default 10)
+  --worker-image IMAGE              image for DATJobs without spec.workers.image
+  --log-level info|debug            (default info)
+  --concurrency N                   concurrent reconciles (default 2)`;
+
+/** Parses argv (without node and script); accepts `--flag value` and `--flag=value`. */
+export function parseOperatorFlags(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = {}): OperatorFlags {
+  const values = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (!arg.startsWith('--')) throw new ConfigError(`unexpected argument ${arg}\n${USAGE}`);
+    const eq = arg.indexOf('=');
+    const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
+    if ((BOOLEAN_FLAGS as readonly string[]).includes(name)) {
+      values.set(name, eq < 0 ? 'true' : arg.slice(eq + 1));
+    } else if ((VALUE_FLAGS as readonly string[]).includes(name)) {
+      const value = eq < 0 ? argv[++i] : arg.slice(eq + 1);
+      if (value === undefined) throw new ConfigError(`flag --${name} needs a value`);
+      values.set(name, value);
+    } else {
+      throw new ConfigError(`unknown flag --${name}\n${USAGE}`);
+    }
+  }
+  const bool = (name: string): boolean => {
+    const v = values.get(name) ?? 'false';
+    if (v !== 'true' && v !== 'false') throw new ConfigError(`flag --${name} must be true or false, got ${v}`);
+    return v === 'true';
+  };
+  const int = (name: string, dflt: number, min: number): number => {
+    const v = values.get(name);
+    if (v === undefined) return dflt;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new ConfigError(`flag --${name} must be an integer >= ${min}, got ${v}`);
+    return n;
+  };
+  const logLevel = values.get('log-level') ?? 'info';
+  if (logLevel !== 'info' && logLevel !== 'debug') throw new ConfigError(`flag --log-level must be info or debug, got ${logLevel}`);
+  const namespace = values.get('namespace');
+  return {
+    kubeconfig: values.get('kubeconfig'),
+    namespace: namespace === '' ? undefined : namespace,
+    leaderElect: bool('leader-elect'),
+    leaderElectionNamespace: values.get('leader-election-namespace') ?? env.POD_NAMESPACE ?? 'default',
+    leaderElectionId: values.get('leader-election-id') ?? 'dat-operator-leader',
+    metricsPort: int('metrics-port', 8080, -1),
+    healthPort: int('health-port', 8081, -1),
+    progressIntervalSeconds: int('progress-interval', 10, 1),
+    workerImage: values.get('worker-image') ?? 'ghcr.io/dat-operator/worker:0.1.0',
+    logLevel,
+    concurrency: int('concurrency', 2, 1),
+  };
+}

@@ -1,0 +1,225 @@
+/**
+ * The status of a DATJob as a pure function of its spec, its previous status,
+ * its observed pods and rank 0's progress. The reconciler derives every action
+ * from the result (create, delete stale, clean up), which keeps the reconcile
+ * level-triggered: a crash between steps is repaired by the next pass.
+ */
+import type { ProgressReport } from '../worker/contract.js';
+import type { Condition, DATJob, DATJobProgress, DATJobStatus } from './api/types.js';
+import { isConditionTrue, setCondition, findCondition } from './conditions.js';
+import { CONDITION_TYPES, DEFAULTS, MESSAGES, PHASES, REASONS, type Phase } from './constants.js';
+import { isPermanentFailure, type ObservedPods, type WorkerFailure } from './pods.js';
+
+/** What the reconciler observed about the job's world. */
+export interface Observed {
+  readonly pods: ObservedPods;
+  /** Rank 0's latest progress report, when the poller has one for the current incarnation. */
+  readonly progress?: ProgressReport;
+}
+
+/** True when the job reached Succeeded or Failed. */
+export function isFinished(status: DATJobStatus | undefined): boolean {
+  return isConditionTrue(status?.conditions, CONDITION_TYPES.succeeded) || isConditionTrue(status?.conditions, CONDITION_TYPES.failed);
+}
+
+/** True when `spec.runPolicy.suspend` is set. */
+export function isSuspended(job: DATJob): boolean {
+  return job.spec.runPolicy?.suspend === true;
+}
+
+/** Milliseconds until `activeDeadlineSeconds` runs out (undefined when no deadline or not started). */
+export function deadlineRemainingMs(job: DATJob, status: DATJobStatus, now: Date): number | undefined {
+  const ads = job.spec.runPolicy?.activeDeadlineSeconds;
+  if (ads === undefined || status.startTime === undefined) return undefined;
+  return Date.parse(status.startTime) + ads * 1000 - now.getTime();
+}
+
+/** Milliseconds until a Running gang counts as hung (undefined when there is no progress deadline or it is not Running). */
+export function progressRemainingMs(job: DATJob, status: DATJobStatus, now: Date): number | undefined {
+  const pds = job.spec.runPolicy?.progressDeadlineSeconds;
+  const running = findCondition(status.conditions, CONDITION_TYPES.running);
+  if (pds === undefined || running?.status !== 'True') return undefined;
+  const since = Math.max(Date.parse(running.lastTransitionTime), Date.parse(status.progress?.lastProgressTime ?? '') || 0);
+  return since + pds * 1000 - now.getTime();
+}
+
+/** Milliseconds until a finished job's TTL expires (undefined when none). */
+export function ttlRemainingMs(job: DATJob, status: DATJobStatus | undefined, now: Date): number | undefined {
+  const ttl = job.spec.runPolicy?.ttlSecondsAfterFinished;
+  if (ttl === undefined || status?.completionTime === undefined || !isFinished(status)) return undefined;
+  return Date.parse(status.completionTime) + ttl * 1000 - now.getTime();
+}
+
+/**
+ * Computes the next status.
+ *
+ * 1. Counts and `observedGeneration` always follow the observation.
+ * 2. A finished job keeps its terminal conditions.
+ * 3. Suspend wins over everything else while set; resume clears it and restarts the deadline clock.
+ * 4. Then, in order: deadline exceeded, permanent failure, retryable failure or hang
+ *    (gang restart until `backoffLimit`), all succeeded, all running.
+ */
+export function computeStatus(job: DATJob, observed: Observed, now: Date): DATJobStatus {
+  const prev = job.status ?? {};
+  const conditions: Condition[] = (prev.conditions ?? []).map((c) => ({ ...c }));
+  const replicas = job.spec.workers.replicas;
+  const pods = observed.pods;
+  const nowIso = now.toISOString();
+  let restarts = prev.restarts ?? 0;
+  let startTime = prev.startTime;
+  let completionTime = prev.completionTime;
+  let progress = mergeProgress(prev.progress, observed.progress, nowIso);
+  let phase: Phase;
+  const set = (type: string, status: Condition['status'], reason: string, message: string): void => {
+    setCondition(conditions, { type, status, reason, message }, now);
+  };
+
+  // Step 1
+  const base = {
+    observedGeneration: job.metadata.generation,
+    workers: { active: pods.active, ready: pods.ready, failed: pods.failures.length, succeeded: pods.succeeded },
+    readyText: `${pods.ready}/${replicas}`,
+  };
+  set(CONDITION_TYPES.created, 'True', REASONS.jobCreated, MESSAGES.jobCreated);
+
+  // Step 2
+  if (isFinished(prev)) {
+    return { ...prev, ...base, conditions, progress };
+  }
+
+  // Step 3
+  if (isSuspended(job)) {
+    set(CONDITION_TYPES.suspended, 'True', REASONS.jobSuspended, MESSAGES.jobSuspended);
+    // Like batch/v1 Job: the deadline counts running time only, from the last resume.
+    return { ...prev, ...base, conditions, phase: PHASES.suspended, startTime: undefined, progress };
+  }
+  if (isConditionTrue(conditions, CONDITION_TYPES.suspended)) {
+    set(CONDITION_TYPES.suspended, 'False', REASONS.jobResumed, MESSAGES.jobResumed);
+  }
+  startTime ??= nowIso;
+
+  // Step 4
+  const failure = pickFailure(job, prev, pods, now);
+  const deadlineLeft = deadlineRemainingMs(job, { ...prev, startTime }, now);
+  const hungLeft = progressRemainingMs(job, { ...prev, conditions, progress }, now);
+  if (deadlineLeft !== undefined && deadlineLeft <= 0) {
+    set(CONDITION_TYPES.failed, 'True', REASONS.deadlineExceeded, MESSAGES.deadlineExceeded);
+    phase = PHASES.failed;
+    completionTime = nowIso;
+  } else if (failure !== undefined && isPermanentFailure(failure)) {
+    set(CONDITION_TYPES.failed, 'True', REASONS.permanentError, `${describeFailure(failure)}, a permanent error: not restarting`);
+    phase = PHASES.failed;
+    completionTime = nowIso;
+  } else if (failure !== undefined || (hungLeft !== undefined && hungLeft <= 0)) {
+    const reason = failure !== undefined ? REASONS.workerFailed : REASONS.progressDeadlineExceeded;
+    const what = failure !== undefined ? describeFailure(failure) : `no training progress for ${job.spec.runPolicy?.progressDeadlineSeconds ?? 0}s`;
+    const limit = job.spec.runPolicy?.backoffLimit ?? DEFAULTS.backoffLimit;
+    if (restarts >= limit) {
+      set(CONDITION_TYPES.failed, 'True', REASONS.backoffLimitExceeded, `${what} and the gang was already restarted ${restarts} times (backoffLimit ${limit})`);
+      phase = PHASES.failed;
+      completionTime = nowIso;
+    } else {
+      restarts++;
+      set(CONDITION_TYPES.restarting, 'True', reason, `${what}: restarting all workers (restart ${restarts} of ${limit})`);
+      phase = PHASES.restarting;
+      // The new gang gets a fresh progress clock; the step count itself stays (it is monotonic across resumes).
+      progress = progress === undefined ? undefined : { ...progress, lastProgressTime: undefined };
+    }
+  } else if (pods.succeeded === replicas) {
+    set(CONDITION_TYPES.succeeded, 'True', REASONS.allWorkersSucceeded, MESSAGES.allWorkersSucceeded);
+    phase = PHASES.succeeded;
+    completionTime = nowIso;
+  } else if (pods.running + pods.succeeded === replicas && pods.running > 0) {
+    set(CONDITION_TYPES.running, 'True', REASONS.allWorkersRunning, MESSAGES.allWorkersRunning);
+    phase = PHASES.running;
+  } else {
+    phase = isConditionTrue(conditions, CONDITION_TYPES.restarting)
+      ? PHASES.restarting
+      : isConditionTrue(conditions, CONDITION_TYPES.running)
+        ? PHASES.running
+        : PHASES.pending;
+  }
+  return { ...prev, ...base, conditions, phase, restarts, startTime, completionTime, progress };
+}
+
+/** The first failure of the current incarnation, or a missing pod of a gang that was Running. */
+function pickFailure(job: DATJob, prev: DATJobStatus, pods: ObservedPods, _now: Date): WorkerFailure | undefined {
+  const permanent = pods.failures.find(isPermanentFailure);
+  if (permanent !== undefined) return permanent;
+  if (pods.failures.length > 0) return pods.failures[0];
+  // A rank deleted from under a running gang breaks the ring just like a crash.
+  if (isConditionTrue(prev.conditions, CONDITION_TYPES.running)) {
+    for (let rank = 0; rank < job.spec.workers.replicas; rank++) {
+      if (!pods.current.has(rank)) return { rank, pod: '', reason: 'PodDeleted' };
+    }
+  }
+  return undefined;
+}
+
+function describeFailure(f: WorkerFailure): string {
+  if (f.exitCode !== undefined) return `worker ${f.rank} exited with code ${f.exitCode}`;
+  if (f.reason === 'PodDeleted') return `worker ${f.rank} was deleted`;
+  return `worker ${f.rank} failed${f.reason === undefined ? '' : ` (${f.reason})`}`;
+}
+
+/** Copies a progress report into status form; `lastProgressTime` moves only when the step advances, metrics a report lacks are kept. */
+export function mergeProgress(prev: DATJobProgress | undefined, report: ProgressReport | undefined, nowIso: string): DATJobProgress | undefined {
+  if (report === undefined) return prev;
+  const advanced = prev?.step === undefined || report.step > prev.step;
+  return {
+    epoch: report.epoch,
+    totalEpochs: report.totalEpochs,
+    step: report.step,
+    totalSteps: report.totalSteps,
+    lastHeartbeat: report.lastHeartbeat,
+    // Evaluations are periodic: keep the last one until a newer report carries another.
+    loss: report.loss ?? prev?.loss,
+    cleanAccuracy: report.cleanAccuracy ?? prev?.cleanAccuracy,
+    robustAccuracy: report.robustAccuracy ?? prev?.robustAccuracy,
+    imagesPerSecond: report.imagesPerSecond ?? prev?.imagesPerSecond,
+    lastProgressTime: advanced ? nowIso : prev?.lastProgressTime,
+  };
+}
+
+/** A Kubernetes Event to emit after a successful status write. */
+export interface StatusEvent {
+  readonly type: 'Normal' | 'Warning';
+  readonly reason: string;
+  readonly message: string;
+}
+
+const WARNING_TYPES: readonly string[] = [CONDITION_TYPES.restarting, CONDITION_TYPES.failed];
+
+/** Events for every condition that became True (or flipped to False on resume) between two statuses. */
+export function computeEvents(before: DATJobStatus | undefined, after: DATJobStatus): StatusEvent[] {
+  const events: StatusEvent[] = [];
+  for (const c of after.conditions ?? []) {
+    const old = findCondition(before?.conditions, c.type);
+    // A second gang restart keeps Restarting True but is still an event worth a Warning.
+    const restartedAgain = c.type === CONDITION_TYPES.restarting && (after.restarts ?? 0) !== (before?.restarts ?? 0);
+    const flippedOn = c.status === 'True' && (old?.status !== 'True' || old.reason !== c.reason || restartedAgain);
+    const resumed = c.type === CONDITION_TYPES.suspended && c.status === 'False' && old?.status === 'True';
+    if (flippedOn || resumed) {
+      events.push({ type: WARNING_TYPES.includes(c.type) && c.status === 'True' ? 'Warning' : 'Normal', reason: c.reason, message: c.message });
+    }
+  }
+  return events;
+}
+
+/** Deep equality of two statuses as JSON (undefined fields ignored), to skip no-op writes. */
+export function statusEqual(a: DATJobStatus | undefined, b: DATJobStatus | undefined): boolean {
+  return JSON.stringify(normalize(a ?? {})) === JSON.stringify(normalize(b ?? {}));
+}
+
+function normalize(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(normalize);
+  if (v !== null && typeof v === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(v).sort()) {
+      const x = (v as Record<string, unknown>)[k];
+      if (x !== undefined) out[k] = normalize(x);
+    }
+    return out;
+  }
+  return v;
+}

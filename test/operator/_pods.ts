@@ -1,0 +1,38 @@
+/** Pod fixtures for the operator's unit tests. */
+import type { V1Pod } from '@kubernetes/client-node';
+import type { DATJob } from '../../operator/api/types.js';
+import { buildWorkerPod } from '../../operator/desired/worker-pod.js';
+
+/** Options of {@link makePod}. */
+export interface PodState {
+  readonly phase?: 'Pending' | 'Running' | 'Succeeded' | 'Failed';
+  readonly exitCode?: number;
+  readonly ready?: boolean;
+  readonly deleting?: boolean;
+  /** Incarnation label override (default: the job's status.restarts). */
+  readonly incarnation?: number;
+  readonly podIP?: string;
+}
+
+/** The pod the operator would create for `rank`, in the given observed state. */
+export function makePod(job: DATJob, rank: number, state: PodState = {}): V1Pod {
+  const pod = buildWorkerPod(job, rank);
+  if (state.incarnation !== undefined) pod.metadata!.labels!['dat-operator.io/incarnation'] = String(state.incarnation);
+  if (state.deleting === true) pod.metadata!.deletionTimestamp = new Date('2026-01-01T00:00:00Z');
+  const phase = state.phase ?? 'Pending';
+  pod.status = {
+    phase,
+    podIP: state.podIP,
+    conditions: phase === 'Running' ? [{ type: 'Ready', status: state.ready === false ? 'False' : 'True' }] : [],
+    containerStatuses:
+      state.exitCode === undefined
+        ? []
+        : [{ name: 'worker', image: 'x', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: state.exitCode } } }],
+  };
+  return pod;
+}
+
+/** `n` pods of `job` all in `state`. */
+export function makePods(job: DATJob, n: number, state: PodState = {}): V1Pod[] {
+  return Array.from({ length: n }, (_, r) => makePod(job, r, state));
+}

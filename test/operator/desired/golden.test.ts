@@ -1,0 +1,49 @@
+/**
+ * Golden output: the full rendered pod and Service of a representative job,
+ * compared with stored JSON. Regenerate with `UPDATE_GOLDEN=1` after an
+ * intended change, and review the diff.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildHeadlessService } from '../../../operator/desired/headless-service.js';
+import { buildWorkerPod } from '../../../operator/desired/worker-pod.js';
+import { makeDATJob } from '../../support/fixtures/datjob-builder.js';
+import { REPO_ROOT } from '../../support/paths.js';
+
+const dir = join(REPO_ROOT, 'test', 'operator', 'desired', 'testdata');
+
+function checkGolden(file: string, value: unknown): void {
+  const path = join(dir, file);
+  const got = `${JSON.stringify(value, null, 2)}\n`;
+  if (process.env.UPDATE_GOLDEN === '1' || !existsSync(path)) writeFileSync(path, got);
+  assert.equal(got, readFileSync(path, 'utf8'), `${file} differs from the golden file (UPDATE_GOLDEN=1 regenerates it)`);
+}
+
+const job = makeDATJob('mnist-pgd')
+  .namespace('research')
+  .uid('11111111-2222-3333-4444-555555555555')
+  .workers(4)
+  .image('ghcr.io/dat-operator/worker:0.1.0')
+  .claim('mnist-ckpt')
+  .checkpointEvery(100)
+  .training({
+    attack: { type: 'pgd', eps: 0.3, steps: 10, stepSize: 0.01 },
+    loss: { type: 'adv-clean', lambda: 1 },
+    optimizer: { type: 'lamb', lr: 0.001 },
+    epochs: 5,
+    batchSizePerWorker: 64,
+    compression: { type: 'qsgd8', warmupSteps: 50 },
+    seed: 1,
+  })
+  .status({ restarts: 1 })
+  .obj();
+
+test('worker pod of rank 1 matches the golden file', () => {
+  checkGolden('worker-pod-rank1.json', buildWorkerPod(job, 1));
+});
+
+test('headless service matches the golden file', () => {
+  checkGolden('headless-service.json', buildHeadlessService(job));
+});

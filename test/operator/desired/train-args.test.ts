@@ -1,0 +1,68 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { buildTrainArgs, toFlag } from '../../../operator/desired/train-args.js';
+import type { DATJobCheckpointSpec, DATJobTrainingSpec } from '../../../operator/api/types.js';
+
+const paths = { checkpointDir: '/ckpt', outputDir: '/ckpt/output' };
+const ckpt: DATJobCheckpointSpec = { volume: { emptyDir: {} } };
+
+test('toFlag turns camelCase options into kebab-case flags', () => {
+  const cases = [
+    { input: 'batchSize', want: '--batch-size' },
+    { input: 'attackStepSize', want: '--attack-step-size' },
+    { input: 'compressionWarmupSteps', want: '--compression-warmup-steps' },
+    { input: 'eps', want: '--eps' },
+  ] as const;
+  for (const c of cases) assert.equal(toFlag(c.input), c.want, c.input);
+});
+
+test('buildTrainArgs renders the training spec into dat train flags', () => {
+  const cases: { name: string; training: DATJobTrainingSpec; checkpoint?: DATJobCheckpointSpec; dataDir?: string; want: string[] }[] = [
+    {
+      name: 'minimal job passes only what is set',
+      training: { dataset: 'mnist', model: 'mlp' },
+      want: ['--dataset', 'mnist', '--model', 'mlp', '--checkpoint-dir', '/ckpt', '--output', '/ckpt/output'],
+    },
+    {
+      name: 'full spec maps every field in a stable order',
+      training: {
+        dataset: 'cifar10',
+        model: 'preact-resnet',
+        limit: 1000,
+        unlabeledFraction: 0.5,
+        attack: { type: 'pgd', eps: 0.031, steps: 10, stepSize: 0.007, restarts: 1 },
+        loss: { type: 'adv-clean', lambda: 1, beta: 6 },
+        optimizer: { type: 'lamb', lr: 0.01, weightDecay: 0.0005, momentum: 0.9 },
+        schedule: { type: 'step', warmupEpochs: 2, milestones: [30, 40], gamma: 0.1 },
+        epochs: 50,
+        batchSizePerWorker: 128,
+        compression: { type: 'qsgd8', warmupSteps: 100 },
+        evaluation: { everyEpochs: 5, attackSteps: 20, restarts: 2, size: 500 },
+        seed: 7,
+      },
+      checkpoint: { volume: { claimName: 'c' }, everySteps: 25 },
+      dataDir: '/data',
+      want: [
+        '--dataset', 'cifar10', '--data-dir', '/data', '--limit', '1000', '--unlabeled-fraction', '0.5',
+        '--model', 'preact-resnet',
+        '--attack', 'pgd', '--eps', '0.031', '--attack-steps', '10', '--attack-step-size', '0.007', '--attack-restarts', '1',
+        '--loss', 'adv-clean', '--lambda', '1', '--beta', '6',
+        '--optimizer', 'lamb', '--lr', '0.01', '--weight-decay', '0.0005', '--momentum', '0.9',
+        '--schedule', 'step', '--warmup-epochs', '2', '--milestones', '30,40', '--gamma', '0.1',
+        '--epochs', '50', '--batch-size', '128',
+        '--eval-every', '5', '--eval-attack-steps', '20', '--eval-restarts', '2', '--eval-size', '500',
+        '--compression', 'qsgd8', '--compression-warmup-steps', '100',
+        '--seed', '7', '--checkpoint-dir', '/ckpt', '--checkpoint-every', '25', '--output', '/ckpt/output',
+      ],
+    },
+    {
+      name: 'zero values are passed, not dropped',
+      training: { dataset: 'mnist', model: 'mlp', attack: { type: 'fgsm', restarts: 0 }, seed: 0 },
+      want: ['--dataset', 'mnist', '--model', 'mlp', '--attack', 'fgsm', '--attack-restarts', '0', '--seed', '0', '--checkpoint-dir', '/ckpt', '--output', '/ckpt/output'],
+    },
+  ];
+  for (const c of cases) {
+    const got = buildTrainArgs(c.training, c.checkpoint ?? ckpt, { ...paths, dataDir: c.dataDir });
+    assert.deepEqual(got, c.want, c.name);
+  }
+});

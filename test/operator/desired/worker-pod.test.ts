@@ -1,0 +1,75 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { buildWorkerPod } from '../../../operator/desired/worker-pod.js';
+import { makeDATJob } from '../../support/fixtures/datjob-builder.js';
+
+function envOf(pod: ReturnType<typeof buildWorkerPod>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const e of pod.spec!.containers[0]!.env ?? []) out[e.name] = e.value ?? e.valueFrom;
+  return out;
+}
+
+test('buildWorkerPod renders the worker contract for each rank', () => {
+  const job = makeDATJob('j').namespace('ns').uid('u1').workers(3).status({ restarts: 2 }).obj();
+  const cases = [0, 1, 2].map((rank) => ({ rank, wantName: `j-worker-${rank}` }));
+  for (const c of cases) {
+    const pod = buildWorkerPod(job, c.rank);
+    assert.equal(pod.metadata!.name, c.wantName);
+    assert.equal(pod.metadata!.namespace, 'ns');
+    assert.deepEqual(pod.metadata!.labels, {
+      'dat-operator.io/job-name': 'j',
+      'dat-operator.io/rank': String(c.rank),
+      'dat-operator.io/incarnation': '2',
+      'app.kubernetes.io/managed-by': 'dat-operator',
+    });
+    assert.deepEqual(pod.metadata!.ownerReferences, [
+      { apiVersion: 'dat.dat-operator.io/v1alpha1', kind: 'DATJob', name: 'j', uid: 'u1', controller: true, blockOwnerDeletion: true },
+    ]);
+    assert.equal(pod.spec!.restartPolicy, 'Never');
+    assert.equal(pod.spec!.hostname, c.wantName);
+    assert.equal(pod.spec!.subdomain, 'j');
+    const ctr = pod.spec!.containers[0]!;
+    assert.equal(ctr.image, 'ghcr.io/dat-operator/worker:0.1.0');
+    assert.deepEqual(ctr.command, ['dat']);
+    assert.deepEqual(ctr.args, [
+      'train', '--dataset', 'mnist', '--model', 'mlp',
+      '--checkpoint-dir', '/var/lib/dat/checkpoint', '--output', '/var/lib/dat/checkpoint/output',
+    ]);
+    assert.deepEqual(envOf(pod), {
+      DAT_RANK: String(c.rank),
+      DAT_WORLD_SIZE: '3',
+      DAT_PEERS: 'j-worker-0.j.ns.svc:29500,j-worker-1.j.ns.svc:29500,j-worker-2.j.ns.svc:29500',
+      DAT_RING_BIND: { fieldRef: { fieldPath: 'status.podIP' } },
+      DAT_RING_PORT: '29500',
+      DAT_METRICS_PORT: '9400',
+      DAT_JOB_NAME: 'j',
+      DAT_RESTART_COUNT: '2',
+    });
+    assert.deepEqual(ctr.volumeMounts, [{ name: 'checkpoint', mountPath: '/var/lib/dat/checkpoint' }]);
+    assert.deepEqual(pod.spec!.volumes, [{ name: 'checkpoint', emptyDir: {} }]);
+  }
+});
+
+test('buildWorkerPod carries images, resources, scheduling, extra env and volumes', () => {
+  const job = makeDATJob('g')
+    .uid('u')
+    .image('my/gpu-worker:1')
+    .env({ name: 'EXTRA', value: '1' })
+    .claim('ckpt-pvc')
+    .training({ dataset: 'cifar10', dataVolume: { claimName: 'cifar' } })
+    .obj();
+  const spec = { ...job.spec, workers: { ...job.spec.workers, resources: { limits: { 'nvidia.com/gpu': '1' } }, nodeSelector: { gpu: 'yes' } } };
+  const pod = buildWorkerPod({ ...job, spec }, 1, { defaultImage: 'ignored' });
+  const ctr = pod.spec!.containers[0]!;
+  assert.equal(ctr.image, 'my/gpu-worker:1');
+  assert.deepEqual(ctr.resources, { limits: { 'nvidia.com/gpu': '1' } });
+  assert.deepEqual(pod.spec!.nodeSelector, { gpu: 'yes' });
+  assert.equal(envOf(pod).EXTRA, '1');
+  assert.deepEqual(pod.spec!.volumes, [
+    { name: 'checkpoint', persistentVolumeClaim: { claimName: 'ckpt-pvc', readOnly: false } },
+    { name: 'data', persistentVolumeClaim: { claimName: 'cifar', readOnly: true } },
+  ]);
+  assert.ok(ctr.args!.join(' ').includes('--data-dir /var/lib/dat/data'));
+  const dflt = buildWorkerPod(makeDATJob('d').obj(), 0, { defaultImage: 'local/worker:dev' });
+  assert.equal(dflt.spec!.containers[0]!.image, 'local/worker:dev');
+});

@@ -1,0 +1,43 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseOperatorFlags } from '../../operator/flags.js';
+
+test('parseOperatorFlags: defaults, both flag forms, the chart\'s flags', () => {
+  const d = parseOperatorFlags([], {});
+  assert.deepEqual(d, {
+    kubeconfig: undefined,
+    namespace: undefined,
+    leaderElect: false,
+    leaderElectionNamespace: 'default',
+    leaderElectionId: 'dat-operator-leader',
+    metricsPort: 8080,
+    healthPort: 8081,
+    progressIntervalSeconds: 10,
+    workerImage: 'ghcr.io/dat-operator/worker:0.1.0',
+    logLevel: 'info',
+    concurrency: 2,
+  });
+  const chart = parseOperatorFlags(
+    ['--leader-elect=true', '--leader-election-namespace=ops', '--metrics-port=9090', '--health-port', '9091', '--progress-interval=5', '--worker-image=w:1', '--log-level=debug', '--namespace=team'],
+    { POD_NAMESPACE: 'ignored' },
+  );
+  assert.equal(chart.leaderElect, true);
+  assert.equal(chart.leaderElectionNamespace, 'ops');
+  assert.equal(chart.metricsPort, 9090);
+  assert.equal(chart.healthPort, 9091);
+  assert.equal(chart.progressIntervalSeconds, 5);
+  assert.equal(chart.namespace, 'team');
+  assert.equal(parseOperatorFlags(['--leader-elect']).leaderElect, true);
+  assert.equal(parseOperatorFlags([], { POD_NAMESPACE: 'p' }).leaderElectionNamespace, 'p');
+});
+
+test('parseOperatorFlags rejects bad input with the flag named', () => {
+  const cases = [
+    { argv: ['--nope'], want: /unknown flag --nope/ },
+    { argv: ['--metrics-port=abc'], want: /--metrics-port must be an integer/ },
+    { argv: ['--leader-elect=yes'], want: /--leader-elect must be true or false/ },
+    { argv: ['--kubeconfig'], want: /--kubeconfig needs a value/ },
+    { argv: ['stray'], want: /unexpected argument stray/ },
+  ];
+  for (const c of cases) assert.throws(() => parseOperatorFlags(c.argv), c.want, c.argv.join(' '));
+});

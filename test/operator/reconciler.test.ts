@@ -1,0 +1,240 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { V1Pod, V1Service } from '@kubernetes/client-node';
+import type { DATJob, DATJobStatus } from '../../operator/api/types.js';
+import type { ClusterWriter } from '../../operator/apply.js';
+import { buildMergePatch } from '../../operator/merge-patch.js';
+import { Reconciler, selectPodsToClean, type ClusterReader } from '../../operator/reconciler.js';
+import type { StatusEvent } from '../../operator/status.js';
+import { makeDATJob } from '../support/fixtures/datjob-builder.js';
+import { makePod } from './_pods.js';
+
+/** An in-memory cluster: the reader sees exactly what the writer wrote (an ideal cache). */
+class FakeCluster implements ClusterReader, ClusterWriter {
+  jobs = new Map<string, DATJob>();
+  pods = new Map<string, V1Pod>();
+  services = new Map<string, V1Service>();
+  events: StatusEvent[] = [];
+  calls: string[] = [];
+  private rv = 1;
+
+  put(job: DATJob): void {
+    this.jobs.set(job.metadata.name!, { ...job, metadata: { ...job.metadata, resourceVersion: String(++this.rv) } });
+  }
+  /** When set, the "cache" serves these instead of the stored objects (a lagging informer). */
+  lagJob: DATJob | undefined;
+  lagPods: Map<string, V1Pod> | undefined;
+  getJob(_ns: string, name: string): DATJob | undefined {
+    return this.lagJob ?? this.jobs.get(name);
+  }
+  listPods(_ns: string, jobName: string): V1Pod[] {
+    return [...(this.lagPods ?? this.pods).values()].filter((p) => p.metadata?.labels?.['dat-operator.io/job-name'] === jobName);
+  }
+  getService(_ns: string, name: string): V1Service | undefined {
+    return this.services.get(name);
+  }
+  createPod(pod: V1Pod): Promise<boolean> {
+    this.calls.push(`create pod ${pod.metadata!.name!}`);
+    if (this.pods.has(pod.metadata!.name!)) return Promise.resolve(false);
+    this.pods.set(pod.metadata!.name!, pod);
+    return Promise.resolve(true);
+  }
+  deletePod(_ns: string, name: string): Promise<void> {
+    this.calls.push(`delete pod ${name}`);
+    this.pods.delete(name);
+    return Promise.resolve();
+  }
+  createService(svc: V1Service): Promise<void> {
+    this.calls.push(`create service ${svc.metadata!.name!}`);
+    this.services.set(svc.metadata!.name!, svc);
+    return Promise.resolve();
+  }
+  patchJobStatus(job: DATJob, status: DATJobStatus): Promise<DATJob> {
+    const stored = this.jobs.get(job.metadata.name!)!;
+    if (stored.metadata.resourceVersion !== job.metadata.resourceVersion) return Promise.reject(new Error('409 conflict'));
+    // Round-trip through a merge patch, as the API server applies it.
+    const patch = buildMergePatch(stored.status ?? {}, status);
+    const merged = applyMerge(stored.status ?? {}, patch) as DATJobStatus;
+    this.calls.push('patch status');
+    this.put({ ...stored, status: merged });
+    return Promise.resolve(this.jobs.get(job.metadata.name!)!);
+  }
+  deleteJob(_ns: string, name: string): Promise<void> {
+    this.calls.push(`delete job ${name}`);
+    this.jobs.delete(name);
+    return Promise.resolve();
+  }
+  emitEvent(_job: DATJob, ev: StatusEvent): Promise<void> {
+    this.events.push(ev);
+    return Promise.resolve();
+  }
+  /** Sets the observed state of a pod (what the kubelet would report). */
+  setPod(name: string, state: Parameters<typeof makePod>[2]): void {
+    const pod = this.pods.get(name)!;
+    const job = this.jobs.values().next().value!;
+    const rank = Number(pod.metadata!.labels!['dat-operator.io/rank']);
+    const fresh = makePod(job, rank, { ...state, incarnation: Number(pod.metadata!.labels!['dat-operator.io/incarnation']) });
+    this.pods.set(name, { ...pod, status: fresh.status });
+  }
+}
+
+function applyMerge(target: unknown, patch: unknown): unknown {
+  if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) return patch;
+  const out: Record<string, unknown> = target !== null && typeof target === 'object' && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
+  for (const [k, v] of Object.entries(patch as Record<string, unknown>)) {
+    if (v === null) delete out[k];
+    else out[k] = applyMerge(out[k], v);
+  }
+  return out;
+}
+
+function setup(job: DATJob, start = '2026-01-01T00:00:00.000Z'): { cluster: FakeCluster; r: Reconciler; clock: { t: number } } {
+  const cluster = new FakeCluster();
+  cluster.put(job);
+  const clock = { t: Date.parse(start) };
+  const r = new Reconciler({ reader: cluster, writer: cluster, now: () => new Date(clock.t) });
+  return { cluster, r, clock };
+}
+
+const phase = (c: FakeCluster): string | undefined => c.jobs.get('j')?.status?.phase;
+
+test('reconcile creates the Service and one pod per rank, then is idempotent', async () => {
+  const { cluster, r } = setup(makeDATJob('j').uid('u').workers(3).obj());
+  await r.reconcile('default', 'j');
+  assert.deepEqual([...cluster.pods.keys()].sort(), ['j-worker-0', 'j-worker-1', 'j-worker-2']);
+  assert.ok(cluster.services.has('j'));
+  assert.equal(phase(cluster), 'Pending');
+  assert.deepEqual(cluster.events.map((e) => e.reason), ['JobCreated']);
+  await r.reconcile('default', 'j');
+  cluster.calls = [];
+  await r.reconcile('default', 'j');
+  assert.deepEqual(cluster.calls, [], 'an unchanged world causes no writes at all');
+});
+
+test('reconcile drives Running → gang restart → Running → Succeeded', async () => {
+  const { cluster, r } = setup(makeDATJob('j').uid('u').obj());
+  await r.reconcile('default', 'j');
+  for (const n of ['j-worker-0', 'j-worker-1']) cluster.setPod(n, { phase: 'Running' });
+  await r.reconcile('default', 'j');
+  assert.equal(phase(cluster), 'Running');
+
+  cluster.setPod('j-worker-1', { phase: 'Failed', exitCode: 137 });
+  await r.reconcile('default', 'j');
+  assert.equal(cluster.jobs.get('j')!.status!.restarts, 1);
+  assert.equal(phase(cluster), 'Restarting');
+  // The next pass (a pod-deletion event in a cluster) creates the new gang.
+  assert.equal(cluster.pods.size, 0, 'the old gang is deleted first');
+  await r.reconcile('default', 'j');
+  const incarnations = [...cluster.pods.values()].map((p) => p.metadata!.labels!['dat-operator.io/incarnation']);
+  assert.deepEqual(incarnations, ['1', '1']);
+  const env = cluster.pods.get('j-worker-0')!.spec!.containers[0]!.env!.find((e) => e.name === 'DAT_RESTART_COUNT');
+  assert.equal(env?.value, '1');
+  assert.ok(cluster.events.some((e) => e.type === 'Warning' && e.reason === 'WorkerFailed'));
+
+  for (const n of ['j-worker-0', 'j-worker-1']) cluster.setPod(n, { phase: 'Running' });
+  await r.reconcile('default', 'j');
+  assert.equal(phase(cluster), 'Running');
+  for (const n of ['j-worker-0', 'j-worker-1']) cluster.setPod(n, { phase: 'Succeeded', exitCode: 0 });
+  await r.reconcile('default', 'j');
+  assert.equal(phase(cluster), 'Succeeded');
+  assert.equal(cluster.pods.size, 2, 'cleanPodPolicy Running keeps terminated pods');
+});
+
+test('reconcile fails at once on a permanent exit code and cleans running pods', async () => {
+  const { cluster, r } = setup(makeDATJob('j').uid('u').obj());
+  await r.reconcile('default', 'j');
+  cluster.setPod('j-worker-0', { phase: 'Failed', exitCode: 2 });
+  cluster.setPod('j-worker-1', { phase: 'Running' });
+  await r.reconcile('default', 'j');
+  assert.equal(phase(cluster), 'Failed');
+  assert.equal(cluster.jobs.get('j')!.status!.restarts, 0);
+  assert.deepEqual([...cluster.pods.keys()], ['j-worker-0'], 'the running peer was deleted, the failed pod kept for its logs');
+});
+
+test('suspend deletes the pods and keeps the job; resume recreates them', async () => {
+  const { cluster, r } = setup(makeDATJob('j').uid('u').obj());
+  await r.reconcile('default', 'j');
+  const job = cluster.jobs.get('j')!;
+  cluster.put({ ...job, spec: { ...job.spec, runPolicy: { suspend: true } } });
+  await r.reconcile('default', 'j');
+  assert.equal(phase(cluster), 'Suspended');
+  assert.equal(cluster.pods.size, 0);
+  const s = cluster.jobs.get('j')!;
+  cluster.put({ ...s, spec: { ...s.spec, runPolicy: { suspend: false } } });
+  await r.reconcile('default', 'j');
+  assert.equal(cluster.pods.size, 2);
+  assert.ok(cluster.events.some((e) => e.reason === 'JobResumed'));
+});
+
+test('TTL deletes a finished job once expired, and requeues until then', async () => {
+  const { cluster, r, clock } = setup(makeDATJob('j').uid('u').runPolicy({ ttlSecondsAfterFinished: 30 }).obj());
+  await r.reconcile('default', 'j');
+  for (const n of ['j-worker-0', 'j-worker-1']) cluster.setPod(n, { phase: 'Succeeded', exitCode: 0 });
+  const res = await r.reconcile('default', 'j');
+  assert.equal(phase(cluster), 'Succeeded');
+  assert.equal(res.requeueAfterMs, 30_000);
+  clock.t += 30_000;
+  await r.reconcile('default', 'j');
+  assert.equal(cluster.jobs.has('j'), false);
+});
+
+test('activeDeadlineSeconds requeues for the deadline and then fails the job', async () => {
+  const { cluster, r, clock } = setup(makeDATJob('j').uid('u').runPolicy({ activeDeadlineSeconds: 10 }).obj());
+  const res = await r.reconcile('default', 'j');
+  assert.equal(res.requeueAfterMs, 10_000);
+  clock.t += 10_000;
+  await r.reconcile('default', 'j');
+  assert.equal(phase(cluster), 'Failed');
+  assert.equal(cluster.jobs.get('j')!.status!.conditions!.find((c) => c.type === 'Failed')!.reason, 'DeadlineExceeded');
+  assert.equal(cluster.pods.size, 0);
+});
+
+test('a lagging cache never restarts the gang twice', async () => {
+  const { cluster, r } = setup(makeDATJob('j').uid('u').obj());
+  await r.reconcile('default', 'j');
+  for (const n of ['j-worker-0', 'j-worker-1']) cluster.setPod(n, { phase: 'Running' });
+  await r.reconcile('default', 'j');
+  const staleJob = cluster.jobs.get('j')!;
+  cluster.setPod('j-worker-0', { phase: 'Failed', exitCode: 1 });
+  const failedPods = new Map(cluster.pods);
+  await r.reconcile('default', 'j');
+  assert.equal(cluster.jobs.get('j')!.status!.restarts, 1);
+  // The caches now serve the old job and the old pods again.
+  cluster.lagJob = staleJob;
+  cluster.lagPods = failedPods;
+  await r.reconcile('default', 'j');
+  assert.equal(cluster.jobs.get('j')!.status!.restarts, 1, 'our own write wins over the stale cache');
+  cluster.lagJob = undefined;
+  cluster.lagPods = undefined;
+  await r.reconcile('default', 'j');
+  assert.equal(cluster.jobs.get('j')!.status!.restarts, 1);
+  assert.ok([...cluster.pods.values()].every((p) => p.metadata!.labels!['dat-operator.io/incarnation'] === '1'), 'stale pods replaced by the new incarnation');
+});
+
+test('a missing job is a no-op', async () => {
+  const { cluster, r } = setup(makeDATJob('j').uid('u').obj());
+  assert.deepEqual(await r.reconcile('default', 'other'), {});
+  assert.deepEqual(cluster.calls, []);
+});
+
+test('selectPodsToClean follows cleanPodPolicy', () => {
+  const job = makeDATJob('j').obj();
+  const pods = [makePod(job, 0, { phase: 'Running' }), makePod(job, 1, { phase: 'Failed', exitCode: 1 })];
+  const names = (ps: V1Pod[]): string[] => ps.map((p) => p.metadata!.name!);
+  assert.deepEqual(names(selectPodsToClean(pods, 'All')), ['j-worker-0', 'j-worker-1']);
+  assert.deepEqual(names(selectPodsToClean(pods, 'Running')), ['j-worker-0']);
+  assert.deepEqual(names(selectPodsToClean(pods, 'None')), []);
+});
+
+test('the final report in rank 0\'s termination message reaches status.progress', async () => {
+  const { cluster, r } = setup(makeDATJob('j').uid('u').obj());
+  await r.reconcile('default', 'j');
+  for (const n of ['j-worker-0', 'j-worker-1']) cluster.setPod(n, { phase: 'Succeeded', exitCode: 0 });
+  const final = { phase: 'done', epoch: 2, totalEpochs: 2, step: 40, totalSteps: 40, robustAccuracy: 0.61, cleanAccuracy: 0.9, lastHeartbeat: '2026-01-01T00:00:00Z' };
+  cluster.pods.get('j-worker-0')!.status!.containerStatuses![0]!.state!.terminated!.message = JSON.stringify(final);
+  await r.reconcile('default', 'j');
+  const st = cluster.jobs.get('j')!.status!;
+  assert.equal(st.phase, 'Succeeded');
+  assert.equal(st.progress?.robustAccuracy, 0.61);
+  assert.equal(st.progress?.step, 40);
+});

@@ -1,0 +1,201 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Condition, DATJob, DATJobStatus } from '../../operator/api/types.js';
+import { classifyPods } from '../../operator/pods.js';
+import { computeEvents, computeStatus, mergeProgress, progressRemainingMs, statusEqual } from '../../operator/status.js';
+import type { ProgressReport } from '../../worker/contract.js';
+import { makeDATJob } from '../support/fixtures/datjob-builder.js';
+import { makePod, makePods, type PodState } from './_pods.js';
+
+const T0 = '2026-01-01T00:00:00.000Z';
+const now = new Date('2026-01-01T00:10:00.000Z');
+const cond = (type: string, status: Condition['status'], reason: string, at = T0): Condition => ({ type, status, reason, message: 'm', lastTransitionTime: at });
+const created = cond('Created', 'True', 'JobCreated');
+const running = cond('Running', 'True', 'AllWorkersRunning');
+
+interface Case {
+  readonly name: string;
+  readonly job: DATJob;
+  /** Pod states by rank (pods of the job's current incarnation unless overridden). */
+  readonly pods: readonly PodState[];
+  readonly progress?: ProgressReport;
+  readonly want: {
+    readonly phase: string;
+    readonly restarts?: number;
+    /** Condition type → [status, reason]. */
+    readonly conditions?: Record<string, [string, string]>;
+    readonly completed?: boolean;
+  };
+}
+
+const base = (): ReturnType<typeof makeDATJob> => makeDATJob('j').uid('u').workers(2);
+const runningStatus = (extra: DATJobStatus = {}): DATJobStatus => ({ phase: 'Running', conditions: [created, running], startTime: T0, restarts: 0, ...extra });
+
+const cases: Case[] = [
+  { name: 'new job with no pods is Pending and Created', job: base().obj(), pods: [], want: { phase: 'Pending', conditions: { Created: ['True', 'JobCreated'] } } },
+  { name: 'some pods running is still Pending', job: base().obj(), pods: [{ phase: 'Running' }, { phase: 'Pending' }], want: { phase: 'Pending' } },
+  {
+    name: 'all pods running → Running',
+    job: base().obj(),
+    pods: [{ phase: 'Running' }, { phase: 'Running' }],
+    want: { phase: 'Running', conditions: { Running: ['True', 'AllWorkersRunning'] } },
+  },
+  {
+    name: 'all pods succeeded → Succeeded with completion time',
+    job: base().status(runningStatus()).obj(),
+    pods: [{ phase: 'Succeeded', exitCode: 0 }, { phase: 'Succeeded', exitCode: 0 }],
+    want: { phase: 'Succeeded', completed: true, conditions: { Succeeded: ['True', 'AllWorkersSucceeded'], Running: ['False', 'AllWorkersSucceeded'] } },
+  },
+  {
+    name: 'retryable failure → gang restart, restarts+1',
+    job: base().status(runningStatus()).obj(),
+    pods: [{ phase: 'Running' }, { phase: 'Failed', exitCode: 137 }],
+    want: { phase: 'Restarting', restarts: 1, conditions: { Restarting: ['True', 'WorkerFailed'], Running: ['False', 'WorkerFailed'] } },
+  },
+  {
+    name: 'permanent exit code fails at once',
+    job: base().status(runningStatus()).obj(),
+    pods: [{ phase: 'Failed', exitCode: 2 }, { phase: 'Running' }],
+    want: { phase: 'Failed', restarts: 0, completed: true, conditions: { Failed: ['True', 'PermanentError'] } },
+  },
+  {
+    name: 'permanent failure wins over a retryable one',
+    job: base().status(runningStatus()).obj(),
+    pods: [{ phase: 'Failed', exitCode: 3 }, { phase: 'Failed', exitCode: 4 }],
+    want: { phase: 'Failed', conditions: { Failed: ['True', 'PermanentError'] } },
+  },
+  {
+    name: 'failure at backoffLimit → Failed BackoffLimitExceeded',
+    job: base().runPolicy({ backoffLimit: 1 }).status(runningStatus({ restarts: 1 })).obj(),
+    pods: [{ phase: 'Failed', exitCode: 1 }, { phase: 'Running' }],
+    want: { phase: 'Failed', restarts: 1, completed: true, conditions: { Failed: ['True', 'BackoffLimitExceeded'] } },
+  },
+  {
+    name: 'failed pods of an older incarnation are ignored while restarting',
+    job: base().status({ phase: 'Restarting', conditions: [created, cond('Restarting', 'True', 'WorkerFailed')], startTime: T0, restarts: 1 }).obj(),
+    pods: [{ phase: 'Failed', exitCode: 1, incarnation: 0 }, { phase: 'Running', incarnation: 0, deleting: true }],
+    want: { phase: 'Restarting', restarts: 1, conditions: { Restarting: ['True', 'WorkerFailed'] } },
+  },
+  {
+    name: 'new gang running after restart → Running, Restarting False',
+    job: base().status({ phase: 'Restarting', conditions: [created, cond('Restarting', 'True', 'WorkerFailed')], startTime: T0, restarts: 1 }).obj(),
+    pods: [{ phase: 'Running' }, { phase: 'Running' }],
+    want: { phase: 'Running', restarts: 1, conditions: { Running: ['True', 'AllWorkersRunning'], Restarting: ['False', 'AllWorkersRunning'] } },
+  },
+  {
+    name: 'a pod deleted from a running gang restarts it',
+    job: base().status(runningStatus()).obj(),
+    pods: [{ phase: 'Running' }],
+    want: { phase: 'Restarting', restarts: 1, conditions: { Restarting: ['True', 'WorkerFailed'] } },
+  },
+  {
+    name: 'suspend → Suspended, start time cleared',
+    job: base().suspend().status(runningStatus()).obj(),
+    pods: [{ phase: 'Running' }, { phase: 'Running' }],
+    want: { phase: 'Suspended', conditions: { Suspended: ['True', 'JobSuspended'], Running: ['False', 'JobSuspended'] } },
+  },
+  {
+    name: 'resume → Suspended False JobResumed, Pending',
+    job: base().status({ phase: 'Suspended', conditions: [created, cond('Suspended', 'True', 'JobSuspended')] }).obj(),
+    pods: [],
+    want: { phase: 'Pending', conditions: { Suspended: ['False', 'JobResumed'] } },
+  },
+  {
+    name: 'deadline exceeded → Failed DeadlineExceeded',
+    job: base().runPolicy({ activeDeadlineSeconds: 60 }).status(runningStatus()).obj(),
+    pods: [{ phase: 'Running' }, { phase: 'Running' }],
+    want: { phase: 'Failed', completed: true, conditions: { Failed: ['True', 'DeadlineExceeded'], Running: ['False', 'DeadlineExceeded'] } },
+  },
+  {
+    name: 'deadline not yet reached keeps Running',
+    job: base().runPolicy({ activeDeadlineSeconds: 3600 }).status(runningStatus()).obj(),
+    pods: [{ phase: 'Running' }, { phase: 'Running' }],
+    want: { phase: 'Running' },
+  },
+  {
+    name: 'no step progress within progressDeadlineSeconds → gang restart',
+    job: base().runPolicy({ progressDeadlineSeconds: 120 }).status(runningStatus({ progress: { step: 5, lastProgressTime: '2026-01-01T00:05:00.000Z' } })).obj(),
+    pods: [{ phase: 'Running' }, { phase: 'Running' }],
+    progress: { phase: 'training', epoch: 1, totalEpochs: 2, step: 5, totalSteps: 10, lastHeartbeat: T0 },
+    want: { phase: 'Restarting', restarts: 1, conditions: { Restarting: ['True', 'ProgressDeadlineExceeded'] } },
+  },
+  {
+    name: 'advancing step within the deadline keeps Running',
+    job: base().runPolicy({ progressDeadlineSeconds: 120 }).status(runningStatus({ progress: { step: 5, lastProgressTime: '2026-01-01T00:05:00.000Z' } })).obj(),
+    pods: [{ phase: 'Running' }, { phase: 'Running' }],
+    progress: { phase: 'training', epoch: 1, totalEpochs: 2, step: 6, totalSteps: 10, lastHeartbeat: T0 },
+    want: { phase: 'Running', restarts: 0 },
+  },
+  {
+    name: 'finished job keeps its terminal condition whatever the pods do',
+    job: base().status({ phase: 'Succeeded', conditions: [created, cond('Succeeded', 'True', 'AllWorkersSucceeded')], completionTime: T0 }).obj(),
+    pods: [{ phase: 'Failed', exitCode: 1 }],
+    want: { phase: 'Succeeded', conditions: { Succeeded: ['True', 'AllWorkersSucceeded'] } },
+  },
+];
+
+test('computeStatus covers every transition', () => {
+  for (const c of cases) {
+    const pods = c.pods.map((s, rank) => makePod(c.job, rank, s));
+    const observed = { pods: classifyPods(pods, c.job.status?.restarts ?? 0, c.job.spec.workers.replicas), progress: c.progress };
+    const got = computeStatus(c.job, observed, now);
+    assert.equal(got.phase, c.want.phase, `${c.name}: phase`);
+    if (c.want.restarts !== undefined) assert.equal(got.restarts, c.want.restarts, `${c.name}: restarts`);
+    for (const [type, [status, reason]] of Object.entries(c.want.conditions ?? {})) {
+      const found = got.conditions?.find((x) => x.type === type);
+      assert.deepEqual([found?.status, found?.reason], [status, reason], `${c.name}: condition ${type}`);
+    }
+    if (c.want.completed === true) assert.ok(got.completionTime !== undefined, `${c.name}: completionTime`);
+    // Computing again on the result with the same world is stable (no write loop) unless the job restarts.
+    if (got.restarts === (c.job.status?.restarts ?? 0)) {
+      const again = computeStatus({ ...c.job, status: got }, observed, now);
+      assert.ok(statusEqual(got, again), `${c.name}: stable`);
+    }
+  }
+});
+
+test('computeStatus counts workers and renders the ready column', () => {
+  const job = base().workers(3).obj();
+  const pods = [makePod(job, 0, { phase: 'Running' }), makePod(job, 1, { phase: 'Running', ready: false }), makePod(job, 2, { phase: 'Failed', exitCode: 1 })];
+  const got = computeStatus(job, { pods: classifyPods(pods, 0, 3) }, now);
+  assert.deepEqual(got.workers, { active: 2, ready: 1, failed: 1, succeeded: 0 });
+  assert.equal(got.readyText, '1/3');
+  assert.equal(got.observedGeneration, 1);
+});
+
+test('classifyPods separates stale incarnations and out-of-range ranks', () => {
+  const job = base().status({ restarts: 2 }).obj();
+  const pods = [...makePods(job, 2, { phase: 'Running' }), makePod(job, 0, { incarnation: 1 }), makePod(job, 5, {})];
+  const got = classifyPods(pods, 2, 2);
+  assert.equal(got.current.size, 2);
+  assert.equal(got.stale.length, 2);
+  assert.equal(got.running, 2);
+});
+
+test('mergeProgress moves lastProgressTime only when the step advances', () => {
+  const r = (step: number): ProgressReport => ({ phase: 'training', epoch: 1, totalEpochs: 3, step, totalSteps: 30, lastHeartbeat: T0, robustAccuracy: 0.5 });
+  assert.equal(mergeProgress(undefined, r(1), 'A')?.lastProgressTime, 'A');
+  assert.equal(mergeProgress({ step: 1, lastProgressTime: 'A' }, r(1), 'B')?.lastProgressTime, 'A');
+  assert.equal(mergeProgress({ step: 1, lastProgressTime: 'A' }, r(2), 'B')?.lastProgressTime, 'B');
+  assert.equal(mergeProgress({ step: 1 }, undefined, 'B')?.step, 1);
+  assert.equal(mergeProgress(undefined, r(4), 'A')?.robustAccuracy, 0.5);
+  const { robustAccuracy: _dropped, ...noEval } = r(5);
+  assert.equal(mergeProgress({ step: 4, robustAccuracy: 0.5 }, noEval, 'C')?.robustAccuracy, 0.5, 'the last evaluation is kept');
+});
+
+test('progressRemainingMs counts from the later of Running and the last step', () => {
+  const job = base().runPolicy({ progressDeadlineSeconds: 100 }).obj();
+  const st = runningStatus({ progress: { lastProgressTime: '2026-01-01T00:09:00.000Z' } });
+  assert.equal(progressRemainingMs(job, st, now), 40_000);
+  assert.equal(progressRemainingMs(base().obj(), st, now), undefined);
+});
+
+test('computeEvents reports transitions once, Warnings for failures and restarts', () => {
+  const before: DATJobStatus = { conditions: [created, running], restarts: 0 };
+  const after: DATJobStatus = { conditions: [created, cond('Running', 'False', 'WorkerFailed'), cond('Restarting', 'True', 'WorkerFailed')], restarts: 1 };
+  assert.deepEqual(computeEvents(before, after), [{ type: 'Warning', reason: 'WorkerFailed', message: 'm' }]);
+  assert.deepEqual(computeEvents(after, after), []);
+  const again: DATJobStatus = { ...after, restarts: 2 };
+  assert.equal(computeEvents(after, again).length, 1);
+  assert.deepEqual(computeEvents(undefined, { conditions: [created] }), [{ type: 'Normal', reason: 'JobCreated', message: 'm' }]);
+});
