@@ -9,9 +9,18 @@ export interface CollectiveCallOptions {
   readonly timeoutMs?: number;
 }
 
+/** Element type of all-reduce traffic on the wire; the sum is always accumulated in float32. */
+export type WireDtype = 'f32' | 'f16';
+
 export interface AllreduceOptions extends CollectiveCallOptions {
   /** Only `sum` is required; a transport that lacks another op throws `transport X does not support Y`. */
   readonly op?: 'sum';
+  /**
+   * `f16` sends partial sums as binary16 (half the bytes; the `fp16` compressor).
+   * A transport without it throws `transport X does not support allreduce wire f16`.
+   * @default 'f32'
+   */
+  readonly wire?: WireDtype;
 }
 
 /** A group of `worldSize` ranks that exchange buffers. */
@@ -25,6 +34,14 @@ export interface Collective {
   /** `root`'s buffer on every rank. */
   broadcast(buf: Uint8Array, root: number, opts?: CollectiveCallOptions): Promise<Uint8Array>;
   barrier(opts?: CollectiveCallOptions): Promise<void>;
+  /**
+   * `blocks[j]` goes to rank j; returns what each rank sent to this one, indexed
+   * by sender. Optional: compressed reduce-scatter (sign-ef) needs it; a
+   * transport without it leaves it undefined.
+   */
+  alltoall?(blocks: readonly Uint8Array[], opts?: CollectiveCallOptions): Promise<Uint8Array[]>;
+  /** Bytes this rank has put on the wire so far (for bytes-per-step statistics), when the transport counts them. */
+  readonly bytesSent?: number;
   /** Releases sockets and servers; idempotent. */
   close(): Promise<void>;
 }

@@ -1,7 +1,153 @@
-// Placeholder until the ring all-reduce work lands (owned by the comm/launcher work).
-import type { TrainOptions } from '../contract.js';
+/**
+ * One rank of a DAT ring (a pod, or a child of the local launcher):
+ *
+ * 1. Read WORKER_ENV (rank, world size, peers, bind address, ports).
+ * 2. Bind the gRPC ring server on DAT_RING_BIND:DAT_RING_PORT and, when
+ *    DAT_METRICS_PORT is set, the telemetry server (/progress, /metrics).
+ * 3. Join the ring (waits for peers that are still starting).
+ * 4. Build the gradient reducer for `--compression` and run the training
+ *    loop with it; rank 0's initial weights are broadcast by runTraining, and
+ *    every rank applies the same mean gradient bits, so parameters stay
+ *    bit-identical. BatchNorm moving statistics are not gradients: runTraining
+ *    re-broadcasts rank 0's (trainable and non-trainable) weights at each epoch
+ *    start when the model has any.
+ * 5. Map a broken ring to EXIT_CODES.peerFailure (retryable gang restart).
+ */
+import { Registry } from 'prom-client';
+import { EXIT_CODES, type ProgressReport, type TrainOptions } from '../contract.js';
+import { selectBackend } from '../backend/select-backend.js';
+import { createProgressDisplay } from '../cli/progress-display.js';
+import { createGradientReducer, meanBytesPerStep } from '../comm/compression/create-reducer.js';
+import { RingError } from '../comm/ring-errors.js';
+import { listenGrpcRing } from '../comm/start-grpc-ring.js';
+import { createTelemetryServer, createTrainingMetrics, type TelemetryServer } from '../telemetry/index.js';
+import { createRingSecurity, isInsecureRingRequested } from '../security/ring-security.js';
+import { runTraining } from '../train/run-training.js';
+import { getErrorMessage } from '../util/errors.js';
+import { createLogger, type Logger } from '../util/log.js';
+import { digestTrainableVariables } from './weights-digest.js';
+import { PARENT_WATCH_ENV, WEIGHT_DIGEST_ENV, parseWorkerEnv } from './worker-env.js';
+
+/** The RingError behind `err` (possibly wrapped as a cause), if any. */
+export function findRingError(err: unknown): RingError | undefined {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    if (e instanceof RingError) return e;
+  }
+  return undefined;
+}
+
+/**
+ * Exits when stdin closes: the local launcher holds the other end, so its
+ * death ends this worker. Returns the function that stops watching (an open
+ * stdin would otherwise keep the process alive after training).
+ */
+function watchParent(log: Logger): () => void {
+  const onEnd = (): void => {
+    log.error('Lost the launcher (stdin closed): exiting');
+    process.exit(EXIT_CODES.peerFailure);
+  };
+  process.stdin.on('end', onEnd);
+  process.stdin.resume();
+  return () => {
+    process.stdin.off('end', onEnd);
+    process.stdin.pause();
+    process.stdin.destroy();
+  };
+}
 
 /** Runs one rank of a ring (rank/world/peers from WORKER_ENV); resolves to the exit code. */
 export async function runDistributedWorker(opts: TrainOptions): Promise<number> {
-  throw new Error(`distributed worker mode is not implemented yet (dataset ${opts.dataset})`);
+  // Step 1
+  const env = parseWorkerEnv(process.env);
+  const log = createLogger({ rank: env.rank });
+  const unwatch = process.env[PARENT_WATCH_ENV] === 'stdin' ? watchParent(log) : undefined;
+  const display = createProgressDisplay(opts.progress, process.stdout);
+  let latest: ProgressReport = { phase: 'starting', epoch: 0, totalEpochs: opts.epochs, step: 0, totalSteps: 0, lastHeartbeat: new Date().toISOString() };
+  let telemetry: TelemetryServer | undefined;
+  const registry = new Registry();
+  const metrics = createTrainingMetrics(registry);
+
+  // Step 2: mutual TLS from DAT_TLS_DIR unless a plain-text ring is asked for explicitly.
+  const security = await createRingSecurity({
+    rank: env.rank, worldSize: env.worldSize, jobName: env.jobName, tlsDir: env.tlsDir, insecure: isInsecureRingRequested(process.env), log, registry,
+  });
+  const ring = await listenGrpcRing(
+    { rank: env.rank, worldSize: env.worldSize, session: `${env.jobName}/${env.restartCount}`, timeoutMs: opts.collectiveTimeoutMs, log, channelCredentials: security.channelCredentials },
+    env.ringBind,
+    env.ringPort,
+    security.serverCredentials,
+  );
+  const collective = ring.collective;
+  try {
+    if (env.metricsPort !== undefined) {
+      // Bind the pod IP like the ring server: pods may share a network stack (and the port) with others.
+      telemetry = createTelemetryServer({ port: env.metricsPort, host: env.ringBind, getProgress: () => latest, registry });
+      const port = await telemetry.start();
+      log.info('Started telemetry server', { port });
+    }
+    log.info('Started ring server', { bind: env.ringBind, port: ring.port, worldSize: env.worldSize });
+    // Step 3
+    await collective.connect(env.peers);
+    const backend = await selectBackend(opts.backend, log);
+
+    // Step 4
+    const { reducer, stats } = createGradientReducer({
+      collective,
+      compression: opts.compression,
+      warmupSteps: opts.compressionWarmupSteps,
+      seed: opts.seed,
+      timeoutMs: opts.collectiveTimeoutMs,
+    });
+    const digest = process.env[WEIGHT_DIGEST_ENV] === '1';
+    const result = await runTraining(opts, {
+      rank: env.rank,
+      worldSize: env.worldSize,
+      reducer: async (flat, step) => {
+        if (digest) log.info('Digested weights', { step, digest: digestTrainableVariables() });
+        const mean = await reducer(flat, step);
+        metrics.addAllreduceBytes(stats.lastStepBytes);
+        return mean;
+      },
+      broadcastWeights: async (flat) => {
+        const bytes = new Uint8Array(flat.buffer, flat.byteOffset, flat.byteLength);
+        const got = await collective.broadcast(bytes, 0, { timeoutMs: opts.collectiveTimeoutMs });
+        return new Float32Array(got.buffer, got.byteOffset, got.byteLength / 4);
+      },
+      sumAcrossRanks: async (buf) => {
+        if (digest) log.info('Digested weights', { step: 'final', digest: digestTrainableVariables() });
+        return collective.allreduce(buf, { timeoutMs: opts.collectiveTimeoutMs });
+      },
+      onProgress: (p) => {
+        latest = p;
+        metrics.observeProgress(p);
+        if (p.stepSeconds !== undefined) metrics.observeStep(p.stepSeconds);
+        display.update(p);
+      },
+      log,
+      isChief: env.rank === 0,
+      backend: backend.name,
+      extraMetrics: () => ({ workers: env.worldSize, compression: opts.compression, bytesSentPerStepPerRank: Math.round(meanBytesPerStep(stats)) }),
+    });
+    display.finish();
+    log.info('Finished training', {
+      steps: stats.steps,
+      bytesPerStep: Math.round(meanBytesPerStep(stats)),
+      clean: Number(result.metrics.cleanAccuracy.toFixed(4)),
+      robust: Number(result.metrics.robustAccuracy.toFixed(4)),
+    });
+    // Step 5: leave together, so no rank tears its server down while a peer still pulls from it.
+    await collective.barrier({ timeoutMs: opts.collectiveTimeoutMs });
+    return EXIT_CODES.success;
+  } catch (err) {
+    const ringErr = findRingError(err);
+    latest = { ...latest, phase: 'failed' };
+    if (ringErr === undefined) throw err;
+    log.error('Failed: the ring broke', { reason: getErrorMessage(ringErr), peer: ringErr.peerRank, failure: ringErr.failure });
+    return EXIT_CODES.peerFailure;
+  } finally {
+    display.finish();
+    await collective.close();
+    await telemetry?.close();
+    unwatch?.();
+  }
 }

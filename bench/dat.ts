@@ -1,0 +1,99 @@
+/**
+ * `npm run bench:dat`: does DAT match single-machine robust accuracy?
+ * MNIST, the small CNN, PGD training at eps 0.3, the same number of epochs:
+ *
+ * 1. 1 worker, per-worker batch B (the CLI's single-worker defaults: Adam, cosine);
+ * 2. 4 workers, batch B each (global 4B), LAMB (the CLI's multi-worker default);
+ * 3. 4 workers + sign-ef compression (after the default uncompressed warm-up).
+ *
+ * Each configuration runs through the real CLI (`dat train [--workers 4]`, so
+ * 4 OS processes over the gRPC ring); this script reads each metrics.json and
+ * reports clean and PGD-20 accuracy, wall time and bytes sent per step per
+ * rank (the mean over all steps, uncompressed warm-up included), against the target (each 4-worker variant within 2 points of the
+ * 1-worker robust accuracy). Writes bench/results/dat.json.
+ *
+ * `--quick` (or DAT_BENCH_QUICK=1): 512 digits, 1 epoch, PGD-3 training and
+ * PGD-5 evaluation on 100 images: a smoke test of the pipeline, not of accuracy.
+ * Arguments after `--` are passed to every `dat train`.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { RunMetrics } from '../worker/train/metrics.js';
+import { getErrorMessage } from '../worker/util/errors.js';
+import { printTable, writeResult } from './lib/report.js';
+
+/** Robust accuracy points a 4-worker variant may lose against 1 worker. */
+export const TARGET_MAX_ROBUST_DROP = 0.02;
+
+/** Per-worker batch B. */
+const BATCH = 64;
+const COMMON_FULL = ['--dataset', 'mnist', '--model', 'small-cnn', '--attack', 'pgd', '--eps', '0.3', '--limit', '8000', '--epochs', '10', '--batch-size', String(BATCH), '--eval-size', '1000', '--eval-attack-steps', '20'];
+const COMMON_QUICK = ['--dataset', 'mnist', '--model', 'small-cnn', '--attack', 'pgd', '--eps', '0.3', '--limit', '512', '--epochs', '1', '--batch-size', String(BATCH), '--attack-steps', '3', '--eval-size', '100', '--eval-attack-steps', '5'];
+
+const VARIANTS = [
+  { name: '1 worker', args: ['--workers', '1'] },
+  { name: '4 workers, LAMB', args: ['--workers', '4'] },
+  { name: '4 workers, LAMB, sign-ef', args: ['--workers', '4', '--compression', 'sign-ef'] },
+] as const;
+/** The quick run has too few steps for the default uncompressed warm-up; compress from step 1. */
+const QUICK_SIGN_EF_EXTRA = ['--compression-warmup-steps', '1'];
+
+function datCommand(): string[] {
+  const fromSource = import.meta.url.endsWith('.ts');
+  const main = fileURLToPath(new URL(fromSource ? '../worker/main.ts' : '../worker/main.js', import.meta.url));
+  return [process.execPath, ...(fromSource ? ['--import', 'tsx'] : []), main];
+}
+
+async function runVariant(args: readonly string[]): Promise<{ metrics: RunMetrics; wallSeconds: number }> {
+  const out = await mkdtemp(join(tmpdir(), 'bench-dat-'));
+  const [cmd, ...prefix] = datCommand();
+  const t0 = Date.now();
+  const code = await new Promise<number | null>((resolve) => {
+    const child = spawn(cmd!, [...prefix, 'train', ...args, '--output', out, '--progress', 'plain'], { stdio: ['ignore', 'inherit', 'inherit'] });
+    child.once('exit', resolve);
+  });
+  if (code !== 0) throw new Error(`dat train ${args.join(' ')} exited with ${code}`);
+  const metrics = JSON.parse(await readFile(join(out, 'metrics.json'), 'utf8')) as RunMetrics;
+  return { metrics, wallSeconds: (Date.now() - t0) / 1000 };
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const quick = argv.includes('--quick') || process.env.DAT_BENCH_QUICK === '1';
+  const dash = argv.indexOf('--');
+  const extra = dash >= 0 ? argv.slice(dash + 1) : [];
+  const common = quick ? COMMON_QUICK : COMMON_FULL;
+  const rows: Array<{ name: string; clean: number; robust: number; wallSeconds: number; bytesPerStep: number | undefined; optimizer: string; globalBatch: number }> = [];
+  for (const v of VARIANTS) {
+    process.stderr.write(`\n=== ${v.name} ===\n`);
+    const variantExtra = quick && (v.args as readonly string[]).includes('sign-ef') ? QUICK_SIGN_EF_EXTRA : [];
+    const { metrics, wallSeconds } = await runVariant([...common, ...v.args, ...variantExtra, ...extra]);
+    rows.push({
+      name: v.name,
+      clean: metrics.cleanAccuracy,
+      robust: metrics.robustAccuracy,
+      wallSeconds,
+      bytesPerStep: metrics.bytesSentPerStepPerRank,
+      optimizer: metrics.config.optimizer,
+      globalBatch: (metrics.workers ?? 1) * metrics.config.batchSize,
+    });
+  }
+  const base = rows[0]!.robust;
+  printTable(
+    `DAT on MNIST, small CNN, PGD eps 0.3 (${quick ? 'quick smoke run' : 'full'}); robust = PGD-${quick ? 5 : 20}`,
+    ['variant', 'optimizer', 'global batch', 'clean %', 'robust %', 'robust drop (pts)', 'wall s', 'KiB/step/rank'],
+    rows.map((r) => [r.name, r.optimizer, r.globalBatch, 100 * r.clean, 100 * r.robust, 100 * (base - r.robust), r.wallSeconds, r.bytesPerStep === undefined ? undefined : r.bytesPerStep / 1024]),
+  );
+  const met = rows.slice(1).every((r) => base - r.robust <= TARGET_MAX_ROBUST_DROP);
+  process.stdout.write(`\nTarget (each 4-worker variant within ${100 * TARGET_MAX_ROBUST_DROP} points of 1 worker's robust accuracy): ${met ? 'met' : 'NOT met'}\n`);
+  const path = await writeResult('dat', { quick, common: [...common, ...extra], rows, targetMet: met });
+  process.stdout.write(`Wrote ${path}\n`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench:dat failed: ${getErrorMessage(err)}\n`);
+  process.exit(1);
+});

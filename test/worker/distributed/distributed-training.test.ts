@@ -1,0 +1,113 @@
+/**
+ * Multi-process DAT on one machine through the real CLI (`dat train
+ * --workers N`): ranks hold bit-identical weights after every step, and a
+ * worker that dies takes the run down naming it, leaving no orphans.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { entryCommand } from '../../support/paths.js';
+
+const TINY = ['--dataset', 'mnist', '--limit', '192', '--test-size', '64', '--model', 'mlp', '--attack', 'fgsm', '--batch-size', '32', '--eval-size', '32', '--eval-attack-steps', '1', '--backend', 'cpu', '--progress', 'plain'];
+
+interface Run {
+  readonly pid: number;
+  readonly lines: string[];
+  readonly exited: Promise<{ code: number | null; signal: string | null }>;
+  waitForLine(re: RegExp, timeoutMs: number): Promise<RegExpMatchArray>;
+}
+
+function startDat(args: string[], env: Record<string, string> = {}): Run {
+  const [cmd, ...prefix] = entryCommand('worker/main');
+  const child = spawn(cmd!, [...prefix, 'train', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: string[] = [];
+  const listeners = new Set<() => void>();
+  const onLine = (l: string): void => {
+    lines.push(l);
+    for (const f of listeners) f();
+  };
+  createInterface({ input: child.stdout }).on('line', onLine);
+  createInterface({ input: child.stderr }).on('line', onLine);
+  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const waitForLine = (re: RegExp, timeoutMs: number): Promise<RegExpMatchArray> =>
+    new Promise((resolve, reject) => {
+      const check = (): void => {
+        for (const l of lines) {
+          const m = l.match(re);
+          if (m) {
+            listeners.delete(check);
+            clearTimeout(timer);
+            resolve(m);
+            return;
+          }
+        }
+      };
+      const timer = setTimeout(() => {
+        listeners.delete(check);
+        reject(new Error(`no line matching ${re} within ${timeoutMs} ms; last lines:\n${lines.slice(-15).join('\n')}`));
+      }, timeoutMs);
+      listeners.add(check);
+      check();
+    });
+  return { pid: child.pid!, lines, exited, waitForLine };
+}
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+test('3 workers with sign-ef hold bit-identical weights after every step', { timeout: 120_000 }, async () => {
+  const out = await mkdtemp(join(tmpdir(), 'dat-dist-'));
+  try {
+    const run = startDat([...TINY, '--workers', '3', '--epochs', '2', '--compression', 'sign-ef', '--compression-warmup-steps', '1', '--output', out], { DAT_DEBUG_WEIGHT_DIGEST: '1' });
+    const { code } = await run.exited;
+    assert.equal(code, 0, run.lines.slice(-20).join('\n'));
+    // step -> rank -> digest
+    const digests = new Map<string, Map<number, string>>();
+    for (const l of run.lines) {
+      const m = l.match(/^\[rank (\d)\] .*Digested weights .*step=(\w+) digest=(\S+)/);
+      if (!m) continue;
+      if (!digests.has(m[2]!)) digests.set(m[2]!, new Map());
+      digests.get(m[2]!)!.set(Number(m[1]), m[3]!);
+    }
+    // 192 examples / (3 x 32) = 2 steps per epoch, 2 epochs: steps 0..3 plus the final weights.
+    assert.deepEqual([...digests.keys()].sort(), ['0', '1', '2', '3', 'final']);
+    for (const [step, byRank] of digests) {
+      assert.equal(byRank.size, 3, `step ${step}: ${JSON.stringify([...byRank])}`);
+      assert.equal(new Set(byRank.values()).size, 1, `ranks differ at step ${step}: ${JSON.stringify([...byRank])}`);
+    }
+    assert.notEqual(digests.get('0')!.get(0), digests.get('final')!.get(0), 'the weights changed');
+    const metrics = JSON.parse(await readFile(join(out, 'metrics.json'), 'utf8')) as Record<string, unknown>;
+    assert.equal(metrics.workers, 3);
+    assert.equal(metrics.compression, 'sign-ef');
+    assert.equal(typeof metrics.bytesSentPerStepPerRank, 'number');
+    assert.equal((metrics.config as Record<string, unknown>).optimizer, 'lamb', 'LAMB is the default for N > 1');
+  } finally {
+    await rm(out, { recursive: true, force: true });
+  }
+});
+
+test('a worker that dies takes the run down naming it, and no worker outlives the run', { timeout: 120_000 }, async () => {
+  const out = await mkdtemp(join(tmpdir(), 'dat-dist-'));
+  try {
+    const run = startDat([...TINY, '--workers', '3', '--epochs', '200', '--collective-timeout-ms', '5000', '--output', out]);
+    const pids = await Promise.all([0, 1, 2].map(async (r) => Number((await run.waitForLine(new RegExp(`started worker rank ${r} pid (\\d+)`), 30_000))[1])));
+    await run.waitForLine(/epoch 1\/200 {2}step \d+/, 60_000);
+    process.kill(pids[1]!, 'SIGKILL');
+    const { code } = await run.exited;
+    assert.equal(code, 3, 'a peer failure is retryable (exit 3)');
+    assert.ok(run.lines.some((l) => /worker rank 1 was killed by SIGKILL/.test(l)), run.lines.slice(-10).join('\n'));
+    for (const pid of pids) assert.equal(alive(pid), false, `worker pid ${pid} is still running`);
+  } finally {
+    await rm(out, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,40 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { buildWorkerEnv, describeWorkerExit, pickFreePorts, rootFailure, runExitCode } from '../../../worker/launcher/launch-local.js';
+
+test('describeWorkerExit names the worker and how it ended', () => {
+  assert.equal(describeWorkerExit({ rank: 2, code: 3, signal: null }), 'worker rank 2 exited with code 3');
+  assert.equal(describeWorkerExit({ rank: 1, code: null, signal: 'SIGKILL' }), 'worker rank 1 was killed by SIGKILL');
+});
+
+test('runExitCode: permanent codes pass through, anything else is a peer failure', () => {
+  const cases = [
+    { input: undefined, want: 0 },
+    { input: { rank: 0, code: 2, signal: null }, want: 2 },
+    { input: { rank: 0, code: 4, signal: null }, want: 4 },
+    { input: { rank: 1, code: 1, signal: null }, want: 3 },
+    { input: { rank: 1, code: null, signal: 'SIGKILL' as const }, want: 3 },
+  ];
+  for (const c of cases) assert.equal(runExitCode(c.input), c.want, JSON.stringify(c.input));
+});
+
+test('buildWorkerEnv gives each rank the whole ring and its own port', async () => {
+  const ports = await pickFreePorts(3);
+  assert.equal(new Set(ports).size, 3);
+  const env = buildWorkerEnv(1, ports, { KEEP: 'x' });
+  assert.equal(env.DAT_RANK, '1');
+  assert.equal(env.DAT_WORLD_SIZE, '3');
+  assert.equal(env.DAT_PEERS, ports.map((p) => `127.0.0.1:${p}`).join(','));
+  assert.equal(env.DAT_RING_PORT, String(ports[1]));
+  assert.equal(env.KEEP, 'x');
+});
+
+test('rootFailure names the cause, not the survivors that reported a peer failure', () => {
+  const cases = [
+    { name: 'none', input: [], want: undefined },
+    { name: 'bad config behind peer failures', input: [{ rank: 0, code: 3, signal: null }, { rank: 2, code: 2, signal: null }], want: 2 },
+    { name: 'killed worker behind peer failures', input: [{ rank: 0, code: 3, signal: null }, { rank: 1, code: null, signal: 'SIGKILL' as const }], want: 1 },
+    { name: 'only peer failures: the first', input: [{ rank: 2, code: 3, signal: null }, { rank: 0, code: 3, signal: null }], want: 2 },
+  ];
+  for (const c of cases) assert.equal(rootFailure(c.input)?.rank, c.want, c.name);
+});

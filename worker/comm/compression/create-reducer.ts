@@ -1,0 +1,70 @@
+/**
+ * Builds the {@link GradientReducer} for `--compression`: picks the hook,
+ * wraps it with the uncompressed warm-up, and counts the bytes each step puts
+ * on the wire.
+ */
+import type { CompressionId } from '../../contract.js';
+import type { Collective, GradientReducer } from '../collective.js';
+import { allreduceHook, withWarmup, type CommHook } from '../hooks.js';
+import { fp16Hook } from './fp16.js';
+import { MajorityVoteHook } from './majority-vote.js';
+import { Qsgd8Hook } from './qsgd8.js';
+import { SignEfHook } from './sign-ef.js';
+
+/** Options of {@link createGradientReducer}. */
+export interface ReducerOptions {
+  readonly collective: Collective;
+  readonly compression: CompressionId;
+  /** Uncompressed steps before compression starts. @default 0 */
+  readonly warmupSteps?: number;
+  /** Seed of stochastic quantizers (same on every rank). @default 0 */
+  readonly seed?: number;
+  /** Per-hop deadline of each collective call. */
+  readonly timeoutMs?: number;
+  /** qsgd8: per-segment (e.g. per-layer) norms. */
+  readonly segments?: readonly number[];
+}
+
+/** Bytes on the wire, per rank. */
+export interface CommStats {
+  steps: number;
+  totalBytes: number;
+  lastStepBytes: number;
+}
+
+/** Mean bytes per step so far (0 before the first step). */
+export function meanBytesPerStep(stats: CommStats): number {
+  return stats.steps === 0 ? 0 : stats.totalBytes / stats.steps;
+}
+
+/** The hook for a compression id (compressed hooks carry their own state). */
+export function createCommHook(compression: CompressionId, seed: number, segments?: readonly number[]): CommHook {
+  switch (compression) {
+    case 'none':
+      return allreduceHook;
+    case 'fp16':
+      return fp16Hook;
+    case 'qsgd8':
+      return new Qsgd8Hook({ seed, segments }).hook;
+    case 'sign-ef':
+      return new SignEfHook().hook;
+    case 'majority-vote':
+      return new MajorityVoteHook().hook;
+  }
+}
+
+/** The reducer (flat gradient → mean over the ring) and its byte statistics. */
+export function createGradientReducer(opts: ReducerOptions): { reducer: GradientReducer; stats: CommStats } {
+  const hook = withWarmup(createCommHook(opts.compression, opts.seed ?? 0, opts.segments), opts.warmupSteps ?? 0);
+  const state = { collective: opts.collective, timeoutMs: opts.timeoutMs };
+  const stats: CommStats = { steps: 0, totalBytes: 0, lastStepBytes: 0 };
+  const reducer: GradientReducer = async (flatGrad, step) => {
+    const before = opts.collective.bytesSent ?? 0;
+    const mean = await hook(state, { index: 0, buffer: flatGrad, step });
+    stats.lastStepBytes = (opts.collective.bytesSent ?? 0) - before;
+    stats.totalBytes += stats.lastStepBytes;
+    stats.steps++;
+    return mean;
+  };
+  return { reducer, stats };
+}

@@ -1,0 +1,32 @@
+/**
+ * Side-effecting wiring of one gRPC ring rank: build the collective, create
+ * its server, bind it, and hand the server to the collective (so `close()`
+ * stops it). Callers then `connect(peers)` once every rank's port is known.
+ */
+import type * as grpc from '@grpc/grpc-js';
+import { GrpcRingCollective, type GrpcRingOptions } from './grpc-ring-collective.js';
+import { bindRingServer, createRingServer } from './transport.js';
+
+/** A bound, not yet connected ring rank. */
+export interface ListeningRing {
+  readonly collective: GrpcRingCollective;
+  /** The bound port (useful with port 0). */
+  readonly port: number;
+}
+
+/** Creates and binds one rank's ring server on `host:port` (0 picks a free port). */
+export async function listenGrpcRing(opts: GrpcRingOptions, host: string, port: number, serverCredentials?: grpc.ServerCredentials): Promise<ListeningRing> {
+  const collective = new GrpcRingCollective(opts);
+  const server = createRingServer(collective.handlers);
+  const bound = await bindRingServer(server, host, port, serverCredentials);
+  collective.ownServer(server);
+  return { collective, port: bound };
+}
+
+/** Starts `worldSize` connected ranks in this process on 127.0.0.1 (tests, benchmarks). */
+export async function startLocalGrpcRing(worldSize: number, opts: Omit<GrpcRingOptions, 'rank' | 'worldSize'> = {}): Promise<GrpcRingCollective[]> {
+  const ranks = await Promise.all(Array.from({ length: worldSize }, (_, rank) => listenGrpcRing({ ...opts, rank, worldSize }, '127.0.0.1', 0)));
+  const peers = ranks.map((r) => `127.0.0.1:${r.port}`);
+  await Promise.all(ranks.map((r) => r.collective.connect(peers)));
+  return ranks.map((r) => r.collective);
+}

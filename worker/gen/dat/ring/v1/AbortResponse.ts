@@ -1,0 +1,8 @@
+// Original file: proto/ring.proto
+
+
+export interface AbortResponse {
+}
+
+export interface AbortResponse__Output {
+}
