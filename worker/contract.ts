@@ -63,6 +63,13 @@ export interface TrainOptions {
   readonly attackSteps: number;
   readonly attackStepSize: number;
   readonly attackRestarts: number;
+  /**
+   * Linear ramp of the training attack's radius (and step size) from ~0 to
+   * `eps` over the first K epochs, per step; 0 = full eps from the start.
+   * Evaluation always uses the full eps. Optional for compatibility:
+   * `resolveTrainOptions` always fills it. @default 0 (MNIST-type data: see worker/cli/defaults.ts)
+   */
+  readonly epsWarmupEpochs?: number;
   readonly loss: LossId;
   /** Weight of the clean CE in `adv-clean`. @default 1 */
   readonly lambda: number;

@@ -75,7 +75,8 @@ export function decodeTensorFile<M = unknown>(buf: Buffer, file: string): Tensor
   const dataLen = buf.length - dataStart;
   const tensors = new Map<string, Float32Array>();
   for (const e of header.entries) {
-    if (typeof e.name !== 'string' || !Number.isInteger(e.offset) || !Number.isInteger(e.length) || e.offset < 0 || e.length < 0) {
+    // A corrupted header may hold anything in the list (null, numbers): check the shape before reading fields.
+    if (e === null || typeof e !== 'object' || typeof e.name !== 'string' || !Number.isInteger(e.offset) || !Number.isInteger(e.length) || e.offset < 0 || e.length < 0) {
       fail(`entry ${JSON.stringify(e)} is invalid`);
     }
     if (e.offset % 4 !== 0 || e.offset + e.length * 4 > dataLen) {

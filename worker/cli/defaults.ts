@@ -16,6 +16,12 @@
  *   layer-wise trust ratio is what keeps the large global batch stable.
  * - Per-worker batch 128 (DAT's 2048 per GPU node is far too large for a CPU
  *   process); the global batch still grows with the worker count, as in DAT.
+ * - MNIST-type data ramps the training eps linearly from 0 to 0.3 over the
+ *   first 3 epochs (at most a third of training): at the full radius from
+ *   step 0 the adversarial loss can collapse to a constant prediction (seen
+ *   in a 10-epoch run on 8k digits), the failure that eps ramps/curricula
+ *   address (Gowal et al. 2018 IBP, Cai et al. 2018). CIFAR-10's 8/255
+ *   needs none (DAT has none).
  * - Evaluation with PGD-20 (the accuracy target's attack) every 5 epochs on at
  *   most 2,000 held-out images (1,000 for CIFAR-10, whose ResNet is slow on CPU).
  */
@@ -42,6 +48,8 @@ export interface DatasetDefaults {
   readonly singleWorkerOptimizer: OptimizerId;
   readonly schedule: ScheduleId;
   readonly warmupEpochs: number;
+  /** Epochs of the linear eps ramp, before the at-most-a-third-of-training cap. */
+  readonly epsWarmupEpochs: number;
   readonly evalEvery: number;
   readonly evalAttackSteps: number;
   readonly evalSize: number;
@@ -57,6 +65,7 @@ const MNIST_LIKE: DatasetDefaults = {
   singleWorkerOptimizer: 'adam',
   schedule: 'cosine',
   warmupEpochs: 1,
+  epsWarmupEpochs: 3,
   evalEvery: 5,
   evalAttackSteps: 20,
   evalSize: 2000,
@@ -77,6 +86,7 @@ export const DATASET_DEFAULTS: Readonly<Record<DatasetId, DatasetDefaults>> = {
     singleWorkerOptimizer: 'sgd',
     schedule: 'step',
     warmupEpochs: 2,
+    epsWarmupEpochs: 0,
     evalEvery: 5,
     evalAttackSteps: 20,
     evalSize: 1000,
@@ -146,6 +156,14 @@ export function defaultMilestones(epochs: number): number[] {
   return [...new Set(ms)];
 }
 
+/**
+ * The eps ramp: the dataset's value, capped at a third of training so a
+ * short run still spends most of its epochs at the full radius.
+ */
+export function defaultEpsWarmupEpochs(datasetValue: number, epochs: number): number {
+  return Math.min(datasetValue, Math.floor(epochs / 3));
+}
+
 /** Workers in the ring: DAT_WORLD_SIZE in a pod or launched child, else --workers. */
 export function effectiveWorldSize(workers: number, env: NodeJS.ProcessEnv): number {
   const fromEnv = Number(env[WORKER_ENV.worldSize]);
@@ -182,6 +200,7 @@ export function resolveTrainOptions(given: Partial<TrainOptions>, env: NodeJS.Pr
     attackSteps,
     attackStepSize: given.attackStepSize ?? defaultAttackStepSize(attack, eps, attackSteps),
     attackRestarts: given.attackRestarts ?? FIXED_DEFAULTS.attackRestarts,
+    epsWarmupEpochs: given.epsWarmupEpochs ?? defaultEpsWarmupEpochs(d.epsWarmupEpochs, epochs),
     loss: given.loss ?? defaultLoss(attack),
     lambda: given.lambda ?? FIXED_DEFAULTS.lambda,
     beta: given.beta ?? FIXED_DEFAULTS.beta,
@@ -224,6 +243,7 @@ export const DERIVED_DEFAULT_HELP: Readonly<Partial<Record<keyof TrainOptions, s
   weightDecay: 'lamb 1e-4, lars 1e-4, sgd 5e-4, adam 0',
   schedule: 'cosine (step on cifar10)',
   warmupEpochs: '1 (2 on cifar10), at most epochs-1',
+  epsWarmupEpochs: '3 on mnist-type data (0 on cifar10), at most a third of --epochs',
   milestones: '75% and 90% of --epochs',
   epochs: '15 (30 on cifar10)',
   batchSize: '128',

@@ -55,6 +55,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { key: 'attackSteps', group: 'Attack and loss', value: { kind: 'int', min: 1, max: 10_000 }, help: 'attack iterations (pgd, pgd-l2, trades)' },
   { key: 'attackStepSize', group: 'Attack and loss', value: { kind: 'number', min: 0, max: 100, minExclusive: true }, help: 'attack step size' },
   { key: 'attackRestarts', group: 'Attack and loss', value: { kind: 'int', min: 1, max: 1000 }, help: 'random restarts of the training attack (worst one kept)' },
+  { key: 'epsWarmupEpochs', group: 'Attack and loss', value: { kind: 'number', min: 0, max: BIG }, help: 'ramp the training attack eps (and step size) linearly from 0 to --eps over the first N epochs (0 = off)' },
   { key: 'loss', group: 'Attack and loss', value: { kind: 'enum', values: LOSSES }, help: 'adv: CE(x_adv); adv-clean: CE(x_adv) + lambda*CE(x) (DAT); trades: CE(x) + beta*KL' },
   { key: 'lambda', group: 'Attack and loss', value: { kind: 'number', min: 0, max: 1e6 }, help: 'weight of the clean CE in adv-clean' },
   { key: 'beta', group: 'Attack and loss', value: { kind: 'number', min: 0, max: 1e6 }, help: 'weight of the KL term in trades' },

@@ -99,6 +99,9 @@ export function validateTrainOptions(o: TrainOptions): void {
     throw new ConfigError(`missing --data-dir: dataset ${o.dataset} is read from files in a directory`);
   }
   if (o.warmupEpochs > o.epochs) throw new ConfigError(`invalid value ${o.warmupEpochs} for --warmup-epochs: expected at most --epochs (${o.epochs})`);
+  if ((o.epsWarmupEpochs ?? 0) > o.epochs) {
+    throw new ConfigError(`invalid value ${o.epsWarmupEpochs} for --eps-warmup-epochs: expected at most --epochs (${o.epochs})`);
+  }
   if (o.schedule === 'cosine' && o.warmupEpochs >= o.epochs) {
     throw new ConfigError(`invalid value ${o.warmupEpochs} for --warmup-epochs: the cosine schedule needs fewer warm-up epochs than --epochs (${o.epochs})`);
   }

@@ -91,7 +91,7 @@ export async function runDistributedWorker(opts: TrainOptions): Promise<number> 
     const backend = await selectBackend(opts.backend, log);
 
     // Step 4
-    const { reducer, stats } = createGradientReducer({
+    const { reducer, stats, state: reducerState } = createGradientReducer({
       collective,
       compression: opts.compression,
       warmupSteps: opts.compressionWarmupSteps,
@@ -124,6 +124,8 @@ export async function runDistributedWorker(opts: TrainOptions): Promise<number> 
         display.update(p);
       },
       log,
+      // Checkpoints carry each rank's compression residuals (sign-ef) so a resume continues the error feedback.
+      ...(reducerState !== undefined ? { reducerState } : {}),
       isChief: env.rank === 0,
       backend: backend.name,
       extraMetrics: () => ({ workers: env.worldSize, compression: opts.compression, bytesSentPerStepPerRank: Math.round(meanBytesPerStep(stats)) }),

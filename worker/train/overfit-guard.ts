@@ -74,10 +74,31 @@ export class OverfitGuard {
     return { action, bestAccuracy: this.best, bestEpoch: this.bestEpochSeen };
   }
 
-  /** Guard state, for checkpoints. */
+  /** Guard state, for checkpoints (`bestEpoch` -1: nothing observed yet). */
   get state(): { readonly bestAccuracy: number; readonly bestEpoch: number } {
     return { bestAccuracy: this.best, bestEpoch: this.bestEpochSeen };
   }
+
+  /** Restores a {@link state} saved by a checkpoint. */
+  restore(s: { readonly bestAccuracy: number; readonly bestEpoch: number }): void {
+    // -Infinity does not survive JSON; an unobserved guard is marked by bestEpoch -1.
+    if (s.bestEpoch < 0) {
+      this.best = -Infinity;
+      this.bestEpochSeen = -1;
+      return;
+    }
+    this.best = s.bestAccuracy;
+    this.bestEpochSeen = s.bestEpoch;
+  }
+}
+
+/** What a checkpoint keeps of a {@link BestWeightsGuard}. */
+export interface GuardSnapshot {
+  readonly bestAccuracy: number;
+  /** -1 before the first check. */
+  readonly bestEpoch: number;
+  /** All weights at `bestEpoch` (absent before the first improvement). */
+  readonly bestWeights?: Float32Array;
 }
 
 /** The fixed training batch the guard probes, and how. */
@@ -126,5 +147,17 @@ export class BestWeightsGuard {
     if (verdict.action === GUARD_ACTIONS.improved) this.best = await readWeights(modelVariables(model));
     else if (verdict.action === GUARD_ACTIONS.collapsed && this.best !== undefined) writeWeights(modelVariables(model), this.best);
     return { ...verdict, accuracy };
+  }
+
+  /** The best accuracy, its epoch and the weight snapshot, for checkpoints. */
+  snapshot(): GuardSnapshot {
+    const st = this.guard.state;
+    return { ...st, ...(this.best !== undefined ? { bestWeights: this.best } : {}) };
+  }
+
+  /** Restores a {@link snapshot} (resume). */
+  restore(s: GuardSnapshot): void {
+    this.guard.restore(s);
+    this.best = s.bestWeights;
   }
 }

@@ -3,16 +3,25 @@
  *
  * 1. Load the dataset; pseudo-label the unlabeled fraction with a teacher.
  * 2. Build the model (same seed on every rank) and the optimizer.
- * 3. Broadcast rank 0's initial weights.
- * 4. Per epoch and step: this rank's shard batch → computeGradients →
- *    reducer (ring mean) → applyGradients at the scheduled learning rate.
+ * 3. Broadcast rank 0's initial weights; with `--checkpoint-dir`, resume
+ *    from the newest complete checkpoint the ranks agree on (resume.ts).
+ * 4. Per epoch and step: this rank's shard batch → computeGradients (attack
+ *    radius ramped by `--eps-warmup-epochs`) → reducer (ring mean) →
+ *    applyGradients at the scheduled learning rate; a checkpoint every
+ *    `checkpointEvery` optimizer steps.
  * 5. After each epoch: the catastrophic-overfitting probe (FGSM-type
- *    training), then held-out evaluation every `evalEvery` epochs and at the end.
+ *    training), then held-out evaluation every `evalEvery` epochs and at the
+ *    end, then a checkpoint.
  * 6. On a collapse, restore the best weights and stop.
  * 7. On the chief: save the model and metrics.json.
  *
- * All loop state lives in one {@link TrainState} object so a later change can
- * checkpoint and resume it.
+ * All loop state lives in one {@link TrainState} object, which is what a
+ * checkpoint saves. Everything else is a pure function of the options and
+ * the position: the data order of (seed, epoch, step), the learning rate and
+ * eps ramp of the fractional epoch, attack starts of (seed, global step,
+ * rank). So a run killed at any step and resumed takes the same optimizer
+ * steps on the same batches as an uninterrupted one, bit for bit without
+ * compression.
  */
 import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
@@ -29,14 +38,16 @@ import type { Logger } from '../util/log.js';
 import { deriveSeed } from '../util/rng.js';
 import { createModel, countParams } from './models/index.js';
 import { createOptimizer, type Optimizer } from './optimizers/index.js';
-import { learningRateAt, validateScheduleOptions } from './schedules.js';
-import { modelVariables, readWeights, writeWeights } from './variables.js';
+import { epsWarmupFactor, learningRateAt, validateScheduleOptions } from './schedules.js';
+import { modelVariables, nonTrainableVariables, readWeights, totalSize, writeWeights } from './variables.js';
 import { applyGradients, computeGradients, type StepConfig } from './train-step.js';
 import { evaluateCounts, toEvalResult, type EvalAttackId, type EvalResult, type EvaluateOptions } from './evaluate.js';
 import { BestWeightsGuard, GUARD_ACTIONS, needsOverfitGuard } from './overfit-guard.js';
 import { pseudoLabel } from './pseudo-label.js';
 import { saveModel } from './save-model.js';
 import { MODEL_DIR, writeRunMetrics, type EpochRecord, type RunMetrics } from './metrics.js';
+import { agreeOnResumeCheckpoint, readTrainCheckpoint, restoreResiduals, writeTrainCheckpoint, type ReducerStateHooks } from './resume.js';
+import { fingerprintMismatches, type RunFingerprint, type TrainSnapshot } from './train-checkpoint.js';
 
 /** Progress of one rank, as passed to {@link RunContext.onProgress}. */
 export type TrainProgress = ProgressReport & {
@@ -70,6 +81,12 @@ export interface RunContext {
   readonly backend?: string;
   /** Extra fields merged into metrics.json before it is written (e.g. bytes sent per step). */
   extraMetrics?(): Partial<RunMetrics>;
+  /**
+   * The reducer's internal state (compression error-feedback residuals),
+   * saved in this rank's checkpoint file and restored on resume. Absent: the
+   * reducer is stateless (or its state restarts from zero after a resume).
+   */
+  readonly reducerState?: ReducerStateHooks;
 }
 
 /** What {@link runTraining} returns. */
@@ -80,14 +97,27 @@ export interface RunResult {
   readonly metricsPath?: string;
 }
 
-/** Explicit loop state (what a checkpoint has to hold to resume). */
+/** Explicit loop state (what a checkpoint holds besides weights and optimizer state). */
 export interface TrainState {
-  /** Next epoch to run (0-based). */
+  /** Epoch (0-based) of the next step. */
   epoch: number;
+  /** Steps of `epoch` already taken. */
+  stepInEpoch: number;
   /** Optimizer steps taken so far (monotonic across resumes). */
   globalStep: number;
   readonly seed: number;
-  readonly history: EpochRecord[];
+  history: EpochRecord[];
+  /** Loss summed over the current epoch's steps so far. */
+  epochLossSum: number;
+  /** Training seconds of the current epoch so far. */
+  epochSeconds: number;
+  /** Training seconds of the run so far (evaluation excluded). */
+  trainSecondsTotal: number;
+  lastEval?: EvalResult;
+  /** 0-based epoch of `lastEval`; -1 when none. */
+  lastEvalEpoch: number;
+  /** Set when the overfitting guard stopped the run. */
+  collapse?: RunMetrics['overfitGuard'];
 }
 
 /** Purpose tags mixed into the run seed. */
@@ -116,6 +146,15 @@ export function buildStepConfig(opts: TrainOptions, dataset: Pick<Dataset, 'numC
     numClasses: dataset.numClasses,
     inputShape: dataset.inputShape,
   };
+}
+
+/**
+ * `base` with the attack radius and step size scaled by `factor` (the eps
+ * ramp of `--eps-warmup-epochs`); `base` itself at factor 1.
+ */
+export function scaleAttack(base: StepConfig, factor: number): StepConfig {
+  if (factor === 1) return base;
+  return { ...base, attackParams: { ...base.attackParams, eps: base.attackParams.eps * factor, stepSize: base.attackParams.stepSize * factor } };
 }
 
 /** Training split after pseudo-labeling (Step 1). */
@@ -199,12 +238,18 @@ export async function runTraining(opts: TrainOptions, ctx: RunContext): Promise<
           attack: evalAttackFor(opts),
         })
       : undefined;
-    let collapse: RunMetrics['overfitGuard'];
-    const state: TrainState = { epoch: 0, globalStep: 0, seed: opts.seed, history: [] };
+    const state: TrainState = {
+      epoch: 0,
+      stepInEpoch: 0,
+      globalStep: 0,
+      seed: opts.seed,
+      history: [],
+      epochLossSum: 0,
+      epochSeconds: 0,
+      trainSecondsTotal: 0,
+      lastEvalEpoch: -1,
+    };
     const batchBuf = { x: new Float32Array(0), y: new Int32Array(0) };
-    let lastEval: EvalResult | undefined;
-    let lastEvalEpoch = -1;
-    let trainSecondsTotal = 0;
     const schedule = {
       schedule: opts.schedule,
       lr: opts.lr,
@@ -214,6 +259,84 @@ export async function runTraining(opts: TrainOptions, ctx: RunContext): Promise<
       gamma: opts.gamma,
     };
     validateScheduleOptions(schedule);
+    const fingerprint: RunFingerprint = {
+      model: opts.model,
+      dataset: opts.dataset,
+      optimizer: opts.optimizer,
+      seed: opts.seed,
+      trainExamples: train.n,
+      batchSize: opts.batchSize,
+      worldSize,
+      stepsPerEpoch: steps,
+      weightCount: totalSize(modelVariables(model)),
+    };
+    const checkpointDir = opts.checkpointDir;
+    if (checkpointDir !== undefined) {
+      const ref = await agreeOnResumeCheckpoint(checkpointDir, ctx);
+      if (ref !== undefined) {
+        const restored = await readTrainCheckpoint(ref, ctx);
+        const snap = restored.snapshot;
+        const mismatches = fingerprintMismatches(snap.fingerprint, fingerprint);
+        if (mismatches.length > 0) {
+          throw new ConfigError(`checkpoint at step ${ref.step} in ${checkpointDir} belongs to another configuration (${mismatches.join(', ')}); rerun with its options or use a fresh --checkpoint-dir`);
+        }
+        writeWeights(modelVariables(model), snap.weights);
+        // BatchNorm statistics drift per rank within an epoch; each rank > 0 keeps its own.
+        if (restored.nonTrainable !== undefined) writeWeights(nonTrainableVariables(model), restored.nonTrainable);
+        optimizer.setState(snap.optimizer);
+        if (guard !== undefined && snap.guard !== undefined) guard.restore(snap.guard);
+        restoreResiduals(ctx, restored.residuals, ref.step);
+        Object.assign(state, {
+          epoch: snap.position.epoch,
+          stepInEpoch: snap.position.stepInEpoch,
+          globalStep: snap.position.globalStep,
+          history: [...snap.loop.history],
+          epochLossSum: snap.loop.epochLossSum,
+          epochSeconds: snap.loop.epochSeconds,
+          trainSecondsTotal: snap.loop.trainSecondsTotal,
+          lastEval: snap.loop.lastEval,
+          lastEvalEpoch: snap.loop.lastEvalEpoch,
+          collapse: snap.loop.collapse,
+        } satisfies Partial<TrainState>);
+        const epochNo = Math.min(state.epoch + 1, opts.epochs);
+        log.info('Resumed from checkpoint', { step: state.globalStep, epoch: epochNo, stepInEpoch: state.stepInEpoch, dir: ref.dir });
+        report({
+          phase: 'training',
+          epoch: epochNo,
+          totalEpochs: opts.epochs,
+          step: state.globalStep,
+          totalSteps,
+          ...(state.lastEval !== undefined ? { cleanAccuracy: state.lastEval.cleanAccuracy, robustAccuracy: state.lastEval.robustAccuracy } : {}),
+        });
+      }
+    }
+
+    /** Writes this rank's part of a checkpoint of the current state. */
+    const checkpoint = async (): Promise<void> => {
+      if (checkpointDir === undefined) return;
+      const snap: TrainSnapshot | undefined =
+        rank === 0
+          ? {
+              position: { epoch: state.epoch, stepInEpoch: state.stepInEpoch, globalStep: state.globalStep },
+              fingerprint,
+              weights: await readWeights(modelVariables(model)),
+              optimizer: optimizer.getState(),
+              ...(guard !== undefined ? { guard: guard.snapshot() } : {}),
+              loop: {
+                epochLossSum: state.epochLossSum,
+                epochSeconds: state.epochSeconds,
+                trainSecondsTotal: state.trainSecondsTotal,
+                history: state.history,
+                ...(state.lastEval !== undefined ? { lastEval: state.lastEval } : {}),
+                lastEvalEpoch: state.lastEvalEpoch,
+                ...(state.collapse !== undefined ? { collapse: state.collapse } : {}),
+              },
+            }
+          : undefined;
+      const nonTrainable = rank !== 0 && hasBatchNorm ? await readWeights(nonTrainableVariables(model)) : undefined;
+      await writeTrainCheckpoint(checkpointDir, ctx, state.globalStep, snap, { nonTrainable });
+    };
+
     log.info('Started training', {
       rank,
       worldSize,
@@ -225,17 +348,19 @@ export async function runTraining(opts: TrainOptions, ctx: RunContext): Promise<
       train: train.n,
       stepsPerEpoch: steps,
       globalBatch: worldSize * opts.batchSize,
+      startStep: state.globalStep,
     });
 
-    for (; state.epoch < opts.epochs; state.epoch++) {
+    while (state.epoch < opts.epochs && state.collapse === undefined) {
       const epoch = state.epoch;
       // DAT re-broadcasts rank 0's parameters each epoch; only BatchNorm statistics can drift between ranks.
-      if (epoch > 0 && hasBatchNorm) await syncWeightsFromChief(model, ctx);
+      if (epoch > 0 && state.stepInEpoch === 0 && hasBatchNorm) await syncWeightsFromChief(model, ctx);
       // Step 4
       const epochStart = performance.now();
-      let lossSum = 0;
+      const secondsBefore = state.epochSeconds;
+      const firstStep = state.stepInEpoch;
       let lr = opts.lr;
-      for (let s = 0; s < steps; s++) {
+      for (let s = firstStep; s < steps; s++) {
         const idx = batchIndices(train.n, epoch, s, state.seed, rank, worldSize, opts.batchSize);
         if (batchBuf.y.length < idx.length) {
           batchBuf.x = new Float32Array(idx.length * (train.x.length / train.n));
@@ -244,13 +369,16 @@ export async function runTraining(opts: TrainOptions, ctx: RunContext): Promise<
         const stepStart = performance.now();
         const batch = gatherBatch(train, idx, batchBuf);
         lr = learningRateAt(schedule, epoch + s / steps, steps);
-        const { flatGrad, loss } = await computeGradients(model, batch, stepCfg, deriveSeed(state.seed, SEED_TAGS.attack, state.globalStep, rank) || 1);
+        const cfg = scaleAttack(stepCfg, epsWarmupFactor(opts.epsWarmupEpochs ?? 0, epoch + s / steps, steps));
+        const { flatGrad, loss } = await computeGradients(model, batch, cfg, deriveSeed(state.seed, SEED_TAGS.attack, state.globalStep, rank) || 1);
         if (!Number.isFinite(loss)) throw new ConfigError(`training diverged: loss ${loss} at epoch ${epoch + 1} step ${s + 1}; lower --lr (now ${opts.lr})`);
         const mean = await ctx.reducer(flatGrad, state.globalStep);
         applyGradients(model, optimizer, mean, lr);
         state.globalStep++;
-        lossSum += loss;
-        const elapsed = (performance.now() - epochStart) / 1000;
+        state.stepInEpoch = s + 1;
+        state.epochLossSum += loss;
+        const now = performance.now();
+        state.epochSeconds = secondsBefore + (now - epochStart) / 1000;
         report({
           phase: 'training',
           epoch: epoch + 1,
@@ -258,18 +386,19 @@ export async function runTraining(opts: TrainOptions, ctx: RunContext): Promise<
           step: state.globalStep,
           totalSteps,
           loss,
-          stepSeconds: (performance.now() - stepStart) / 1000,
-          imagesPerSecond: ((s + 1) * worldSize * opts.batchSize) / Math.max(elapsed, 1e-9),
-          ...(lastEval !== undefined ? { cleanAccuracy: lastEval.cleanAccuracy, robustAccuracy: lastEval.robustAccuracy } : {}),
+          stepSeconds: (now - stepStart) / 1000,
+          imagesPerSecond: ((s + 1 - firstStep) * worldSize * opts.batchSize) / Math.max((now - epochStart) / 1000, 1e-9),
+          ...(state.lastEval !== undefined ? { cleanAccuracy: state.lastEval.cleanAccuracy, robustAccuracy: state.lastEval.robustAccuracy } : {}),
         });
+        // The epoch's last step is checkpointed at the epoch end, after the probe and evaluation.
+        if (state.globalStep % opts.checkpointEvery === 0 && s + 1 < steps) await checkpoint();
       }
-      const seconds = (performance.now() - epochStart) / 1000;
-      trainSecondsTotal += seconds;
+      const seconds = state.epochSeconds;
+      state.trainSecondsTotal += seconds;
       const imagesPerSecond = (steps * worldSize * opts.batchSize) / Math.max(seconds, 1e-9);
 
       // Step 5
       let guardAccuracy: number | undefined;
-      let stop = false;
       if (guard !== undefined) {
         const check = await guard.check(model, epoch + 1);
         guardAccuracy = check.accuracy;
@@ -281,21 +410,21 @@ export async function runTraining(opts: TrainOptions, ctx: RunContext): Promise<
             bestAccuracy: Number(check.bestAccuracy.toFixed(4)),
             bestEpoch: check.bestEpoch,
           });
-          collapse = { collapsedAtEpoch: epoch + 1, bestEpoch: check.bestEpoch, bestAccuracy: check.bestAccuracy };
-          stop = true;
+          state.collapse = { collapsedAtEpoch: epoch + 1, bestEpoch: check.bestEpoch, bestAccuracy: check.bestAccuracy };
         }
       }
+      const stop = state.collapse !== undefined;
       const isLast = epoch === opts.epochs - 1 || stop;
       let evalResult: EvalResult | undefined;
       if (!stop && ((epoch + 1) % opts.evalEvery === 0 || isLast)) {
         report({ phase: 'evaluating', epoch: epoch + 1, totalEpochs: opts.epochs, step: state.globalStep, totalSteps, imagesPerSecond });
         evalResult = await evaluateHeldOut(model, dataset, evalOpts, ctx);
-        lastEval = evalResult;
-        lastEvalEpoch = epoch;
+        state.lastEval = evalResult;
+        state.lastEvalEpoch = epoch;
       }
       const record: EpochRecord = {
         epoch: epoch + 1,
-        loss: lossSum / steps,
+        loss: state.epochLossSum / steps,
         ...(evalResult !== undefined ? { cleanAccuracy: evalResult.cleanAccuracy, robustAccuracy: evalResult.robustAccuracy } : {}),
         ...(guardAccuracy !== undefined ? { guardAccuracy } : {}),
         imagesPerSecond,
@@ -313,14 +442,16 @@ export async function runTraining(opts: TrainOptions, ctx: RunContext): Promise<
         imagesPerSecond: Math.round(imagesPerSecond),
         seconds: Number(seconds.toFixed(1)),
       });
-      if (stop) {
-        state.epoch++;
-        break;
-      }
+      state.epoch = epoch + 1;
+      state.stepInEpoch = 0;
+      state.epochLossSum = 0;
+      state.epochSeconds = 0;
+      await checkpoint();
     }
 
     // The restored (best) weights were never evaluated: do it now.
-    if (lastEval === undefined || lastEvalEpoch !== state.epoch - 1 || collapse !== undefined) {
+    let lastEval = state.lastEval;
+    if (lastEval === undefined || state.lastEvalEpoch !== state.epoch - 1 || state.collapse !== undefined) {
       report({ phase: 'evaluating', epoch: state.epoch, totalEpochs: opts.epochs, step: state.globalStep, totalSteps });
       lastEval = await evaluateHeldOut(model, dataset, evalOpts, ctx);
     }
@@ -337,11 +468,11 @@ export async function runTraining(opts: TrainOptions, ctx: RunContext): Promise<
       params: countParams(model),
       trainExamples: train.n,
       wallSeconds: (performance.now() - t0) / 1000,
-      imagesPerSecond: (state.globalStep * worldSize * opts.batchSize) / Math.max(trainSecondsTotal, 1e-9),
+      imagesPerSecond: (state.globalStep * worldSize * opts.batchSize) / Math.max(state.trainSecondsTotal, 1e-9),
       epochsCompleted: state.epoch,
       workers: worldSize,
       compression: opts.compression,
-      ...(collapse !== undefined ? { overfitGuard: collapse } : {}),
+      ...(state.collapse !== undefined ? { overfitGuard: state.collapse } : {}),
       ...(ctx.extraMetrics?.() ?? {}),
     };
     let modelDir: string | undefined;

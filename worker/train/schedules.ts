@@ -102,3 +102,16 @@ export function learningRateAt(s: ScheduleOptions, epoch: number, stepsPerEpoch?
   }
   return lr;
 }
+
+/**
+ * The factor (0, 1] on the training attack's eps and step size at `epoch`
+ * (fractional, as for {@link learningRateAt}): a linear ramp over the first
+ * `warmupEpochs`, then 1. With `stepsPerEpoch` it looks one step ahead, as
+ * the LR warm-up does, so the first step already attacks (at eps / (K·steps))
+ * and every attack keeps a positive radius.
+ */
+export function epsWarmupFactor(warmupEpochs: number, epoch: number, stepsPerEpoch: number): number {
+  if (!(warmupEpochs > 0)) return 1;
+  const e = Math.max(0, epoch) + (stepsPerEpoch > 0 ? 1 / stepsPerEpoch : 0);
+  return Math.min(1, e / warmupEpochs);
+}

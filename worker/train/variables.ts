@@ -29,6 +29,14 @@ export function modelVariables(model: tf.LayersModel): tf.Variable[] {
   return model.weights.map((w) => asVariable(w.read(), w.name));
 }
 
+/**
+ * The non-trainable weights (BatchNorm running statistics), in
+ * `model.nonTrainableWeights` order: what drifts per rank within an epoch.
+ */
+export function nonTrainableVariables(model: tf.LayersModel): tf.Variable[] {
+  return model.nonTrainableWeights.map((w) => asVariable(w.read(), w.name));
+}
+
 function asVariable(t: tf.Tensor, name: string): tf.Variable {
   // LayerVariable.read() is typed as Tensor but returns the backing tf.Variable.
   if (!(t instanceof tf.Variable)) throw new DatError(`weight ${name} is not backed by a tf.Variable`, { retryable: false });

@@ -56,4 +56,36 @@ describe('BestWeightsGuard', () => {
     tf.dispose([...good, ...bad]);
     model.dispose();
   });
+
+  it('a restored snapshot (resume) still restores the best weights on a later collapse', async () => {
+    await selectBackend('cpu', silentLogger);
+    const model = tf.sequential({ layers: [tf.layers.flatten({ inputShape: [1, 1, 1] }), tf.layers.dense({ units: 2, kernelInitializer: 'zeros' })] });
+    const dense = model.layers[1]!;
+    const good = [tf.tensor2d([[-1, 1]]), tf.tensor1d([0.5, -0.5])];
+    const bad = [tf.tensor2d([[1, -1]]), tf.tensor1d([-0.5, 0.5])];
+    const batch = { n: 4, x: Float32Array.from([0.1, 0.2, 0.8, 0.9]), y: Int32Array.from([0, 0, 1, 1]) };
+    const probe = { batch, eps: 0.1, seed: 1, inputShape: [1, 1, 1] as const };
+    const before = new BestWeightsGuard(probe);
+    assert.deepEqual(before.snapshot(), { bestAccuracy: -Infinity, bestEpoch: -1 }, 'nothing observed yet');
+    dense.setWeights(good);
+    await before.check(model, 1);
+    // Through JSON, as a checkpoint stores the accuracy and epoch.
+    const snap = before.snapshot();
+    const restored = new BestWeightsGuard(probe);
+    restored.restore({ ...(JSON.parse(JSON.stringify({ bestAccuracy: snap.bestAccuracy, bestEpoch: snap.bestEpoch })) as { bestAccuracy: number; bestEpoch: number }), bestWeights: snap.bestWeights! });
+
+    dense.setWeights(bad);
+    assert.deepEqual(await restored.check(model, 2), { action: 'collapsed', accuracy: 0, bestAccuracy: 1, bestEpoch: 1 });
+    assert.deepEqual(await dense.getWeights()[0]!.array(), [[-1, 1]], 'best kernel restored from the snapshot');
+    tf.dispose([...good, ...bad]);
+    model.dispose();
+  });
+});
+
+describe('OverfitGuard.restore', () => {
+  it('an unobserved state (bestEpoch -1, accuracy lost in JSON) restores to "nothing seen"', () => {
+    const g = new OverfitGuard();
+    g.restore({ bestAccuracy: null as unknown as number, bestEpoch: -1 });
+    assert.equal(g.observe(1, 0).action, 'improved');
+  });
 });

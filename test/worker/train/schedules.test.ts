@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError } from '../../../worker/util/errors.js';
-import { learningRateAt, validateScheduleOptions, type ScheduleOptions } from '../../../worker/train/schedules.js';
+import { epsWarmupFactor, learningRateAt, validateScheduleOptions, type ScheduleOptions } from '../../../worker/train/schedules.js';
 
 const base: ScheduleOptions = { schedule: 'constant', lr: 0.1, warmupEpochs: 0, epochs: 10, milestones: [], gamma: 0.1 };
 
@@ -70,4 +70,16 @@ test('bad schedule options are refused naming the field', () => {
       (e: unknown) => e instanceof ConfigError && re.test(e.message),
     );
   }
+});
+
+test('epsWarmupFactor ramps linearly per step, never reaches 0 and ends at 1', () => {
+  const cases: { name: string; warmup: number; epoch: number; steps: number; want: number }[] = [
+    { name: 'off', warmup: 0, epoch: 0, steps: 10, want: 1 },
+    { name: 'first step already attacks', warmup: 2, epoch: 0, steps: 10, want: 1 / 20 },
+    { name: 'middle of the first epoch', warmup: 2, epoch: 0.5, steps: 10, want: 6 / 20 },
+    { name: 'last warm-up step reaches eps', warmup: 2, epoch: 1.9, steps: 10, want: 1 },
+    { name: 'after the warm-up', warmup: 2, epoch: 5, steps: 10, want: 1 },
+    { name: 'fractional warm-up', warmup: 0.5, epoch: 0.2, steps: 10, want: 0.6 },
+  ];
+  for (const c of cases) assert.ok(Math.abs(epsWarmupFactor(c.warmup, c.epoch, c.steps) - c.want) < 1e-12, `${c.name}: -want ${c.want} +got ${epsWarmupFactor(c.warmup, c.epoch, c.steps)}`);
 });

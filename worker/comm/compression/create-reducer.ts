@@ -53,9 +53,23 @@ export function createCommHook(compression: CompressionId, seed: number, segment
   }
 }
 
-/** The reducer (flat gradient → mean over the ring) and its byte statistics. */
-export function createGradientReducer(opts: ReducerOptions): { reducer: GradientReducer; stats: CommStats } {
-  const hook = withWarmup(createCommHook(opts.compression, opts.seed ?? 0, opts.segments), opts.warmupSteps ?? 0);
+/**
+ * Save/restore of a reducer's internal state (sign-ef's error-feedback
+ * memory) for checkpoints; the training loop's `RunContext.reducerState`.
+ */
+export interface ReducerState {
+  save(): Map<string, Float32Array>;
+  load(m: Map<string, Float32Array>): void;
+}
+
+/**
+ * The reducer (flat gradient → mean over the ring), its byte statistics, and
+ * `state` when the compression keeps any (sign-ef; the others are stateless:
+ * qsgd8 draws from a generator seeded by (seed, rank, step)).
+ */
+export function createGradientReducer(opts: ReducerOptions): { reducer: GradientReducer; stats: CommStats; state?: ReducerState } {
+  const signEf = opts.compression === 'sign-ef' ? new SignEfHook() : undefined;
+  const hook = withWarmup(signEf?.hook ?? createCommHook(opts.compression, opts.seed ?? 0, opts.segments), opts.warmupSteps ?? 0);
   const state = { collective: opts.collective, timeoutMs: opts.timeoutMs };
   const stats: CommStats = { steps: 0, totalBytes: 0, lastStepBytes: 0 };
   const reducer: GradientReducer = async (flatGrad, step) => {
@@ -66,5 +80,6 @@ export function createGradientReducer(opts: ReducerOptions): { reducer: Gradient
     stats.steps++;
     return mean;
   };
-  return { reducer, stats };
+  const saved: ReducerState | undefined = signEf === undefined ? undefined : { save: () => signEf.saveState(), load: (m) => signEf.loadState(m) };
+  return { reducer, stats, ...(saved !== undefined ? { state: saved } : {}) };
 }

@@ -36,6 +36,9 @@ export function subtractScaledSign(x: Float32Array, scale: number): void {
   for (let i = 0; i < x.length; i++) x[i] = x[i]! - (x[i]! >= 0 ? scale : -scale);
 }
 
+/** Prefixes of the state names of {@link SignEfHook.saveState}. */
+export const SIGN_EF_STATE = { worker: 'worker', server: 'server' } as const;
+
 export class SignEfHook {
   /** Worker error memory, keyed by bucket index. */
   private readonly workerError = new Map<number, Float32Array>();
@@ -93,6 +96,29 @@ export class SignEfHook {
     }
     return out;
   };
+
+  /**
+   * The error memories for a checkpoint, as `worker/<bucket>` and
+   * `server/<bucket>` (copies), so a resumed run continues the same
+   * error feedback instead of restarting it from zero.
+   */
+  saveState(): Map<string, Float32Array> {
+    const out = new Map<string, Float32Array>();
+    for (const [i, e] of this.workerError) out.set(`${SIGN_EF_STATE.worker}/${i}`, e.slice());
+    for (const [i, e] of this.serverError) out.set(`${SIGN_EF_STATE.server}/${i}`, e.slice());
+    return out;
+  }
+
+  /** Replaces the error memories with a {@link saveState} result; throws on a name it did not write. */
+  loadState(state: ReadonlyMap<string, Float32Array>): void {
+    this.workerError.clear();
+    this.serverError.clear();
+    for (const [name, e] of state) {
+      const m = /^(worker|server)\/(\d+)$/.exec(name);
+      if (m === null) throw new RangeError(`sign-ef state ${name} is not worker/<bucket> or server/<bucket>`);
+      (m[1] === SIGN_EF_STATE.worker ? this.workerError : this.serverError).set(Number(m[2]), e.slice());
+    }
+  }
 
   private memory(map: Map<number, Float32Array>, index: number, length: number): Float32Array {
     let m = map.get(index);

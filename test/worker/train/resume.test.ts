@@ -1,0 +1,242 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { entryCommand, REPO_ROOT } from '../../../test/support/paths.js';
+import { listCompleteCheckpoints, stepDirName, writeCheckpoint } from '../../../worker/checkpoint/checkpoint-store.js';
+import { parseProgressLine } from '../../../worker/cli/progress-display.js';
+import type { ProgressReport } from '../../../worker/contract.js';
+import type { RunMetrics } from '../../../worker/train/metrics.js';
+import { agreeOnResumeCheckpoint, readTrainCheckpoint, writeTrainCheckpoint, type CheckpointRing } from '../../../worker/train/resume.js';
+import type { TrainSnapshot } from '../../../worker/train/train-checkpoint.js';
+import { createLogger, silentLogger } from '../../../worker/util/log.js';
+
+async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'dat-resume-'));
+  try {
+    await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function tinySnapshot(step: number): TrainSnapshot {
+  return {
+    position: { epoch: 0, stepInEpoch: step, globalStep: step },
+    fingerprint: { model: 'mlp', dataset: 'mnist', optimizer: 'sgd', seed: 1, trainExamples: 8, batchSize: 1, worldSize: 2, stepsPerEpoch: 4, weightCount: 2 },
+    weights: Float32Array.from([step, -step]),
+    optimizer: { id: 'sgd', step, slots: [] },
+    loop: { epochLossSum: 0, epochSeconds: 0, trainSecondsTotal: 0, history: [], lastEvalEpoch: -1 },
+  };
+}
+
+/** Two in-process "ranks" whose broadcast hands rank 0's buffer to both (a stand-in for the ring's broadcast). */
+function pairRings(log: (line: string) => void): [CheckpointRing, CheckpointRing] {
+  let resolveRoot!: (b: Float32Array) => void;
+  const root = new Promise<Float32Array>((r) => (resolveRoot = r));
+  const residuals = new Map<string, Float32Array>();
+  const ring = (rank: number): CheckpointRing => ({
+    rank,
+    worldSize: 2,
+    log: rank === 0 ? createLogger({}, log) : silentLogger,
+    broadcastWeights: async (flat) => {
+      if (rank === 0) resolveRoot(flat.slice());
+      return root;
+    },
+    reducerState: { save: () => new Map([[`worker/${rank}`, Float32Array.of(rank + 0.5)]]), load: (m) => m.forEach((v, k) => residuals.set(`${rank}:${k}`, v)) },
+  });
+  return [ring(0), ring(1)];
+}
+
+describe('agreeOnResumeCheckpoint + readTrainCheckpoint (two ranks, one shared volume)', () => {
+  it('rank 0 picks the newest complete step for both, warns about the unfinished newer one, and each rank gets its own residuals', async () => {
+    await withDir(async (dir) => {
+      const lines: string[] = [];
+      const [r0, r1] = pairRings((l) => lines.push(l));
+      for (const step of [4, 8]) {
+        await writeTrainCheckpoint(dir, r1, step, undefined, { nonTrainable: Float32Array.of(step * 10) });
+        await writeTrainCheckpoint(dir, r0, step, tinySnapshot(step));
+      }
+      // Step 12: rank 0 finished, rank 1 was killed before its manifest.
+      await writeCheckpoint(dir, { step: 12, rank: 0, worldSize: 2, tensors: new Map(), meta: {} });
+
+      const [ref0, ref1] = await Promise.all([agreeOnResumeCheckpoint(dir, r0), agreeOnResumeCheckpoint(dir, r1)]);
+      assert.equal(ref0?.step, 8);
+      assert.equal(ref1?.step, 8);
+      assert.equal(ref1?.dir, join(dir, stepDirName(8)));
+      assert.equal(lines.length, 1, lines.join('\n'));
+      assert.match(lines[0]!, /WARN Skipped checkpoint step=12 reason="rank 1 has not finished writing \(no manifest\)"/);
+
+      const got0 = await readTrainCheckpoint(ref0!, r0);
+      const got1 = await readTrainCheckpoint(ref1!, r1);
+      assert.deepEqual(got0.snapshot, tinySnapshot(8));
+      assert.deepEqual(got1.snapshot, tinySnapshot(8), 'every rank reads rank 0 model state');
+      assert.deepEqual(got0.residuals, new Map([['worker/0', Float32Array.of(0.5)]]));
+      assert.deepEqual(got1.residuals, new Map([['worker/1', Float32Array.of(1.5)]]));
+      assert.deepEqual(got1.nonTrainable, Float32Array.of(80), "rank 1's own BatchNorm statistics");
+      assert.equal(got0.nonTrainable, undefined);
+    });
+  });
+
+  it('an empty directory means a fresh start on every rank', async () => {
+    await withDir(async (dir) => {
+      const [r0, r1] = pairRings(() => {});
+      assert.deepEqual(await Promise.all([agreeOnResumeCheckpoint(join(dir, 'none'), r0), agreeOnResumeCheckpoint(join(dir, 'none'), r1)]), [undefined, undefined]);
+    });
+  });
+});
+
+// ---- Real processes: `dat train` killed with SIGKILL and restarted ----
+
+/** Tiny but real: 512 MNIST digits, 8 steps per epoch, 2 epochs, a checkpoint every 3 steps. */
+const TRAIN_ARGS = [
+  'train',
+  '--dataset', 'mnist',
+  '--limit', '512',
+  '--model', 'mlp',
+  '--attack', 'fgsm-rs',
+  '--eps-warmup-epochs', '1',
+  '--epochs', '2',
+  '--batch-size', '64',
+  '--checkpoint-every', '3',
+  '--backend', 'wasm',
+  '--eval-size', '50',
+  '--eval-attack-steps', '2',
+  '--seed', '5',
+  '--progress', 'json',
+];
+const TOTAL_STEPS = 16;
+/** Mid-interval (after the step-6 checkpoint, before step 9's), so the resumed run repeats the lost steps. */
+const KILL_AT_STEP = 7;
+
+interface RunOutcome {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stderr: string;
+  readonly reports: ProgressReport[];
+}
+
+/**
+ * Runs `dat train` into `dir` (output/ and ckpt/); SIGKILLs it at the first
+ * report where `killWhen` holds. The process leads its own group, and the
+ * kill takes the whole group (a local ring's workers too), as a crashed pod would go.
+ */
+function runTrain(dir: string, killWhen?: (p: ProgressReport) => boolean, extraArgs: readonly string[] = []): Promise<RunOutcome> {
+  const [cmd, ...pre] = entryCommand('worker/main');
+  const args = [...pre, ...TRAIN_ARGS, ...extraArgs, '--output', join(dir, 'output'), '--checkpoint-dir', join(dir, 'ckpt')];
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd!, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    let stderr = '';
+    let pending = '';
+    const reports: ProgressReport[] = [];
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout.on('data', (d: Buffer) => {
+      pending += d.toString();
+      const lines = pending.split('\n');
+      pending = lines.pop()!;
+      for (const line of lines) {
+        const p = parseProgressLine(line);
+        // Log lines routed through the display (`{ log }`) are not progress.
+        if (p === undefined || 'log' in p) continue;
+        reports.push(p);
+        if (killWhen?.(p) === true && child.exitCode === null && child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+      }
+    });
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stderr, reports }));
+  });
+}
+
+async function sha256File(path: string): Promise<string> {
+  return createHash('sha256').update(await readFile(path)).digest('hex');
+}
+
+/** What must match between runs: the saved weights bits, the step count and the per-epoch numbers (not the timings). */
+async function finalState(dir: string, r: RunOutcome): Promise<{ weights: string; lastStep: number | undefined; history: unknown[] }> {
+  assert.equal(r.code, 0, `exit ${r.code} ${r.signal}; stderr:\n${r.stderr}`);
+  const m = JSON.parse(await readFile(join(dir, 'output', 'metrics.json'), 'utf8')) as RunMetrics;
+  const done = r.reports.at(-1);
+  assert.equal(done?.phase, 'done');
+  return {
+    weights: await sha256File(join(dir, 'output', 'model', 'weights.bin')),
+    lastStep: done?.step,
+    history: m.history.map(({ seconds: _s, imagesPerSecond: _i, ...rest }) => rest),
+  };
+}
+
+function resumedStep(stderr: string): number | undefined {
+  const m = /INFO Resumed from checkpoint step=(\d+) epoch=\d+/.exec(stderr);
+  return m === null ? undefined : Number(m[1]);
+}
+
+describe('dat train killed with SIGKILL and restarted (real processes)', () => {
+  it('resumes from the newest complete checkpoint with bit-identical final weights, and skips a corrupted one', { timeout: 120_000 }, async () => {
+    await withDir(async (root) => {
+      const straightDir = join(root, 'straight');
+      const killedDir = join(root, 'killed');
+      // The uninterrupted reference and the run to kill, side by side (one core each).
+      const [straight, killed] = await Promise.all([
+        runTrain(straightDir),
+        runTrain(killedDir, (p) => p.phase === 'training' && p.step >= KILL_AT_STEP),
+      ]);
+      const want = await finalState(straightDir, straight);
+      assert.equal(want.lastStep, TOTAL_STEPS);
+      assert.equal(want.history.length, 2);
+      assert.equal(resumedStep(straight.stderr), undefined, 'a fresh directory starts from scratch');
+
+      assert.equal(killed.signal, 'SIGKILL', `the run was killed (exit ${killed.code}); stderr:\n${killed.stderr}`);
+      const killedAt = killed.reports.filter((p) => p.phase === 'training').at(-1)!.step;
+      const { complete } = await listCompleteCheckpoints(join(killedDir, 'ckpt'), 1);
+      const newest = complete[0]?.step;
+      assert.ok(newest !== undefined && newest >= 6 && newest <= killedAt, `newest complete checkpoint ${newest}, killed after step ${killedAt}`);
+
+      // Restart: continues at the checkpoint, ends identical.
+      const resumed = await runTrain(killedDir);
+      assert.equal(resumedStep(resumed.stderr), newest, resumed.stderr);
+      const firstTraining = resumed.reports.find((p) => p.phase === 'training');
+      assert.equal(firstTraining?.step, newest, 'progress continues from the checkpointed step, not zero');
+      assert.deepEqual(await finalState(killedDir, resumed), want);
+
+      // The newest checkpoint (the final one, step 16) corrupted: reported, and step 15 used instead.
+      const { complete: afterRun } = await listCompleteCheckpoints(join(killedDir, 'ckpt'), 1);
+      assert.deepEqual(afterRun.map((c) => c.step), [TOTAL_STEPS, TOTAL_STEPS - 1], 'pruning keeps the newest two');
+      const file = await open(join(killedDir, 'ckpt', stepDirName(TOTAL_STEPS), 'rank-0.ckpt'), 'r+');
+      try {
+        const { size } = await file.stat();
+        const byte = Buffer.alloc(1);
+        await file.read(byte, 0, 1, Math.floor(size / 2));
+        byte[0] = byte[0]! ^ 0xff;
+        await file.write(byte, 0, 1, Math.floor(size / 2));
+      } finally {
+        await file.close();
+      }
+      const afterCorruption = await runTrain(killedDir);
+      assert.match(afterCorruption.stderr, new RegExp(`WARN Skipped checkpoint step=${TOTAL_STEPS} reason=.*SHA-256 checksum \\(corrupted\\)`));
+      assert.equal(resumedStep(afterCorruption.stderr), TOTAL_STEPS - 1);
+      assert.deepEqual(await finalState(killedDir, afterCorruption), want);
+    });
+  });
+
+  it('a local ring of 2 sign-ef workers killed mid-epoch resumes on both ranks from the step rank 0 chose, bit-identical (residuals restored)', { timeout: 120_000 }, async () => {
+    await withDir(async (root) => {
+      // sign-ef from step 2: bit-identity after the resume needs every rank's error-feedback residuals back.
+      const ring = ['--workers', '2', '--batch-size', '32', '--compression', 'sign-ef', '--compression-warmup-steps', '2'];
+      const dir = join(root, 'killed');
+      const [straight, killed] = await Promise.all([
+        runTrain(join(root, 'straight'), undefined, ring),
+        runTrain(dir, (p) => p.phase === 'training' && p.step >= KILL_AT_STEP, ring),
+      ]);
+      const want = await finalState(join(root, 'straight'), straight);
+      assert.equal(want.lastStep, TOTAL_STEPS);
+      assert.equal(killed.signal, 'SIGKILL', `the ring was killed (exit ${killed.code}); stderr:\n${killed.stderr}`);
+      const resumed = await runTrain(dir, undefined, ring);
+      const steps = [...resumed.stderr.matchAll(/\[rank (\d)\].*INFO Resumed from checkpoint rank=\d step=(\d+)/g)].map((m) => [Number(m[1]), Number(m[2])] as const);
+      assert.equal(steps.length, 2, `both ranks resumed; stderr:\n${resumed.stderr}`);
+      assert.ok(steps[0]![1] >= 6 && steps[0]![1] === steps[1]![1], `same step on both ranks: ${JSON.stringify(steps)}`);
+      assert.deepEqual(await finalState(dir, resumed), want);
+    });
+  });
+});
