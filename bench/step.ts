@@ -9,7 +9,16 @@
  *    run warm-up steps, then time `reps` steps; report the median.
  * 3. Effective GFLOP/s = estimated step FLOPs / step time, and its fraction
  *    of the matmul figure (how far the step is from the hardware's limit).
- * 4. Print a table; write bench/results/step.json.
+ * 4. Print a table, then native (`tensorflow`) against `wasm` per model and
+ *    kind (the ratio of step times and of CPU time per step); write
+ *    bench/results/step.json.
+ *
+ * Where the time goes: each step is split into `computeGradients` (attack,
+ * forward, backward, and the gradient download into one Float32Array) and
+ * `applyGradients` (upload of the mean gradient, optimizer update, and the
+ * wait for it). The gradient download alone is timed too (`readback`), and
+ * the CPU time the process received per step: on a shared machine wall time
+ * mixes in other jobs, CPU time per step does not.
  *
  * Step FLOPs are estimated from the dense and conv layers only: F = 2 x MACs
  * of one forward pass per image; a weight-gradient pass costs 3F (forward,
@@ -17,9 +26,10 @@
  * plain = 3F, FGSM-RS = 2F + 3F, PGD-10 with DAT's adv + clean loss = 10 x 2F + 2 x 3F.
  *
  * The pure-JS cpu backend (~0.3 GFLOP/s) only runs the MLP's plain and
- * FGSM-RS steps, once; any step slower than 5 s is timed once after one warm-up. Options: --quick (or DAT_BENCH_QUICK=1: small-cnn on
- * wasm only), --backends wasm,cpu, --models mlp,small-cnn, --kinds plain,pgd10,
- * --reps N, --batch N.
+ * FGSM-RS steps, once (the skipped ones are listed in the result's `notes`);
+ * any step slower than 5 s is timed once after one warm-up. Options: --quick
+ * (or DAT_BENCH_QUICK=1: small-cnn on wasm only), --backends wasm,cpu,
+ * --models mlp,small-cnn, --kinds plain,pgd10, --reps N, --batch N.
  */
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
@@ -30,10 +40,11 @@ import { identityReducer } from '../worker/comm/collective.js';
 import { createModel, countParams } from '../worker/train/models/index.js';
 import { createOptimizer } from '../worker/train/optimizers/index.js';
 import { applyGradients, computeGradients, type HostBatch, type StepConfig } from '../worker/train/train-step.js';
+import { flattenTensors, trainableVariables } from '../worker/train/variables.js';
 import { getErrorMessage } from '../worker/util/errors.js';
 import { silentLogger } from '../worker/util/log.js';
 import { Rng } from '../worker/util/rng.js';
-import { measureMatmulGflops } from './lib/matmul-gflops.js';
+import { measureMatmulGflops, type MatmulGflops } from './lib/matmul-gflops.js';
 import { printTable, writeResult } from './lib/report.js';
 
 /** The step kinds measured. */
@@ -58,7 +69,7 @@ const WARMUP_STEPS = 2;
 const SLOW_STEP_MS = 5000;
 
 /** One measured configuration. */
-interface StepRow {
+export interface StepRow {
   readonly backend: string;
   readonly model: ModelId;
   readonly kind: string;
@@ -67,10 +78,30 @@ interface StepRow {
   readonly reps: number;
   readonly medianMs: number;
   readonly minMs: number;
+  /** Median of computeGradients (attack, forward, backward, gradient download). */
+  readonly computeMs: number;
+  /** Median of applyGradients plus the wait for the update. */
+  readonly applyMs: number;
+  /** Best time to download every weight gradient once (flattenTensors over the weights). */
+  readonly readbackMs: number;
+  /** Median CPU time (user + system, all threads) the process used per step. */
+  readonly cpuMs: number;
+  /** cpuMs / medianMs: how many cores the step kept busy. */
+  readonly coresBusy: number;
   readonly imagesPerSecond: number;
   readonly stepGflop: number;
   readonly effectiveGflops: number;
   readonly fractionOfMatmul: number;
+  /** Step GFLOP per CPU-second: effective throughput with other jobs' share taken out. */
+  readonly gflopPerCpuSecond: number;
+}
+
+/** Per-step timings of one configuration. */
+interface StepTimes {
+  readonly wallMs: number;
+  readonly computeMs: number;
+  readonly applyMs: number;
+  readonly cpuMs: number;
 }
 
 /** MACs of one forward pass for one example, from the conv and dense layers. */
@@ -112,7 +143,18 @@ function randomBatch(n: number, shape: readonly [number, number, number], seed: 
   return { n, x, y };
 }
 
-async function timeSteps(modelId: ModelId, kind: KindId, batchSize: number, reps: number, warmup: number): Promise<{ times: number[]; params: number; macs: number }> {
+function cpuMsSince(start: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(start);
+  return (d.user + d.system) / 1000;
+}
+
+async function timeSteps(
+  modelId: ModelId,
+  kind: KindId,
+  batchSize: number,
+  reps: number,
+  warmup: number,
+): Promise<{ times: StepTimes[]; params: number; macs: number; readbackMs: number }> {
   const shape = SHAPES[modelId];
   const k = KINDS[kind];
   const eps = EPS[modelId];
@@ -128,24 +170,35 @@ async function timeSteps(modelId: ModelId, kind: KindId, batchSize: number, reps
     inputShape: shape,
   };
   const batch = randomBatch(batchSize, shape, 7);
-  const times: number[] = [];
-  const step = async (i: number): Promise<number> => {
+  const times: StepTimes[] = [];
+  const step = async (i: number): Promise<StepTimes> => {
+    const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     const { flatGrad } = await computeGradients(model, batch, cfg, i + 1);
+    const t1 = performance.now();
     applyGradients(model, optimizer, await identityReducer(flatGrad, i), 1e-3);
     // Wait for the update to land so the next step's timing does not absorb it.
     await model.trainableWeights[0]!.read().data();
-    return performance.now() - t0;
+    const t2 = performance.now();
+    return { wallMs: t2 - t0, computeMs: t1 - t0, applyMs: t2 - t1, cpuMs: cpuMsSince(cpu0) };
   };
   try {
     const first = await step(0);
     // A step slower than SLOW_STEP_MS (the ResNet's PGD-10 on a CPU) is timed once after that one warm-up.
-    const slow = first > SLOW_STEP_MS;
+    const slow = first.wallMs > SLOW_STEP_MS;
     const warmupLeft = slow ? 0 : warmup - 1;
     const timed = slow ? 1 : reps;
     for (let i = 1; i <= warmupLeft; i++) await step(i);
     for (let i = 0; i < timed; i++) times.push(await step(warmupLeft + 1 + i));
-    return { times, params: countParams(model), macs: forwardMacsPerExample(model) };
+    // The gradient download alone: the weights have the gradients' shapes, and reading them is the same copy.
+    const vars = trainableVariables(model);
+    let readbackMs = Infinity;
+    for (let i = 0; i < 3; i++) {
+      const t0 = performance.now();
+      await flattenTensors(vars);
+      readbackMs = Math.min(readbackMs, performance.now() - t0);
+    }
+    return { times, params: countParams(model), macs: forwardMacsPerExample(model), readbackMs };
   } finally {
     optimizer.dispose();
     model.dispose();
@@ -153,6 +206,57 @@ async function timeSteps(modelId: ModelId, kind: KindId, batchSize: number, reps
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** The backend compared, and what it is compared against, in the ratio table. */
+const NATIVE = 'tensorflow';
+const BASELINE = 'wasm';
+
+/** Environment variables that change how libtensorflow or the benchmark runs (recorded with the result). */
+const RECORDED_ENV = ['TF_NUM_INTRAOP_THREADS', 'TF_NUM_INTEROP_THREADS', 'TF_ENABLE_ONEDNN_OPTS', 'OMP_NUM_THREADS', 'TF_CPP_MIN_LOG_LEVEL'] as const;
+
+function pickEnv(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k of RECORDED_ENV) {
+    const v = process.env[k];
+    if (v !== undefined) out[k] = v;
+  }
+  return out;
+}
+
+/** One model and kind measured on both backends. */
+export interface BackendComparison {
+  readonly model: ModelId;
+  readonly kind: string;
+  readonly baselineMs: number;
+  readonly nativeMs: number;
+  /** baselineMs / nativeMs: above 1 means native is faster. */
+  readonly speedup: number;
+  /** The same ratio of CPU time per step (fairer while other jobs share the cores). */
+  readonly speedupPerCpu: number;
+  readonly baselineGflops: number;
+  readonly nativeGflops: number;
+}
+
+/** Pairs the rows of `native` and `baseline` measured for the same model and kind (pure). */
+export function compareBackends(rows: readonly StepRow[], native: string, baseline: string): BackendComparison[] {
+  const out: BackendComparison[] = [];
+  for (const n of rows) {
+    if (n.backend !== native) continue;
+    const b = rows.find((r) => r.backend === baseline && r.model === n.model && r.kind === n.kind);
+    if (b === undefined) continue;
+    out.push({
+      model: n.model,
+      kind: n.kind,
+      baselineMs: b.medianMs,
+      nativeMs: n.medianMs,
+      speedup: b.medianMs / n.medianMs,
+      speedupPerCpu: b.cpuMs / n.cpuMs,
+      baselineGflops: b.effectiveGflops,
+      nativeGflops: n.effectiveGflops,
+    });
+  }
+  return out;
+}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -175,8 +279,9 @@ async function main(): Promise<void> {
   for (const k of kinds) if (!(k in KINDS)) throw new Error(`unknown kind ${k}; expected ${Object.keys(KINDS).join(', ')}`);
 
   const rows: StepRow[] = [];
-  const matmul: Record<string, unknown> = {};
+  const matmul: Record<string, MatmulGflops> = {};
   const unavailable: { backend: string; reason: string }[] = [];
+  const notes: string[] = [];
   for (const backend of backends) {
     try {
       await selectBackend(backend, silentLogger);
@@ -194,9 +299,13 @@ async function main(): Promise<void> {
     for (const model of models) {
       for (const kind of kinds) {
         // The pure-JS backend is ~100x slower: only the cheapest configurations, once.
-        if (isCpu && (model !== 'mlp' || kind === 'pgd10')) continue;
+        if (isCpu && (model !== 'mlp' || kind === 'pgd10')) {
+          notes.push(`cpu ${model} ${KINDS[kind].label} not run: the pure-JS backend would take minutes per step`);
+          continue;
+        }
         const r = await timeSteps(model, kind, batch, isCpu ? 1 : reps, isCpu ? 1 : WARMUP_STEPS);
-        const ms = median(r.times);
+        const ms = median(r.times.map((t) => t.wallMs));
+        const cpuMs = median(r.times.map((t) => t.cpuMs));
         // Step 3
         const stepGflop = (2 * r.macs * forwardEquivalents(kind) * batch) / 1e9;
         const effectiveGflops = stepGflop / (ms / 1000);
@@ -208,34 +317,67 @@ async function main(): Promise<void> {
           params: r.params,
           reps: r.times.length,
           medianMs: ms,
-          minMs: Math.min(...r.times),
+          minMs: Math.min(...r.times.map((t) => t.wallMs)),
+          computeMs: median(r.times.map((t) => t.computeMs)),
+          applyMs: median(r.times.map((t) => t.applyMs)),
+          readbackMs: r.readbackMs,
+          cpuMs,
+          coresBusy: cpuMs / ms,
           imagesPerSecond: (batch * 1000) / ms,
           stepGflop,
           effectiveGflops,
           fractionOfMatmul: effectiveGflops / mm.bestGflops,
+          gflopPerCpuSecond: stepGflop / (cpuMs / 1000),
         };
         rows.push(row);
-        process.stderr.write(`${backend} ${model} ${row.kind}: ${row.imagesPerSecond.toFixed(1)} img/s (${ms.toFixed(0)} ms/step)\n`);
+        process.stderr.write(`${backend} ${model} ${row.kind}: ${row.imagesPerSecond.toFixed(1)} img/s (${ms.toFixed(0)} ms/step, ${row.coresBusy.toFixed(2)} cores)\n`);
       }
     }
   }
   // Step 4
+  const matmulOf = (backend: string): number => (matmul[backend] as MatmulGflops | undefined)?.bestGflops ?? NaN;
   printTable(
     `Training step, batch ${batch} (median of timed reps)`,
-    ['backend', 'model', 'step', 'img/s', 'ms/step', 'GFLOP/step', 'eff. GFLOP/s', 'matmul GFLOP/s', '% of matmul'],
+    ['backend', 'model', 'step', 'reps', 'img/s', 'ms/step', 'compute ms', 'apply ms', 'readback ms', 'cores', 'GFLOP/step', 'eff. GFLOP/s', 'GFLOP/CPU-s', 'matmul GFLOP/s', '% of matmul'],
     rows.map((r) => [
       r.backend,
       r.model,
       r.kind,
+      String(r.reps),
       r.imagesPerSecond,
       r.medianMs,
+      r.computeMs,
+      r.applyMs,
+      r.readbackMs,
+      r.coresBusy.toFixed(2),
       r.stepGflop.toFixed(2),
       r.effectiveGflops,
-      (matmul[r.backend] as { bestGflops: number }).bestGflops,
+      r.gflopPerCpuSecond,
+      matmulOf(r.backend),
       100 * r.fractionOfMatmul,
     ]),
   );
-  const path = await writeResult('step', { batch, reps, quick, matmul, unavailable, rows, flopModel: 'conv+dense MACs x2; plain 3F, FGSM-RS 5F, PGD-10 (adv+clean) 26F' });
+  const ratios = compareBackends(rows, NATIVE, BASELINE);
+  if (ratios.length > 0) {
+    printTable(
+      `Native (${NATIVE}) against ${BASELINE}, same run: speed-up = ${BASELINE} ms / ${NATIVE} ms`,
+      ['model', 'step', `${BASELINE} ms`, `${NATIVE} ms`, 'speed-up', 'speed-up per CPU-s', `${BASELINE} eff. GFLOP/s`, `${NATIVE} eff. GFLOP/s`],
+      ratios.map((c) => [c.model, c.kind, c.baselineMs, c.nativeMs, c.speedup.toFixed(2), c.speedupPerCpu.toFixed(2), c.baselineGflops, c.nativeGflops]),
+    );
+  }
+  for (const n of notes) process.stdout.write(`note: ${n}\n`);
+  const path = await writeResult('step', {
+    batch,
+    reps,
+    quick,
+    matmul,
+    unavailable,
+    notes,
+    env: pickEnv(),
+    rows,
+    ratios,
+    flopModel: 'conv+dense MACs x2; plain 3F, FGSM-RS 5F, PGD-10 (adv+clean) 26F',
+  });
   process.stdout.write(`\nWrote ${path}\n`);
 }
 

@@ -11,6 +11,10 @@
  * All project code imports `tf` from `@tensorflow/tfjs`; the native packages
  * register their `tensorflow` backend on that same engine when their version
  * matches, which is checked before they are used.
+ *
+ * `tfjs-node-gpu` loads fine on a node without CUDA or a GPU and then computes
+ * on the CPU; it only counts when its binding reports a GPU device in use.
+ * Otherwise `auto` falls through to `tfjs-node`.
  */
 import { createRequire } from 'node:module';
 import { dirname, join, sep } from 'node:path';
@@ -19,6 +23,8 @@ import * as tf from '@tensorflow/tfjs';
 import type { BackendId } from '../contract.js';
 import { ConfigError, getErrorMessage } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
+import { NATIVE_BACKEND_NAME } from './native/conv2d-backprop-filter-kernel.js';
+import { registerNativeKernelFixes } from './native/register-native-kernels.js';
 import { registerWasmTrainingKernels, WASM_BACKEND_NAME } from './wasm/register-wasm-training-kernels.js';
 
 /** A backend that can actually be selected (`auto` resolved). */
@@ -34,8 +40,22 @@ export const NATIVE_BACKEND_PACKAGES = {
 } as const;
 
 const WASM_PACKAGE = '@tensorflow/tfjs-backend-wasm';
+/** A native backend id. */
+type NativeBackendId = keyof typeof NATIVE_BACKEND_PACKAGES;
+
+/** Why `tensorflow-gpu` is skipped when its binding computes on the CPU. */
+export const NO_GPU_DEVICE_REASON = 'tfjs-node-gpu loaded but found no GPU device';
+
+/**
+ * libtensorflow's log threshold (0 info, 1 warning, 2 error). Set to
+ * {@link DEFAULT_TF_LOG_LEVEL} before loading a native package unless the user
+ * chose a value: at level 0 TF prints oneDNN and CPU-feature notices on import.
+ */
+export const TF_LOG_LEVEL_ENV = 'TF_CPP_MIN_LOG_LEVEL';
+export const DEFAULT_TF_LOG_LEVEL = '1';
+
 /** Name both native packages register their backend under. */
-const TFJS_NATIVE_BACKEND_NAME = 'tensorflow';
+const TFJS_NATIVE_BACKEND_NAME = NATIVE_BACKEND_NAME;
 const TFJS_CPU_BACKEND_NAME = 'cpu';
 
 /** A backend that was not usable, and why. */
@@ -71,6 +91,29 @@ const require = createRequire(import.meta.url);
 /** setWasmPaths throws once the backend has initialised, so it is called at most once per process. */
 let wasmPathsSet = false;
 
+/**
+ * Which native package's backend is registered as `tensorflow`. Both packages
+ * use that name and register it once, on their first import, so a probe must
+ * know whose binding it would activate.
+ */
+let nativeOwner: NativeBackendId | undefined;
+/** Native packages rejected after loading, with the reason (their import cannot be undone). */
+const nativeRejected = new Map<NativeBackendId, string>();
+
+/**
+ * Returns {@link NO_GPU_DEVICE_REASON} unless `backend` (a tfjs-node backend
+ * instance) reports that its TensorFlow session uses a GPU device.
+ */
+export function gpuDeviceMissingReason(backend: unknown): string | undefined {
+  const usesGpu = typeof backend === 'object' && backend !== null && (backend as { isUsingGpuDevice?: unknown }).isUsingGpuDevice === true;
+  return usesGpu ? undefined : NO_GPU_DEVICE_REASON;
+}
+
+/** Sets {@link TF_LOG_LEVEL_ENV} to the default unless the user set it; libtensorflow reads it when it loads. */
+function quietTensorFlowLogs(): void {
+  if (process.env[TF_LOG_LEVEL_ENV] === undefined) process.env[TF_LOG_LEVEL_ENV] = DEFAULT_TF_LOG_LEVEL;
+}
+
 function readInstalledVersion(pkg: string): string {
   let pkgJson: string;
   try {
@@ -91,17 +134,34 @@ async function activate(tfName: string): Promise<void> {
   if (two !== 2) throw new BackendUnavailable(`backend ${tfName} computed 1+1=${two}`);
 }
 
-async function probeNative(id: 'tensorflow-gpu' | 'tensorflow'): Promise<void> {
+async function probeNative(id: NativeBackendId): Promise<void> {
+  const rejected = nativeRejected.get(id);
+  if (rejected !== undefined) throw new BackendUnavailable(rejected);
   const pkg = NATIVE_BACKEND_PACKAGES[id];
   const version = readInstalledVersion(pkg);
   // A different version bundles its own tfjs-core, whose kernels would not match ours.
   if (version !== tf.version_core) throw new BackendUnavailable(`${pkg}@${version} does not match @tensorflow/tfjs-core@${tf.version_core}`);
+  quietTensorFlowLogs();
   try {
     await import(pkg);
   } catch (err) {
     throw new BackendUnavailable(`${pkg} failed to load its native binding: ${getErrorMessage(err).split('\n')[0]}`);
   }
+  if (nativeOwner === undefined && tf.findBackendFactory(TFJS_NATIVE_BACKEND_NAME) != null) nativeOwner = id;
+  if (nativeOwner !== undefined && nativeOwner !== id) {
+    throw new BackendUnavailable(`the ${TFJS_NATIVE_BACKEND_NAME} backend is already provided by ${NATIVE_BACKEND_PACKAGES[nativeOwner]}`);
+  }
+  // Before the first kernel runs: libtensorflow 2.9.1 corrupts its heap on one conv gradient.
+  registerNativeKernelFixes();
   await activate(TFJS_NATIVE_BACKEND_NAME);
+  if (id !== 'tensorflow-gpu') return;
+  const noGpu = gpuDeviceMissingReason(tf.backend());
+  if (noGpu === undefined) return;
+  // Unregister the CPU-only instance so tfjs-node's import can register its own backend under the same name.
+  nativeRejected.set(id, noGpu);
+  tf.removeBackend(TFJS_NATIVE_BACKEND_NAME);
+  nativeOwner = undefined;
+  throw new BackendUnavailable(noGpu);
 }
 
 async function probeWasm(opts: SelectBackendOptions): Promise<void> {

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { swapLastTwoAxes, TransposeCache } from '../../../../worker/backend/wasm/matmul-kernels.js';
 import { asWasmBackend } from '../../../../worker/backend/wasm/wasm-backend-handle.js';
 import { buildWasmPrimitives } from '../../../../worker/backend/wasm/wasm-primitives.js';
-import { initBackends, maxAbsDiff, randomValues, REL_TOL, runOn } from '../_compare.js';
+import { initBackends, randomValues, testAgainstCpu } from '../_compare.js';
 
 interface MatMulCase {
   readonly name: string;
@@ -39,7 +39,7 @@ const FLAGS = [
   [true, true],
 ] as const;
 
-describe('wasm matmul kernels match the cpu backend', () => {
+describe('matmul kernels on wasm and tensorflow match the cpu backend', () => {
   before(initBackends);
 
   test('swapLastTwoAxes', () => {
@@ -49,17 +49,14 @@ describe('wasm matmul kernels match the cpu backend', () => {
 
   for (const c of CASES) {
     for (const [ta, tb] of FLAGS) {
-      test(`BatchMatMul ${c.name} transposeA=${ta} transposeB=${tb}`, async () => {
-        const fn = (): tf.Tensor => tf.matMul(randomValues(stored(c.a, ta), 1), randomValues(stored(c.b, tb), 2), ta, tb);
-        const { diff, scale } = maxAbsDiff(await runOn('cpu', fn), await runOn('wasm', fn));
-        assert.ok(diff <= REL_TOL * Math.max(1, scale), `max |diff| ${diff} > tol for scale ${scale}`);
-      });
+      testAgainstCpu(`BatchMatMul ${c.name} transposeA=${ta} transposeB=${tb}`, () =>
+        tf.matMul(randomValues(stored(c.a, ta), 1), randomValues(stored(c.b, tb), 2), ta, tb),
+      );
     }
   }
 
   for (const [ta, tb] of FLAGS) {
-    test(`_FusedMatMul bias+relu transposeA=${ta} transposeB=${tb}`, async () => {
-      const fn = (): tf.Tensor =>
+    testAgainstCpu(`_FusedMatMul bias+relu transposeA=${ta} transposeB=${tb}`, () =>
         tf.fused.matMul({
           a: randomValues(stored([6, 9], ta), 3),
           b: randomValues(stored([9, 5], tb), 4),
@@ -67,35 +64,25 @@ describe('wasm matmul kernels match the cpu backend', () => {
           transposeB: tb,
           bias: randomValues([5], 5),
           activation: 'relu',
-        });
-      const { diff, scale } = maxAbsDiff(await runOn('cpu', fn), await runOn('wasm', fn));
-      assert.ok(diff <= REL_TOL * Math.max(1, scale), `max |diff| ${diff} > tol for scale ${scale}`);
-    });
+        }),
+    );
   }
 
-  test('dense-layer gradients (the transposed products) match', async () => {
-    const fn = (): tf.Tensor[] => {
+  testAgainstCpu('dense-layer gradients (the transposed products) match', () => {
       const x = randomValues([8, 20], 6);
       const w = randomValues([20, 7], 7);
       const b = randomValues([7], 8);
       const f = (xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor): tf.Tensor =>
         tf.fused.matMul({ a: xx as tf.Tensor2D, b: ww as tf.Tensor2D, bias: bb, activation: 'relu' }).square().sum();
       return tf.grads(f)([x, w, b]);
-    };
-    const { diff, scale } = maxAbsDiff(await runOn('cpu', fn), await runOn('wasm', fn));
-    assert.ok(diff <= REL_TOL * Math.max(1, scale), `max |diff| ${diff} > tol for scale ${scale}`);
   });
 
-  test('dy x W^T stays right across weight updates (transpose cache keyed by tensor)', async () => {
-    // Several products with the same W (cache hits), then with an updated W (a new tensor).
-    const fn = (): tf.Tensor[] => {
+  // Several products with the same W (cache hits), then with an updated W (a new tensor).
+  testAgainstCpu('dy x W^T stays right across weight updates (transpose cache keyed by tensor)', () => {
       const dy = randomValues([6, 5], 9);
       const w1 = randomValues([8, 5], 10);
       const w2 = w1.add(0.5);
       return [tf.matMul(dy, w1, false, true), tf.matMul(dy.mul(2), w1, false, true), tf.matMul(dy, w2, false, true)];
-    };
-    const { diff, scale } = maxAbsDiff(await runOn('cpu', fn), await runOn('wasm', fn));
-    assert.ok(diff <= REL_TOL * Math.max(1, scale), `max |diff| ${diff} > tol for scale ${scale}`);
   });
 
   test('TransposeCache reuses a copy while its source lives and frees it after', async () => {

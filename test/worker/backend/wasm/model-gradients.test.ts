@@ -1,10 +1,11 @@
-// One training-mode gradient step per model on wasm against the cpu backend:
-// the loss, its gradient w.r.t. every weight, and w.r.t. the input (what the
-// attacks need). Any kernel missing on wasm fails here with "not registered".
-import { before, describe, test } from 'node:test';
+// One training-mode gradient step per model on wasm and native tensorflow
+// against the cpu backend: the loss, its gradient w.r.t. every weight, and
+// w.r.t. the input (what the attacks need). Any kernel missing on a backend
+// fails here with "not registered".
+import { after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { initBackends, maxAbsDiff, REL_TOL, runOn } from '../_compare.js';
+import { assertEachClose, initBackends, testAgainstCpu } from '../_compare.js';
 import { buildMadryCnn, buildMlp, buildPreactResnet, buildSmallCnn } from '../_models.js';
 
 interface ModelCase {
@@ -32,25 +33,30 @@ function gradientStep(model: tf.LayersModel, inputShape: readonly number[]): tf.
   return [value, dx, ...weights.map((w) => grads[w.name] ?? tf.scalar(NaN))];
 }
 
-describe('one gradient step per model on wasm matches cpu', () => {
+describe('one gradient step per model on wasm and tensorflow matches cpu', () => {
   before(initBackends);
 
+  const built: tf.LayersModel[] = [];
+  after(() => built.forEach((m) => m.dispose()));
+
   for (const c of CASES) {
-    test(c.name, async () => {
-      await tf.setBackend('cpu');
-      const model = c.build();
-      const want = await runOn('cpu', () => gradientStep(model, c.input));
-      const got = await runOn('wasm', () => gradientStep(model, c.input));
-      // Per output, so a small gradient is not hidden behind a large one.
-      want.forEach((w, i) => {
-        const { diff, scale } = maxAbsDiff([w], [got[i] ?? new Float32Array()]);
-        assert.ok(diff <= REL_TOL * Math.max(1, scale), `output ${i}: max |diff| ${diff} > tol for scale ${scale}`);
-      });
-      await tf.setBackend('wasm');
-      const before = tf.memory().numTensors;
-      tf.dispose(tf.tidy(() => gradientStep(model, c.input)));
-      assert.equal(tf.memory().numTensors, before, 'tensors leaked by a wasm gradient step');
-      model.dispose();
+    // One model per case, shared by its tests: seeded weights, moved to each backend on first use there.
+    let model: tf.LayersModel | undefined;
+    const get = (): tf.LayersModel => {
+      if (model === undefined) {
+        model = c.build();
+        built.push(model);
+      }
+      return model;
+    };
+    testAgainstCpu(c.name, () => gradientStep(get(), c.input), {
+      check: assertEachClose,
+      after: async (backend) => {
+        await tf.setBackend(backend);
+        const before = tf.memory().numTensors;
+        tf.dispose(tf.tidy(() => gradientStep(get(), c.input)));
+        assert.equal(tf.memory().numTensors, before, `tensors leaked by a ${backend} gradient step`);
+      },
     });
   }
 });

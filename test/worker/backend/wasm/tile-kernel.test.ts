@@ -1,7 +1,7 @@
-import { before, describe, test } from 'node:test';
+import { before, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { initBackends, runOn } from '../_compare.js';
+import { initBackends, testAgainstCpu } from '../_compare.js';
 
 interface TileCase {
   readonly name: string;
@@ -21,23 +21,28 @@ const CASES: readonly TileCase[] = [
   { name: 'zero-size output', shape: [2, 3], reps: [0, 2], dtype: 'float32' },
 ];
 
-describe('Tile on wasm matches cpu exactly', () => {
+/** Tile only copies, so every backend must give the very same values. */
+function exact(want: readonly Float32Array[], got: readonly Float32Array[]): void {
+  assert.deepEqual(got, want);
+}
+
+describe('Tile on wasm and tensorflow matches cpu exactly', () => {
   before(initBackends);
 
   for (const c of CASES) {
-    test(c.name, async () => {
-      const n = c.shape.reduce((a, b) => a * b, 1);
-      const fn = (): tf.Tensor => {
+    const n = c.shape.reduce((a, b) => a * b, 1);
+    testAgainstCpu(
+      c.name,
+      () => {
         const values: number[] | boolean[] =
           c.dtype === 'bool' ? Array.from({ length: n }, (_, i) => i % 3 === 0) : Array.from({ length: n }, (_, i) => i * 7 - 3);
         return tf.tile(tf.tensor(values, [...c.shape], c.dtype), [...c.reps]);
-      };
-      assert.deepEqual(await runOn('wasm', fn), await runOn('cpu', fn));
-    });
+      },
+      { check: exact },
+    );
   }
 
-  test('tile gradient (a sum over the repeats) matches', async () => {
-    const fn = (): tf.Tensor => tf.grad((x: tf.Tensor) => tf.tile(x, [2, 3, 1]).square().sum())(tf.tensor3d([[[1, 2]], [[3, -4]]]));
-    assert.deepEqual(await runOn('wasm', fn), await runOn('cpu', fn));
+  testAgainstCpu('tile gradient (a sum over the repeats) matches', () => tf.grad((x: tf.Tensor) => tf.tile(x, [2, 3, 1]).square().sum())(tf.tensor3d([[[1, 2]], [[3, -4]]])), {
+    check: exact,
   });
 });
