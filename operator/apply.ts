@@ -8,10 +8,13 @@ import {
   CoreV1Api,
   CustomObjectsApi,
   KubeConfig,
+  NetworkingV1Api,
   PatchStrategy,
   setHeaderOptions,
   type CoreV1Event,
+  type V1NetworkPolicy,
   type V1Pod,
+  type V1Secret,
   type V1Service,
 } from '@kubernetes/client-node';
 import { DatError, getErrorMessage } from '../worker/util/errors.js';
@@ -26,6 +29,10 @@ export interface ClusterWriter {
   createPod(pod: V1Pod): Promise<boolean>;
   deletePod(namespace: string, name: string): Promise<void>;
   createService(svc: V1Service): Promise<void>;
+  /** Creates the ring TLS Secret; resolves to false when it already existed (the operator never reads Secrets). */
+  createSecret(secret: V1Secret): Promise<boolean>;
+  deleteSecret(namespace: string, name: string): Promise<void>;
+  createNetworkPolicy(policy: V1NetworkPolicy): Promise<void>;
   /**
    * Merge-patches the status subresource from `job.status` to `status`, with the
    * job's resourceVersion as a precondition (a stale cache gets 409, not a double restart).
@@ -71,11 +78,13 @@ function wrapApiError(context: string, err: unknown): DatError {
 export class KubeClusterWriter implements ClusterWriter {
   private readonly core: CoreV1Api;
   private readonly custom: CustomObjectsApi;
+  private readonly networking: NetworkingV1Api;
   private readonly identity: string;
 
   constructor(kc: KubeConfig, identity = FIELD_MANAGER) {
     this.core = kc.makeApiClient(CoreV1Api);
     this.custom = kc.makeApiClient(CustomObjectsApi);
+    this.networking = kc.makeApiClient(NetworkingV1Api);
     this.identity = identity;
   }
 
@@ -106,6 +115,36 @@ export class KubeClusterWriter implements ClusterWriter {
     } catch (err) {
       if (apiErrorCode(err) === 409) return;
       throw wrapApiError(`failed to create service ${namespace}/${svc.metadata?.name ?? ''}`, err);
+    }
+  }
+
+  async createSecret(secret: V1Secret): Promise<boolean> {
+    const namespace = secret.metadata?.namespace ?? 'default';
+    try {
+      await this.core.createNamespacedSecret({ namespace, body: secret, fieldManager: FIELD_MANAGER });
+      return true;
+    } catch (err) {
+      if (apiErrorCode(err) === 409) return false;
+      throw wrapApiError(`failed to create secret ${namespace}/${secret.metadata?.name ?? ''}`, err);
+    }
+  }
+
+  async deleteSecret(namespace: string, name: string): Promise<void> {
+    try {
+      await this.core.deleteNamespacedSecret({ namespace, name });
+    } catch (err) {
+      if (apiErrorCode(err) === 404) return;
+      throw wrapApiError(`failed to delete secret ${namespace}/${name}`, err);
+    }
+  }
+
+  async createNetworkPolicy(policy: V1NetworkPolicy): Promise<void> {
+    const namespace = policy.metadata?.namespace ?? 'default';
+    try {
+      await this.networking.createNamespacedNetworkPolicy({ namespace, body: policy, fieldManager: FIELD_MANAGER });
+    } catch (err) {
+      if (apiErrorCode(err) === 409) return;
+      throw wrapApiError(`failed to create networkpolicy ${namespace}/${policy.metadata?.name ?? ''}`, err);
     }
   }
 

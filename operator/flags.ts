@@ -25,9 +25,15 @@ export interface OperatorFlags {
   readonly logLevel: 'info' | 'debug';
   /** Concurrent reconciles. @default 2 */
   readonly concurrency: number;
+  /** Create a NetworkPolicy per job (ring from the job's pods, metrics from the operator). @default true */
+  readonly networkPolicy: boolean;
+  /** Namespace of the operator's pods, admitted to the workers' metrics port. @default $POD_NAMESPACE or default */
+  readonly operatorNamespace: string;
+  /** Labels of the operator's pods, admitted to the workers' metrics port. @default app.kubernetes.io/name=dat-operator */
+  readonly operatorPodLabels: Readonly<Record<string, string>>;
 }
 
-const BOOLEAN_FLAGS = ['leader-elect'] as const;
+const BOOLEAN_FLAGS = ['leader-elect', 'network-policy'] as const;
 const VALUE_FLAGS = [
   'kubeconfig',
   'namespace',
@@ -39,6 +45,8 @@ const VALUE_FLAGS = [
   'worker-image',
   'log-level',
   'concurrency',
+  'operator-namespace',
+  'operator-pod-labels',
 ] as const;
 
 /** Usage text for `--help`. */
@@ -53,7 +61,10 @@ export const USAGE = `Usage: dat-operator [flags]
   --progress-interval SECONDS       how often rank 0's /progress is read (default 10)
   --worker-image IMAGE              image for DATJobs without spec.workers.image
   --log-level info|debug            (default info)
-  --concurrency N                   concurrent reconciles (default 2)`;
+  --concurrency N                   concurrent reconciles (default 2)
+  --network-policy[=true|false]     create a NetworkPolicy per job (default true)
+  --operator-namespace NS           namespace of the operator pods (default $POD_NAMESPACE or default)
+  --operator-pod-labels K=V,...     labels of the operator pods (default app.kubernetes.io/name=dat-operator)`;
 
 /** Parses argv (without node and script); accepts `--flag value` and `--flag=value`. */
 export function parseOperatorFlags(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = {}): OperatorFlags {
@@ -73,8 +84,8 @@ export function parseOperatorFlags(argv: readonly string[], env: Readonly<Record
       throw new ConfigError(`unknown flag --${name}\n${USAGE}`);
     }
   }
-  const bool = (name: string): boolean => {
-    const v = values.get(name) ?? 'false';
+  const bool = (name: string, dflt = false): boolean => {
+    const v = values.get(name) ?? String(dflt);
     if (v !== 'true' && v !== 'false') throw new ConfigError(`flag --${name} must be true or false, got ${v}`);
     return v === 'true';
   };
@@ -100,5 +111,20 @@ export function parseOperatorFlags(argv: readonly string[], env: Readonly<Record
     workerImage: values.get('worker-image') ?? 'ghcr.io/dat-operator/worker:0.1.0',
     logLevel,
     concurrency: int('concurrency', 2, 1),
+    networkPolicy: bool('network-policy', true),
+    operatorNamespace: values.get('operator-namespace') ?? env.POD_NAMESPACE ?? 'default',
+    operatorPodLabels: parseLabels(values.get('operator-pod-labels') ?? 'app.kubernetes.io/name=dat-operator'),
   };
+}
+
+/** Parses `k=v,k2=v2` (the operator pods' labels). */
+function parseLabels(raw: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of raw.split(',').map((p) => p.trim()).filter((p) => p !== '')) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) throw new ConfigError(`flag --operator-pod-labels: "${part}" is not key=value`);
+    out[part.slice(0, eq)] = part.slice(eq + 1);
+  }
+  if (Object.keys(out).length === 0) throw new ConfigError('flag --operator-pod-labels needs at least one key=value');
+  return out;
 }

@@ -32,6 +32,7 @@ async function main(): Promise<void> {
     progressIntervalMs: flags.progressIntervalSeconds * 1000,
     workerImage: flags.workerImage,
     concurrency: flags.concurrency,
+    networkPolicy: flags.networkPolicy ? { namespace: flags.operatorNamespace, podLabels: flags.operatorPodLabels } : undefined,
     onLostLeadership: () => {
       log.error('Lost leadership, exiting');
       process.exit(1);

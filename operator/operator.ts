@@ -27,6 +27,7 @@ import { createMetrics, type OperatorMetrics } from './metrics.js';
 import { objectKey, parseKey } from './names.js';
 import { ProgressPoller } from './progress-poller.js';
 import { Reconciler, type ClusterReader } from './reconciler.js';
+import type { OperatorSelector } from './desired/network-policy.js';
 import { WorkQueue } from './work-queue.js';
 
 /** Options of {@link startOperator}. */
@@ -52,6 +53,8 @@ export interface OperatorOptions {
   readonly workerImage?: string;
   /** Concurrent reconciles (different keys). @default 2 */
   readonly concurrency?: number;
+  /** Where the operator's pods run: each job gets a NetworkPolicy admitting them. Unset: no NetworkPolicy. */
+  readonly networkPolicy?: OperatorSelector;
   /** Leader election timings (tests shorten them). */
   readonly leaseDurationMs?: number;
   readonly renewDeadlineMs?: number;
@@ -143,6 +146,7 @@ export async function startOperator(opts: OperatorOptions): Promise<OperatorHand
     writer: new KubeClusterWriter(kc, identity),
     progress: poller,
     defaultImage: opts.workerImage,
+    networkPolicy: opts.networkPolicy,
     observer: { onRestart: (j) => metrics.restarts.inc({ namespace: j.metadata.namespace ?? '' }) },
     log,
   });

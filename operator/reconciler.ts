@@ -12,7 +12,10 @@ import type { DATJob, DATJobStatus } from './api/types.js';
 import type { ClusterWriter } from './apply.js';
 import { DEFAULTS } from './constants.js';
 import { buildHeadlessService } from './desired/headless-service.js';
+import { buildNetworkPolicy, type OperatorSelector } from './desired/network-policy.js';
+import { buildRingTlsSecret, jobIncarnation, staleRingTlsSecretNames } from './desired/ring-tls-secret.js';
 import { buildWorkerPod } from './desired/worker-pod.js';
+import { createRingCredentials } from '../worker/security/certs.js';
 import { serviceName, workerPodName } from './names.js';
 import { classifyPods, isPodDeleting, isPodTerminal } from './pods.js';
 import { readTerminationReport } from './progress-report.js';
@@ -60,6 +63,8 @@ export interface ReconcilerOptions {
   /** Worker image for jobs without `spec.workers.image`. */
   readonly defaultImage?: string;
   readonly observer?: ReconcileObserver;
+  /** Where the operator runs: each job gets a NetworkPolicy admitting it. Unset: no NetworkPolicy. */
+  readonly networkPolicy?: OperatorSelector;
   readonly log?: Logger;
 }
 
@@ -158,6 +163,7 @@ export class Reconciler {
     for (let rank = 0; rank < job.spec.workers.replicas; rank++) {
       if (!taken.has(workerPodName(job.metadata.name ?? '', rank))) missing.push(buildWorkerPod(job, rank, { defaultImage: this.opts.defaultImage }));
     }
+    if (missing.length > 0) await this.ensureRingSecurity(job);
     await runAll(
       missing,
       async (pod) => {
@@ -166,6 +172,24 @@ export class Reconciler {
       },
       `failed to create ${missing.length} worker pod(s) of datjob ${job.metadata.namespace ?? ''}/${job.metadata.name ?? ''}`,
     );
+  }
+
+  /**
+   * Before the pods of an incarnation start: its ring TLS Secret (a new CA per
+   * incarnation; 409 means an earlier pass created it, and those credentials
+   * stay), the previous incarnation's Secret deleted, and the job's
+   * NetworkPolicy. Keys are issued only when pods are about to be created.
+   */
+  private async ensureRingSecurity(job: DATJob): Promise<void> {
+    const namespace = job.metadata.namespace ?? 'default';
+    const name = job.metadata.name ?? '';
+    const creds = await createRingCredentials({ namespace, name }, job.spec.workers.replicas);
+    const secret = buildRingTlsSecret(job, { caPem: creds.ca.certPem, ranks: creds.ranks });
+    if (await this.opts.writer.createSecret(secret)) {
+      this.log.info('Created ring TLS secret', { secret: secret.metadata?.name, job: name, incarnation: jobIncarnation(job) });
+    }
+    for (const stale of staleRingTlsSecretNames(job)) await this.opts.writer.deleteSecret(namespace, stale);
+    if (this.opts.networkPolicy !== undefined) await this.opts.writer.createNetworkPolicy(buildNetworkPolicy(job, this.opts.networkPolicy));
   }
 
   private async deletePods(pods: readonly V1Pod[]): Promise<void> {

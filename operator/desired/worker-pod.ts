@@ -5,6 +5,7 @@ import type { DATJob, DATJobVolumeSource } from '../api/types.js';
 import { DEFAULTS, LABELS, MANAGED_BY, MOUNTS, POD_NAMES } from '../constants.js';
 import { buildPeers, serviceName, workerPodName } from '../names.js';
 import { buildOwnerReference } from './owner-reference.js';
+import { buildWorkerContainerSecurityContext, buildWorkerPodSecurityContext, buildWorkerSecurityEnv, buildWorkerSecurityVolumes } from './pod-security.js';
 import { buildTrainArgs } from './train-args.js';
 
 /** Options that come from the operator's flags rather than the job. */
@@ -26,6 +27,10 @@ export function buildWorkerPod(job: DATJob, rank: number, opts: WorkerPodOptions
     mounts.push({ name: POD_NAMES.dataVolume, mountPath: MOUNTS.data, readOnly: true });
     volumes.push(buildVolume(POD_NAMES.dataVolume, training.dataVolume, true));
   }
+  // Ring TLS (this rank's key only) and the writable scratch dirs of the read-only root filesystem.
+  const security = buildWorkerSecurityVolumes(name, incarnation, rank);
+  mounts.push(...security.mounts);
+  volumes.push(...security.volumes);
 
   const args = buildTrainArgs(training, checkpoint, {
     checkpointDir: MOUNTS.checkpoint,
@@ -53,6 +58,9 @@ export function buildWorkerPod(job: DATJob, rank: number, opts: WorkerPodOptions
       hostname: workerPodName(name, rank),
       subdomain: serviceName(name),
       serviceAccountName: workers.serviceAccountName,
+      // Workers never call the API server: no token to steal from a compromised worker.
+      automountServiceAccountToken: false,
+      securityContext: buildWorkerPodSecurityContext(),
       nodeSelector: workers.nodeSelector,
       tolerations: workers.tolerations,
       volumes,
@@ -63,13 +71,14 @@ export function buildWorkerPod(job: DATJob, rank: number, opts: WorkerPodOptions
           imagePullPolicy: workers.imagePullPolicy ?? DEFAULTS.imagePullPolicy,
           command: ['dat'],
           args: ['train', ...args],
-          env: [...buildWorkerEnv(name, namespace, rank, workers.replicas, incarnation), ...(workers.env ?? [])],
+          env: [...buildWorkerEnv(name, namespace, rank, workers.replicas, incarnation), ...buildWorkerSecurityEnv(), ...(workers.env ?? [])],
           ports: [
             { name: POD_NAMES.ringPort, containerPort: DEFAULT_RING_PORT, protocol: 'TCP' },
             { name: POD_NAMES.metricsPort, containerPort: DEFAULT_METRICS_PORT, protocol: 'TCP' },
           ],
           resources: workers.resources,
           volumeMounts: mounts,
+          securityContext: buildWorkerContainerSecurityContext(),
         },
       ],
     },

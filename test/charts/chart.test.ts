@@ -83,6 +83,7 @@ test('RBAC grants exactly what the operator uses, with no wildcards', async () =
     '/pods:get', '/pods:list', '/pods:watch', '/pods:create', '/pods:delete',
     '/services:get', '/services:list', '/services:watch', '/services:create',
     '/events:create', '/events:patch',
+    '/secrets:create', '/secrets:delete', 'networking.k8s.io/networkpolicies:create',
   ];
   assert.deepEqual([...grants].sort(), [...want].sort());
   const lease = objs.find((o) => o.kind === 'Role' && o.metadata.name.endsWith('leader-election')) as unknown as { rules: Rule[] };
@@ -94,6 +95,11 @@ test('values switch the optional pieces', async () => {
     { name: 'leader election off drops the lease Role', args: ['--set', 'leaderElection.enabled=false'], want: (o: K8sObject[]) => !o.some((x) => x.kind === 'Role') },
     { name: 'watchNamespace uses a namespaced Role', args: ['--set', 'watchNamespace=ml'], want: (o: K8sObject[]) => o.some((x) => x.kind === 'Role' && x.metadata.namespace === 'ml') && !o.some((x) => x.kind === 'ClusterRole') },
     { name: 'ServiceMonitor when its API exists', args: ['--set', 'serviceMonitor.enabled=true', '--api-versions', 'monitoring.coreos.com/v1'], want: (o: K8sObject[]) => o.some((x) => x.kind === 'ServiceMonitor') },
+    {
+      name: 'networkPolicy off drops the NetworkPolicy grant and tells the operator',
+      args: ['--set', 'networkPolicy.enabled=false'],
+      want: (o: K8sObject[]) => !JSON.stringify(o).includes('networkpolicies') && JSON.stringify(o).includes('--network-policy=false'),
+    },
     { name: 'no ServiceMonitor by default', args: [], want: (o: K8sObject[]) => !o.some((x) => x.kind === 'ServiceMonitor') },
   ];
   for (const c of cases) assert.ok(c.want(await render(...c.args)), c.name);

@@ -16,7 +16,14 @@ test('parseOperatorFlags: defaults, both flag forms, the chart\'s flags', () => 
     workerImage: 'ghcr.io/dat-operator/worker:0.1.0',
     logLevel: 'info',
     concurrency: 2,
+    networkPolicy: true,
+    operatorNamespace: 'default',
+    operatorPodLabels: { 'app.kubernetes.io/name': 'dat-operator' },
   });
+  const np = parseOperatorFlags(['--network-policy=false', '--operator-pod-labels=app.kubernetes.io/name=x,app.kubernetes.io/instance=r'], { POD_NAMESPACE: 'ops' });
+  assert.equal(np.networkPolicy, false);
+  assert.equal(np.operatorNamespace, 'ops');
+  assert.deepEqual(np.operatorPodLabels, { 'app.kubernetes.io/name': 'x', 'app.kubernetes.io/instance': 'r' });
   const chart = parseOperatorFlags(
     ['--leader-elect=true', '--leader-election-namespace=ops', '--metrics-port=9090', '--health-port', '9091', '--progress-interval=5', '--worker-image=w:1', '--log-level=debug', '--namespace=team'],
     { POD_NAMESPACE: 'ignored' },
@@ -38,6 +45,7 @@ test('parseOperatorFlags rejects bad input with the flag named', () => {
     { argv: ['--leader-elect=yes'], want: /--leader-elect must be true or false/ },
     { argv: ['--kubeconfig'], want: /--kubeconfig needs a value/ },
     { argv: ['stray'], want: /unexpected argument stray/ },
+    { argv: ['--operator-pod-labels=novalue'], want: /--operator-pod-labels: "novalue" is not key=value/ },
   ];
   for (const c of cases) assert.throws(() => parseOperatorFlags(c.argv), c.want, c.argv.join(' '));
 });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { V1Pod, V1Service } from '@kubernetes/client-node';
+import type { V1NetworkPolicy, V1Pod, V1Secret, V1Service } from '@kubernetes/client-node';
 import type { DATJob, DATJobStatus } from '../../operator/api/types.js';
 import type { ClusterWriter } from '../../operator/apply.js';
 import { buildMergePatch } from '../../operator/merge-patch.js';
@@ -14,6 +14,8 @@ class FakeCluster implements ClusterReader, ClusterWriter {
   jobs = new Map<string, DATJob>();
   pods = new Map<string, V1Pod>();
   services = new Map<string, V1Service>();
+  secrets = new Map<string, V1Secret>();
+  policies = new Map<string, V1NetworkPolicy>();
   events: StatusEvent[] = [];
   calls: string[] = [];
   private rv = 1;
@@ -47,6 +49,20 @@ class FakeCluster implements ClusterReader, ClusterWriter {
   createService(svc: V1Service): Promise<void> {
     this.calls.push(`create service ${svc.metadata!.name!}`);
     this.services.set(svc.metadata!.name!, svc);
+    return Promise.resolve();
+  }
+  createSecret(secret: V1Secret): Promise<boolean> {
+    if (this.secrets.has(secret.metadata!.name!)) return Promise.resolve(false);
+    this.calls.push(`create secret ${secret.metadata!.name!}`);
+    this.secrets.set(secret.metadata!.name!, secret);
+    return Promise.resolve(true);
+  }
+  deleteSecret(_ns: string, name: string): Promise<void> {
+    if (this.secrets.delete(name)) this.calls.push(`delete secret ${name}`);
+    return Promise.resolve();
+  }
+  createNetworkPolicy(policy: V1NetworkPolicy): Promise<void> {
+    this.policies.set(policy.metadata!.name!, policy);
     return Promise.resolve();
   }
   patchJobStatus(job: DATJob, status: DATJobStatus): Promise<DATJob> {
@@ -237,4 +253,26 @@ test('the final report in rank 0\'s termination message reaches status.progress'
   assert.equal(st.phase, 'Succeeded');
   assert.equal(st.progress?.robustAccuracy, 0.61);
   assert.equal(st.progress?.step, 40);
+});
+
+test('each incarnation gets a new ring TLS Secret before its pods; the previous one is deleted; the NetworkPolicy admits the job', async () => {
+  const cluster = new FakeCluster();
+  cluster.put(makeDATJob('j').uid('u').obj());
+  const r = new Reconciler({ reader: cluster, writer: cluster, networkPolicy: { namespace: 'dat-system', podLabels: { 'app.kubernetes.io/name': 'dat-operator' } } });
+  await r.reconcile('default', 'j');
+  assert.deepEqual([...cluster.secrets.keys()], ['j-ring-tls-0']);
+  assert.ok(cluster.calls.indexOf('create secret j-ring-tls-0') < cluster.calls.indexOf('create pod j-worker-0'), 'the Secret exists before any pod mounts it');
+  const ca0 = cluster.secrets.get('j-ring-tls-0')!.data!['ca.crt'];
+  assert.deepEqual([...cluster.policies.keys()], ['j-ring']);
+  assert.equal(cluster.pods.get('j-worker-1')!.spec!.volumes!.find((v) => v.name === 'ring-tls')!.secret!.secretName, 'j-ring-tls-0');
+
+  cluster.setPod('j-worker-0', { phase: 'Failed', exitCode: 3 });
+  await r.reconcile('default', 'j');
+  await r.reconcile('default', 'j');
+  assert.deepEqual([...cluster.secrets.keys()], ['j-ring-tls-1'], 'rotated: the old incarnation\'s Secret is gone');
+  assert.notEqual(cluster.secrets.get('j-ring-tls-1')!.data!['ca.crt'], ca0, 'a new CA');
+  assert.equal(cluster.pods.get('j-worker-0')!.spec!.volumes!.find((v) => v.name === 'ring-tls')!.secret!.secretName, 'j-ring-tls-1');
+  cluster.calls = [];
+  await r.reconcile('default', 'j');
+  assert.deepEqual(cluster.calls.filter((c) => /secret|pod/.test(c)), [], 'no keys are issued while the gang is complete');
 });

@@ -17,6 +17,10 @@
  * Every received message is checked against the one expected next (sequence
  * number, step, phase, chunk, part, sender, sizes); anything else fails the
  * operation with a {@link RingError} naming the sender. Never a wrong sum.
+ * Values must be finite: a NaN or Inf in this rank's input, or in a partial
+ * or reduced sum that arrives, fails the operation (and, through the
+ * transport's abort, the step on every rank) instead of spreading into every
+ * rank's model.
  */
 import { decodeHalf, encodeHalf, addHalfInto } from './half.js';
 import { RING_FAILURES, RingError } from './ring-errors.js';
@@ -115,6 +119,23 @@ function receiveTimeout(ctx: RingContext, from: number, what: string): () => Err
     });
 }
 
+/** Index of the first NaN or ±Inf in `a`, or -1. */
+export function firstNonFinite(a: Float32Array): number {
+  for (let i = 0; i < a.length; i++) {
+    const v = a[i]!;
+    // v - v is 0 for every finite v and NaN for NaN and ±Inf: one subtraction, no call.
+    if (v - v !== 0) return i;
+  }
+  return -1;
+}
+
+function nonFiniteError(ctx: RingContext, what: string, peerRank: number): RingError {
+  return new RingError(`rank ${ctx.rank} ${what} (seq ${ctx.seq}); a non-finite gradient fails the step on every rank instead of corrupting the model`, {
+    failure: RING_FAILURES.nonFinite,
+    peerRank,
+  });
+}
+
 /** A float32 view of `data`, copying through `scratch` when the bytes are not 4-byte aligned. */
 function viewFloat32(data: Uint8Array, scratch: Uint8Array): Float32Array {
   const n = data.byteLength >>> 2;
@@ -137,6 +158,8 @@ export async function ringAllreduce(
 ): Promise<Float32Array> {
   const n = ctx.worldSize;
   const r = ctx.rank;
+  const bad = firstNonFinite(input);
+  if (bad >= 0) throw nonFiniteError(ctx, `has a non-finite gradient: element ${bad} is ${input[bad]}`, r);
   const out = Float32Array.from(input);
   if (n === 1) return out;
   const leftRank = mod(r - 1, n);
@@ -177,10 +200,16 @@ export async function ringAllreduce(
           const incoming = viewFloat32(msg.data, scratch);
           for (let i = 0; i < region.length; i++) region[i] += incoming[i]!;
         }
+        // Inputs are checked by their owners, so a non-finite sum is a bad partial sum from the left or an overflow.
+        const badSum = firstNonFinite(region);
+        if (badSum >= 0) throw nonFiniteError(ctx, `got a non-finite partial sum from ${ctx.describePeer(leftRank)}: element ${lo + badSum} is ${region[badSum]} at step ${s}`, leftRank);
         if (s === n - 2 && bpe === 2) {
           // The owner keeps exactly what the others will decode, so all ranks hold the same bits.
           const bytes = encodeHalf(region);
           decodeHalf(bytes, region);
+          // A finite sum above the binary16 range (65504) becomes Inf here: fail before anyone receives it.
+          const badHalf = firstNonFinite(region);
+          if (badHalf >= 0) throw nonFiniteError(ctx, `reduced element ${lo + badHalf} to ${region[badHalf]}: the sum exceeds the f16 wire range`, r);
           send(s + 1, c, p, b - a, bytes);
         } else {
           send(s + 1, c, p, b - a, encode(region));
@@ -189,6 +218,8 @@ export async function ringAllreduce(
         // Step 3: all-gather. Copy the reduced part and forward the very same bytes.
         if (bpe === 2) decodeHalf(msg.data, region);
         else region.set(viewFloat32(msg.data, scratch));
+        const badReduced = firstNonFinite(region);
+        if (badReduced >= 0) throw nonFiniteError(ctx, `got a non-finite reduced value from ${ctx.describePeer(leftRank)}: element ${lo + badReduced} is ${region[badReduced]} at step ${s}`, leftRank);
         if (s + 1 < steps) send(s + 1, c, p, b - a, msg.data);
       }
     }

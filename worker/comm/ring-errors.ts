@@ -18,6 +18,8 @@ export const RING_FAILURES = {
   closed: 'closed',
   /** Ranks disagree about the ring (world size, session, buffer size). */
   mismatch: 'mismatch',
+  /** A gradient or partial sum holds NaN or Inf: summing it would corrupt the model on every rank. */
+  nonFinite: 'non-finite',
 } as const;
 export type RingFailure = (typeof RING_FAILURES)[keyof typeof RING_FAILURES];
 

@@ -45,6 +45,9 @@ export const RING_CHANNEL_OPTIONS: grpc.ChannelOptions = {
   'grpc.enable_http_proxy': 0,
   // Chunks are not idempotent across a failed stream; the ring fails the step instead.
   'grpc.enable_retries': 0,
+  // mTLS peers are identified by their certificate's dat-ring:// URI, never by host name, so the TLS server
+  // name is a constant: an IP address there (local mode, pod IPs) is invalid SNI and node warns (DEP0123).
+  'grpc.ssl_target_name_override': 'dat-ring',
 };
 
 /** Server options: requests are small; keep the server's limits explicit too. */

@@ -22,7 +22,8 @@ import { formatTrainArgs } from '../cli/format-args.js';
 import { createProgressDisplay, parseProgressLine, resolveProgressMode } from '../cli/progress-display.js';
 import type { RunMetrics } from '../train/metrics.js';
 import { PARENT_WATCH_ENV } from '../distributed/worker-env.js';
-import { INSECURE_RING_ENV } from '../security/ring-security.js';
+import { INSECURE_RING_ENV, isInsecureRingRequested } from '../security/ring-security.js';
+import { LOCAL_RING_JOB, prepareLocalRingTls, type LocalRingTls } from '../security/local-ring-tls.js';
 
 /** Ring servers of local workers listen here only. */
 export const LOCAL_HOST = '127.0.0.1';
@@ -83,8 +84,12 @@ function workerCommand(): string[] {
   return [process.execPath, ...(fromSource ? ['--import', 'tsx'] : []), main];
 }
 
-/** Environment of worker `rank` (pure). */
-export function buildWorkerEnv(rank: number, ports: readonly number[], base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+/**
+ * Environment of worker `rank` (pure). With `tlsDir` the ring uses mutual TLS
+ * exactly as in a pod; without it, plain text (`DAT_INSECURE_RING=1`).
+ */
+export function buildWorkerEnv(rank: number, ports: readonly number[], base: NodeJS.ProcessEnv, tlsDir?: string): NodeJS.ProcessEnv {
+  const security: NodeJS.ProcessEnv = tlsDir !== undefined ? { [WORKER_ENV.tlsDir]: tlsDir, [INSECURE_RING_ENV]: undefined } : { [INSECURE_RING_ENV]: '1' };
   return {
     ...base,
     [WORKER_ENV.rank]: String(rank),
@@ -92,11 +97,10 @@ export function buildWorkerEnv(rank: number, ports: readonly number[], base: Nod
     [WORKER_ENV.peers]: ports.map((p) => `${LOCAL_HOST}:${p}`).join(','),
     [WORKER_ENV.ringBind]: LOCAL_HOST,
     [WORKER_ENV.ringPort]: String(ports[rank]),
-    [WORKER_ENV.jobName]: 'local',
+    [WORKER_ENV.jobName]: LOCAL_RING_JOB.name,
     [WORKER_ENV.restartCount]: '0',
     [PARENT_WATCH_ENV]: 'stdin',
-    // Local rings bind 127.0.0.1 only; there is no per-job CA to issue certificates from.
-    [INSECURE_RING_ENV]: '1',
+    ...security,
   };
 }
 
@@ -111,7 +115,10 @@ export async function launchLocal(opts: TrainOptions, io: { stdout: NodeJS.Write
   const [cmd, ...prefix] = workerCommand();
   const args = [...prefix, 'train', ...formatTrainArgs(opts, ['progress']), '--progress=json'];
 
-  // Step 2
+  // Step 2: a CA and per-rank certificates for this run, unless the user asked for a plain-text ring.
+  let tls: LocalRingTls | undefined;
+  if (isInsecureRingRequested(process.env)) logLine(`dat: warning: ${INSECURE_RING_ENV} is set: the local ring runs without TLS`);
+  else tls = await prepareLocalRingTls(n);
   const children: ChildProcess[] = [];
   const exits: Array<Promise<WorkerExit>> = [];
   let firstFailure: WorkerExit | undefined;
@@ -135,7 +142,7 @@ export async function launchLocal(opts: TrainOptions, io: { stdout: NodeJS.Write
   process.on('SIGTERM', onSignal);
   try {
     for (let rank = 0; rank < n; rank++) {
-      const child = spawn(cmd!, args, { env: buildWorkerEnv(rank, ports, process.env), stdio: ['pipe', 'pipe', 'pipe'] });
+      const child = spawn(cmd!, args, { env: buildWorkerEnv(rank, ports, process.env, tls?.dirFor(rank)), stdio: ['pipe', 'pipe', 'pipe'] });
       children.push(child);
       logLine(`dat: started worker rank ${rank} pid ${child.pid ?? '?'} ring port ${ports[rank]}`);
       // Step 3
@@ -171,6 +178,8 @@ export async function launchLocal(opts: TrainOptions, io: { stdout: NodeJS.Write
     process.off('SIGTERM', onSignal);
     display.finish();
     for (const c of children) c.stdin?.end();
+    // Every child has exited (or never started): the keys are no longer needed.
+    await tls?.cleanup();
   }
   if (firstFailure !== undefined) {
     // An interruption of the launcher itself (rank -1) wins; otherwise name the worker that caused it.

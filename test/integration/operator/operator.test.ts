@@ -7,7 +7,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CoreV1Api, CoordinationV1Api, type V1Pod } from '@kubernetes/client-node';
+import { CoreV1Api, CoordinationV1Api, NetworkingV1Api, type V1Pod } from '@kubernetes/client-node';
 import type { DATJob } from '../../../operator/api/types.js';
 import { startOperator, type OperatorHandle, type OperatorOptions } from '../../../operator/operator.js';
 import { startControlPlane, type ControlPlane } from '../../support/control-plane.js';
@@ -41,6 +41,7 @@ function operatorOptions(identity: string): OperatorOptions {
     metricsPort: 0,
     healthPort: -1,
     progressIntervalMs: 500,
+    networkPolicy: { namespace: 'dat-system', podLabels: { 'app.kubernetes.io/name': 'dat-operator' } },
     // DAT_TEST_DEBUG=1 shows the operator's log lines.
     log: process.env.DAT_TEST_DEBUG === '1' ? createLogger({ op: identity }) : undefined,
   };
@@ -104,6 +105,13 @@ test('a DATJob gets its Service and pods with the contract env, runs, and succee
   assert.equal(env.DAT_RESTART_COUNT, '0');
   assert.equal(pod1.spec?.hostname, 'j-worker-1');
   assert.equal(pod1.spec?.subdomain, 'j');
+  // Ring security: this incarnation's TLS Secret (the pod mounts only its own key) and the job's NetworkPolicy.
+  const secret = await core.readNamespacedSecret({ namespace: ns, name: 'j-ring-tls-0' });
+  assert.deepEqual(Object.keys(secret.data ?? {}).sort(), ['ca.crt', 'rank-0.crt', 'rank-0.key', 'rank-1.crt', 'rank-1.key']);
+  assert.deepEqual(pod1.spec?.volumes?.find((v) => v.name === 'ring-tls')?.secret?.items?.map((i) => i.key), ['ca.crt', 'rank-1.crt', 'rank-1.key']);
+  const policy = await cp.kubeConfig.makeApiClient(NetworkingV1Api).readNamespacedNetworkPolicy({ namespace: ns, name: 'j-ring' });
+  assert.deepEqual(policy.spec?.ingress?.map((r) => r.ports?.[0]?.port), [29500, 9400]);
+  assert.equal(policy.spec?.ingress?.[0]?._from?.[0]?.podSelector?.matchLabels?.['dat-operator.io/job-name'], 'j');
 
   const running = await waitPhase(ns, 'j', 'Running');
   assert.equal(condition(running, 'Running')?.status, 'True');

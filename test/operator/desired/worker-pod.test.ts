@@ -44,9 +44,33 @@ test('buildWorkerPod renders the worker contract for each rank', () => {
       DAT_METRICS_PORT: '9400',
       DAT_JOB_NAME: 'j',
       DAT_RESTART_COUNT: '2',
+      DAT_TLS_DIR: '/var/run/dat/ring-tls',
+      DAT_CACHE_DIR: '/var/cache/dat',
+      TMPDIR: '/tmp',
     });
-    assert.deepEqual(ctr.volumeMounts, [{ name: 'checkpoint', mountPath: '/var/lib/dat/checkpoint' }]);
-    assert.deepEqual(pod.spec!.volumes, [{ name: 'checkpoint', emptyDir: {} }]);
+    assert.deepEqual(ctr.volumeMounts, [
+      { name: 'checkpoint', mountPath: '/var/lib/dat/checkpoint' },
+      { name: 'ring-tls', mountPath: '/var/run/dat/ring-tls', readOnly: true },
+      { name: 'dataset-cache', mountPath: '/var/cache/dat' },
+      { name: 'tmp', mountPath: '/tmp' },
+    ]);
+    assert.deepEqual(pod.spec!.volumes, [
+      { name: 'checkpoint', emptyDir: {} },
+      {
+        name: 'ring-tls',
+        secret: {
+          secretName: 'j-ring-tls-2',
+          defaultMode: 0o440,
+          items: [
+            { key: 'ca.crt', path: 'ca.crt' },
+            { key: `rank-${c.rank}.crt`, path: 'tls.crt' },
+            { key: `rank-${c.rank}.key`, path: 'tls.key' },
+          ],
+        },
+      },
+      { name: 'dataset-cache', emptyDir: {} },
+      { name: 'tmp', emptyDir: {} },
+    ]);
   }
 });
 
@@ -65,11 +89,27 @@ test('buildWorkerPod carries images, resources, scheduling, extra env and volume
   assert.deepEqual(ctr.resources, { limits: { 'nvidia.com/gpu': '1' } });
   assert.deepEqual(pod.spec!.nodeSelector, { gpu: 'yes' });
   assert.equal(envOf(pod).EXTRA, '1');
-  assert.deepEqual(pod.spec!.volumes, [
+  assert.deepEqual(pod.spec!.volumes!.slice(0, 2), [
     { name: 'checkpoint', persistentVolumeClaim: { claimName: 'ckpt-pvc', readOnly: false } },
     { name: 'data', persistentVolumeClaim: { claimName: 'cifar', readOnly: true } },
   ]);
   assert.ok(ctr.args!.join(' ').includes('--data-dir /var/lib/dat/data'));
   const dflt = buildWorkerPod(makeDATJob('d').obj(), 0, { defaultImage: 'local/worker:dev' });
   assert.equal(dflt.spec!.containers[0]!.image, 'local/worker:dev');
+});
+
+test('buildWorkerPod hardens the pod: non-root, read-only root, no capabilities, RuntimeDefault seccomp, no token', () => {
+  const pod = buildWorkerPod(makeDATJob('h').obj(), 0);
+  assert.equal(pod.spec!.automountServiceAccountToken, false);
+  assert.deepEqual(pod.spec!.securityContext, { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, fsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } });
+  assert.deepEqual(pod.spec!.containers[0]!.securityContext, {
+    allowPrivilegeEscalation: false,
+    readOnlyRootFilesystem: true,
+    runAsNonRoot: true,
+    capabilities: { drop: ['ALL'] },
+    seccompProfile: { type: 'RuntimeDefault' },
+  });
+  // Every path the worker writes is a volume: the job's own, /tmp, and the dataset cache.
+  const mounted = pod.spec!.containers[0]!.volumeMounts!.filter((m) => m.readOnly !== true).map((m) => m.mountPath);
+  assert.deepEqual(mounted.sort(), ['/tmp', '/var/cache/dat', '/var/lib/dat/checkpoint']);
 });
