@@ -27,6 +27,10 @@ test('buildWorkerEnv gives each rank the whole ring and its own port', async () 
   assert.equal(env.DAT_PEERS, ports.map((p) => `127.0.0.1:${p}`).join(','));
   assert.equal(env.DAT_RING_PORT, String(ports[1]));
   assert.equal(env.KEEP, 'x');
+  assert.equal(env.DAT_INSECURE_RING, '1', 'no TLS directory: an explicit plain-text ring');
+  const tls = buildWorkerEnv(1, ports, { DAT_INSECURE_RING: '1' }, '/tmp/x/rank-1');
+  assert.equal(tls.DAT_TLS_DIR, '/tmp/x/rank-1');
+  assert.equal(tls.DAT_INSECURE_RING, undefined, 'mutual TLS as in a pod');
 });
 
 test('rootFailure names the cause, not the survivors that reported a peer failure', () => {
