@@ -1,0 +1,337 @@
+/**
+ * End to end, the way a user meets dat-operator: `helm install` the chart,
+ * `kubectl apply -f examples/datjob-mnist.yaml`, watch `kubectl get datjobs`,
+ * and survive faults (a worker killed, a worker hung, the operator killed)
+ * without losing progress; then `kubectl delete` and `helm uninstall` clean
+ * up. Runs against whatever cluster the provider gives (DAT_E2E_PROVIDER:
+ * `local`, the default, or `kind`); every check reads the DATJob's status,
+ * its events and the checkpoint volume.
+ *
+ * The scenarios run in order and share the one operator release; each has its
+ * own namespace. `helm uninstall` is last.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { DATJob } from '../../operator/api/types.js';
+import { CONDITION_TYPES, LABELS, PHASES, REASONS } from '../../operator/constants.js';
+import { serviceName, workerPodName } from '../../operator/names.js';
+import type { ProgressReport } from '../../worker/contract.js';
+import { EXPECTED_MODEL_FILES, listCompleteCheckpointSteps, listModelFiles, readRunMetrics } from './support/checkpoints.js';
+import { getDATJob, isFailed, isSucceeded, listJobEventReasons, listJobPods, listJobServices, waitForDATJob, waitForRunningWorker } from './support/datjob-observer.js';
+import { E2EContext } from './support/e2e-context.js';
+import { EXAMPLES } from './support/examples.js';
+import type { KubeList } from './support/kube-cli.js';
+import { CRD_NAME, helmInstallOperator, helmUninstallOperator, listOperatorPods, RELEASE, RELEASE_SELECTOR, waitForReadyOperatorPod } from './support/operator-release.js';
+import { StopWaiting, waitFor } from './support/poll.js';
+import { readRankZeroProgress } from './support/rank-zero-progress.js';
+import { startProvider } from './support/start-provider.js';
+
+/** Budgets (ms). The example trains in ~1-2 min on 2 cores; the rest is slack for a loaded machine. */
+const TIMEOUTS = {
+  provider: 8 * 60_000,
+  install: 5 * 60_000,
+  podsRunning: 2 * 60_000,
+  training: 8 * 60_000,
+  cleanup: 90_000,
+  scenario: 12 * 60_000,
+} as const;
+/** Fast polls where a scenario races the training loop (checkpoint, first step after resume). */
+const FAST_POLL_MS = 250;
+
+/** Hang scenario: the stopped worker must be noticed after this many seconds without a step. */
+const HANG_DEADLINE_S = 20;
+
+const ctxHolder: { ctx?: E2EContext; installed: boolean } = { installed: false };
+
+function context(): E2EContext {
+  assert.ok(ctxHolder.ctx !== undefined, 'the cluster provider did not start');
+  return ctxHolder.ctx;
+}
+
+function requireOperator(): E2EContext {
+  assert.ok(ctxHolder.installed, 'the operator is not installed (the helm install step failed)');
+  return context();
+}
+
+/** Waits for the job to end and asserts it Succeeded (a Failed job stops the wait at once). */
+async function waitForSuccess(ctx: E2EContext, ns: string, name: string): Promise<DATJob> {
+  const job = await waitForDATJob(ctx.cli, ns, name, 'Succeeded', (j) => isSucceeded(j) || isFailed(j), TIMEOUTS.training);
+  assert.equal(job.status?.phase, PHASES.succeeded, `job ended ${job.status?.phase}: ${JSON.stringify(job.status?.conditions)}`);
+  const cond = job.status?.conditions?.find((c) => c.type === CONDITION_TYPES.succeeded);
+  assert.equal(cond?.status, 'True', 'Succeeded condition is True');
+  assert.ok(job.status?.completionTime !== undefined, 'completionTime is set');
+  return job;
+}
+
+/**
+ * Rank 0's progress report, or undefined while it is not answering; stops the
+ * caller's wait when training is over (the awaited mid-run state cannot come).
+ */
+async function readProgressOrStop(ctx: E2EContext, ns: string, name: string): Promise<ProgressReport | undefined> {
+  const p = await readRankZeroProgress(ctx.provider, ns, workerPodName(name, 0));
+  if (p?.phase === 'done' || p?.phase === 'failed') throw new StopWaiting(`rank 0 of ${ns}/${name} already reports phase ${p.phase} at step ${p.step}`);
+  if (p === undefined) {
+    const job = await getDATJob(ctx.cli, ns, name);
+    if (job !== undefined && (isSucceeded(job) || isFailed(job))) throw new StopWaiting(`${ns}/${name} already ended ${job.status?.phase}`);
+  }
+  return p;
+}
+
+/** Rank 0's progress once it trains and `accept` holds. */
+function waitForTrainingStep(ctx: E2EContext, ns: string, name: string, accept: (p: ProgressReport) => boolean, what: string): Promise<ProgressReport> {
+  return waitFor(
+    async () => {
+      const p = await readProgressOrStop(ctx, ns, name);
+      return p !== undefined && p.phase === 'training' && accept(p) ? p : undefined;
+    },
+    { what: `${ns}/${name} rank 0: ${what}`, timeoutMs: TIMEOUTS.training, intervalMs: FAST_POLL_MS },
+  );
+}
+
+/**
+ * The checkpoint volume's run output: metrics.json with accuracies, the model
+ * files, and a final checkpoint at `totalSteps` (taken from rank 0's own
+ * report during the run, not from the status, which the operator fills by polling).
+ */
+async function assertRunOutput(ctx: E2EContext, ns: string, job: DATJob, totalSteps: number): Promise<void> {
+  const metrics = await readRunMetrics(ctx.provider.volumes, ns, ctx.pvcName);
+  assert.ok(metrics !== undefined, 'output/metrics.json is on the checkpoint volume');
+  assert.ok(metrics.cleanAccuracy >= 0 && metrics.cleanAccuracy <= 1, `metrics.json cleanAccuracy ${metrics.cleanAccuracy}`);
+  assert.ok(metrics.robustAccuracy >= 0 && metrics.robustAccuracy <= 1, `metrics.json robustAccuracy ${metrics.robustAccuracy}`);
+  assert.equal(metrics.workers, job.spec.workers.replicas, 'metrics.json records the ring size');
+  const modelFiles = await listModelFiles(ctx.provider.volumes, ns, ctx.pvcName);
+  for (const f of EXPECTED_MODEL_FILES) assert.ok(modelFiles.includes(f), `output/model/${f} is on the volume (found ${modelFiles.join(', ')})`);
+  const steps = await listCompleteCheckpointSteps(ctx.provider.volumes, ns, ctx.pvcName, job.spec.workers.replicas);
+  assert.ok(steps.length > 0, 'at least one complete checkpoint is on the volume');
+  assert.equal(steps[0], totalSteps, 'the newest checkpoint is the last step (written at the last epoch end)');
+}
+
+describe('dat-operator end to end', { timeout: 60 * 60_000 }, () => {
+  before(async () => {
+    ctxHolder.ctx = new E2EContext(await startProvider());
+  }, { timeout: TIMEOUTS.provider });
+
+  after(async () => {
+    await ctxHolder.ctx?.cleanup();
+  }, { timeout: 2 * 60_000 });
+
+  test('helm install deploys the operator as a pod of the release, with the CRD', { timeout: TIMEOUTS.install }, async (t) => {
+    const ctx = context();
+    const started = Date.now();
+    await helmInstallOperator(ctx.cli, ctx.provider.helmSetValues);
+    const pods = await listOperatorPods(ctx.cli);
+    assert.equal(pods.length, 1, 'one operator replica');
+    const op = await waitForReadyOperatorPod(ctx.cli, [], TIMEOUTS.install);
+    assert.match(await ctx.cli.kubectl(['get', 'pods'], { namespace: RELEASE.namespace }), /dat-operator-\S+\s+1\/1\s+Running/, 'kubectl get pods -n dat-system');
+    assert.equal(op.spec?.containers[0]?.command?.[0], 'dat-operator', 'the pod runs the chart command');
+    const crd = await ctx.cli.getJsonIfExists<{ metadata: { name: string } }>(['crd', CRD_NAME]);
+    assert.equal(crd?.metadata.name, CRD_NAME);
+    // Both examples are valid DATJobs for the real API server (schema, defaults, CEL rules).
+    await ctx.cli.apply({ file: EXAMPLES.mnist }, { namespace: 'default', dryRun: 'server' });
+    await ctx.cli.apply({ file: EXAMPLES.gpuResnet }, { namespace: 'default', dryRun: 'server' });
+    ctxHolder.installed = true;
+    t.diagnostic(`helm install took ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  });
+
+  test('(a) kubectl apply -f examples/datjob-mnist.yaml trains to Succeeded with accuracy in the status', { timeout: TIMEOUTS.scenario }, async (t) => {
+    const ctx = requireOperator();
+    const ns = 'e2e-mnist';
+    const name = ctx.mnistJob.metadata.name ?? '';
+    await ctx.scenario(t, ns, name, async () => {
+      await ctx.createNamespaceWithPvc(ns);
+      await ctx.cli.apply({ file: EXAMPLES.mnist }, { namespace: ns });
+      await waitForRunningWorker(ctx.cli, ns, name, 0, 0, TIMEOUTS.podsRunning);
+      const running = await waitForTrainingStep(ctx, ns, name, (p) => p.step >= 1, 'step >= 1');
+      const table = await ctx.cli.kubectl(['get', 'datjobs'], { namespace: ns });
+      for (const col of ['PHASE', 'READY', 'EPOCH', 'ROBUST-ACC', 'RESTARTS', 'AGE']) assert.match(table, new RegExp(col), `kubectl get datjobs shows ${col}`);
+      assert.match(table, new RegExp(`^${name}\\s`, 'm'));
+
+      const job = await waitForSuccess(ctx, ns, name);
+      // The commands docs/cluster.md shows for a finished job.
+      const done = await ctx.cli.kubectl(['get', 'datjobs'], { namespace: ns });
+      assert.match(done, new RegExp(`^${name}\\s+Succeeded\\s`, 'm'), `kubectl get datjobs shows Succeeded:\n${done}`);
+      const described = await ctx.cli.kubectl(['describe', 'datjob', name], { namespace: ns });
+      assert.match(described, new RegExp(REASONS.allWorkersSucceeded), 'kubectl describe shows the events');
+      const progressText = await ctx.cli.kubectl(['get', 'datjob', name, '-o', 'jsonpath={.status.progress}'], { namespace: ns });
+      const progress = JSON.parse(progressText) as NonNullable<NonNullable<DATJob['status']>['progress']>;
+      t.diagnostic(`kubectl get datjobs:\n${done}status.progress: ${progressText}`);
+      assert.ok(typeof progress.robustAccuracy === 'number' && progress.robustAccuracy >= 0 && progress.robustAccuracy <= 1, `robustAccuracy ${progress.robustAccuracy}`);
+      assert.ok(typeof progress.cleanAccuracy === 'number' && progress.cleanAccuracy > 0.5, `cleanAccuracy ${progress.cleanAccuracy} shows the model learned`);
+      assert.equal(progress.epoch, job.spec.training.epochs, 'all epochs ran');
+      assert.equal(progress.step, progress.totalSteps, 'every optimizer step ran');
+      assert.equal(job.status?.restarts ?? 0, 0, 'no gang restart');
+      assert.equal(job.status?.workers?.succeeded, job.spec.workers.replicas, 'every worker succeeded');
+
+      const reasons = await listJobEventReasons(ctx.cli, ns, name);
+      assert.ok(reasons.includes(REASONS.jobCreated), `events: ${reasons.join(', ')}`);
+      assert.ok(reasons.includes(REASONS.allWorkersSucceeded), `events: ${reasons.join(', ')}`);
+      await assertRunOutput(ctx, ns, job, running.totalSteps);
+      t.diagnostic(`clean ${progress.cleanAccuracy} robust ${progress.robustAccuracy} steps ${progress.step}`);
+    });
+  });
+
+  test('(b) a worker SIGKILLed mid-epoch: the gang restarts from the last checkpoint and Succeeds', { timeout: TIMEOUTS.scenario }, async (t) => {
+    const ctx = requireOperator();
+    const ns = 'e2e-kill';
+    const name = 'mnist-kill';
+    await ctx.scenario(t, ns, name, async () => {
+      await ctx.createNamespaceWithPvc(ns);
+      const spec = await ctx.applyDerivedJob(ns, name, {});
+      const world = spec.spec.workers.replicas;
+      // The example's first periodic checkpoint: far enough from step 0 that a restart from
+      // scratch cannot reach it before the first poll of the new gang.
+      const minResumeStep = spec.spec.checkpoint.everySteps ?? 1;
+      await waitForRunningWorker(ctx.cli, ns, name, 0, 0, TIMEOUTS.podsRunning);
+
+      // Step 1: a complete checkpoint exists and rank 0 has moved past it, inside an epoch.
+      const before = await waitFor(
+        async () => {
+          const p = await readProgressOrStop(ctx, ns, name);
+          if (p?.phase !== 'training') return undefined;
+          const newest = (await listCompleteCheckpointSteps(ctx.provider.volumes, ns, ctx.pvcName, world))[0];
+          const perEpoch = p.totalSteps / p.totalEpochs;
+          if (newest === undefined || newest < minResumeStep || p.step <= newest || p.step % perEpoch === 0) return undefined;
+          return { checkpoint: newest, step: p.step, totalSteps: p.totalSteps };
+        },
+        { what: `${ns}/${name}: a complete checkpoint at step >= ${minResumeStep} on the volume with rank 0 past it`, timeoutMs: TIMEOUTS.training, intervalMs: FAST_POLL_MS },
+      );
+      // Step 2: SIGKILL rank 1 (a crashed process, as the OOM killer would leave it).
+      await ctx.provider.signalPod(ns, workerPodName(name, 1), 'SIGKILL');
+      t.diagnostic(`killed rank 1 at step ${before.step}; newest checkpoint ${before.checkpoint}`);
+
+      // Step 3: the operator restarts the whole gang.
+      const restarting = await waitForDATJob(ctx.cli, ns, name, 'restarts = 1', (j) => (j.status?.restarts ?? 0) >= 1 || isFailed(j), TIMEOUTS.podsRunning, FAST_POLL_MS);
+      assert.equal(restarting.status?.restarts, 1, 'one gang restart');
+      await waitForRunningWorker(ctx.cli, ns, name, 0, 1, TIMEOUTS.podsRunning);
+      const pods = await listJobPods(ctx.cli, ns, name);
+      assert.ok(
+        pods.every((p) => p.metadata?.labels?.[LABELS.incarnation] === '1' || p.metadata?.deletionTimestamp !== undefined || p.status?.phase !== 'Running'),
+        'no pod of the first incarnation keeps running',
+      );
+
+      // Step 4: the new gang's first training report starts at the checkpoint, not at zero.
+      const resumed = await waitForTrainingStep(ctx, ns, name, () => true, 'first training report after the restart');
+      t.diagnostic(`first step after the restart: ${resumed.step}`);
+      assert.ok(resumed.step >= before.checkpoint, `resumed at step ${resumed.step}, expected >= checkpoint ${before.checkpoint} (not from zero)`);
+
+      // Step 5: it still finishes, with exactly the planned number of steps: the final
+      // checkpoint (written at the last step) is at totalSteps, counted across the restart.
+      const job = await waitForSuccess(ctx, ns, name);
+      assert.equal(job.status?.restarts, 1, 'exactly one gang restart');
+      const newest = (await listCompleteCheckpointSteps(ctx.provider.volumes, ns, ctx.pvcName, world))[0];
+      assert.equal(newest, before.totalSteps, 'the last checkpoint is at the planned step count: no step lost or repeated');
+      const reasons = await listJobEventReasons(ctx.cli, ns, name);
+      assert.ok(reasons.includes(REASONS.workerFailed), `a WorkerFailed event (events: ${reasons.join(', ')})`);
+      await assertRunOutput(ctx, ns, job, before.totalSteps);
+    });
+  });
+
+  test('(c) a worker stopped with SIGSTOP is caught by progressDeadlineSeconds and the gang restarts', { timeout: TIMEOUTS.scenario }, async (t) => {
+    const ctx = requireOperator();
+    const ns = 'e2e-hang';
+    const name = 'mnist-hang';
+    await ctx.scenario(t, ns, name, async () => {
+      await ctx.createNamespaceWithPvc(ns);
+      // A long all-reduce deadline: rank 0 waits on the stopped peer instead of failing, so only the
+      // progress deadline can notice the hang (the case no other training operator detects).
+      await ctx.applyDerivedJob(ns, name, {
+        training: { collectiveTimeoutMs: 10 * 60_000 },
+        runPolicy: { progressDeadlineSeconds: HANG_DEADLINE_S },
+      });
+      await waitForRunningWorker(ctx.cli, ns, name, 1, 0, TIMEOUTS.podsRunning);
+      const atStop = await waitForTrainingStep(ctx, ns, name, (p) => p.step >= 2, 'step >= 2');
+      await ctx.provider.signalPod(ns, workerPodName(name, 1), 'SIGSTOP');
+      const stoppedAt = Date.now();
+      t.diagnostic(`stopped rank 1 at step ${atStop.step}`);
+
+      const restarted = await waitForDATJob(ctx.cli, ns, name, 'restarts = 1', (j) => (j.status?.restarts ?? 0) >= 1 || isFailed(j), HANG_DEADLINE_S * 1000 + 90_000, FAST_POLL_MS);
+      const detectedAfterS = (Date.now() - stoppedAt) / 1000;
+      t.diagnostic(`hang detected and the gang restarted ${detectedAfterS.toFixed(1)} s after SIGSTOP`);
+      assert.equal(restarted.status?.restarts, 1);
+      // Only the deadline could have fired: the ring waits 10 minutes, and the stall was at least the deadline long (less a step).
+      assert.ok(detectedAfterS >= HANG_DEADLINE_S / 2, `restart came ${detectedAfterS} s after the stop, before the ${HANG_DEADLINE_S} s deadline could expire`);
+      const reasons = await listJobEventReasons(ctx.cli, ns, name);
+      assert.ok(reasons.includes(REASONS.progressDeadlineExceeded), `a ProgressDeadlineExceeded event (events: ${reasons.join(', ')})`);
+
+      const job = await waitForSuccess(ctx, ns, name);
+      assert.equal(job.status?.restarts, 1, 'exactly one gang restart');
+      await assertRunOutput(ctx, ns, job, atStop.totalSteps);
+    });
+  });
+
+  test('(d) the operator pod killed mid-job is replaced by its Deployment and the job completes', { timeout: TIMEOUTS.scenario }, async (t) => {
+    const ctx = requireOperator();
+    const ns = 'e2e-operator-kill';
+    const name = 'mnist-operator-kill';
+    await ctx.scenario(t, ns, name, async () => {
+      await ctx.createNamespaceWithPvc(ns);
+      const spec = await ctx.applyDerivedJob(ns, name, {});
+      const running = await waitForTrainingStep(ctx, ns, name, (p) => p.step >= 1, 'step >= 1');
+      const [old] = await listOperatorPods(ctx.cli);
+      const oldName = old?.metadata?.name;
+      assert.ok(oldName !== undefined, 'an operator pod runs');
+      // Force deletion: the pod is gone at once, as with a lost node; the ReplicaSet makes a new one.
+      await ctx.cli.kubectl(['delete', 'pod', oldName, '--grace-period=0', '--force'], { namespace: RELEASE.namespace });
+      const replacement = await waitForReadyOperatorPod(ctx.cli, [oldName], TIMEOUTS.podsRunning);
+      t.diagnostic(`operator ${oldName} replaced by ${replacement.metadata?.name}`);
+
+      const job = await waitForSuccess(ctx, ns, name);
+      assert.equal(job.status?.restarts ?? 0, 0, 'the operator restart did not restart the gang');
+      const pods = await listJobPods(ctx.cli, ns, name);
+      assert.equal(pods.length, spec.spec.workers.replicas, `no duplicate worker pods (${pods.map((p) => p.metadata?.name).join(', ')})`);
+      const reasons = await listJobEventReasons(ctx.cli, ns, name);
+      assert.ok(reasons.includes(REASONS.allWorkersSucceeded), `events: ${reasons.join(', ')}`);
+      await assertRunOutput(ctx, ns, job, running.totalSteps);
+    });
+  });
+
+  test('(e) kubectl delete datjob removes its pods and Service and keeps the volume', { timeout: TIMEOUTS.scenario }, async (t) => {
+    const ctx = requireOperator();
+    const ns = 'e2e-delete';
+    const name = 'mnist-delete';
+    await ctx.scenario(t, ns, name, async () => {
+      await ctx.createNamespaceWithPvc(ns);
+      await ctx.applyDerivedJob(ns, name, {});
+      await waitForRunningWorker(ctx.cli, ns, name, 1, 0, TIMEOUTS.podsRunning);
+      const services = await listJobServices(ctx.cli, ns, name);
+      assert.deepEqual(services.map((s) => s.metadata?.name), [serviceName(name)], 'the headless Service exists');
+      const reasons = await listJobEventReasons(ctx.cli, ns, name);
+      assert.ok(reasons.includes(REASONS.jobCreated), `events: ${reasons.join(', ')}`);
+
+      await ctx.cli.kubectl(['delete', 'datjob', name], { namespace: ns, timeoutMs: TIMEOUTS.cleanup });
+      await waitFor(
+        async () => ((await listJobPods(ctx.cli, ns, name)).length === 0 && (await listJobServices(ctx.cli, ns, name)).length === 0 ? true : undefined),
+        { what: `${ns}/${name}'s pods and Service deleted`, timeoutMs: TIMEOUTS.cleanup },
+      );
+      const pvc = await ctx.cli.getJsonIfExists(['pvc', ctx.pvcName], { namespace: ns });
+      assert.ok(pvc !== undefined, 'the checkpoint PVC (user data) is kept');
+      // The user's last clean-up step of docs/cluster.md.
+      await ctx.cli.kubectl(['delete', '-f', EXAMPLES.pvc, '--wait=false'], { namespace: ns });
+    });
+  });
+
+  test('(f) helm uninstall leaves nothing behind but the CRD', { timeout: TIMEOUTS.scenario }, async (t) => {
+    const ctx = requireOperator();
+    const started = Date.now();
+    await helmUninstallOperator(ctx.cli);
+    await waitFor(async () => ((await listOperatorPods(ctx.cli)).length === 0 ? true : undefined), { what: 'operator pods gone', timeoutMs: TIMEOUTS.cleanup });
+    const kinds = 'all,serviceaccounts,roles,rolebindings,configmaps,secrets,leases';
+    const listLeftovers = async (): Promise<string[]> => {
+      const left = await ctx.cli.getJson<KubeList<{ kind: string; metadata: { name: string } }>>([kinds], { namespace: RELEASE.namespace });
+      // What every namespace has regardless of Helm: its default ServiceAccount and root CA bundle.
+      return left.items
+        .filter((o) => !(o.kind === 'ServiceAccount' && o.metadata.name === 'default') && !(o.kind === 'ConfigMap' && o.metadata.name === 'kube-root-ca.crt'))
+        .map((o) => `${o.kind}/${o.metadata.name}`);
+    };
+    // The garbage collector removes the ReplicaSet and pods in the background: give it a moment.
+    await waitFor(async () => ((await listLeftovers()).length === 0 ? true : undefined), { what: 'the release namespace emptied', timeoutMs: 30_000 }).catch(() => undefined);
+    assert.deepEqual(await listLeftovers(), [], `nothing left in ${RELEASE.namespace}`);
+    const clusterLeft = await ctx.cli.getJson<KubeList<{ kind: string; metadata: { name: string } }>>(['clusterroles,clusterrolebindings', '-l', RELEASE_SELECTOR]);
+    assert.deepEqual(clusterLeft.items.map((o) => `${o.kind}/${o.metadata.name}`), [], 'no cluster-scoped leftovers');
+    const anywhere = await ctx.cli.getJson<KubeList<{ kind: string; metadata: { name: string; namespace?: string } }>>([kinds, '-A', '-l', RELEASE_SELECTOR]);
+    assert.deepEqual(anywhere.items.map((o) => `${o.kind}/${o.metadata.namespace}/${o.metadata.name}`), [], 'no labelled leftovers in any namespace');
+    const crd = await ctx.cli.getJsonIfExists(['crd', CRD_NAME]);
+    assert.ok(crd !== undefined, 'the CRD stays (Helm never deletes CRDs, so DATJobs and their data survive)');
+    t.diagnostic(`helm uninstall took ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  });
+});
