@@ -87,7 +87,7 @@ test('RBAC grants exactly what the operator uses, with no wildcards', async () =
   ];
   assert.deepEqual([...grants].sort(), [...want].sort());
   const lease = objs.find((o) => o.kind === 'Role' && o.metadata.name.endsWith('leader-election')) as unknown as { rules: Rule[] };
-  assert.deepEqual(lease.rules, [{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] }]);
+  assert.deepEqual(lease.rules, [{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update', 'delete'] }]);
 });
 
 test('values switch the optional pieces', async () => {

@@ -36,6 +36,17 @@ export function findRingError(err: unknown): RingError | undefined {
   return undefined;
 }
 
+/** Env var bounding rank 0's wait for the operator's last progress read. */
+export const PROGRESS_LINGER_ENV = 'DAT_PROGRESS_LINGER_SECONDS';
+const DEFAULT_PROGRESS_LINGER_SECONDS = 30;
+
+/** How long rank 0 waits for its final report to be read (`DAT_PROGRESS_LINGER_SECONDS`, default 30). */
+function progressLingerMs(env: NodeJS.ProcessEnv): number {
+  const raw = env[PROGRESS_LINGER_ENV];
+  const seconds = raw === undefined || raw === '' ? DEFAULT_PROGRESS_LINGER_SECONDS : Number(raw);
+  return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 0;
+}
+
 /**
  * Exits when stdin closes: the local launcher holds the other end, so its
  * death ends this worker. Returns the function that stops watching (an open
@@ -139,6 +150,15 @@ export async function runDistributedWorker(opts: TrainOptions): Promise<number> 
     });
     // Step 5: leave together, so no rank tears its server down while a peer still pulls from it.
     await collective.barrier({ timeoutMs: opts.collectiveTimeoutMs });
+    // Step 6: rank 0 lingers (bounded) until its final report has been read once, so the final
+    // accuracy reaches the DATJob status instead of being lost between two operator polls.
+    if (telemetry !== undefined && env.rank === 0) {
+      const lingerMs = progressLingerMs(process.env);
+      if (lingerMs > 0) {
+        const read = await telemetry.waitForServed((p) => p.phase === 'done', lingerMs);
+        log.info(read ? 'Served final progress report' : 'Exited without the final progress report being read', { lingerMs });
+      }
+    }
     return EXIT_CODES.success;
   } catch (err) {
     const ringErr = findRingError(err);

@@ -26,6 +26,11 @@ export interface TelemetryServerOptions {
 
 /** A telemetry server, not yet listening. */
 export interface TelemetryServer {
+  /**
+   * Resolves once a progress report matching `pred` has been served (or at once if one
+   * already was), or after `timeoutMs`; resolves to whether it was served.
+   */
+  waitForServed(pred: (p: ProgressReport) => boolean, timeoutMs: number): Promise<boolean>;
   /** Binds and listens; resolves to the bound port. */
   start(): Promise<number>;
   /** Stops listening and closes open connections; idempotent. */
@@ -48,7 +53,11 @@ export function createTelemetryServer(opts: TelemetryServerOptions): TelemetrySe
     }
     const path = (req.url ?? '/').split('?')[0];
     if (path === PROGRESS_PATH) {
-      send(res, 200, 'application/json', JSON.stringify(opts.getProgress()));
+      const p = opts.getProgress();
+      send(res, 200, 'application/json', JSON.stringify(p));
+      served.push(p);
+      if (served.length > 16) served.shift();
+      for (const w of [...waiters]) if (w.pred(p)) w.done(true);
       return;
     }
     if (path === METRICS_PATH) {
@@ -57,6 +66,10 @@ export function createTelemetryServer(opts: TelemetryServerOptions): TelemetrySe
     }
     send(res, 404, 'text/plain; charset=utf-8', `not found; try ${PROGRESS_PATH} or ${METRICS_PATH}\n`);
   };
+  // Reports served so far (the last few) and who waits for one: lets rank 0 linger until
+  // the operator has read its final report, so the final accuracy reaches the DATJob status.
+  const served: ProgressReport[] = [];
+  const waiters = new Set<{ pred: (p: ProgressReport) => boolean; done: (ok: boolean) => void }>();
   const server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
       if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', `${getErrorMessage(err)}\n`);
@@ -66,6 +79,21 @@ export function createTelemetryServer(opts: TelemetryServerOptions): TelemetrySe
   let closed = false;
   return {
     server,
+    waitForServed: (pred, timeoutMs) => {
+      if (served.some(pred)) return Promise.resolve(true);
+      return new Promise<boolean>((resolve) => {
+        const w = {
+          pred,
+          done: (ok: boolean) => {
+            clearTimeout(timer);
+            waiters.delete(w);
+            resolve(ok);
+          },
+        };
+        const timer = setTimeout(() => w.done(false), timeoutMs);
+        waiters.add(w);
+      });
+    },
     start: () =>
       new Promise<number>((resolve, reject) => {
         const onError = (err: Error): void => reject(wrapError(`failed to bind telemetry server on port ${opts.port}`, err));
