@@ -27,8 +27,6 @@ export interface LeaseStore {
   /** Creates the Lease; rejects when it already exists. */
   create(record: LeaseRecord): Promise<LeaseRecord>;
   update(record: LeaseRecord): Promise<LeaseRecord>;
-  /** Deletes the Lease if it is still at `record.resourceVersion`; rejects on a conflict. */
-  delete(record: LeaseRecord): Promise<void>;
 }
 
 /** Clock and sleep, injectable for tests. */
@@ -177,10 +175,8 @@ export class LeaderElector {
     try {
       const current = await this.opts.store.get();
       if (current?.holderIdentity !== this.opts.identity) return;
-      // Deleting (not just emptying, as client-go does) frees it for a standby at once and leaves
-      // nothing behind on `helm uninstall`; the resourceVersion precondition keeps us from deleting
-      // a Lease someone else took over in the meantime.
-      await this.opts.store.delete(current);
+      // As client-go: empty holder and a 1 s duration let a standby take over at once.
+      await this.opts.store.update({ ...current, holderIdentity: '', leaseDurationSeconds: 1, renewTime: new Date(this.clock.now()).toISOString() });
       this.log.info('Released leader lease', { identity: this.opts.identity });
     } catch (err) {
       this.log.warn('Failed to release leader lease', { identity: this.opts.identity, err: getErrorMessage(err) });

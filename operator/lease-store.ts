@@ -54,19 +54,6 @@ export class KubeLeaseStore implements LeaseStore {
     return toRecord(await this.api.replaceNamespacedLease({ name: this.name, namespace: this.namespace, body: this.toLease(r) }));
   }
 
-  async delete(r: LeaseRecord): Promise<void> {
-    try {
-      await this.api.deleteNamespacedLease({
-        name: this.name,
-        namespace: this.namespace,
-        body: { preconditions: r.resourceVersion === undefined ? undefined : { resourceVersion: r.resourceVersion } },
-      });
-    } catch (err) {
-      if (apiErrorCode(err) === 404) return;
-      throw err;
-    }
-  }
-
   private toLease(r: LeaseRecord): V1Lease {
     return {
       apiVersion: 'coordination.k8s.io/v1',

@@ -87,12 +87,16 @@ test('RBAC grants exactly what the operator uses, with no wildcards', async () =
   ];
   assert.deepEqual([...grants].sort(), [...want].sort());
   const lease = objs.find((o) => o.kind === 'Role' && o.metadata.name.endsWith('leader-election')) as unknown as { rules: Rule[] };
-  assert.deepEqual(lease.rules, [{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update', 'delete'] }]);
+  assert.deepEqual(lease.rules, [{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: ['dat-dat-operator-leader'], verbs: ['get', 'update'] }]);
+  const leaseObj = objs.find((o) => o.kind === 'Lease');
+  assert.equal(leaseObj?.metadata.name, 'dat-dat-operator-leader', 'the chart owns the Lease, so helm uninstall removes it');
+  const dep = objs.find((o) => o.kind === 'Deployment') as unknown as { spec: { template: { spec: { containers: { args: string[] }[] } } } };
+  assert.ok(dep.spec.template.spec.containers[0]!.args.includes('--leader-election-id=dat-dat-operator-leader'));
 });
 
 test('values switch the optional pieces', async () => {
   const cases = [
-    { name: 'leader election off drops the lease Role', args: ['--set', 'leaderElection.enabled=false'], want: (o: K8sObject[]) => !o.some((x) => x.kind === 'Role') },
+    { name: 'leader election off drops the lease Role and the Lease', args: ['--set', 'leaderElection.enabled=false'], want: (o: K8sObject[]) => !o.some((x) => x.kind === 'Role' || x.kind === 'Lease') },
     { name: 'watchNamespace uses a namespaced Role', args: ['--set', 'watchNamespace=ml'], want: (o: K8sObject[]) => o.some((x) => x.kind === 'Role' && x.metadata.namespace === 'ml') && !o.some((x) => x.kind === 'ClusterRole') },
     { name: 'ServiceMonitor when its API exists', args: ['--set', 'serviceMonitor.enabled=true', '--api-versions', 'monitoring.coreos.com/v1'], want: (o: K8sObject[]) => o.some((x) => x.kind === 'ServiceMonitor') },
     {
