@@ -78,3 +78,25 @@ describe('isSchedulable', () => {
   ];
   for (const c of cases) it(c.name, () => assert.equal(isSchedulable(c.pod, labels, c.taints ?? [], { cpu: '2', memory: '1Gi' }), c.want));
 });
+
+it('buildInitScript carries the image directory into a volume mounted over its ancestor', async () => {
+  const { buildInitScript } = await import('./pod-runner.js');
+  const cases = [
+    {
+      name: 'repo under an emptyDir target',
+      mounts: [{ source: '/state/p/tmp', target: '/tmp', readOnly: false }],
+      cwd: '/tmp/ci/repo',
+      want: ["mkdir -p '/state/p/tmp/ci/repo'", "mount --bind '/tmp/ci/repo' '/state/p/tmp/ci/repo'", "mount --rbind '/state/p/tmp' '/tmp'"],
+    },
+    {
+      name: 'unrelated mount is a plain bind',
+      mounts: [{ source: '/state/p/ckpt', target: '/ckpt', readOnly: false }],
+      cwd: '/work/repo',
+      want: ["mount --bind '/state/p/ckpt' '/ckpt'"],
+    },
+  ];
+  for (const c of cases) {
+    const script = buildInitScript('/state/hosts', 'h', c.mounts, c.cwd);
+    for (const line of c.want) assert.ok(script.split('\n').includes(line), `${c.name}: missing ${line} in\n${script}`);
+  }
+});

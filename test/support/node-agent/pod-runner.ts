@@ -117,7 +117,15 @@ export function isFileSource(source: string): boolean {
 export function buildInitScript(hostsPath: string, hostname: string, mounts: readonly BindMount[], cwd: string): string {
   const lines = ['set -e', `mount --bind ${shq(hostsPath)} /etc/hosts`, `hostname ${shq(hostname)}`];
   for (const m of mounts) {
-    lines.push(`mount --bind ${shq(m.source)} ${shq(m.target)}`);
+    // A volume mounted over an ancestor of the image's directory (an emptyDir at /tmp while the
+    // repository lives under /tmp) would hide the container's own files, which in a real image
+    // never live in a volume: carry the directory into the volume first (this namespace only).
+    if (cwd.startsWith(m.target.endsWith('/') ? m.target : `${m.target}/`) && !isFileSource(m.source)) {
+      const inside = `${m.source}/${cwd.slice(m.target.length).replace(/^\/+/, '')}`;
+      lines.push(`mkdir -p ${shq(inside)}`, `mount --bind ${shq(cwd)} ${shq(inside)}`, `mount --rbind ${shq(m.source)} ${shq(m.target)}`);
+    } else {
+      lines.push(`mount --bind ${shq(m.source)} ${shq(m.target)}`);
+    }
     if (m.readOnly) lines.push(`mount -o remount,bind,ro ${shq(m.target)}`);
   }
   lines.push(`cd ${shq(cwd)}`, 'exec "$@"');
