@@ -49,9 +49,11 @@ export interface Collective {
 /**
  * Turns one rank's flat gradient (all layers fused into one buffer) into the
  * mean gradient over the ring. `step` lets stateful strategies (compression
- * warm-up, error feedback) know where they are. Always returns a promise.
+ * warm-up, error feedback) know where they are; `segments` (the fused
+ * tensors' lengths, the same every step) lets compressors scale per tensor.
+ * Always returns a promise.
  */
-export type GradientReducer = (flatGrad: Float32Array, step: number) => Promise<Float32Array>;
+export type GradientReducer = (flatGrad: Float32Array, step: number, segments?: readonly number[]) => Promise<Float32Array>;
 
 /** The single-process reducer: the mean of one gradient is itself. */
 export const identityReducer: GradientReducer = (flatGrad) => Promise.resolve(flatGrad);

@@ -14,6 +14,11 @@ export interface GradBucket {
   readonly step: number;
   /** Element type the all-reduce may use on the wire. @default 'f32' */
   readonly wire?: WireDtype;
+  /**
+   * Lengths of the tensors fused into `buffer`, in order (summing to its
+   * length), for compressors that scale per tensor. @default one segment
+   */
+  readonly segments?: readonly number[];
 }
 
 /** What every hook gets: the collective and the per-call deadline. */

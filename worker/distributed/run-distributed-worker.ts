@@ -113,9 +113,9 @@ export async function runDistributedWorker(opts: TrainOptions): Promise<number> 
     const result = await runTraining(opts, {
       rank: env.rank,
       worldSize: env.worldSize,
-      reducer: async (flat, step) => {
+      reducer: async (flat, step, segments) => {
         if (digest) log.info('Digested weights', { step, digest: digestTrainableVariables() });
-        const mean = await reducer(flat, step);
+        const mean = await reducer(flat, step, segments);
         metrics.addAllreduceBytes(stats.lastStepBytes);
         return mean;
       },

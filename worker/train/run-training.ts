@@ -39,7 +39,7 @@ import { deriveSeed } from '../util/rng.js';
 import { createModel, countParams } from './models/index.js';
 import { createOptimizer, type Optimizer } from './optimizers/index.js';
 import { epsWarmupFactor, learningRateAt, validateScheduleOptions } from './schedules.js';
-import { modelVariables, nonTrainableVariables, readWeights, totalSize, writeWeights } from './variables.js';
+import { modelVariables, nonTrainableVariables, readWeights, totalSize, trainableVariables, writeWeights } from './variables.js';
 import { applyGradients, computeGradients, type StepConfig } from './train-step.js';
 import { evaluateCounts, toEvalResult, type EvalAttackId, type EvalResult, type EvaluateOptions } from './evaluate.js';
 import { BestWeightsGuard, GUARD_ACTIONS, needsOverfitGuard } from './overfit-guard.js';
@@ -229,6 +229,8 @@ export async function runTraining(opts: TrainOptions, ctx: RunContext): Promise<
     const stepCfg = buildStepConfig(opts, dataset);
     const evalOpts = heldOutEvalOptions(opts, dataset, ctx);
     const hasBatchNorm = model.nonTrainableWeights.length > 0;
+    // The flat gradient's layout (computeGradients fuses trainable variables in this order), for per-tensor compression.
+    const gradSegments = trainableVariables(model).map((v) => v.size);
     const guard = needsOverfitGuard(opts.attack)
       ? new BestWeightsGuard({
           batch: gatherBatch(train, batchIndices(train.n, 0, 0, opts.seed, 0, 1, Math.min(opts.batchSize, train.n))),
@@ -372,7 +374,7 @@ export async function runTraining(opts: TrainOptions, ctx: RunContext): Promise<
         const cfg = scaleAttack(stepCfg, epsWarmupFactor(opts.epsWarmupEpochs ?? 0, epoch + s / steps, steps));
         const { flatGrad, loss } = await computeGradients(model, batch, cfg, deriveSeed(state.seed, SEED_TAGS.attack, state.globalStep, rank) || 1);
         if (!Number.isFinite(loss)) throw new ConfigError(`training diverged: loss ${loss} at epoch ${epoch + 1} step ${s + 1}; lower --lr (now ${opts.lr})`);
-        const mean = await ctx.reducer(flatGrad, state.globalStep);
+        const mean = await ctx.reducer(flatGrad, state.globalStep, gradSegments);
         applyGradients(model, optimizer, mean, lr);
         state.globalStep++;
         state.stepInEpoch = s + 1;

@@ -72,9 +72,9 @@ export function createGradientReducer(opts: ReducerOptions): { reducer: Gradient
   const hook = withWarmup(signEf?.hook ?? createCommHook(opts.compression, opts.seed ?? 0, opts.segments), opts.warmupSteps ?? 0);
   const state = { collective: opts.collective, timeoutMs: opts.timeoutMs };
   const stats: CommStats = { steps: 0, totalBytes: 0, lastStepBytes: 0 };
-  const reducer: GradientReducer = async (flatGrad, step) => {
+  const reducer: GradientReducer = async (flatGrad, step, segments) => {
     const before = opts.collective.bytesSent ?? 0;
-    const mean = await hook(state, { index: 0, buffer: flatGrad, step });
+    const mean = await hook(state, { index: 0, buffer: flatGrad, step, ...(segments !== undefined ? { segments } : {}) });
     stats.lastStepBytes = (opts.collective.bytesSent ?? 0) - before;
     stats.totalBytes += stats.lastStepBytes;
     stats.steps++;

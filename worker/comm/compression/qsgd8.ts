@@ -2,8 +2,9 @@
  * `qsgd8`: the DAT reference code's 8-bit stochastic quantizer
  * (`RandomQuantizer`, dat-algorithm.md §2), exchanged by all-gather.
  *
- * 1. norm = ‖g‖₂ over the segment (the whole bucket by default; the reference
- *    quantizes per parameter tensor, pass `segments` for that).
+ * 1. norm = ‖g‖₂ over the segment: per parameter tensor as in the reference
+ *    when the bucket carries its `segments` (training passes them), else the
+ *    option's `segments`, else the whole bucket.
  * 2. l = ⌊s|g|/norm⌋, level = l + Bernoulli(s|g|/norm − l), s = 127 levels,
  *    code = 2·level + (g > 0 ? 1 : 0): 7 bits + sign in one byte.
  * 3. All-gather [norm, codes] of every rank; every rank decodes all N messages
@@ -86,7 +87,7 @@ export class Qsgd8Hook {
 
   readonly hook = async (state: CommState, bucket: GradBucket): Promise<Float32Array> => {
     const c = state.collective;
-    const segments = this.segments ?? [bucket.buffer.length];
+    const segments = this.segments ?? bucket.segments ?? [bucket.buffer.length];
     const total = segments.reduce((a, b) => a + b, 0);
     if (total !== bucket.buffer.length) throw new RangeError(`qsgd8 segments sum to ${total}, bucket has ${bucket.buffer.length} values`);
     const rng = new Rng(deriveSeed(this.seed, c.rank, bucket.step, bucket.index));

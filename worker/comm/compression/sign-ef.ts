@@ -1,18 +1,24 @@
 /**
  * `sign-ef`: scaled sign with error feedback as a compressed ring (the 1-bit
  * Adam `compressed_allreduce` shape, allreduce-compression.md §4 shape 4),
- * with EF-SignSGD's scale ‖p‖₁/d.
+ * with EF-SignSGD's scale ‖p‖₁/d, taken per piece: the bucket's segments
+ * (one per parameter tensor when the caller passes them, as EF-SignSGD
+ * compresses layer by layer) cut at the ring's chunk bounds. One scale for a
+ * chunk spanning layers would give a layer with small gradients (a bias, the
+ * first conv) the magnitude of its large neighbour.
  *
- * For ring chunk c (owned by rank c; chunk bounds as in the ring all-reduce):
- * 1. Worker: p = g + e_worker; per chunk, scale_c = ‖p_c‖₁/|c|,
- *    e_worker_c = p_c − scale_c·sgn(p_c) (sgn(0) = +1).
- * 2. Compressed reduce-scatter: all-to-all of [scale_c, packed sgn(p_c)], so
- *    the owner of c receives every rank's compressed chunk c.
- * 3. Owner ("server"): m = Σᵢ (scaleᵢ/N)·sgnᵢ + e_server; scale_s = ‖m‖₁/|c|;
- *    e_server = m − scale_s·sgn(m).
- * 4. Compressed all-gather of [scale_s, packed sgn(m)]; every rank decodes
- *    every chunk as scale_s·sgn(m), identical bits on all ranks.
- * Wire: about 2(N−1)/N·d/8 bytes per rank, 1/32 of an fp32 ring.
+ * For ring chunk c (owned by rank c; chunk bounds as in the ring all-reduce),
+ * and each piece q of it:
+ * 1. Worker: p = g + e_worker; scale_q = ‖p_q‖₁/|q|,
+ *    e_worker_q = p_q − scale_q·sgn(p_q) (sgn(0) = +1).
+ * 2. Compressed reduce-scatter: all-to-all of [scales of c's pieces, packed
+ *    sgn(p_c)], so the owner of c receives every rank's compressed chunk c.
+ * 3. Owner ("server"): m = Σᵢ (scaleᵢ/N)·sgnᵢ + e_server; per piece,
+ *    scale_s = ‖m_q‖₁/|q|, e_server = m − scale_s·sgn(m).
+ * 4. Compressed all-gather of [server scales, packed sgn(m)]; every rank
+ *    decodes every chunk, identical bits on all ranks.
+ * Wire: about 2(N−1)/N·d/8 bytes per rank (plus 4 bytes per piece), 1/32 of
+ * an fp32 ring.
  *
  * State (per bucket index): the worker error (d floats) and the server error
  * for the owned chunk (d/N floats). Both start at zero and stay zero during
@@ -21,7 +27,7 @@
 import { UnsupportedOperationError } from '../ring-errors.js';
 import { chunkBounds } from '../ring-allreduce.js';
 import type { CommState, GradBucket } from '../hooks.js';
-import { decodeScaledSigns, encodeScaledSigns, signAt } from './bit-pack.js';
+import { packSigns, signAt } from './bit-pack.js';
 
 /** ‖x‖₁ / length (0 for an empty slice). */
 export function l1Scale(x: Float32Array): number {
@@ -34,6 +40,69 @@ export function l1Scale(x: Float32Array): number {
 /** x ← x − scale·sgn(x), with sgn(0) = +1: what the compressed message failed to carry. */
 export function subtractScaledSign(x: Float32Array, scale: number): void {
   for (let i = 0; i < x.length; i++) x[i] = x[i]! - (x[i]! >= 0 ? scale : -scale);
+}
+
+/** Cumulative ends of `segments` (lengths summing to `d`); one segment when absent. */
+export function segmentEnds(d: number, segments: readonly number[] | undefined): number[] {
+  if (segments === undefined) return [d];
+  const ends: number[] = [];
+  let end = 0;
+  for (const len of segments) {
+    if (!Number.isInteger(len) || len < 0) throw new RangeError(`sign-ef: segment lengths must be integers >= 0, got ${len}`);
+    end += len;
+    ends.push(end);
+  }
+  if (end !== d) throw new RangeError(`sign-ef: segments sum to ${end} but the bucket has ${d} values`);
+  return ends;
+}
+
+/** Lengths of the pieces of [a, b) cut at segment ends (empty pieces dropped; one piece for an empty range). */
+export function pieceLengths(a: number, b: number, ends: readonly number[]): number[] {
+  const out: number[] = [];
+  let start = a;
+  for (const end of ends) {
+    if (end <= start) continue;
+    const stop = Math.min(end, b);
+    if (stop > start) out.push(stop - start);
+    start = stop;
+    if (start >= b) break;
+  }
+  return out.length === 0 ? [b - a] : out;
+}
+
+/**
+ * One wire block for `x` cut into `pieces`: a float32 scale per piece
+ * (‖x_q‖₁/|q|), then the packed signs of all of x. Leaves the residual
+ * x − scale·sgn(x) in `x` (the error to feed back).
+ */
+export function compressPieces(x: Float32Array, pieces: readonly number[]): Uint8Array {
+  const bits = packSigns(x);
+  const out = new Uint8Array(4 * pieces.length + bits.length);
+  const view = new DataView(out.buffer);
+  let at = 0;
+  pieces.forEach((len, q) => {
+    const piece = x.subarray(at, at + len);
+    const scale = l1Scale(piece);
+    view.setFloat32(4 * q, scale, true);
+    subtractScaledSign(piece, scale);
+    at += len;
+  });
+  out.set(bits, 4 * pieces.length);
+  return out;
+}
+
+/** acc[i] += sgn_i·scale_q/divisor for a block written by {@link compressPieces}; throws on a wrongly sized block. */
+export function addDecodedPieces(block: Uint8Array, pieces: readonly number[], divisor: number, acc: Float32Array): void {
+  const want = 4 * pieces.length + Math.ceil(acc.length / 8);
+  if (block.length !== want) throw new RangeError(`sign-ef block has ${block.length} bytes, expected ${want} for ${acc.length} values in ${pieces.length} pieces`);
+  const view = new DataView(block.buffer, block.byteOffset, block.byteLength);
+  const bits = block.subarray(4 * pieces.length);
+  let at = 0;
+  pieces.forEach((len, q) => {
+    const w = view.getFloat32(4 * q, true) / divisor;
+    for (let i = at; i < at + len; i++) acc[i] += signAt(bits, i) === 1 ? w : -w;
+    at += len;
+  });
 }
 
 /** Prefixes of the state names of {@link SignEfHook.saveState}. */
@@ -53,6 +122,11 @@ export class SignEfHook {
     if (!c.alltoall) throw new UnsupportedOperationError(c.constructor.name, 'alltoall (needed by sign-ef)');
     const n = c.worldSize;
     const d = bucket.buffer.length;
+    const ends = segmentEnds(d, bucket.segments);
+    const piecesOf = (k: number): number[] => {
+      const [a, b] = chunkBounds(d, n, k);
+      return pieceLengths(a, b, ends);
+    };
     // Step 1: worker compression with error feedback.
     const e = this.memory(this.workerError, bucket.index, d);
     const p = new Float32Array(d);
@@ -60,10 +134,7 @@ export class SignEfHook {
     const blocks: Uint8Array[] = [];
     for (let k = 0; k < n; k++) {
       const [a, b] = chunkBounds(d, n, k);
-      const chunk = p.subarray(a, b);
-      const scale = l1Scale(chunk);
-      blocks.push(encodeScaledSigns(scale, chunk));
-      subtractScaledSign(chunk, scale);
+      blocks.push(compressPieces(p.subarray(a, b), piecesOf(k)));
     }
     e.set(p);
     let l1 = 0;
@@ -73,26 +144,19 @@ export class SignEfHook {
     const received = await c.alltoall(blocks, { timeoutMs: state.timeoutMs });
     // Step 3: the owner averages, adds its server error and re-compresses.
     const [a0, b0] = chunkBounds(d, n, c.rank);
-    const len = b0 - a0;
-    const m = new Float32Array(len);
-    for (const block of received) {
-      const { scale, bits } = decodeScaledSigns(block, len);
-      const w = scale / n;
-      for (let i = 0; i < len; i++) m[i] += signAt(bits, i) === 1 ? w : -w;
-    }
-    const es = this.memory(this.serverError, bucket.index, len);
-    for (let i = 0; i < len; i++) m[i] += es[i]!;
-    const serverScale = l1Scale(m);
-    const serverBlock = encodeScaledSigns(serverScale, m);
-    subtractScaledSign(m, serverScale);
+    const own = piecesOf(c.rank);
+    const m = new Float32Array(b0 - a0);
+    for (const block of received) addDecodedPieces(block, own, n, m);
+    const es = this.memory(this.serverError, bucket.index, m.length);
+    for (let i = 0; i < m.length; i++) m[i] += es[i]!;
+    const serverBlock = compressPieces(m, own);
     es.set(m);
     // Step 4: compressed all-gather; decode every chunk.
     const gathered = await c.allgather(serverBlock, { timeoutMs: state.timeoutMs });
     const out = new Float32Array(d);
     for (let k = 0; k < n; k++) {
       const [a, b] = chunkBounds(d, n, k);
-      const { scale, bits } = decodeScaledSigns(gathered[k]!, b - a);
-      for (let i = 0; i < b - a; i++) out[a + i] = signAt(bits, i) === 1 ? scale : -scale;
+      addDecodedPieces(gathered[k]!, piecesOf(k), 1, out.subarray(a, b));
     }
     return out;
   };

@@ -87,43 +87,68 @@ test('qsgd8 is unbiased: averaging over many steps approaches the true mean', as
   for (let i = 0; i < 50; i++) assert.ok(Math.abs(acc[i]! - mean[i]!) < (norm / 127) * 0.3, `i=${i}`);
 });
 
-/** 1-bit-Adam-shaped sign-ef, straight from the formulas, keeping its own error memories. */
+/**
+ * 1-bit-Adam-shaped sign-ef, straight from the formulas, keeping its own error
+ * memories; one scale per run of equal segment id inside each ring chunk.
+ */
 class ReferenceSignEf {
   readonly we: Float32Array[];
   readonly se: Float32Array[];
-  constructor(readonly n: number, readonly d: number) {
+  /** Segment id of every element. */
+  readonly seg: number[];
+  constructor(
+    readonly n: number,
+    readonly d: number,
+    segments: readonly number[] = [d],
+  ) {
     this.we = Array.from({ length: n }, () => new Float32Array(d));
     this.se = Array.from({ length: n }, (_, c) => new Float32Array(this.bounds(c)[1] - this.bounds(c)[0]));
+    this.seg = segments.flatMap((len, k) => Array<number>(len).fill(k));
   }
   bounds(c: number): [number, number] {
     return [Math.floor((c * this.d) / this.n), Math.floor(((c + 1) * this.d) / this.n)];
+  }
+  /** Runs [start, end) of equal segment id inside chunk c, in absolute indices. */
+  runs(c: number): Array<[number, number]> {
+    const [a, b] = this.bounds(c);
+    const out: Array<[number, number]> = [];
+    for (let i = a; i < b; i++) {
+      if (i === a || this.seg[i] !== this.seg[i - 1]) out.push([i, i + 1]);
+      else out[out.length - 1]![1] = i + 1;
+    }
+    return out;
   }
   step(grads: Float32Array[]): Float32Array {
     const { n, d } = this;
     const sgn = (v: number): number => (v >= 0 ? 1 : -1);
     const scaleOf = (x: Float32Array): number => (x.length === 0 ? 0 : f(x.reduce((s, v) => s + Math.abs(v), 0) / x.length));
-    // Worker compression per chunk.
-    const sent: Array<Array<{ scale: number; signs: number[] }>> = grads.map((g, r) => {
+    // Worker compression per run; scale[i] is the scale sent for element i.
+    const sent = grads.map((g, r) => {
       const p = Float32Array.from(g, (v, i) => v + this.we[r]![i]!);
-      return Array.from({ length: n }, (_, c) => {
-        const [a, b] = this.bounds(c);
-        const chunk = p.subarray(a, b);
-        const scale = scaleOf(chunk);
-        const signs = Array.from(chunk, sgn);
-        for (let i = 0; i < chunk.length; i++) this.we[r]![a + i] = chunk[i]! - scale * signs[i]!;
-        return { scale, signs };
-      });
+      const scale = new Float64Array(d);
+      for (let c = 0; c < n; c++) {
+        for (const [a, b] of this.runs(c)) {
+          const s = scaleOf(p.subarray(a, b));
+          for (let i = a; i < b; i++) {
+            scale[i] = sgn(p[i]!) * s;
+            this.we[r]![i] = p[i]! - sgn(p[i]!) * s;
+          }
+        }
+      }
+      return scale;
     });
     const out = new Float32Array(d);
     for (let c = 0; c < n; c++) {
-      const [a, b] = this.bounds(c);
-      const m = new Float32Array(b - a);
-      for (let r = 0; r < n; r++) for (let i = 0; i < m.length; i++) m[i] += sent[r]![c]!.signs[i]! === 1 ? sent[r]![c]!.scale / n : -sent[r]![c]!.scale / n;
-      for (let i = 0; i < m.length; i++) m[i] += this.se[c]![i]!;
-      const s = scaleOf(m);
-      for (let i = 0; i < m.length; i++) {
-        out[a + i] = sgn(m[i]!) * s;
-        this.se[c]![i] = m[i]! - sgn(m[i]!) * s;
+      const [a0] = this.bounds(c);
+      for (const [a, b] of this.runs(c)) {
+        const m = new Float32Array(b - a);
+        for (let r = 0; r < n; r++) for (let i = 0; i < m.length; i++) m[i] += sent[r]![a + i]! / n;
+        for (let i = 0; i < m.length; i++) m[i] += this.se[c]![a - a0 + i]!;
+        const s = scaleOf(m);
+        for (let i = 0; i < m.length; i++) {
+          out[a + i] = sgn(m[i]!) * s;
+          this.se[c]![a - a0 + i] = m[i]! - sgn(m[i]!) * s;
+        }
       }
     }
     return out;
@@ -142,6 +167,38 @@ test('sign-ef equals the reference compressed ring, step after step (error memor
       assert.deepEqual(out[0], ref.step(grads), `N=${n} step ${t}`);
     }
   }
+});
+
+test('sign-ef with segments scales each tensor piece on its own, and equals the reference', async () => {
+  // Segments crossing chunk bounds, an empty one, one of length 1; the second tensor's gradients are 100x smaller.
+  const cases: Array<{ n: number; segments: number[] }> = [
+    { n: 2, segments: [5, 40, 0, 1, 57] },
+    { n: 3, segments: [103] },
+    { n: 3, segments: [60, 43] },
+    { n: 4, segments: [1, 1, 1, 100] },
+  ];
+  for (const { n, segments } of cases) {
+    const d = 103;
+    const group = createLoopbackGroup(n);
+    const hooks = group.map(() => new SignEfHook().hook);
+    const ref = new ReferenceSignEf(n, d, segments);
+    for (let t = 0; t < 4; t++) {
+      const grads = randomGrads(n, d, 50 + t).map((g) => g.map((v, i) => (i >= 5 && i < 45 ? v / 100 : v)));
+      const outs = await Promise.all(group.map((collective, r) => hooks[r]!({ collective }, { index: 0, buffer: grads[r]!, step: t, segments })));
+      for (const o of outs) assert.deepEqual(o, outs[0], 'every rank gets the same bits');
+      assert.deepEqual(outs[0], ref.step(grads), `N=${n} segments ${segments.join(',')} step ${t}`);
+    }
+  }
+});
+
+test('sign-ef rejects segments that do not add up to the bucket', async () => {
+  const group = createLoopbackGroup(2);
+  const hooks = group.map(() => new SignEfHook().hook);
+  const grads = randomGrads(2, 10, 1);
+  await assert.rejects(
+    Promise.all(group.map((collective, r) => hooks[r]!({ collective }, { index: 0, buffer: grads[r]!, step: 0, segments: [4, 5] }))),
+    /segments sum to 9 but the bucket has 10 values/,
+  );
 });
 
 test('sign-ef error feedback carries the residual: the sum of updates tracks the sum of true mean gradients', async () => {
