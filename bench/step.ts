@@ -1,7 +1,8 @@
 /**
  * `npm run bench:step`: images/s of one full training step (attack, loss,
  * gradients, optimizer update: exactly what `dat train` runs per step) for
- * each model and step kind on each usable backend, at batch 128.
+ * each model and step kind on each usable backend, at batch 128 (or at each
+ * batch size of a `--batch 128,512` sweep).
  *
  * 1. For each backend that selectBackend can activate: measure the machine's
  *    matmul GFLOP/s on it (the yardstick).
@@ -9,9 +10,9 @@
  *    run warm-up steps, then time `reps` steps; report the median.
  * 3. Effective GFLOP/s = estimated step FLOPs / step time, and its fraction
  *    of the matmul figure (how far the step is from the hardware's limit).
- * 4. Print a table, then native (`tensorflow`) against `wasm` per model and
- *    kind (the ratio of step times and of CPU time per step); write
- *    bench/results/step.json.
+ * 4. Print a table, then native (`tensorflow`) against `wasm` per model,
+ *    kind and batch size (the ratio of step times and of CPU time per step);
+ *    write bench/results/step.json.
  *
  * Where the time goes: each step is split into `computeGradients` (attack,
  * forward, backward, and the gradient download into one Float32Array) and
@@ -29,8 +30,17 @@
  * FGSM-RS steps, once (the skipped ones are listed in the result's `notes`);
  * any step slower than 5 s is timed once after one warm-up. Options: --quick
  * (or DAT_BENCH_QUICK=1: small-cnn on wasm only), --backends wasm,cpu,
- * --models mlp,small-cnn, --kinds plain,pgd10, --reps N, --batch N.
+ * --models mlp,small-cnn, --kinds plain,pgd10, --reps N, --batch N or a
+ * comma-separated sweep such as --batch 128,256,512 (each configuration is
+ * timed at every batch size; the default stays 128), --result NAME (write
+ * bench/results/NAME.json instead of step.json, so a partial run does not
+ * replace the full one). The load average at the
+ * start and end is recorded: on a shared machine it says how many cores the
+ * native backend could actually get.
  */
+import { loadavg } from 'node:os';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import * as tf from '@tensorflow/tfjs';
@@ -65,6 +75,8 @@ const SHAPES: Readonly<Record<ModelId, readonly [number, number, number]>> = {
 const EPS: Readonly<Record<ModelId, number>> = { mlp: 0.3, 'small-cnn': 0.3, 'madry-cnn': 0.3, 'preact-resnet': 8 / 255 };
 const NUM_CLASSES = 10;
 const WARMUP_STEPS = 2;
+/** The batch size of the headline comparison (a sweep adds others, never replaces it). */
+const DEFAULT_BATCH = 128;
 /** Steps slower than this are timed once (keeps the full benchmark within tens of minutes). */
 const SLOW_STEP_MS = 5000;
 
@@ -223,10 +235,11 @@ function pickEnv(): Record<string, string> {
   return out;
 }
 
-/** One model and kind measured on both backends. */
+/** One model, kind and batch size measured on both backends. */
 export interface BackendComparison {
   readonly model: ModelId;
   readonly kind: string;
+  readonly batch: number;
   readonly baselineMs: number;
   readonly nativeMs: number;
   /** baselineMs / nativeMs: above 1 means native is faster. */
@@ -235,26 +248,38 @@ export interface BackendComparison {
   readonly speedupPerCpu: number;
   readonly baselineGflops: number;
   readonly nativeGflops: number;
+  /** CPU cores the native step kept busy (CPU time / wall time). */
+  readonly nativeCoresBusy: number;
 }
 
-/** Pairs the rows of `native` and `baseline` measured for the same model and kind (pure). */
+/** Pairs the rows of `native` and `baseline` measured for the same model, kind and batch size (pure). */
 export function compareBackends(rows: readonly StepRow[], native: string, baseline: string): BackendComparison[] {
   const out: BackendComparison[] = [];
   for (const n of rows) {
     if (n.backend !== native) continue;
-    const b = rows.find((r) => r.backend === baseline && r.model === n.model && r.kind === n.kind);
+    const b = rows.find((r) => r.backend === baseline && r.model === n.model && r.kind === n.kind && r.batch === n.batch);
     if (b === undefined) continue;
     out.push({
       model: n.model,
       kind: n.kind,
+      batch: n.batch,
       baselineMs: b.medianMs,
       nativeMs: n.medianMs,
       speedup: b.medianMs / n.medianMs,
       speedupPerCpu: b.cpuMs / n.cpuMs,
       baselineGflops: b.effectiveGflops,
       nativeGflops: n.effectiveGflops,
+      nativeCoresBusy: n.coresBusy,
     });
   }
+  return out;
+}
+
+/** Parses `--batch`: one positive integer or a comma-separated list of them (pure). */
+export function parseBatches(arg: string | undefined): number[] {
+  const text = arg ?? String(DEFAULT_BATCH);
+  const out = text.split(',').map((t) => Number(t.trim()));
+  if (out.length === 0 || out.some((b) => !Number.isInteger(b) || b < 1)) throw new Error(`--batch must be a positive integer or a comma-separated list of them, got ${text}`);
   return out;
 }
 
@@ -266,7 +291,8 @@ async function main(): Promise<void> {
       models: { type: 'string' },
       kinds: { type: 'string' },
       reps: { type: 'string' },
-      batch: { type: 'string', default: '128' },
+      batch: { type: 'string', default: String(DEFAULT_BATCH) },
+      result: { type: 'string', default: 'step' },
     },
   });
   const quick = values.quick === true;
@@ -274,7 +300,8 @@ async function main(): Promise<void> {
   const models = (values.models?.split(',') ?? (quick ? ['small-cnn'] : MODELS)) as ModelId[];
   const kinds = (values.kinds?.split(',') ?? Object.keys(KINDS)) as KindId[];
   const reps = Number(values.reps ?? (quick ? 3 : 5));
-  const batch = Number(values.batch);
+  const batches = parseBatches(values.batch);
+  if (!/^[\w.-]+$/.test(values.result)) throw new Error(`--result must be a file name without a directory, got ${values.result}`);
   for (const m of models) if (!MODELS.includes(m)) throw new Error(`unknown model ${m}; expected ${MODELS.join(', ')}`);
   for (const k of kinds) if (!(k in KINDS)) throw new Error(`unknown kind ${k}; expected ${Object.keys(KINDS).join(', ')}`);
 
@@ -282,6 +309,7 @@ async function main(): Promise<void> {
   const matmul: Record<string, MatmulGflops> = {};
   const unavailable: { backend: string; reason: string }[] = [];
   const notes: string[] = [];
+  const loadAtStart = loadavg();
   for (const backend of backends) {
     try {
       await selectBackend(backend, silentLogger);
@@ -303,46 +331,50 @@ async function main(): Promise<void> {
           notes.push(`cpu ${model} ${KINDS[kind].label} not run: the pure-JS backend would take minutes per step`);
           continue;
         }
-        const r = await timeSteps(model, kind, batch, isCpu ? 1 : reps, isCpu ? 1 : WARMUP_STEPS);
-        const ms = median(r.times.map((t) => t.wallMs));
-        const cpuMs = median(r.times.map((t) => t.cpuMs));
-        // Step 3
-        const stepGflop = (2 * r.macs * forwardEquivalents(kind) * batch) / 1e9;
-        const effectiveGflops = stepGflop / (ms / 1000);
-        const row: StepRow = {
-          backend,
-          model,
-          kind: KINDS[kind].label,
-          batch,
-          params: r.params,
-          reps: r.times.length,
-          medianMs: ms,
-          minMs: Math.min(...r.times.map((t) => t.wallMs)),
-          computeMs: median(r.times.map((t) => t.computeMs)),
-          applyMs: median(r.times.map((t) => t.applyMs)),
-          readbackMs: r.readbackMs,
-          cpuMs,
-          coresBusy: cpuMs / ms,
-          imagesPerSecond: (batch * 1000) / ms,
-          stepGflop,
-          effectiveGflops,
-          fractionOfMatmul: effectiveGflops / mm.bestGflops,
-          gflopPerCpuSecond: stepGflop / (cpuMs / 1000),
-        };
-        rows.push(row);
-        process.stderr.write(`${backend} ${model} ${row.kind}: ${row.imagesPerSecond.toFixed(1)} img/s (${ms.toFixed(0)} ms/step, ${row.coresBusy.toFixed(2)} cores)\n`);
+        for (const batch of batches) {
+          const r = await timeSteps(model, kind, batch, isCpu ? 1 : reps, isCpu ? 1 : WARMUP_STEPS);
+          const ms = median(r.times.map((t) => t.wallMs));
+          const cpuMs = median(r.times.map((t) => t.cpuMs));
+          // Step 3
+          const stepGflop = (2 * r.macs * forwardEquivalents(kind) * batch) / 1e9;
+          const effectiveGflops = stepGflop / (ms / 1000);
+          const row: StepRow = {
+            backend,
+            model,
+            kind: KINDS[kind].label,
+            batch,
+            params: r.params,
+            reps: r.times.length,
+            medianMs: ms,
+            minMs: Math.min(...r.times.map((t) => t.wallMs)),
+            computeMs: median(r.times.map((t) => t.computeMs)),
+            applyMs: median(r.times.map((t) => t.applyMs)),
+            readbackMs: r.readbackMs,
+            cpuMs,
+            coresBusy: cpuMs / ms,
+            imagesPerSecond: (batch * 1000) / ms,
+            stepGflop,
+            effectiveGflops,
+            fractionOfMatmul: effectiveGflops / mm.bestGflops,
+            gflopPerCpuSecond: stepGflop / (cpuMs / 1000),
+          };
+          rows.push(row);
+          process.stderr.write(`${backend} ${model} ${row.kind} batch ${batch}: ${row.imagesPerSecond.toFixed(1)} img/s (${ms.toFixed(0)} ms/step, ${row.coresBusy.toFixed(2)} cores)\n`);
+        }
       }
     }
   }
+  const loadAtEnd = loadavg();
   // Step 4
   const matmulOf = (backend: string): number => (matmul[backend] as MatmulGflops | undefined)?.bestGflops ?? NaN;
   printTable(
-    `Training step, batch ${batch} (median of timed reps)`,
-    ['backend', 'model', 'step', 'reps', 'img/s', 'ms/step', 'compute ms', 'apply ms', 'readback ms', 'cores', 'GFLOP/step', 'eff. GFLOP/s', 'GFLOP/CPU-s', 'matmul GFLOP/s', '% of matmul'],
+    `Training step, batch ${batches.join(', ')} (median of timed reps)`,
+    ['backend', 'model', 'step', 'batch', 'reps', 'img/s', 'ms/step', 'compute ms', 'apply ms', 'readback ms', 'cores', 'GFLOP/step', 'eff. GFLOP/s', 'GFLOP/CPU-s', 'matmul GFLOP/s', '% of matmul'],
     rows.map((r) => [
       r.backend,
       r.model,
       r.kind,
+      String(r.batch),
       String(r.reps),
       r.imagesPerSecond,
       r.medianMs,
@@ -361,19 +393,34 @@ async function main(): Promise<void> {
   if (ratios.length > 0) {
     printTable(
       `Native (${NATIVE}) against ${BASELINE}, same run: speed-up = ${BASELINE} ms / ${NATIVE} ms`,
-      ['model', 'step', `${BASELINE} ms`, `${NATIVE} ms`, 'speed-up', 'speed-up per CPU-s', `${BASELINE} eff. GFLOP/s`, `${NATIVE} eff. GFLOP/s`],
-      ratios.map((c) => [c.model, c.kind, c.baselineMs, c.nativeMs, c.speedup.toFixed(2), c.speedupPerCpu.toFixed(2), c.baselineGflops, c.nativeGflops]),
+      ['model', 'step', 'batch', `${BASELINE} ms`, `${NATIVE} ms`, 'speed-up', 'speed-up per CPU-s', `${BASELINE} eff. GFLOP/s`, `${NATIVE} eff. GFLOP/s`, `${NATIVE} cores`],
+      ratios.map((c) => [
+        c.model,
+        c.kind,
+        String(c.batch),
+        c.baselineMs,
+        c.nativeMs,
+        c.speedup.toFixed(2),
+        c.speedupPerCpu.toFixed(2),
+        c.baselineGflops,
+        c.nativeGflops,
+        c.nativeCoresBusy.toFixed(2),
+      ]),
     );
   }
   for (const n of notes) process.stdout.write(`note: ${n}\n`);
-  const path = await writeResult('step', {
-    batch,
+  process.stdout.write(`load average (1 min) at start ${loadAtStart[0]!.toFixed(1)}, at end ${loadAtEnd[0]!.toFixed(1)}\n`);
+  const path = await writeResult(values.result, {
+    // The first batch size, as before sweeps existed; every row carries its own.
+    batch: batches[0],
+    batches,
     reps,
     quick,
     matmul,
     unavailable,
     notes,
     env: pickEnv(),
+    loadAverage: { start: loadAtStart, end: loadAtEnd },
     rows,
     ratios,
     flopModel: 'conv+dense MACs x2; plain 3F, FGSM-RS 5F, PGD-10 (adv+clean) 26F',
@@ -381,7 +428,11 @@ async function main(): Promise<void> {
   process.stdout.write(`\nWrote ${path}\n`);
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`bench:step failed: ${getErrorMessage(err)}\n`);
-  process.exitCode = 1;
-});
+// Only as the entry point: tests import the pure helpers above.
+const isEntryPoint = process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
+if (isEntryPoint) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`bench:step failed: ${getErrorMessage(err)}\n`);
+    process.exitCode = 1;
+  });
+}

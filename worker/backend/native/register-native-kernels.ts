@@ -1,7 +1,8 @@
 /**
  * Installs this project's kernels on tfjs-node's `tensorflow` backend: a fix
- * for a libtensorflow bug (conv2d-backprop-filter-kernel.ts) and a faster
- * ReLU gradient (step-kernel.ts). Must run after a native package
+ * for a libtensorflow bug (conv2d-backprop-filter-kernel.ts), a faster input
+ * gradient for first-layer convolutions (conv2d-backprop-input-kernel.ts) and
+ * a faster ReLU gradient (step-kernel.ts). Must run after a native package
  * was imported (it registers the originals). Idempotent, also across copies
  * of this module in one process.
  */
@@ -9,10 +10,11 @@ import * as tf from '@tensorflow/tfjs';
 import type { KernelFunc } from '@tensorflow/tfjs';
 import { DatError } from '../../util/errors.js';
 import { NATIVE_BACKEND_NAME, nativeConv2DBackpropFilterConfig } from './conv2d-backprop-filter-kernel.js';
+import { nativeConv2DBackpropInputConfig } from './conv2d-backprop-input-kernel.js';
 import { nativeStepConfig } from './step-kernel.js';
 
 /** Kernel names this module replaces on the `tensorflow` backend. */
-export const NATIVE_KERNEL_FIXES = { conv2DBackpropFilter: 'Conv2DBackpropFilter', step: 'Step' } as const;
+export const NATIVE_KERNEL_FIXES = { conv2DBackpropFilter: 'Conv2DBackpropFilter', conv2DBackpropInput: 'Conv2DBackpropInput', step: 'Step' } as const;
 
 /** Marks kernel functions registered here (a global symbol: see register-wasm-training-kernels.ts). */
 const OURS = Symbol.for('dat-operator.native-kernel-fix');
@@ -37,7 +39,14 @@ export function registerNativeKernelFixes(): readonly string[] {
   if (isOurs(current?.kernelFunc)) return names;
   const configs = [
     nativeConv2DBackpropFilterConfig(requireOriginal('Conv2DBackpropFilter'), requireOriginal('StridedSlice')),
-    nativeStepConfig(requireOriginal('Step'), requireOriginal('Relu'), requireOriginal('Sign')),
+    nativeConv2DBackpropInputConfig(requireOriginal('Conv2DBackpropInput')),
+    nativeStepConfig({
+      original: requireOriginal('Step'),
+      relu: requireOriginal('Relu'),
+      minimum: requireOriginal('Minimum'),
+      ceil: requireOriginal('Ceil'),
+      abs: requireOriginal('Abs'),
+    }),
   ];
   for (const config of configs) {
     Object.defineProperty(config.kernelFunc, OURS, { value: true });
