@@ -19,12 +19,14 @@
 import { createRequire } from 'node:module';
 import { dirname, join, sep } from 'node:path';
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import type { BackendId } from '../contract.js';
 import { ConfigError, getErrorMessage } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { NATIVE_BACKEND_NAME } from './native/conv2d-backprop-filter-kernel.js';
 import { registerNativeKernelFixes } from './native/register-native-kernels.js';
+import { sizeTensorFlowThreadPools, TF_THREAD_ENV } from './native/thread-pools.js';
 import { registerWasmTrainingKernels, WASM_BACKEND_NAME } from './wasm/register-wasm-training-kernels.js';
 
 /** A backend that can actually be selected (`auto` resolved). */
@@ -109,6 +111,17 @@ export function gpuDeviceMissingReason(backend: unknown): string | undefined {
   return usesGpu ? undefined : NO_GPU_DEVICE_REASON;
 }
 
+/** Pool size set from the container's CPU limit before libtensorflow loaded, for the selection log. */
+let threadPoolsSizedTo: number | undefined;
+
+function readTextOrUndefined(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
 /** Sets {@link TF_LOG_LEVEL_ENV} to the default unless the user set it; libtensorflow reads it when it loads. */
 function quietTensorFlowLogs(): void {
   if (process.env[TF_LOG_LEVEL_ENV] === undefined) process.env[TF_LOG_LEVEL_ENV] = DEFAULT_TF_LOG_LEVEL;
@@ -142,6 +155,8 @@ async function probeNative(id: NativeBackendId): Promise<void> {
   // A different version bundles its own tfjs-core, whose kernels would not match ours.
   if (version !== tf.version_core) throw new BackendUnavailable(`${pkg}@${version} does not match @tensorflow/tfjs-core@${tf.version_core}`);
   quietTensorFlowLogs();
+  // libtensorflow reads the pool sizes once, when the first native package loads; later calls find them set.
+  threadPoolsSizedTo ??= sizeTensorFlowThreadPools(process.env, availableParallelism(), readTextOrUndefined);
   try {
     await import(pkg);
   } catch (err) {
@@ -212,6 +227,9 @@ export async function selectBackend(requested: BackendId, log: Logger, opts: Sel
     if (reason === undefined) {
       for (const u of unavailable) log.info('Skipped unavailable TensorFlow.js backend', { backend: u.name, reason: u.reason });
       log.info('Selected TensorFlow.js backend', { backend: id, requested, tfjs: tf.version_core });
+      if (threadPoolsSizedTo !== undefined && (id === 'tensorflow' || id === 'tensorflow-gpu')) {
+        log.info('Sized TensorFlow thread pools to the container CPU limit', { threads: threadPoolsSizedTo, env: `${TF_THREAD_ENV.intraOp}, ${TF_THREAD_ENV.interOp}` });
+      }
       return { name: id, tf, unavailable };
     }
     unavailable.push({ name: id, reason });
