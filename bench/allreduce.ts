@@ -39,6 +39,13 @@ const FULL_SIZES = [1, 4, 16, 64, 256];
 const QUICK_SIZES = [1, 16, 64];
 /** Parameters of the gradient used for the per-compressor byte counts. */
 const COMPRESSION_PARAMS = 1 << 20;
+/**
+ * Both rings run at the same security level: plaintext on loopback. The gRPC
+ * peers get no credentials (`listenGrpcRing` defaults to insecure) and the TCP
+ * ring has no TLS, so the comparison is transport against transport, not mTLS
+ * against plaintext. (Production rings use mTLS, worker/security.)
+ */
+const SECURITY = 'both transports plaintext, no TLS';
 /** The issue's targets. */
 export const TARGET = { grpcOverTcpAt64MiB: 0.6, signEfReduction: 25 } as const;
 
@@ -221,7 +228,7 @@ async function main(): Promise<void> {
   // Step 4
   const find = (t: Transport, n: number, mib: number): AllreduceRow | undefined => allreduce.find((r) => r.transport === t && r.n === n && r.mib === mib);
   printTable(
-    'Ring all-reduce (median of timed iterations; MB/s = 1e6 bytes/s)',
+    `Ring all-reduce (median of timed iterations; MB/s = 1e6 bytes/s; ${SECURITY})`,
     ['N', 'size MiB', 'gRPC ms', 'gRPC cpu ms', 'gRPC algbw', 'gRPC busbw', 'TCP ms', 'TCP cpu ms', 'TCP algbw', 'TCP busbw', 'gRPC/TCP'],
     worlds.flatMap((n) =>
       sizes.map((mib) => {
@@ -251,7 +258,7 @@ async function main(): Promise<void> {
     `sign-ef reduction: ${targets.signEfReductionMin === undefined ? 'not measured' : `${targets.signEfReductionMin.toFixed(1)}x (target >= 25x)`}\n`);
   const load = loadavg();
   process.stdout.write(`Machine load average at the end: ${load.map((l) => l.toFixed(1)).join(' ')} on ${cpus().length} cores (others' jobs slow both transports alike)\n`);
-  const path = await writeResult('allreduce', { quick, messageBytes: messageBytes ?? DEFAULT_MAX_MESSAGE_BYTES, worlds, sizesMiB: sizes, allreduce, compression, targets, loadAverage: load });
+  const path = await writeResult('allreduce', { quick, security: SECURITY, messageBytes: messageBytes ?? DEFAULT_MAX_MESSAGE_BYTES, worlds, sizesMiB: sizes, allreduce, compression, targets, loadAverage: load });
   process.stdout.write(`Wrote ${path}\n`);
 }
 

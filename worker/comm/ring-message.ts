@@ -6,7 +6,9 @@
  * protobufjs copies `bytes` on decode and builds an object per field. This
  * codec writes the same wire format (checked against proto-loader in
  * test/worker/comm/ring-message.test.ts), copies the payload once on encode and
- * never on decode (`data` is a view into the received buffer).
+ * never on decode (`data` is a view into the received buffer). On request it
+ * pads the header (`pad`, field 9) so the payload lands 4-byte aligned in the
+ * receiver's buffer, where the reducer can use it as a Float32Array in place.
  */
 
 /** Values of the `Phase` enum in proto/ring.proto. */
@@ -54,10 +56,24 @@ const TAG_PART = 0x28;
 const TAG_SENDER = 0x30;
 const TAG_CHUNK_BYTES = 0x38;
 const TAG_DATA = 0x42;
-/** Upper bound of the encoded header: 8 tags + 7 varints of at most 10 bytes + a length varint. */
-const MAX_HEADER_BYTES = 8 + 8 * 10;
+const TAG_PAD = 0x4a;
+/** Field number of `pad`: alignment padding, its content is ignored. */
+const FIELD_PAD = 9;
+/** Largest `pad` content: 2 to 5 bytes of field (tag, length, content) reach any residue mod 4. */
+export const MAX_PAD_BYTES = 3;
+/** Upper bound of the encoded header: 8 tags + 7 varints of at most 10 bytes + a length varint, plus the pad field. */
+const MAX_HEADER_BYTES = 8 + 8 * 10 + 2 + MAX_PAD_BYTES;
+/** Payloads are float32 (or float16) arrays: aligning them to 4 bytes lets the receiver view them in place. */
+const PAYLOAD_ALIGN = 4;
 
-function writeVarint(buf: Buffer, pos: number, value: number): number {
+/** Bytes of a varint holding `value`. */
+function varintBytes(value: number): number {
+  let n = 1;
+  for (let v = value; v >= 0x80; v = Math.floor(v / 0x80)) n++;
+  return n;
+}
+
+function writeVarint(buf: Uint8Array, pos: number, value: number): number {
   // Values are non-negative integers below 2^53; division keeps them exact beyond 32 bits.
   let v = value;
   while (v >= 0x80) {
@@ -68,32 +84,68 @@ function writeVarint(buf: Buffer, pos: number, value: number): number {
   return pos;
 }
 
-/** Encodes a chunk into a fresh buffer (copies `data` once). Zero fields are omitted, as protobuf does. */
-export function encodeRingMessage(msg: RingMessage): Buffer {
-  const out = Buffer.allocUnsafe(MAX_HEADER_BYTES + msg.data.byteLength);
+/** Bytes {@link encodeRingMessageInto} needs, at most, for a payload of `payloadBytes` (header bound plus payload). */
+export function encodedBytesBound(payloadBytes: number): number {
+  return MAX_HEADER_BYTES + payloadBytes;
+}
+
+/** Bytes {@link encodeRingMessageInto} needs for `msg`, at most. */
+export function maxEncodedBytes(msg: RingMessage): number {
+  return encodedBytesBound(msg.data.byteLength);
+}
+
+/**
+ * Encodes a chunk into `out` (at least {@link maxEncodedBytes} long), copying
+ * `data` once; returns the encoded length. Zero fields are omitted, as protobuf does.
+ *
+ * With `alignBase`, a `pad` field is inserted before `data` when needed so
+ * that `alignBase` plus the payload's offset in the message is a multiple of 4:
+ * a transport that receives the message at a known offset of an aligned buffer
+ * (gRPC: after its 5-byte length prefix) then gets a payload the reducer can
+ * view as a Float32Array without copying it.
+ */
+export function encodeRingMessageInto(msg: RingMessage, out: Uint8Array, alignBase?: number): number {
+  if (out.byteLength < maxEncodedBytes(msg)) throw new RangeError(`ring message needs ${maxEncodedBytes(msg)} bytes of buffer, got ${out.byteLength}`);
   let pos = 0;
-  const fields: ReadonlyArray<readonly [number, number]> = [
-    [TAG_SEQ, msg.seq],
-    [TAG_STEP, msg.step],
-    [TAG_PHASE, msg.phase],
-    [TAG_CHUNK_INDEX, msg.chunkIndex],
-    [TAG_PART, msg.part],
-    [TAG_SENDER, msg.senderRank],
-    [TAG_CHUNK_BYTES, msg.chunkBytes],
-  ];
-  for (const [tag, value] of fields) {
-    if (value === 0) continue;
-    if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`ring message field ${tag >> 3} must be a non-negative integer, got ${value}`);
-    out[pos++] = tag;
-    pos = writeVarint(out, pos, value);
-  }
+  // Unrolled (no per-call array of fields): this runs once per wire message on the hot path.
+  pos = writeField(out, pos, TAG_SEQ, msg.seq);
+  pos = writeField(out, pos, TAG_STEP, msg.step);
+  pos = writeField(out, pos, TAG_PHASE, msg.phase);
+  pos = writeField(out, pos, TAG_CHUNK_INDEX, msg.chunkIndex);
+  pos = writeField(out, pos, TAG_PART, msg.part);
+  pos = writeField(out, pos, TAG_SENDER, msg.senderRank);
+  pos = writeField(out, pos, TAG_CHUNK_BYTES, msg.chunkBytes);
   if (msg.data.byteLength > 0) {
+    if (alignBase !== undefined) {
+      const misalign = (alignBase + pos + 1 + varintBytes(msg.data.byteLength)) % PAYLOAD_ALIGN;
+      if (misalign !== 0) {
+        // The pad field takes 2 + k bytes (tag, length k, k bytes); it must add (4 - misalign) mod 4.
+        const k = (PAYLOAD_ALIGN - misalign + PAYLOAD_ALIGN - 2) % PAYLOAD_ALIGN;
+        out[pos++] = TAG_PAD;
+        out[pos++] = k;
+        out.fill(0, pos, pos + k);
+        pos += k;
+      }
+    }
     out[pos++] = TAG_DATA;
     pos = writeVarint(out, pos, msg.data.byteLength);
     out.set(msg.data, pos);
     pos += msg.data.byteLength;
   }
-  return out.subarray(0, pos);
+  return pos;
+}
+
+function writeField(out: Uint8Array, pos: number, tag: number, value: number): number {
+  if (value === 0) return pos;
+  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`ring message field ${tag >> 3} must be a non-negative integer, got ${value}`);
+  out[pos] = tag;
+  return writeVarint(out, pos + 1, value);
+}
+
+/** Encodes a chunk into a fresh buffer (copies `data` once); `alignBase` as in {@link encodeRingMessageInto}. */
+export function encodeRingMessage(msg: RingMessage, alignBase?: number): Buffer {
+  const out = Buffer.allocUnsafe(maxEncodedBytes(msg));
+  return out.subarray(0, encodeRingMessageInto(msg, out, alignBase));
 }
 
 /** Thrown by {@link decodeRingMessage} on bytes that are not a valid `Chunk`. */
@@ -132,6 +184,7 @@ export function decodeRingMessage(buf: Buffer): RingMessage {
       const len = readVarint();
       if (pos + len > buf.length) throw new RingDecodeError(`length ${len} runs past the end of the message`);
       if (field === 8) m.data = buf.subarray(pos, pos + len);
+      else if (field === FIELD_PAD && len > MAX_PAD_BYTES) throw new RingDecodeError(`pad of ${len} bytes exceeds ${MAX_PAD_BYTES}`);
       pos += len;
     } else if (wire === 5) {
       pos += 4;

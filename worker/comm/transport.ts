@@ -16,8 +16,18 @@ import type { Chunk } from '../gen/dat/ring/v1/Chunk.js';
 import type { RingClient, RingHandlers } from '../gen/dat/ring/v1/Ring.js';
 import type { PullRequest__Output } from '../gen/dat/ring/v1/PullRequest.js';
 import { decodeRingMessage, encodeRingMessage, type RingMessage } from './ring-message.js';
+import { PooledMessage } from './encode-pool.js';
 
 const MIB = 1024 * 1024;
+
+/**
+ * gRPC's length prefix (1 flag byte, 4 length bytes). grpc-js reassembles each
+ * received message with its prefix into one fresh buffer (stream-decoder.js,
+ * `Buffer.concat`) and hands the deserializer the bytes after it, so a payload
+ * at offset `o` of our message sits at `GRPC_MESSAGE_PREFIX_BYTES + o` of an
+ * aligned allocation. The sender pads with this as `alignBase`.
+ */
+export const GRPC_MESSAGE_PREFIX_BYTES = 5;
 
 /**
  * Channel options of every ring client (the receiving side of a hop). Each
@@ -34,6 +44,12 @@ export const RING_CHANNEL_OPTIONS: grpc.ChannelOptions = {
   // of Node's 64 KiB lets ~16 chunks be in flight per stream: measured ~1.5x on
   // loopback in allreduce-compression.md §5, more at real RTTs.
   'grpc-node.flow_control_window': 16 * MIB,
+  // Measured on this machine (N = 3, 64 MiB all-reduce, CPU per op): 4 MiB and 2 MiB windows cost
+  // 5-10% more CPU than 16 MiB. Not set, on purpose: HTTP/2 frame size. grpc-js 1.14 has no option for
+  // SETTINGS_MAX_FRAME_SIZE, and Node 20's http2 sends DATA frames of at most 16 KiB whatever the peer
+  // advertises (checked: a client advertising 16 MiB frames still receives 16 KiB 'data' chunks), so
+  // each 1 MiB chunk arrives as 64 frames. 'grpc-node.max_session_memory' already defaults to
+  // unlimited in grpc-js 1.14 (client and server).
   // Ping every 30 s so a peer whose node vanished without FIN is detected even
   // between steps; the per-hop deadline covers the in-step case.
   'grpc.keepalive_time_ms': 30_000,
@@ -97,10 +113,27 @@ function buildServiceDefinition(): grpc.ServiceDefinition {
     ...base,
     Pull: {
       ...pull,
-      responseSerialize: (value: Buffer | Chunk): Buffer => (Buffer.isBuffer(value) ? value : encodeRingMessage(chunkToMessage(value))),
+      responseSerialize: serializePullResponse,
       responseDeserialize: (bytes: Buffer): RingMessage => decodeRingMessage(bytes),
     },
   };
+}
+
+/**
+ * What a Pull stream may write: pre-encoded bytes, a pooled encoded chunk, or a
+ * `Chunk` object. grpc-js copies the returned bytes into its length-prefixed
+ * frame synchronously, right after this returns (server-interceptors.js,
+ * `serializeMessage`), so a pooled buffer goes back to its pool in a microtask:
+ * after that copy, before anything else can reuse it.
+ */
+function serializePullResponse(value: PullResponse): Buffer {
+  if (Buffer.isBuffer(value)) return value;
+  if (value instanceof PooledMessage) {
+    const bytes = value.bytes;
+    queueMicrotask(() => value.release());
+    return bytes;
+  }
+  return encodeRingMessage(chunkToMessage(value));
 }
 
 function chunkToMessage(c: Chunk): RingMessage {
@@ -115,8 +148,11 @@ function chunkToMessage(c: Chunk): RingMessage {
 /** The service definition used by servers and clients of the ring. */
 export const RING_SERVICE: grpc.ServiceDefinition = buildServiceDefinition();
 
+/** A message written to a Pull stream (see {@link serializePullResponse}). */
+export type PullResponse = Buffer | PooledMessage | Chunk;
+
 /** A Pull server stream that accepts pre-encoded chunks (see {@link RING_SERVICE}). */
-export type PullCall = grpc.ServerWritableStream<PullRequest__Output, Buffer | Chunk>;
+export type PullCall = grpc.ServerWritableStream<PullRequest__Output, PullResponse>;
 
 /** Handlers of the ring server; Pull may write pre-encoded Buffers. */
 export interface RingServerHandlers {

@@ -159,3 +159,21 @@ test('the ring server refuses pulls from a rank outside the ring', { timeout: 10
     await rank0.collective.close();
   }
 });
+
+test('allreduce with pooled, aligned wire messages: exact sums over repeated operations', { timeout: 60_000 }, async () => {
+  // 128 KiB messages take the pooled path (payloads >= 64 KiB); repeated operations reuse its buffers, so a
+  // buffer handed back before grpc-js copied it would show up as a wrong sum.
+  const n = 3;
+  const ring = await startLocalGrpcRing(n, { timeoutMs: 10_000, maxMessageBytes: 128 * 1024 });
+  try {
+    for (let round = 0; round < 3; round++) {
+      const len = 300_001 + round;
+      const inputs = ring.map((_, r) => Float32Array.from({ length: len }, (_, i) => ((i * 3 + r * 11 + round) % 97) - 48));
+      const outs = await Promise.all(ring.map((c, r) => c.allreduce(inputs[r]!)));
+      const want = Float32Array.from({ length: len }, (_, i) => inputs.reduce((s, a) => s + a[i]!, 0));
+      for (const [r, out] of outs.entries()) assert.deepEqual(out, want, `round ${round} rank ${r}`);
+    }
+  } finally {
+    await Promise.all(ring.map((c) => c.close()));
+  }
+});

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeRingMessage, encodeRingMessage, RingDecodeError, type RingMessage } from '../../../worker/comm/ring-message.js';
+import { decodeRingMessage, encodeRingMessage, MAX_PAD_BYTES, RingDecodeError, type RingMessage } from '../../../worker/comm/ring-message.js';
 import { loadRingPackage } from '../../../worker/comm/transport.js';
 import type { Phase__Output } from '../../../worker/gen/dat/ring/v1/Phase.js';
 
@@ -22,7 +22,9 @@ for (const c of cases) {
     const want = { ...c.msg, data: Array.from(c.msg.data) };
     const decoded = decodeRingMessage(theirs);
     assert.deepEqual({ ...decoded, data: Array.from(decoded.data) }, want, 'ours decoding protobufjs bytes');
-    const back = Chunk.deserialize(ours);
+    // `pad` (alignment only) is written when asked for; unaligned encoding has none.
+    const { pad, ...back } = Chunk.deserialize(ours);
+    assert.equal(pad.length, 0, 'no pad without alignBase');
     assert.deepEqual({ ...back, data: Array.from(back.data) }, want, 'protobufjs decoding our bytes');
   });
 }
@@ -33,4 +35,35 @@ test('ring message decoder skips unknown fields and rejects truncated input', ()
   assert.equal(decodeRingMessage(withUnknown).chunkIndex, 4);
   const full = encodeRingMessage(msg);
   assert.throws(() => decodeRingMessage(full.subarray(0, full.length - 1)), RingDecodeError);
+});
+
+test('aligned encoding puts the payload at a multiple of 4 past alignBase, for every header length', () => {
+  const Chunk = loadRingPackage().dat.ring.v1.Chunk;
+  // Varying header values change the header length through all residues mod 4.
+  for (const alignBase of [0, 1, 5]) {
+    for (const seq of [0, 1, 200, 70_000]) {
+      for (const part of [0, 3, 300]) {
+        for (const len of [1, 4, 200, 70_000]) {
+          const msg: RingMessage = { seq, step: 1, phase: 2, chunkIndex: 1, part, senderRank: 2, chunkBytes: len * 3, data: new Uint8Array(len).fill(7) };
+          const bytes = encodeRingMessage(msg, alignBase);
+          const decoded = decodeRingMessage(bytes);
+          const where = `alignBase ${alignBase} seq ${seq} part ${part} len ${len}`;
+          assert.equal((alignBase + decoded.data.byteOffset - bytes.byteOffset) % 4, 0, where);
+          assert.deepEqual({ ...decoded, data: Array.from(decoded.data) }, { ...msg, data: Array.from(msg.data) }, where);
+          // protobufjs reads the padded bytes as the same chunk (pad is a declared field it ignores here).
+          const back = Chunk.deserialize(bytes);
+          assert.deepEqual(Array.from(back.data), Array.from(msg.data), where);
+          assert.equal(back.seq, seq, where);
+          assert.ok(bytes.length <= encodeRingMessage(msg).length + 5, `${where}: pad costs at most 5 bytes`);
+        }
+      }
+    }
+  }
+});
+
+test('ring message decoder rejects a pad longer than the alignment needs', () => {
+  const msg: RingMessage = { seq: 1, step: 2, phase: 3, chunkIndex: 4, part: 5, senderRank: 6, chunkBytes: 3, data: Uint8Array.from([7, 8, 9]) };
+  const padOf = (n: number): Buffer => Buffer.concat([Buffer.from([0x4a, n]), Buffer.alloc(n), encodeRingMessage(msg)]); // field 9, bytes
+  assert.equal(decodeRingMessage(padOf(MAX_PAD_BYTES)).chunkIndex, 4);
+  assert.throws(() => decodeRingMessage(padOf(MAX_PAD_BYTES + 1)), RingDecodeError);
 });

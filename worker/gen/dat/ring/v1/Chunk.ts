@@ -25,6 +25,12 @@ export interface Chunk {
    */
   'chunkBytes'?: (number | string | Long);
   'data'?: (Buffer | Uint8Array | string);
+  /**
+   * Alignment padding (0 to 3 bytes, content ignored), written before `data` so
+   * the float payload starts 4-byte aligned in the receiver's buffer and can be
+   * reduced in place instead of being copied first.
+   */
+  'pad'?: (Buffer | Uint8Array | string);
 }
 
 export interface Chunk__Output {
@@ -49,4 +55,10 @@ export interface Chunk__Output {
    */
   'chunkBytes': (number);
   'data': (Buffer);
+  /**
+   * Alignment padding (0 to 3 bytes, content ignored), written before `data` so
+   * the float payload starts 4-byte aligned in the receiver's buffer and can be
+   * reduced in place instead of being copied first.
+   */
+  'pad': (Buffer);
 }
