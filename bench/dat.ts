@@ -98,7 +98,7 @@ async function main(): Promise<void> {
   printTable(
     `DAT on MNIST, small CNN, PGD eps 0.3 (${quick ? 'quick smoke run' : 'full'}); robust = PGD-${quick ? 5 : 20}`,
     ['variant', 'optimizer', 'lr', 'global batch', 'clean %', 'robust %', 'robust drop (pts)', 'wall s', 'KiB/step/rank'],
-    rows.map((r) => [r.name, r.optimizer, r.lr, r.globalBatch, 100 * r.clean, 100 * r.robust, 100 * (base - r.robust), r.wallSeconds, r.bytesPerStep === undefined ? undefined : r.bytesPerStep / 1024]),
+    rows.map((r) => [r.name, r.optimizer, String(r.lr), r.globalBatch, 100 * r.clean, 100 * r.robust, 100 * (base - r.robust), r.wallSeconds, r.bytesPerStep === undefined ? undefined : r.bytesPerStep / 1024]),
   );
   const met = rows.slice(1).filter((r) => !r.reference).every((r) => base - r.robust <= TARGET_MAX_ROBUST_DROP);
   process.stdout.write(`\nTarget (each 4-worker variant within ${100 * TARGET_MAX_ROBUST_DROP} points of 1 worker's robust accuracy): ${met ? 'met' : 'NOT met'}\n`);

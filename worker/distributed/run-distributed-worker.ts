@@ -18,6 +18,7 @@ import { EXIT_CODES, type ProgressReport, type TrainOptions } from '../contract.
 import { selectBackend } from '../backend/select-backend.js';
 import { createProgressDisplay } from '../cli/progress-display.js';
 import { createGradientReducer, meanBytesPerStep } from '../comm/compression/create-reducer.js';
+import { localMomentumBeta } from '../comm/compression/local-momentum.js';
 import { RingError } from '../comm/ring-errors.js';
 import { listenGrpcRing } from '../comm/start-grpc-ring.js';
 import { createTelemetryServer, createTrainingMetrics, type TelemetryServer } from '../telemetry/index.js';
@@ -108,6 +109,7 @@ export async function runDistributedWorker(opts: TrainOptions): Promise<number> 
       warmupSteps: opts.compressionWarmupSteps,
       seed: opts.seed,
       timeoutMs: opts.collectiveTimeoutMs,
+      localMomentum: localMomentumBeta(opts, env.worldSize),
     });
     const digest = process.env[WEIGHT_DIGEST_ENV] === '1';
     const result = await runTraining(opts, {

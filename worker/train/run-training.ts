@@ -28,6 +28,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { ProgressReport, TrainOptions } from '../contract.js';
 import type { GradientReducer } from '../comm/collective.js';
+import { localMomentumBeta } from '../comm/compression/local-momentum.js';
 import { loadDataset } from '../data/load-dataset.js';
 import { batchIndices, stepsPerEpoch } from '../data/shard.js';
 import { concatSplits, gatherBatch } from '../data/split-ops.js';
@@ -222,7 +223,10 @@ export async function runTraining(opts: TrainOptions, ctx: RunContext): Promise<
 
   // Step 2
   const model = createModel(opts.model, dataset.inputShape, dataset.numClasses, opts.seed);
-  const optimizer: Optimizer = createOptimizer(opts.optimizer, { weightDecay: opts.weightDecay, momentum: opts.momentum });
+  // With a sign compression the ring carries LAMB's first moment (local-momentum.ts): the optimizer must not add its own.
+  const ringMomentum = localMomentumBeta(opts, worldSize);
+  if (ringMomentum !== undefined) log.info('Each rank keeps and compresses its own first moment; LAMB runs with beta1 = 0', { beta1: ringMomentum, compression: opts.compression });
+  const optimizer: Optimizer = createOptimizer(opts.optimizer, { weightDecay: opts.weightDecay, momentum: opts.momentum, ...(ringMomentum !== undefined ? { beta1: 0 } : {}) });
   try {
     // Step 3
     await syncWeightsFromChief(model, ctx);

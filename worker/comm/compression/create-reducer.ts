@@ -9,6 +9,7 @@ import { allreduceHook, withWarmup, type CommHook } from '../hooks.js';
 import { fp16Hook } from './fp16.js';
 import { MajorityVoteHook } from './majority-vote.js';
 import { Qsgd8Hook } from './qsgd8.js';
+import { LOCAL_MOMENTUM_STATE, LocalMomentum } from './local-momentum.js';
 import { SignEfHook } from './sign-ef.js';
 
 /** Options of {@link createGradientReducer}. */
@@ -23,6 +24,8 @@ export interface ReducerOptions {
   readonly timeoutMs?: number;
   /** qsgd8: per-segment (e.g. per-layer) norms. */
   readonly segments?: readonly number[];
+  /** Reduce each rank's gradient moment with this β instead of the gradient (see local-momentum.ts). @default none */
+  readonly localMomentum?: number;
 }
 
 /** Bytes on the wire, per rank. */
@@ -64,12 +67,15 @@ export interface ReducerState {
 
 /**
  * The reducer (flat gradient → mean over the ring), its byte statistics, and
- * `state` when the compression keeps any (sign-ef; the others are stateless:
- * qsgd8 draws from a generator seeded by (seed, rank, step)).
+ * `state` when it keeps any (sign-ef's error-feedback memory, the local
+ * moments; the others are stateless: qsgd8 draws from a generator seeded by
+ * (seed, rank, step)).
  */
 export function createGradientReducer(opts: ReducerOptions): { reducer: GradientReducer; stats: CommStats; state?: ReducerState } {
   const signEf = opts.compression === 'sign-ef' ? new SignEfHook() : undefined;
-  const hook = withWarmup(signEf?.hook ?? createCommHook(opts.compression, opts.seed ?? 0, opts.segments), opts.warmupSteps ?? 0);
+  const momentum = opts.localMomentum === undefined ? undefined : new LocalMomentum(opts.localMomentum);
+  const warmed = withWarmup(signEf?.hook ?? createCommHook(opts.compression, opts.seed ?? 0, opts.segments), opts.warmupSteps ?? 0);
+  const hook = momentum?.wrap(warmed) ?? warmed;
   const state = { collective: opts.collective, timeoutMs: opts.timeoutMs };
   const stats: CommStats = { steps: 0, totalBytes: 0, lastStepBytes: 0 };
   const reducer: GradientReducer = async (flatGrad, step, segments) => {
@@ -80,6 +86,14 @@ export function createGradientReducer(opts: ReducerOptions): { reducer: Gradient
     stats.steps++;
     return mean;
   };
-  const saved: ReducerState | undefined = signEf === undefined ? undefined : { save: () => signEf.saveState(), load: (m) => signEf.loadState(m) };
-  return { reducer, stats, ...(saved !== undefined ? { state: saved } : {}) };
+  if (signEf === undefined && momentum === undefined) return { reducer, stats };
+  const saved: ReducerState = {
+    save: () => new Map([...(signEf?.saveState() ?? []), ...(momentum?.saveState() ?? [])]),
+    load: (m) => {
+      const isMomentum = (name: string): boolean => name.startsWith(`${LOCAL_MOMENTUM_STATE}/`);
+      momentum?.loadState(new Map([...m].filter(([name]) => isMomentum(name))));
+      signEf?.loadState(new Map([...m].filter(([name]) => !isMomentum(name))));
+    },
+  };
+  return { reducer, stats, state: saved };
 }

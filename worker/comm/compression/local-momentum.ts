@@ -1,0 +1,79 @@
+/**
+ * Error-compensated local momentum for sign compressions (1-bit Adam's and
+ * 1-bit LAMB's shape): each rank folds its gradient into its own first moment
+ * m ← β·m + (1−β)·g and the ring reduces m instead of g; the optimizer then
+ * runs with β1 = 0, taking the reduced moment as its m.
+ *
+ * Why: with the moment kept in the optimizer, the error-feedback residual a
+ * sign compressor releases late is amplified by the momentum (1/(1−β) = 10x
+ * at β = 0.9). Measured on MNIST, small CNN, 4 workers: sign-ef with LAMB or
+ * with momentum SGD collapsed PGD training to a constant prediction (8.4%),
+ * while SGD without momentum matched uncompressed training (93.2% vs 94.0%
+ * clean after 4 epochs); with the moment compressed instead, LAMB + sign-ef
+ * trains (bench:dat).
+ *
+ * Exactness: the mean of the ranks' moments is the moment of the mean
+ * gradient (the update is linear), so uncompressed (warm-up) steps reduce to
+ * LAMB's own moment up to float rounding. What changes is LAMB's v, which
+ * now tracks the squared moment rather than the squared gradient.
+ */
+import type { CompressionId, OptimizerId } from '../../contract.js';
+import type { CommHook, CommState } from '../hooks.js';
+
+/** Compressions that send only signs (plus scales). */
+export const SIGN_COMPRESSIONS: ReadonlySet<CompressionId> = new Set<CompressionId>(['sign-ef', 'majority-vote']);
+
+/** LAMB's first-moment decay, which the local moment takes over. */
+export const LAMB_BETA1 = 0.9;
+
+/**
+ * β of the local moment for a run, or undefined when the optimizer keeps its
+ * own: only LAMB (whose moment is this EMA without bias correction) with a
+ * sign compression on more than one rank.
+ */
+export function localMomentumBeta(opts: { readonly optimizer: OptimizerId; readonly compression: CompressionId }, worldSize: number): number | undefined {
+  return worldSize > 1 && opts.optimizer === 'lamb' && SIGN_COMPRESSIONS.has(opts.compression) ? LAMB_BETA1 : undefined;
+}
+
+/** State name prefix of the moments in {@link LocalMomentum.saveState}. */
+export const LOCAL_MOMENTUM_STATE = 'momentum';
+
+/** Wraps a hook so it reduces each rank's moment of the gradient instead of the gradient. */
+export class LocalMomentum {
+  /** Moment per bucket index. */
+  private readonly moments = new Map<number, Float32Array>();
+
+  constructor(readonly beta: number) {
+    if (!(beta >= 0 && beta < 1)) throw new RangeError(`local momentum beta must be in [0, 1), got ${beta}`);
+  }
+
+  wrap<S extends CommState>(hook: CommHook<S>): CommHook<S> {
+    return (state, bucket) => {
+      let m = this.moments.get(bucket.index);
+      if (m === undefined || m.length !== bucket.buffer.length) {
+        m = new Float32Array(bucket.buffer.length);
+        this.moments.set(bucket.index, m);
+      }
+      const g = bucket.buffer;
+      for (let i = 0; i < m.length; i++) m[i] = this.beta * m[i]! + (1 - this.beta) * g[i]!;
+      // A copy: hooks may write into their input, and m must survive until the next step.
+      return hook(state, { ...bucket, buffer: m.slice() });
+    };
+  }
+
+  /** The moments for a checkpoint, as `momentum/<bucket>` (copies). */
+  saveState(): Map<string, Float32Array> {
+    const out = new Map<string, Float32Array>();
+    for (const [i, m] of this.moments) out.set(`${LOCAL_MOMENTUM_STATE}/${i}`, m.slice());
+    return out;
+  }
+
+  /** Restores moments saved by {@link saveState}; other names are ignored (they belong to the compressor). */
+  loadState(state: ReadonlyMap<string, Float32Array>): void {
+    this.moments.clear();
+    for (const [name, m] of state) {
+      const match = /^momentum\/(\d+)$/.exec(name);
+      if (match !== null) this.moments.set(Number(match[1]), m.slice());
+    }
+  }
+}
