@@ -28,7 +28,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { ProgressReport, TrainOptions } from '../contract.js';
 import type { GradientReducer } from '../comm/collective.js';
-import { localMomentumBeta } from '../comm/compression/local-momentum.js';
+import { SIGN_COMPRESSIONS, localMomentumBeta } from '../comm/compression/local-momentum.js';
 import { loadDataset } from '../data/load-dataset.js';
 import { batchIndices, stepsPerEpoch } from '../data/shard.js';
 import { concatSplits, gatherBatch } from '../data/split-ops.js';
@@ -226,6 +226,10 @@ export async function runTraining(opts: TrainOptions, ctx: RunContext): Promise<
   // With a sign compression the ring carries LAMB's first moment (local-momentum.ts): the optimizer must not add its own.
   const ringMomentum = localMomentumBeta(opts, worldSize);
   if (ringMomentum !== undefined) log.info('Each rank keeps and compresses its own first moment; LAMB runs with beta1 = 0', { beta1: ringMomentum, compression: opts.compression });
+  else if (worldSize > 1 && SIGN_COMPRESSIONS.has(opts.compression) && !(opts.optimizer === 'sgd' && opts.momentum === 0)) {
+    // Measured: momentum SGD + sign-ef collapsed PGD training on MNIST; SGD without momentum matched uncompressed.
+    log.warn('Sign compression with an optimizer that keeps its own momentum can amplify the error-feedback residual and diverge; use --optimizer lamb (the ring then carries the moment) or --optimizer sgd --momentum 0', { optimizer: opts.optimizer, compression: opts.compression });
+  }
   const optimizer: Optimizer = createOptimizer(opts.optimizer, { weightDecay: opts.weightDecay, momentum: opts.momentum, ...(ringMomentum !== undefined ? { beta1: 0 } : {}) });
   try {
     // Step 3
