@@ -14,12 +14,11 @@
  */
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { identityReducer } from '../worker/comm/collective.js';
 import { selectBackend } from '../worker/backend/select-backend.js';
 import { parseTrainArgs } from '../worker/cli/parse-args.js';
 import { formatFinalTable } from '../worker/cli/final-table.js';
 import { createProgressDisplay } from '../worker/cli/progress-display.js';
-import { runTraining } from '../worker/train/run-training.js';
+import { runTraining, singleProcessContext } from '../worker/train/run-training.js';
 import { getErrorMessage } from '../worker/util/errors.js';
 import { createLogger } from '../worker/util/log.js';
 import { printTable, writeResult } from './lib/report.js';
@@ -73,15 +72,7 @@ async function main(): Promise<void> {
   const display = createProgressDisplay(opts.progress, process.stdout);
 
   // Step 2
-  const { metrics } = await runTraining(opts, {
-    rank: 0,
-    worldSize: 1,
-    reducer: identityReducer,
-    onProgress: (p) => display.update(p),
-    log,
-    isChief: true,
-    backend: backend.name,
-  });
+  const { metrics } = await runTraining(opts, singleProcessContext(log, backend.name, (p) => display.update(p)));
   display.finish();
 
   // Step 3

@@ -109,6 +109,19 @@ class EtaClock {
   }
 }
 
+/** True when a report should be shown: a new phase, or `intervalMs` since the last one shown. */
+function throttle(intervalMs: number, now: () => number): (p: ProgressReport) => boolean {
+  let lastAt = -Infinity;
+  let lastPhase: string | undefined;
+  return (p) => {
+    const t = now();
+    if (p.phase === lastPhase && t - lastAt < intervalMs) return false;
+    lastAt = t;
+    lastPhase = p.phase;
+    return true;
+  };
+}
+
 /** Resolves `auto` against the stream. */
 export function resolveProgressMode(mode: ProgressMode, out: DisplayOutput): Exclude<ProgressMode, 'auto'> {
   if (mode !== 'auto') return mode;
@@ -130,36 +143,25 @@ export function createProgressDisplay(mode: ProgressMode, out: DisplayOutput, op
         finish: () => {},
       };
     case 'plain': {
-      const interval = opts.plainIntervalMs ?? 5000;
-      let lastAt = -Infinity;
-      let lastPhase: string | undefined;
+      const due = throttle(opts.plainIntervalMs ?? 5000, now);
       return {
         update: (p) => {
           const eta = clock.eta(p);
-          const t = now();
-          if (p.phase === lastPhase && t - lastAt < interval) return;
-          lastAt = t;
-          lastPhase = p.phase;
-          out.write(formatProgressLine(p, eta) + '\n');
+          if (due(p)) out.write(formatProgressLine(p, eta) + '\n');
         },
         log: (line) => out.write(line + '\n'),
         finish: () => {},
       };
     }
     case 'tty': {
-      const interval = opts.ttyIntervalMs ?? 100;
-      let lastAt = -Infinity;
-      let lastPhase: string | undefined;
+      const due = throttle(opts.ttyIntervalMs ?? 100, now);
       let current = '';
       const clip = (s: string): string => (out.columns !== undefined && s.length >= out.columns ? s.slice(0, out.columns - 1) : s);
       const draw = (): void => void out.write(`\r\x1b[2K${clip(current)}`);
       return {
         update: (p) => {
           const eta = clock.eta(p);
-          const t = now();
-          if (p.phase === lastPhase && t - lastAt < interval) return;
-          lastAt = t;
-          lastPhase = p.phase;
+          if (!due(p)) return;
           current = formatProgressLine(p, eta);
           draw();
         },

@@ -4,11 +4,10 @@
  * a single-process run, print the final table, map errors to exit codes.
  */
 import { EXIT_CODES, WORKER_ENV, type TrainOptions } from '../contract.js';
-import { identityReducer } from '../comm/collective.js';
 import { selectBackend } from '../backend/select-backend.js';
 import { runDistributedWorker } from '../distributed/run-distributed-worker.js';
 import { launchLocal } from '../launcher/launch-local.js';
-import { runTraining } from '../train/run-training.js';
+import { runTraining, singleProcessContext } from '../train/run-training.js';
 import { getErrorMessage } from '../util/errors.js';
 import { createLogger, type Logger } from '../util/log.js';
 import { exitCodeFor } from './exit-code.js';
@@ -30,15 +29,7 @@ async function trainSingleProcess(opts: TrainOptions, io: CliIo, baseLog: Logger
   const log = resolveProgressMode(opts.progress, io.stdout) === 'tty' ? createLogger({}, (l) => display.log(l)) : baseLog;
   try {
     const backend = await selectBackend(opts.backend, log);
-    const result = await runTraining(opts, {
-      rank: 0,
-      worldSize: 1,
-      reducer: identityReducer,
-      onProgress: (p) => display.update(p),
-      log,
-      isChief: true,
-      backend: backend.name,
-    });
+    const result = await runTraining(opts, singleProcessContext(log, backend.name, (p) => display.update(p)));
     display.finish();
     if (opts.progress !== 'json' && opts.progress !== 'none') io.stdout.write('\n' + formatFinalTable(result.metrics) + '\n');
     return EXIT_CODES.success;

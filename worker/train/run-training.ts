@@ -27,7 +27,7 @@ import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { ProgressReport, TrainOptions } from '../contract.js';
-import type { GradientReducer } from '../comm/collective.js';
+import { identityReducer, type GradientReducer } from '../comm/collective.js';
 import { SIGN_COMPRESSIONS, localMomentumBeta } from '../comm/compression/local-momentum.js';
 import { loadDataset } from '../data/load-dataset.js';
 import { batchIndices, stepsPerEpoch } from '../data/shard.js';
@@ -88,6 +88,11 @@ export interface RunContext {
    * reducer is stateless (or its state restarts from zero after a resume).
    */
   readonly reducerState?: ReducerStateHooks;
+}
+
+/** The context of a run in one process: rank 0 of 1, the identity reducer, the chief writing outputs. */
+export function singleProcessContext(log: Logger, backend: string, onProgress: (p: TrainProgress) => void): RunContext {
+  return { rank: 0, worldSize: 1, reducer: identityReducer, onProgress, log, isChief: true, backend };
 }
 
 /** What {@link runTraining} returns. */

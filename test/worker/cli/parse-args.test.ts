@@ -1,6 +1,5 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { EXIT_CODES, type TrainOptions } from '../../../worker/contract.js';
 import { ConfigError } from '../../../worker/util/errors.js';
 import { parseCommand, parseTrainArgs } from '../../../worker/cli/parse-args.js';
@@ -8,7 +7,7 @@ import { formatTrainArgs } from '../../../worker/cli/format-args.js';
 import { formatTrainHelp } from '../../../worker/cli/help-text.js';
 import { flagName, OPTION_SPECS } from '../../../worker/cli/option-specs.js';
 import { exitCodeFor } from '../../../worker/cli/exit-code.js';
-import { entryCommand, REPO_ROOT } from '../../../test/support/paths.js';
+import { runEntry, type EntryRun } from '../../support/run-entry.js';
 
 describe('parseTrainArgs: good values', () => {
   const cases: { name: string; argv: string[]; env?: NodeJS.ProcessEnv; want: Partial<TrainOptions> }[] = [
@@ -98,18 +97,7 @@ describe('help', () => {
   });
 });
 
-function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const [cmd, ...pre] = entryCommand('worker/main');
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd!, [...pre, ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const runCli = (args: readonly string[]): Promise<EntryRun> => runEntry('worker/main', args);
 
 describe('dat process', () => {
   it('exits 2 with a one-line message on a bad value', { timeout: 60_000 }, async () => {

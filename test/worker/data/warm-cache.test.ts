@@ -1,32 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { entryCommand } from '../../support/paths.js';
+import { runEntry, type EntryRun } from '../../support/run-entry.js';
 import { loadBuiltinRaw } from '../../../worker/data/builtin-datasets.js';
 import { silentLogger } from '../../../worker/util/log.js';
 import { removeDir } from '../../fixtures/data/dataset-files.js';
 
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function run(args: readonly string[], cacheDir: string): Promise<Run> {
-  const [cmd, ...pre] = entryCommand('worker/data/warm-cache');
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd!, [...pre, ...args], { env: { ...process.env, DAT_CACHE_DIR: cacheDir }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const run = (args: readonly string[], cacheDir: string): Promise<EntryRun> => runEntry('worker/data/warm-cache', args, { env: { ...process.env, DAT_CACHE_DIR: cacheDir } });
 
 test('worker processes starting at once share one valid cache entry', async (t) => {
   const cacheDir = await mkdtemp(join(tmpdir(), 'dat-warm-test-'));

@@ -36,16 +36,23 @@ describe('OverfitGuard', () => {
   });
 });
 
+/**
+ * One-pixel classifier, class 1 iff x > 0.5 (as in evaluate.test.ts): weights
+ * that classify the probe batch perfectly (`good`) and always wrongly (`bad`).
+ */
+async function onePixelClassifier() {
+  await selectBackend('cpu', silentLogger);
+  const model = tf.sequential({ layers: [tf.layers.flatten({ inputShape: [1, 1, 1] }), tf.layers.dense({ units: 2, kernelInitializer: 'zeros' })] });
+  const good = [tf.tensor2d([[-1, 1]]), tf.tensor1d([0.5, -0.5])];
+  const bad = [tf.tensor2d([[1, -1]]), tf.tensor1d([-0.5, 0.5])];
+  const batch = { n: 4, x: Float32Array.from([0.1, 0.2, 0.8, 0.9]), y: Int32Array.from([0, 0, 1, 1]) };
+  return { model, dense: model.layers[1]!, good, bad, probe: { batch, eps: 0.1, seed: 1, inputShape: [1, 1, 1] as const } };
+}
+
 describe('BestWeightsGuard', () => {
   it('snapshots the best weights and restores them on a collapse', async () => {
-    await selectBackend('cpu', silentLogger);
-    // One-pixel classifier, class 1 iff x > 0.5 (as in evaluate.test.ts).
-    const model = tf.sequential({ layers: [tf.layers.flatten({ inputShape: [1, 1, 1] }), tf.layers.dense({ units: 2, kernelInitializer: 'zeros' })] });
-    const dense = model.layers[1]!;
-    const good = [tf.tensor2d([[-1, 1]]), tf.tensor1d([0.5, -0.5])];
-    const bad = [tf.tensor2d([[1, -1]]), tf.tensor1d([-0.5, 0.5])];
-    const batch = { n: 4, x: Float32Array.from([0.1, 0.2, 0.8, 0.9]), y: Int32Array.from([0, 0, 1, 1]) };
-    const guard = new BestWeightsGuard({ batch, eps: 0.1, seed: 1, inputShape: [1, 1, 1] });
+    const { model, dense, good, bad, probe } = await onePixelClassifier();
+    const guard = new BestWeightsGuard(probe);
 
     dense.setWeights(good);
     assert.deepEqual(await guard.check(model, 1), { action: 'improved', accuracy: 1, bestAccuracy: 1, bestEpoch: 1 });
@@ -58,13 +65,7 @@ describe('BestWeightsGuard', () => {
   });
 
   it('a restored snapshot (resume) still restores the best weights on a later collapse', async () => {
-    await selectBackend('cpu', silentLogger);
-    const model = tf.sequential({ layers: [tf.layers.flatten({ inputShape: [1, 1, 1] }), tf.layers.dense({ units: 2, kernelInitializer: 'zeros' })] });
-    const dense = model.layers[1]!;
-    const good = [tf.tensor2d([[-1, 1]]), tf.tensor1d([0.5, -0.5])];
-    const bad = [tf.tensor2d([[1, -1]]), tf.tensor1d([-0.5, 0.5])];
-    const batch = { n: 4, x: Float32Array.from([0.1, 0.2, 0.8, 0.9]), y: Int32Array.from([0, 0, 1, 1]) };
-    const probe = { batch, eps: 0.1, seed: 1, inputShape: [1, 1, 1] as const };
+    const { model, dense, good, bad, probe } = await onePixelClassifier();
     const before = new BestWeightsGuard(probe);
     assert.deepEqual(before.snapshot(), { bestAccuracy: -Infinity, bestEpoch: -1 }, 'nothing observed yet');
     dense.setWeights(good);

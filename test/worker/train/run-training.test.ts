@@ -1,11 +1,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { entryCommand, REPO_ROOT } from '../../../test/support/paths.js';
+import { runEntry, type EntryRun } from '../../support/run-entry.js';
 import { parseProgressLine } from '../../../worker/cli/progress-display.js';
 import type { RunMetrics } from '../../../worker/train/metrics.js';
 import { loadModel } from '../../../worker/train/save-model.js';
@@ -15,18 +14,7 @@ import { selectBackend } from '../../../worker/backend/select-backend.js';
 import { parseTrainArgs } from '../../../worker/cli/parse-args.js';
 import { silentLogger } from '../../../worker/util/log.js';
 
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const [cmd, ...pre] = entryCommand('worker/main');
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd!, [...pre, ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const run = (args: readonly string[]): Promise<EntryRun> => runEntry('worker/main', args);
 
 const isFraction = (v: unknown): boolean => typeof v === 'number' && v >= 0 && v <= 1;
 
