@@ -49,6 +49,7 @@ import { AUTO_BACKEND_ORDER, selectBackend, type ConcreteBackendId } from '../wo
 import { identityReducer } from '../worker/comm/collective.js';
 import { createModel, countParams } from '../worker/train/models/index.js';
 import { createOptimizer } from '../worker/train/optimizers/index.js';
+import { createNativeCompiledStep } from '../worker/backend/native/graph/native-compiled-step.js';
 import { applyGradients, computeGradients, type HostBatch, type StepConfig } from '../worker/train/train-step.js';
 import { flattenTensors, trainableVariables } from '../worker/train/variables.js';
 import { getErrorMessage } from '../worker/util/errors.js';
@@ -82,7 +83,10 @@ const SLOW_STEP_MS = 5000;
 
 /** One measured configuration. */
 export interface StepRow {
+  /** The backend, with `-eager` appended for the native backend's eager step. */
   readonly backend: string;
+  /** How the step ran: `graph` is the native compiled step (what `dat train` runs there), `eager` op by op. */
+  readonly execution: 'graph' | 'eager';
   readonly model: ModelId;
   readonly kind: string;
   readonly batch: number;
@@ -166,11 +170,14 @@ async function timeSteps(
   batchSize: number,
   reps: number,
   warmup: number,
-): Promise<{ times: StepTimes[]; params: number; macs: number; readbackMs: number }> {
+  tryGraph: boolean,
+): Promise<{ times: StepTimes[]; params: number; macs: number; readbackMs: number; execution: StepRow['execution'] }> {
   const shape = SHAPES[modelId];
   const k = KINDS[kind];
   const eps = EPS[modelId];
   const model = createModel(modelId, shape, NUM_CLASSES, 1);
+  const graph = tryGraph ? createNativeCompiledStep(model) : undefined;
+  const compiled = graph?.ok === true ? graph.step : undefined;
   const optimizer = createOptimizer('adam', { weightDecay: 0, momentum: 0.9 });
   const cfg: StepConfig = {
     attack: k.attack,
@@ -186,7 +193,7 @@ async function timeSteps(
   const step = async (i: number): Promise<StepTimes> => {
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
-    const { flatGrad } = await computeGradients(model, batch, cfg, i + 1);
+    const { flatGrad } = await computeGradients(model, batch, cfg, i + 1, compiled);
     const t1 = performance.now();
     applyGradients(model, optimizer, await identityReducer(flatGrad, i), 1e-3);
     // Wait for the update to land so the next step's timing does not absorb it.
@@ -210,8 +217,9 @@ async function timeSteps(
       await flattenTensors(vars);
       readbackMs = Math.min(readbackMs, performance.now() - t0);
     }
-    return { times, params: countParams(model), macs: forwardMacsPerExample(model), readbackMs };
+    return { times, params: countParams(model), macs: forwardMacsPerExample(model), readbackMs, execution: compiled === undefined ? 'eager' : 'graph' };
   } finally {
+    compiled?.dispose();
     optimizer.dispose();
     model.dispose();
   }
@@ -222,6 +230,10 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 /** The backend compared, and what it is compared against, in the ratio table. */
 const NATIVE = 'tensorflow';
 const BASELINE = 'wasm';
+/** Row label of the native backend's eager step, measured beside the compiled one. */
+const EAGER_SUFFIX = '-eager';
+/** Backends that can run the compiled step. */
+const NATIVE_BACKENDS: ReadonlySet<string> = new Set<ConcreteBackendId>(['tensorflow', 'tensorflow-gpu']);
 
 /** Environment variables that change how libtensorflow or the benchmark runs (recorded with the result). */
 const RECORDED_ENV = ['TF_NUM_INTRAOP_THREADS', 'TF_NUM_INTEROP_THREADS', 'TF_ENABLE_ONEDNN_OPTS', 'OMP_NUM_THREADS', 'TF_CPP_MIN_LOG_LEVEL'] as const;
@@ -331,47 +343,57 @@ async function main(): Promise<void> {
           notes.push(`cpu ${model} ${KINDS[kind].label} not run: the pure-JS backend would take minutes per step`);
           continue;
         }
+        // Native backends run the compiled step (graphs) where the model allows it, as `dat train` does, and the eager step beside it.
+        const variants = NATIVE_BACKENDS.has(backend) ? [true, false] : [false];
         for (const batch of batches) {
-          const r = await timeSteps(model, kind, batch, isCpu ? 1 : reps, isCpu ? 1 : WARMUP_STEPS);
-          const ms = median(r.times.map((t) => t.wallMs));
-          const cpuMs = median(r.times.map((t) => t.cpuMs));
-          // Step 3
-          const stepGflop = (2 * r.macs * forwardEquivalents(kind) * batch) / 1e9;
-          const effectiveGflops = stepGflop / (ms / 1000);
-          const row: StepRow = {
-            backend,
-            model,
-            kind: KINDS[kind].label,
-            batch,
-            params: r.params,
-            reps: r.times.length,
-            medianMs: ms,
-            minMs: Math.min(...r.times.map((t) => t.wallMs)),
-            computeMs: median(r.times.map((t) => t.computeMs)),
-            applyMs: median(r.times.map((t) => t.applyMs)),
-            readbackMs: r.readbackMs,
-            cpuMs,
-            coresBusy: cpuMs / ms,
-            imagesPerSecond: (batch * 1000) / ms,
-            stepGflop,
-            effectiveGflops,
-            fractionOfMatmul: effectiveGflops / mm.bestGflops,
-            gflopPerCpuSecond: stepGflop / (cpuMs / 1000),
-          };
-          rows.push(row);
-          process.stderr.write(`${backend} ${model} ${row.kind} batch ${batch}: ${row.imagesPerSecond.toFixed(1)} img/s (${ms.toFixed(0)} ms/step, ${row.coresBusy.toFixed(2)} cores)\n`);
+          let graphRan = false;
+          for (const tryGraph of variants) {
+            // A model the graphs do not cover already ran eagerly in the first variant.
+            if (!tryGraph && variants.includes(true) && !graphRan) continue;
+            const r = await timeSteps(model, kind, batch, isCpu ? 1 : reps, isCpu ? 1 : WARMUP_STEPS, tryGraph);
+            graphRan ||= r.execution === 'graph';
+            const ms = median(r.times.map((t) => t.wallMs));
+            const cpuMs = median(r.times.map((t) => t.cpuMs));
+            // Step 3
+            const stepGflop = (2 * r.macs * forwardEquivalents(kind) * batch) / 1e9;
+            const effectiveGflops = stepGflop / (ms / 1000);
+            const row: StepRow = {
+              backend: tryGraph || !variants.includes(true) ? backend : `${backend}${EAGER_SUFFIX}`,
+              execution: r.execution,
+              model,
+              kind: KINDS[kind].label,
+              batch,
+              params: r.params,
+              reps: r.times.length,
+              medianMs: ms,
+              minMs: Math.min(...r.times.map((t) => t.wallMs)),
+              computeMs: median(r.times.map((t) => t.computeMs)),
+              applyMs: median(r.times.map((t) => t.applyMs)),
+              readbackMs: r.readbackMs,
+              cpuMs,
+              coresBusy: cpuMs / ms,
+              imagesPerSecond: (batch * 1000) / ms,
+              stepGflop,
+              effectiveGflops,
+              fractionOfMatmul: effectiveGflops / mm.bestGflops,
+              gflopPerCpuSecond: stepGflop / (cpuMs / 1000),
+            };
+            rows.push(row);
+            process.stderr.write(`${row.backend} ${model} ${row.kind} batch ${batch}: ${row.imagesPerSecond.toFixed(1)} img/s (${ms.toFixed(0)} ms/step, ${row.coresBusy.toFixed(2)} cores)\n`);
+          }
         }
       }
     }
   }
   const loadAtEnd = loadavg();
   // Step 4
-  const matmulOf = (backend: string): number => (matmul[backend] as MatmulGflops | undefined)?.bestGflops ?? NaN;
+  const matmulOf = (backend: string): number => (matmul[backend.replace(EAGER_SUFFIX, '')] as MatmulGflops | undefined)?.bestGflops ?? NaN;
   printTable(
     `Training step, batch ${batches.join(', ')} (median of timed reps)`,
-    ['backend', 'model', 'step', 'batch', 'reps', 'img/s', 'ms/step', 'compute ms', 'apply ms', 'readback ms', 'cores', 'GFLOP/step', 'eff. GFLOP/s', 'GFLOP/CPU-s', 'matmul GFLOP/s', '% of matmul'],
+    ['backend', 'execution', 'model', 'step', 'batch', 'reps', 'img/s', 'ms/step', 'compute ms', 'apply ms', 'readback ms', 'cores', 'GFLOP/step', 'eff. GFLOP/s', 'GFLOP/CPU-s', 'matmul GFLOP/s', '% of matmul'],
     rows.map((r) => [
       r.backend,
+      r.execution,
       r.model,
       r.kind,
       String(r.batch),
@@ -390,11 +412,13 @@ async function main(): Promise<void> {
     ]),
   );
   const ratios = compareBackends(rows, NATIVE, BASELINE);
-  if (ratios.length > 0) {
+  const eagerRatios = compareBackends(rows, `${NATIVE}${EAGER_SUFFIX}`, BASELINE);
+  for (const [label, list] of [[NATIVE, ratios], [`${NATIVE}${EAGER_SUFFIX}`, eagerRatios]] as const) {
+    if (list.length === 0) continue;
     printTable(
-      `Native (${NATIVE}) against ${BASELINE}, same run: speed-up = ${BASELINE} ms / ${NATIVE} ms`,
-      ['model', 'step', 'batch', `${BASELINE} ms`, `${NATIVE} ms`, 'speed-up', 'speed-up per CPU-s', `${BASELINE} eff. GFLOP/s`, `${NATIVE} eff. GFLOP/s`, `${NATIVE} cores`],
-      ratios.map((c) => [
+      `Native (${label}) against ${BASELINE}, same run: speed-up = ${BASELINE} ms / ${label} ms`,
+      ['model', 'step', 'batch', `${BASELINE} ms`, `${label} ms`, 'speed-up', 'speed-up per CPU-s', `${BASELINE} eff. GFLOP/s`, `${label} eff. GFLOP/s`, `${label} cores`],
+      list.map((c) => [
         c.model,
         c.kind,
         String(c.batch),
@@ -423,6 +447,7 @@ async function main(): Promise<void> {
     loadAverage: { start: loadAtStart, end: loadAtEnd },
     rows,
     ratios,
+    eagerRatios,
     flopModel: 'conv+dense MACs x2; plain 3F, FGSM-RS 5F, PGD-10 (adv+clean) 26F',
   });
   process.stdout.write(`\nWrote ${path}\n`);

@@ -18,6 +18,7 @@ describe('bench:step helpers', () => {
   function row(backend: string, batch: number, medianMs: number, cpuMs: number): StepRow {
     return {
       backend,
+      execution: 'eager',
       model: 'small-cnn',
       kind: 'PGD-10',
       batch,

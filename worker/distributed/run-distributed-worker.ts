@@ -16,6 +16,7 @@
 import { Registry } from 'prom-client';
 import { EXIT_CODES, type ProgressReport, type TrainOptions } from '../contract.js';
 import { selectBackend } from '../backend/select-backend.js';
+import { stepCompiler } from '../backend/compile-step.js';
 import { createProgressDisplay } from '../cli/progress-display.js';
 import { createGradientReducer, meanBytesPerStep } from '../comm/compression/create-reducer.js';
 import { localMomentumBeta } from '../comm/compression/local-momentum.js';
@@ -141,6 +142,7 @@ export async function runDistributedWorker(opts: TrainOptions): Promise<number> 
       ...(reducerState !== undefined ? { reducerState } : {}),
       isChief: env.rank === 0,
       backend: backend.name,
+      compileStep: stepCompiler(log),
       extraMetrics: () => ({ workers: env.worldSize, compression: opts.compression, bytesSentPerStepPerRank: Math.round(meanBytesPerStep(stats)) }),
     });
     display.finish();

@@ -42,6 +42,7 @@ import { createOptimizer, type Optimizer } from './optimizers/index.js';
 import { epsWarmupFactor, learningRateAt, validateScheduleOptions } from './schedules.js';
 import { modelVariables, nonTrainableVariables, readWeights, totalSize, trainableVariables, writeWeights } from './variables.js';
 import { applyGradients, computeGradients, type StepConfig } from './train-step.js';
+import type { CompiledStep } from './compiled-step.js';
 import { evaluateCounts, toEvalResult, type EvalAttackId, type EvalResult, type EvaluateOptions } from './evaluate.js';
 import { BestWeightsGuard, GUARD_ACTIONS, needsOverfitGuard } from './overfit-guard.js';
 import { pseudoLabel } from './pseudo-label.js';
@@ -88,11 +89,22 @@ export interface RunContext {
    * reducer is stateless (or its state restarts from zero after a resume).
    */
   readonly reducerState?: ReducerStateHooks;
+  /**
+   * Compiles the model's attack and loss gradient for the backend in use
+   * (the native backend runs them as TensorFlow graphs). Undefined, or a
+   * result of undefined: the step runs eagerly.
+   */
+  compileStep?(model: tf.LayersModel): CompiledStep | undefined;
 }
 
 /** The context of a run in one process: rank 0 of 1, the identity reducer, the chief writing outputs. */
-export function singleProcessContext(log: Logger, backend: string, onProgress: (p: TrainProgress) => void): RunContext {
-  return { rank: 0, worldSize: 1, reducer: identityReducer, onProgress, log, isChief: true, backend };
+export function singleProcessContext(
+  log: Logger,
+  backend: string,
+  onProgress: (p: TrainProgress) => void,
+  compileStep?: (model: tf.LayersModel) => CompiledStep | undefined,
+): RunContext {
+  return { rank: 0, worldSize: 1, reducer: identityReducer, onProgress, log, isChief: true, backend, ...(compileStep !== undefined ? { compileStep } : {}) };
 }
 
 /** What {@link runTraining} returns. */
@@ -235,12 +247,13 @@ export async function runTraining(opts: TrainOptions, ctx: RunContext): Promise<
     // Measured: momentum SGD + sign-ef collapsed PGD training on MNIST; SGD without momentum matched uncompressed.
     log.warn('Sign compression with an optimizer that keeps its own momentum can amplify the error-feedback residual and diverge; use --optimizer lamb (the ring then carries the moment) or --optimizer sgd --momentum 0', { optimizer: opts.optimizer, compression: opts.compression });
   }
+  const compiled = ctx.compileStep?.(model);
   const optimizer: Optimizer = createOptimizer(opts.optimizer, { weightDecay: opts.weightDecay, momentum: opts.momentum, ...(ringMomentum !== undefined ? { beta1: 0 } : {}) });
   try {
     // Step 3
     await syncWeightsFromChief(model, ctx);
     const stepCfg = buildStepConfig(opts, dataset);
-    const evalOpts = heldOutEvalOptions(opts, dataset, ctx);
+    const evalOpts: EvaluateOptions = { ...heldOutEvalOptions(opts, dataset, ctx), ...(compiled !== undefined ? { compiled } : {}) };
     const hasBatchNorm = model.nonTrainableWeights.length > 0;
     // The flat gradient's layout (computeGradients fuses trainable variables in this order), for per-tensor compression.
     const gradSegments = trainableVariables(model).map((v) => v.size);
@@ -385,7 +398,7 @@ export async function runTraining(opts: TrainOptions, ctx: RunContext): Promise<
         const batch = gatherBatch(train, idx, batchBuf);
         lr = learningRateAt(schedule, epoch + s / steps, steps);
         const cfg = scaleAttack(stepCfg, epsWarmupFactor(opts.epsWarmupEpochs ?? 0, epoch + s / steps, steps));
-        const { flatGrad, loss } = await computeGradients(model, batch, cfg, deriveSeed(state.seed, SEED_TAGS.attack, state.globalStep, rank) || 1);
+        const { flatGrad, loss } = await computeGradients(model, batch, cfg, deriveSeed(state.seed, SEED_TAGS.attack, state.globalStep, rank) || 1, compiled);
         if (!Number.isFinite(loss)) throw new ConfigError(`training diverged: loss ${loss} at epoch ${epoch + 1} step ${s + 1}; lower --lr (now ${opts.lr})`);
         const mean = await ctx.reducer(flatGrad, state.globalStep, gradSegments);
         applyGradients(model, optimizer, mean, lr);
@@ -510,6 +523,7 @@ export async function runTraining(opts: TrainOptions, ctx: RunContext): Promise<
     });
     return { metrics, ...(modelDir !== undefined ? { modelDir } : {}), ...(metricsPath !== undefined ? { metricsPath } : {}) };
   } finally {
+    compiled?.dispose();
     optimizer.dispose();
     model.dispose();
   }

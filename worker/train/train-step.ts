@@ -14,6 +14,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { AttackId, LossId } from '../contract.js';
 import { getAttack, type AttackParams } from './attacks/index.js';
+import type { CompiledStep } from './compiled-step.js';
 import { computeLoss } from './losses.js';
 import type { Optimizer } from './optimizers/index.js';
 import { flattenTensors, trainableVariables, unflattenLike } from './variables.js';
@@ -50,14 +51,40 @@ export interface StepGradients {
 const NEEDS_CLEAN_LOGITS: ReadonlySet<LossId> = new Set<LossId>(['adv-clean', 'trades']);
 
 /**
+ * The loss's gradient through a compiled step, for the losses that are a
+ * weighted cross-entropy: `adv` is Σ CE(x_adv)/n, `adv-clean` stacks the
+ * adversarial and clean examples with weights 1/n and λ/n. Undefined for
+ * other losses (TRADES' KL term), which run eagerly.
+ */
+function compiledLossGrads(compiled: CompiledStep, cfg: StepConfig, x: tf.Tensor4D, xAdv: tf.Tensor4D, y: tf.Tensor1D): { value: tf.Scalar; grads: tf.Tensor[] } | undefined {
+  const n = x.shape[0];
+  let r;
+  if (cfg.loss === 'adv') r = compiled.weightedCrossEntropyGrads(xAdv, y, tf.fill([n], 1 / n) as tf.Tensor1D);
+  else if (cfg.loss === 'adv-clean') {
+    if (!Number.isFinite(cfg.lambda) || cfg.lambda < 0) return undefined; // computeLoss reports it
+    const weights = tf.concat([tf.fill([n], 1 / n), tf.fill([n], cfg.lambda / n)]) as tf.Tensor1D;
+    r = compiled.weightedCrossEntropyGrads(tf.concat([xAdv, x]), tf.concat([y, y]), weights);
+  } else return undefined;
+  return { value: r.loss, grads: r.grads };
+}
+
+/**
  * Builds the batch tensors, runs the attack (model in inference mode), then
  * the loss with the model in training mode, and returns the gradient of every
  * trainable weight fused into one buffer.
  *
  * `attackSeed` varies the attack's random start from step to step and rank
- * to rank while staying reproducible.
+ * to rank while staying reproducible. With `compiled` (the same model's
+ * compiled step), the attack and the loss gradient run as graphs where it
+ * supports them.
  */
-export async function computeGradients(model: tf.LayersModel, batch: HostBatch, cfg: StepConfig, attackSeed: number): Promise<StepGradients> {
+export async function computeGradients(
+  model: tf.LayersModel,
+  batch: HostBatch,
+  cfg: StepConfig,
+  attackSeed: number,
+  compiled?: CompiledStep,
+): Promise<StepGradients> {
   const vars = trainableVariables(model);
   const attackFn = getAttack(cfg.attack);
   const params: AttackParams = { ...cfg.attackParams, seed: attackSeed };
@@ -66,7 +93,9 @@ export async function computeGradients(model: tf.LayersModel, batch: HostBatch, 
     const x = tf.tensor4d(batch.x, [batch.n, h, w, c]);
     const y = tf.tensor1d(batch.y, 'int32');
     // The attack is a constant w.r.t. the weights: computed outside variableGrads.
-    const xAdv = attackFn === undefined ? x : attackFn(model, x, y, params);
+    const xAdv = attackFn === undefined ? x : attackFn(model, x, y, params, compiled);
+    const fromGraph = compiled === undefined ? undefined : compiledLossGrads(compiled, cfg, x, xAdv, y);
+    if (fromGraph !== undefined) return { value: fromGraph.value, grads: Object.fromEntries(vars.map((v, i) => [v.name, fromGraph.grads[i]!])) };
     return tf.variableGrads(() => {
       const logitsAdv = model.apply(xAdv, { training: true }) as tf.Tensor2D;
       const logitsClean = NEEDS_CLEAN_LOGITS.has(cfg.loss)

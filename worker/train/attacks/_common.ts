@@ -4,6 +4,7 @@ import type { AttackId } from '../../contract.js';
 import { ConfigError, DatError } from '../../util/errors.js';
 import { deriveSeed } from '../../util/rng.js';
 import { crossEntropyPerExample } from '../losses.js';
+import type { CompiledStep } from '../compiled-step.js';
 import type { AttackParams } from './types.js';
 
 /** The model's logits with BatchNorm in inference mode (running statistics). */
@@ -90,6 +91,33 @@ export function iterate(start: tf.Tensor4D, steps: number, step: (xAdv: tf.Tenso
     prev.dispose();
   }
   return cur;
+}
+
+/** What {@link signSteps} iterates. */
+export interface SignStepParams {
+  readonly eps: number;
+  readonly stepSize: number;
+  readonly steps: number;
+}
+
+/**
+ * The L-inf sign iteration of FGSM, FGSM-RS and PGD: `steps` times
+ * x_adv ← projectLinf(x_adv + stepSize · sign(∇ₓ Σ CE), bounds) from `start`
+ * (which the caller keeps owning). Runs as one compiled graph when the
+ * backend provides one, else eagerly; both compute the same ops.
+ */
+export function signSteps(
+  model: tf.LayersModel,
+  x: tf.Tensor4D,
+  y: tf.Tensor1D,
+  start: tf.Tensor4D,
+  bounds: LinfBounds,
+  p: SignStepParams,
+  compiled?: CompiledStep,
+): tf.Tensor4D {
+  if (compiled !== undefined) return compiled.signAttack({ x, y, start, eps: p.eps, stepSize: p.stepSize, steps: p.steps });
+  const loss = (xi: tf.Tensor4D): tf.Tensor1D => crossEntropyOf(model, xi, y);
+  return iterate(tf.clone(start), p.steps, (xAdv) => projectLinf(tf.add(xAdv, tf.mul(p.stepSize, tf.sign(inputGradient(loss, xAdv)))), bounds));
 }
 
 /**

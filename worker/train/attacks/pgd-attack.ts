@@ -7,6 +7,7 @@
  * 3. With restarts > 1, keep per example the restart with the highest CE.
  */
 import * as tf from '@tensorflow/tfjs';
+import type { CompiledStep } from '../compiled-step.js';
 import type { AttackParams } from './types.js';
 import {
   attackSeed,
@@ -14,9 +15,8 @@ import {
   checkInputs,
   checkParams,
   crossEntropyOf,
-  inputGradient,
-  iterate,
   projectLinf,
+  signSteps,
   linfBounds,
   type AttackParamName,
 } from './_common.js';
@@ -30,7 +30,7 @@ export function validatePgdParams(p: AttackParams): void {
 }
 
 /** L-inf PGD; see the module comment. */
-export function pgdAttack(model: tf.LayersModel, x: tf.Tensor4D, y: tf.Tensor1D, p: AttackParams): tf.Tensor4D {
+export function pgdAttack(model: tf.LayersModel, x: tf.Tensor4D, y: tf.Tensor1D, p: AttackParams, compiled?: CompiledStep): tf.Tensor4D {
   validatePgdParams(p);
   checkInputs('pgd', x, y);
   const loss = (xi: tf.Tensor4D): tf.Tensor1D => crossEntropyOf(model, xi, y);
@@ -44,7 +44,7 @@ export function pgdAttack(model: tf.LayersModel, x: tf.Tensor4D, y: tf.Tensor1D,
           ? projectLinf(tf.add(x, tf.randomUniform(x.shape, -p.eps, p.eps, 'float32', attackSeed(p.seed, r))), bounds)
           : tf.clone(x);
         // Step 2
-        return iterate(start, p.steps, (xAdv) => projectLinf(tf.add(xAdv, tf.mul(p.stepSize, tf.sign(inputGradient(loss, xAdv)))), bounds));
+        return signSteps(model, x, y, start, bounds, p, compiled);
       },
       // Step 3
       loss,

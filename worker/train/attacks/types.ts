@@ -1,5 +1,6 @@
 /** Shared types of the adversarial attacks. */
 import type * as tf from '@tensorflow/tfjs';
+import type { CompiledStep } from '../compiled-step.js';
 
 /** Attack hyperparameters. Each attack reads only the ones listed for it in `ATTACK_PARAM_USE`. */
 export interface AttackParams {
@@ -23,5 +24,7 @@ export interface AttackParams {
  * result and never touches the model's weights. `y` holds int32 class labels
  * [n]. The model runs with `training: false` during the attack, so BatchNorm
  * uses its running statistics (as the DAT reference does with `net.eval()`).
+ * `compiled`, when given, runs the L-inf sign iteration (FGSM, FGSM-RS, PGD)
+ * as one graph; the other attacks ignore it.
  */
-export type AttackFn = (model: tf.LayersModel, x: tf.Tensor4D, y: tf.Tensor1D, p: AttackParams) => tf.Tensor4D;
+export type AttackFn = (model: tf.LayersModel, x: tf.Tensor4D, y: tf.Tensor1D, p: AttackParams, compiled?: CompiledStep) => tf.Tensor4D;

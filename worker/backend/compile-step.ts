@@ -1,0 +1,45 @@
+/**
+ * Wires the native backend's compiled step (native/graph/) into training:
+ * the `compileStep` hook of a RunContext, which logs whether the step runs as
+ * TensorFlow graphs or eagerly, and why.
+ *
+ * `DAT_COMPILED_STEP=off` forces the eager step, e.g. to compare the two or
+ * to rule the graphs out while debugging.
+ */
+import type * as tf from '@tensorflow/tfjs';
+import type { CompiledStep } from '../train/compiled-step.js';
+import { ConfigError } from '../util/errors.js';
+import type { Logger } from '../util/log.js';
+import { createNativeCompiledStep } from './native/graph/native-compiled-step.js';
+
+/** Environment variable switching the compiled step: on (default) or off. */
+export const COMPILED_STEP_ENV = 'DAT_COMPILED_STEP';
+
+const ON = new Set(['', '1', 'on', 'true']);
+const OFF = new Set(['0', 'off', 'false']);
+
+/** Whether `env` allows the compiled step; throws a ConfigError on a value it does not know. */
+export function compiledStepEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
+  const raw = (env[COMPILED_STEP_ENV] ?? '').trim().toLowerCase();
+  if (ON.has(raw)) return true;
+  if (OFF.has(raw)) return false;
+  throw new ConfigError(`${COMPILED_STEP_ENV}=${env[COMPILED_STEP_ENV]}: expected on or off`);
+}
+
+/** A RunContext `compileStep` for the current backend; see the module comment. */
+export function stepCompiler(log: Logger, env: NodeJS.ProcessEnv = process.env): (model: tf.LayersModel) => CompiledStep | undefined {
+  const enabled = compiledStepEnabled(env);
+  return (model) => {
+    if (!enabled) {
+      log.info('Running the training step eagerly', { reason: `${COMPILED_STEP_ENV}=off` });
+      return undefined;
+    }
+    const result = createNativeCompiledStep(model);
+    if (!result.ok) {
+      log.info('Running the training step eagerly', { reason: result.reason });
+      return undefined;
+    }
+    log.info('Running the attack and the loss gradient as TensorFlow graphs', { model: model.name });
+    return result.step;
+  };
+}
