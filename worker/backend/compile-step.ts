@@ -10,10 +10,9 @@ import type * as tf from '@tensorflow/tfjs';
 import type { CompiledStep } from '../train/compiled-step.js';
 import { ConfigError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
-import { createNativeCompiledStep } from './native/graph/native-compiled-step.js';
+import { COMPILED_STEP_ENV, createNativeCompiledStep } from './native/graph/native-compiled-step.js';
 
-/** Environment variable switching the compiled step: on (default) or off. */
-export const COMPILED_STEP_ENV = 'DAT_COMPILED_STEP';
+export { COMPILED_STEP_ENV };
 
 const ON = new Set(['', '1', 'on', 'true']);
 const OFF = new Set(['0', 'off', 'false']);
@@ -31,15 +30,15 @@ export function stepCompiler(log: Logger, env: NodeJS.ProcessEnv = process.env):
   const enabled = compiledStepEnabled(env);
   return (model) => {
     if (!enabled) {
-      log.info('Running the training step eagerly', { reason: `${COMPILED_STEP_ENV}=off` });
+      log.info('Kept the training step eager', { reason: `${COMPILED_STEP_ENV}=off` });
       return undefined;
     }
     const result = createNativeCompiledStep(model);
     if (!result.ok) {
-      log.info('Running the training step eagerly', { reason: result.reason });
+      log.info('Kept the training step eager', { reason: result.reason });
       return undefined;
     }
-    log.info('Running the attack and the loss gradient as TensorFlow graphs', { model: model.name });
+    log.info('Compiled the attack and the loss gradient into TensorFlow graphs', { model: model.name });
     return result.step;
   };
 }

@@ -77,6 +77,7 @@ export class GraphBuilder {
 
   /** A constant. */
   constant(t: ConstTensor): string {
+    checkConstant(t);
     return this.add('Const', [], { dtype: { type: t.dtype }, value: { tensor: t } });
   }
 
@@ -122,9 +123,13 @@ function writeShape(w: ProtoWriter, shape: readonly number[]): void {
   for (const size of shape) w.message(2, (dim) => dim.varint(1, size));
 }
 
-function writeTensor(w: ProtoWriter, t: ConstTensor): void {
+function checkConstant(t: ConstTensor): void {
   const count = t.shape.reduce((a, b) => a * b, 1);
   if (count !== t.values.length) throw new Error(`constant of shape [${t.shape.join(', ')}] needs ${count} values, got ${t.values.length}`);
+}
+
+function writeTensor(w: ProtoWriter, t: ConstTensor): void {
+  checkConstant(t);
   w.varint(1, TF_DTYPE[t.dtype]).message(2, (s) => writeShape(s, t.shape));
   const bytes = t.dtype === 'float32' ? new Float32Array(t.values) : new Int32Array(t.values);
   w.bytes(4, new Uint8Array(bytes.buffer)); // tensor_content, little-endian like every host here

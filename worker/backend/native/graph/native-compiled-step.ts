@@ -32,6 +32,9 @@ function isSavedModelBackend(b: unknown): b is SavedModelBackend {
   return typeof o?.loadSavedModelMetaGraph === 'function' && typeof o.runSavedModel === 'function' && typeof o.deleteSavedModel === 'function';
 }
 
+/** The environment variable that turns the compiled step off (read in ../../compile-step.ts). */
+export const COMPILED_STEP_ENV = 'DAT_COMPILED_STEP';
+
 /** A loaded graph with named inputs and outputs. */
 class LoadedGraph {
   private readonly inputInfos: Array<{ name: string }>;
@@ -53,7 +56,10 @@ class LoadedGraph {
       writeFileSync(join(dir, 'saved_model.pb'), savedModel);
       this.id = backend.loadSavedModelMetaGraph(dir, SAVED_MODEL_TAG);
     } catch (err) {
-      throw new DatError(`loading the ${what} graph into libtensorflow failed: ${getErrorMessage(err)}`, { retryable: false, cause: err });
+      throw new DatError(`loading the ${what} graph into libtensorflow failed (set ${COMPILED_STEP_ENV}=off to train eagerly): ${getErrorMessage(err)}`, {
+        retryable: false,
+        cause: err,
+      });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -76,20 +82,30 @@ export type CompiledStepResult = { readonly ok: true; readonly step: CompiledSte
 /**
  * Compiles `model`'s step for the current tfjs backend. Only the native
  * (`tensorflow`) backend runs graphs, and only plain Conv2D/MaxPool/Dense
- * stacks are planned; otherwise the reason is returned.
+ * stacks are planned; otherwise the reason is returned. The loss-gradient
+ * graph is loaded here, so a libtensorflow that cannot load graphs shows up
+ * now (as a reason) rather than in the middle of training.
  */
 export function createNativeCompiledStep(model: tf.LayersModel): CompiledStepResult {
   const backend = tf.backend();
   if (!isSavedModelBackend(backend)) return { ok: false, reason: `backend ${tf.getBackend()} does not run TensorFlow graphs` };
   const plan = planSequentialModel(model);
   if (!plan.ok) return { ok: false, reason: plan.reason };
-  return { ok: true, step: new NativeCompiledStep(backend, model, plan) };
+  const step = new NativeCompiledStep(backend, model, plan);
+  try {
+    step.load();
+  } catch (err) {
+    step.dispose();
+    return { ok: false, reason: getErrorMessage(err) };
+  }
+  return { ok: true, step };
 }
 
 class NativeCompiledStep implements CompiledStep {
   /** Attack graphs by step count (training and evaluation use different counts). */
   private readonly attacks = new Map<number, LoadedGraph>();
   private lossGrad: LoadedGraph | undefined;
+  private disposed = false;
   private readonly weightNames: string[];
   // Eigen's few-channel input gradient is a CPU workaround; cuDNN needs none.
   private readonly graphOpts: GraphOptions;
@@ -103,6 +119,10 @@ class NativeCompiledStep implements CompiledStep {
     this.graphOpts = { eigenFewChannels: backend.isUsingGpuDevice !== true };
   }
 
+  private checkLive(): void {
+    if (this.disposed) throw new DatError(`the compiled step of model ${this.model.name} was used after dispose`, { retryable: false });
+  }
+
   private weights(): tf.Tensor[] {
     const ws = this.model.trainableWeights;
     if (ws.length !== this.plan.numWeights) throw new DatError(`model ${this.model.name} now has ${ws.length} trainable weights, the compiled step ${this.plan.numWeights}`, { retryable: false });
@@ -110,6 +130,7 @@ class NativeCompiledStep implements CompiledStep {
   }
 
   signAttack(a: SignAttackArgs): tf.Tensor4D {
+    this.checkLive();
     let graph = this.attacks.get(a.steps);
     if (graph === undefined) {
       const inputs = [ATTACK_GRAPH.x, ATTACK_GRAPH.y, ATTACK_GRAPH.start, ATTACK_GRAPH.eps, ATTACK_GRAPH.stepSize, ...this.weightNames];
@@ -120,17 +141,24 @@ class NativeCompiledStep implements CompiledStep {
     return tf.tidy(() => g.run([a.x, a.y, a.start, tf.scalar(a.eps), tf.scalar(a.stepSize), ...this.weights()])[0] as tf.Tensor4D);
   }
 
-  weightedCrossEntropyGrads(x: tf.Tensor4D, y: tf.Tensor1D, exampleWeight: tf.Tensor1D): LossAndGrads {
+  /** Loads the loss-gradient graph (attack graphs load on first use, one per step count). */
+  load(): LoadedGraph {
+    this.checkLive();
     if (this.lossGrad === undefined) {
       const inputs = [LOSS_GRAD_GRAPH.x, LOSS_GRAD_GRAPH.y, LOSS_GRAD_GRAPH.exampleWeight, ...this.weightNames];
       const outputs = [LOSS_GRAD_GRAPH.loss, ...this.weightNames.map((_, i) => `${LOSS_GRAD_GRAPH.gradPrefix}${i}`)];
       this.lossGrad = new LoadedGraph(this.backend, 'loss-gradient', buildLossGradGraph(this.plan, this.graphOpts), inputs, outputs);
     }
-    const [loss, ...grads] = this.lossGrad.run([x, y, exampleWeight, ...this.weights()]);
+    return this.lossGrad;
+  }
+
+  weightedCrossEntropyGrads(x: tf.Tensor4D, y: tf.Tensor1D, exampleWeight: tf.Tensor1D): LossAndGrads {
+    const [loss, ...grads] = this.load().run([x, y, exampleWeight, ...this.weights()]);
     return { loss: loss as tf.Scalar, grads };
   }
 
   dispose(): void {
+    this.disposed = true;
     for (const g of this.attacks.values()) g.dispose();
     this.attacks.clear();
     this.lossGrad?.dispose();

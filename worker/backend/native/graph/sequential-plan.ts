@@ -62,6 +62,7 @@ export function planSequentialModel(model: tf.LayersModel): ModelPlan {
   if (inShape === undefined || inShape.length !== 4 || inShape.slice(1).some((d) => d === null)) {
     return fail('needs one input of shape [batch, h, w, c]');
   }
+  if (model.outputs.length !== 1) return fail(`has ${model.outputs.length} outputs`);
   const weights = model.trainableWeights;
   const used = new Set<number>();
   const weightIndex = (layer: tf.layers.Layer, k: number): number => {
@@ -72,12 +73,17 @@ export function planSequentialModel(model: tf.LayersModel): ModelPlan {
   };
   const layers: PlanLayer[] = [];
   let rank = 4;
+  let previous: tf.layers.Layer | undefined;
   for (const layer of model.layers) {
     const cls = layer.getClassName();
     const cfg = layer.getConfig() as Config;
     if (cls === 'InputLayer') continue;
     if (layer.nonTrainableWeights.length > 0 || (layer.weights.length > 0 && !layer.trainable)) return fail(`layer ${layer.name} has non-trainable weights`);
-    if (layer.inboundNodes.length !== 1 || layer.inboundNodes[0]!.inboundLayers.length > 1) return fail(`layer ${layer.name} is not part of a plain stack`);
+    const inbound = layer.inboundNodes.length === 1 ? layer.inboundNodes[0]!.inboundLayers : [];
+    // Each layer must read exactly the one before it (the input layer for the first).
+    const fromPrevious = inbound.length === 1 && (previous === undefined ? inbound[0]!.getClassName() === 'InputLayer' : inbound[0] === previous);
+    if (!fromPrevious) return fail(`layer ${layer.name} is not part of a plain stack`);
+    previous = layer;
     const act = activation(cfg['activation']);
     const hasBias = cfg['useBias'] === true;
     switch (cls) {
@@ -88,13 +94,17 @@ export function planSequentialModel(model: tf.LayersModel): ModelPlan {
         if (pad === undefined) return fail(`layer ${layer.name} has padding ${String(cfg['padding'])}`);
         if (cfg['dataFormat'] !== 'channelsLast') return fail(`layer ${layer.name} is not channels-last`);
         if (pair(cfg['dilationRate'], 'dilationRate').some((d) => d !== 1)) return fail(`layer ${layer.name} is dilated`);
+        const kernelSize = pair(cfg['kernelSize'], 'kernelSize');
+        const strides = pair(cfg['strides'], 'strides');
+        // libtensorflow 2.9.1's oneDNN filter gradient corrupts the heap for 1x1 strided convs (../conv2d-backprop-filter-kernel.ts); the eager path works around it.
+        if (kernelSize[0] === 1 && kernelSize[1] === 1 && (strides[0] > 1 || strides[1] > 1)) return fail(`layer ${layer.name} is a strided 1x1 conv (libtensorflow 2.9.1 filter-gradient bug)`);
         const inDims = (layer.input as tf.SymbolicTensor).shape;
         if (inDims.length !== 4 || inDims.slice(1).some((d) => d === null)) return fail(`layer ${layer.name} has an unknown input shape`);
         layers.push({
           kind: 'conv2d',
           inShape: [inDims[1]!, inDims[2]!, inDims[3]!],
-          kernelSize: pair(cfg['kernelSize'], 'kernelSize'),
-          strides: pair(cfg['strides'], 'strides'), padding: pad,
+          kernelSize,
+          strides, padding: pad,
           activation: act,
           kernel: weightIndex(layer, 0),
           bias: hasBias ? weightIndex(layer, 1) : null,
@@ -125,6 +135,7 @@ export function planSequentialModel(model: tf.LayersModel): ModelPlan {
     }
   }
   if (rank !== 2) return fail('the output is not [batch, classes]');
+  if (previous === undefined || model.outputs[0]!.sourceLayer !== previous) return fail('the output is not the last layer of the stack');
   if (used.size !== weights.length) return fail('some trainable weights are not used by the plan');
   return { ok: true, layers, inputShape: [inShape[1]!, inShape[2]!, inShape[3]!], numWeights: weights.length };
 }

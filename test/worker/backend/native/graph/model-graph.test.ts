@@ -1,0 +1,143 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { eigenBackpropInputPadding, MAX_EIGEN_INPUT_CHANNELS as KERNEL_MAX_EIGEN_INPUT_CHANNELS } from '../../../../../worker/backend/native/conv2d-backprop-input-kernel.js';
+import { MAX_EIGEN_INPUT_CHANNELS, samePadding } from '../../../../../worker/backend/native/graph/model-graph.js';
+import type { PlanLayer } from '../../../../../worker/backend/native/graph/sequential-plan.js';
+import { ATTACK_GRAPH, buildLossGradGraph, buildSignAttackGraph, LOSS_GRAD_GRAPH, type GraphModel } from '../../../../../worker/backend/native/graph/step-graphs.js';
+import { decodeSavedModel, type DecodedNode } from './_tf-protos.js';
+
+describe('samePadding', () => {
+  // [before, after] of one spatial dimension; TF puts an odd total's extra row/column at the end.
+  const cases: readonly { name: string; input: [number, number, number, 'SAME' | 'VALID']; want: [number, number] }[] = [
+    { name: 'small-cnn conv1: 28, 4x4/2', input: [28, 4, 2, 'SAME'], want: [1, 1] },
+    { name: 'small-cnn conv2: 14, 4x4/2', input: [14, 4, 2, 'SAME'], want: [1, 1] },
+    { name: 'madry conv: 28, 5x5/1', input: [28, 5, 1, 'SAME'], want: [2, 2] },
+    { name: 'odd total 3 (9, 4/2): extra at the end', input: [9, 4, 2, 'SAME'], want: [1, 2] },
+    { name: 'odd total 3 (11, 4/2): extra at the end', input: [11, 4, 2, 'SAME'], want: [1, 2] },
+    { name: 'odd total 1 (28, 2/1)', input: [28, 2, 1, 'SAME'], want: [0, 1] },
+    { name: 'pool 2/2 on an even size needs none', input: [14, 2, 2, 'SAME'], want: [0, 0] },
+    { name: 'pool 2/2 on an odd size pads the end', input: [7, 2, 2, 'SAME'], want: [0, 1] },
+    { name: 'kernel smaller than stride never pads negative', input: [6, 1, 3, 'SAME'], want: [0, 0] },
+    { name: '1x1 stride 1', input: [5, 1, 1, 'SAME'], want: [0, 0] },
+    { name: 'kernel larger than the input', input: [3, 7, 1, 'SAME'], want: [3, 3] },
+    { name: 'VALID pads nothing', input: [28, 5, 1, 'VALID'], want: [0, 0] },
+    { name: 'VALID with a stride', input: [9, 4, 2, 'VALID'], want: [0, 0] },
+  ];
+  for (const c of cases) {
+    test(`${c.name}: [${c.want.join(', ')}]`, () => assert.deepEqual(samePadding(...c.input), c.want));
+  }
+
+  test('uses the same channel limit as the eager Conv2DBackpropInput kernel', () => {
+    assert.equal(MAX_EIGEN_INPUT_CHANNELS, KERNEL_MAX_EIGEN_INPUT_CHANNELS);
+  });
+
+  // The eager kernel's padding (from tfjs's computeConv2DInfo) over a grid of sizes: both must be TF's numbers.
+  test('agrees with the eager kernel’s eigenBackpropInputPadding over h, w in 1..12, kernels 1..6, strides 1..4', () => {
+    let compared = 0;
+    for (const pad of ['same', 'valid'] as const) {
+      for (let h = 1; h <= 12; h++) {
+        for (const w of [h, 13 - h]) {
+          for (let k = 1; k <= 6; k++) {
+            for (let s = 1; s <= 4; s++) {
+              if (pad === 'valid' && (k > h || k > w)) continue;
+              const kw = Math.max(1, 7 - k);
+              if (pad === 'valid' && kw > w) continue;
+              const want = eigenBackpropInputPadding({ inputShape: [1, h, w, 1], strides: [s, 5 - s], pad, dataFormat: 'NHWC' }, [k, kw, 1, 2]);
+              const mode = pad === 'same' ? 'SAME' : 'VALID';
+              const got = [...samePadding(h, k, s, mode), ...samePadding(w, kw, 5 - s, mode)];
+              assert.deepEqual(got, want, `${pad} ${h}x${w} kernel ${k}x${kw} strides ${s},${5 - s}`);
+              compared++;
+            }
+          }
+        }
+      }
+    }
+    assert.equal(compared, 576 + 324, "576 same cases and the 324 valid ones whose kernel fits");
+  });
+});
+
+// small-cnn's plan (see sequential-plan.test.ts): a 1-channel first conv, a 16-channel second.
+const SMALL_CNN: GraphModel = {
+  inputShape: [28, 28, 1],
+  numWeights: 8,
+  layers: [
+    { kind: 'conv2d', inShape: [28, 28, 1], kernelSize: [4, 4], strides: [2, 2], padding: 'SAME', activation: 'relu', kernel: 0, bias: 1 },
+    { kind: 'conv2d', inShape: [14, 14, 16], kernelSize: [4, 4], strides: [2, 2], padding: 'SAME', activation: 'relu', kernel: 2, bias: 3 },
+    { kind: 'flatten', size: 1568 },
+    { kind: 'dense', activation: 'relu', kernel: 4, bias: 5 },
+    { kind: 'dense', activation: 'linear', kernel: 6, bias: 7 },
+  ] satisfies PlanLayer[],
+};
+
+function nodesOf(savedModel: Uint8Array): DecodedNode[] {
+  return decodeSavedModel(savedModel).metaGraphs[0]?.graphDef?.node ?? [];
+}
+
+const text = (b: Uint8Array | undefined): string => new TextDecoder().decode(b);
+
+/** Each Conv2DBackpropInput's padding, with the explicit numbers when EXPLICIT. */
+function inputGradPaddings(nodes: readonly DecodedNode[]): string[] {
+  return nodes
+    .filter((n) => n.op === 'Conv2DBackpropInput')
+    .map((n) => {
+      const pad = text(n.attr?.['padding']?.s);
+      return pad === 'EXPLICIT' ? `EXPLICIT ${(n.attr?.['explicit_paddings']?.list?.i ?? []).join(',')}` : pad;
+    });
+}
+
+describe('step graphs built from a plan', () => {
+  const routing = [
+    { name: 'CPU: the 1-channel conv’s input gradient goes to Eigen with explicit padding', eigenFewChannels: true, want: ['SAME', 'EXPLICIT 0,0,1,1,1,1,0,0'] },
+    { name: 'GPU: every input gradient keeps SAME', eigenFewChannels: false, want: ['SAME', 'SAME'] },
+  ];
+  for (const c of routing) {
+    test(`attack graph, ${c.name}`, () => {
+      // Emitted top layer first: the 16-channel conv, then the 1-channel one.
+      assert.deepEqual(inputGradPaddings(nodesOf(buildSignAttackGraph(SMALL_CNN, 1, { eigenFewChannels: c.eigenFewChannels }))), c.want);
+    });
+  }
+
+  test('the attack graph unrolls one forward/backward pass per step and names its output', () => {
+    for (const steps of [1, 3]) {
+      const nodes = nodesOf(buildSignAttackGraph(SMALL_CNN, steps, { eigenFewChannels: true }));
+      const count = (op: string): number => nodes.filter((n) => n.op === op).length;
+      assert.deepEqual(
+        { sign: count('Sign'), ce: count('SparseSoftmaxCrossEntropyWithLogits'), conv: count('Conv2D'), backpropInput: count('Conv2DBackpropInput'), backpropFilter: count('Conv2DBackpropFilter') },
+        { sign: steps, ce: steps, conv: 2 * steps, backpropInput: 2 * steps, backpropFilter: 0 },
+        `${steps} steps`,
+      );
+      const out = nodes.filter((n) => n.name === ATTACK_GRAPH.output);
+      assert.equal(out.length, 1);
+      assert.equal(out[0]!.op, 'Minimum');
+      const placeholders = nodes.filter((n) => n.op === 'Placeholder').map((n) => n.name);
+      assert.deepEqual(placeholders, ['x', 'y', 'start', 'eps', 'step_size', 'w_0', 'w_1', 'w_2', 'w_3', 'w_4', 'w_5', 'w_6', 'w_7']);
+    }
+  });
+
+  const badSteps = [0, -1, 1.5, NaN];
+  for (const steps of badSteps) {
+    test(`the attack graph rejects steps ${steps}`, () => {
+      assert.throws(() => buildSignAttackGraph(SMALL_CNN, steps, { eigenFewChannels: true }), /steps must be an integer >= 1/);
+    });
+  }
+
+  test('the loss-gradient graph computes every weight gradient and no input gradient below the first layer', () => {
+    const nodes = nodesOf(buildLossGradGraph(SMALL_CNN, { eigenFewChannels: true }));
+    // Only the second conv needs an input gradient (to reach the first conv's weights).
+    assert.deepEqual(inputGradPaddings(nodes), ['SAME']);
+    assert.equal(nodes.filter((n) => n.op === 'Conv2DBackpropFilter').length, 2);
+    const grads = nodes.filter((n) => n.name.startsWith(LOSS_GRAD_GRAPH.gradPrefix));
+    assert.deepEqual(
+      grads.map((n) => [n.name, n.op]),
+      Array.from({ length: 8 }, (_, i) => [`grad_${i}`, 'Identity']),
+    );
+    // Kernels come from MatMul / Conv2DBackpropFilter, biases from BiasAddGrad.
+    const source = (i: number): string => nodes.find((n) => n.name === grads[i]!.input?.[0])?.op ?? '?';
+    assert.deepEqual(
+      Array.from({ length: 8 }, (_, i) => source(i)),
+      ['Conv2DBackpropFilter', 'BiasAddGrad', 'Conv2DBackpropFilter', 'BiasAddGrad', 'MatMul', 'BiasAddGrad', 'MatMul', 'BiasAddGrad'],
+    );
+    const loss = nodes.find((n) => n.name === LOSS_GRAD_GRAPH.loss);
+    assert.equal(loss?.op, 'Sum');
+  });
+});

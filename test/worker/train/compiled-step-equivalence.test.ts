@@ -1,0 +1,161 @@
+/**
+ * The compiled step (TensorFlow graphs on the native backend) against the
+ * eager code it replaces, through the real callers: the FGSM / FGSM-RS / PGD
+ * attacks with and without `compiled`, and computeGradients with and without
+ * it. Both sides run on the tensorflow backend, so they share kernels and
+ * differ only in how the ops are dispatched (and in summation orders inside
+ * fused graph ops).
+ */
+import { after, before, describe, test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import type { AttackId, ModelId } from '../../../worker/contract.js';
+import { createNativeCompiledStep } from '../../../worker/backend/native/graph/native-compiled-step.js';
+import { getAttack, type AttackParams } from '../../../worker/train/attacks/index.js';
+import type { CompiledStep } from '../../../worker/train/compiled-step.js';
+import { createModel } from '../../../worker/train/models/index.js';
+import { computeGradients, type StepConfig } from '../../../worker/train/train-step.js';
+import { trainableVariables } from '../../../worker/train/variables.js';
+import { initBackends, maxAbsDiff, skipIfUnavailable } from '../backend/_compare.js';
+import { compareAttacks, MNIST_SHAPE, mnistBatch, NUM_CLASSES } from '../backend/native/graph/_fixtures.js';
+
+const MODELS: readonly ModelId[] = ['mlp', 'small-cnn', 'madry-cnn'];
+const N = 8;
+
+/**
+ * Attack outputs may differ only where a gradient component is within
+ * float32 rounding of zero, so its sign can flip between summation orders
+ * (and, over several steps, where such a flip nudges a later gradient across
+ * zero). That is a handful of pixels at most: 0.1% of the batch (6 of 6,272
+ * here). A wrong graph moves a large share of them. Observed: 0 (the outputs
+ * are bit-identical).
+ */
+const MAX_DIFFERING_FRACTION = 1e-3;
+/** computeGradients: per weight tensor, relative to its largest |gradient| (see native-compiled-step.test.ts). */
+const GRAD_REL_TOL = 1e-5;
+const LOSS_REL_TOL = 1e-6;
+
+const BASE: AttackParams = { eps: 0.3, steps: 3, stepSize: 0.1, restarts: 1, randomStart: true, seed: 17 };
+
+const attackCases: readonly { name: string; id: Extract<AttackId, 'fgsm' | 'fgsm-rs' | 'pgd'>; p: AttackParams }[] = [
+  { name: 'fgsm', id: 'fgsm', p: BASE },
+  { name: 'fgsm-rs, 1 restart', id: 'fgsm-rs', p: { ...BASE, stepSize: 0.375 } },
+  { name: 'fgsm-rs, 2 restarts', id: 'fgsm-rs', p: { ...BASE, stepSize: 0.375, restarts: 2 } },
+  { name: 'pgd 1 step, random start', id: 'pgd', p: { ...BASE, steps: 1 } },
+  { name: 'pgd 3 steps, random start', id: 'pgd', p: BASE },
+  { name: 'pgd 3 steps, random start, 2 restarts', id: 'pgd', p: { ...BASE, restarts: 2 } },
+  { name: 'pgd 3 steps from x, eps 0.1', id: 'pgd', p: { ...BASE, eps: 0.1, stepSize: 0.04, randomStart: false } },
+];
+
+function stepConfig(over: Partial<StepConfig>): StepConfig {
+  return { attack: 'pgd', attackParams: BASE, loss: 'adv', lambda: 0.5, beta: 6, numClasses: NUM_CLASSES, inputShape: MNIST_SHAPE, ...over };
+}
+
+const gradientCases: readonly { name: string; cfg: StepConfig; exact: boolean }[] = [
+  { name: 'adv, pgd-3', cfg: stepConfig({ loss: 'adv' }), exact: false },
+  { name: 'adv, fgsm-rs', cfg: stepConfig({ loss: 'adv', attack: 'fgsm-rs', attackParams: { ...BASE, stepSize: 0.375 } }), exact: false },
+  { name: 'adv-clean λ 0.5, pgd-3', cfg: stepConfig({ loss: 'adv-clean', lambda: 0.5 }), exact: false },
+  { name: 'adv-clean λ 0.5, no attack (x_adv is x)', cfg: stepConfig({ loss: 'adv-clean', lambda: 0.5, attack: 'none' }), exact: false },
+  // TRADES' KL term has no graph: attack and loss run eagerly, so the result is the eager one exactly.
+  { name: 'trades (eager fallback)', cfg: stepConfig({ loss: 'trades', attack: 'trades' }), exact: true },
+];
+
+/** One model and its compiled step per model id, built on first use on the tensorflow backend. */
+const fixtures = new Map<ModelId, { model: tf.LayersModel; step: CompiledStep }>();
+
+async function fixture(t: TestContext, id: ModelId): Promise<{ model: tf.LayersModel; step: CompiledStep } | undefined> {
+  if (skipIfUnavailable(t, 'tensorflow')) return undefined;
+  await tf.setBackend('tensorflow');
+  let f = fixtures.get(id);
+  if (f === undefined) {
+    const model = createModel(id, MNIST_SHAPE, NUM_CLASSES, 1);
+    const r = createNativeCompiledStep(model);
+    assert.ok(r.ok, r.ok ? '' : r.reason);
+    f = { model, step: r.step };
+    fixtures.set(id, f);
+  }
+  return f;
+}
+
+describe('compiled step vs eager, on the tensorflow backend', () => {
+  before(initBackends);
+  after(async () => {
+    for (const f of fixtures.values()) {
+      f.step.dispose();
+      f.model.dispose();
+    }
+    fixtures.clear();
+    await tf.setBackend('cpu');
+  });
+
+  for (const id of MODELS) {
+    for (const c of attackCases) {
+      test(`${id}: ${c.name} attack, with and without compiled`, async (t) => {
+        const f = await fixture(t, id);
+        if (f === undefined) return;
+        const attack = getAttack(c.id);
+        assert.ok(attack);
+        const batch = mnistBatch(N).seed(21);
+        const { x, y } = batch.tensors();
+        try {
+          const eager = attack(f.model, x, y, c.p);
+          const before = tf.memory().numTensors;
+          const compiled = attack(f.model, x, y, c.p, f.step);
+          assert.equal(tf.memory().numTensors, before + 1, 'the compiled attack leaves only its result');
+          const cmp = compareAttacks(batch.build().x, await eager.data<'float32'>(), await compiled.data<'float32'>(), c.p.eps);
+          tf.dispose([eager, compiled]);
+          t.diagnostic(`${cmp.differing} of ${cmp.total} pixels differ (max ${cmp.maxDiff}); eager moved ${cmp.moved}`);
+          assert.equal(cmp.outside, 0, 'compiled pixels outside the eps-ball or [0, 1]');
+          assert.ok(cmp.moved > cmp.total / 10, `the eager attack moved only ${cmp.moved} pixels: not a meaningful comparison`);
+          assert.ok(cmp.differing <= MAX_DIFFERING_FRACTION * cmp.total, `${cmp.differing} of ${cmp.total} pixels differ`);
+        } finally {
+          tf.dispose([x, y]);
+        }
+      });
+    }
+
+    for (const c of gradientCases) {
+      test(`${id}: computeGradients, ${c.name}, with and without compiled`, async (t) => {
+        const f = await fixture(t, id);
+        if (f === undefined) return;
+        const batch = mnistBatch(N).seed(22).build();
+        const eager = await computeGradients(f.model, batch, c.cfg, 5);
+        const before = tf.memory().numTensors;
+        const compiled = await computeGradients(f.model, batch, c.cfg, 5, f.step);
+        assert.equal(tf.memory().numTensors, before, 'computeGradients with compiled leaks nothing');
+        if (c.exact) {
+          assert.equal(compiled.loss, eager.loss);
+          assert.deepEqual(compiled.flatGrad, eager.flatGrad);
+          return;
+        }
+        const lossErr = Math.abs(compiled.loss - eager.loss) / Math.abs(eager.loss);
+        // Compare per weight tensor, so a small bias gradient is not hidden behind a large kernel's.
+        let offset = 0;
+        const errs = trainableVariables(f.model).map((v) => {
+          const seg = (a: Float32Array): Float32Array => a.subarray(offset, offset + v.size);
+          const { diff, scale } = maxAbsDiff([seg(eager.flatGrad)], [seg(compiled.flatGrad)]);
+          offset += v.size;
+          assert.ok(scale > 0, `gradient of ${v.name} is all zero`);
+          return diff / scale;
+        });
+        assert.equal(offset, eager.flatGrad.length);
+        t.diagnostic(`loss rel err ${lossErr.toExponential(2)}, grad rel err max ${Math.max(...errs).toExponential(2)}`);
+        assert.ok(lossErr <= LOSS_REL_TOL, `loss ${compiled.loss} vs eager ${eager.loss}`);
+        errs.forEach((e, i) => assert.ok(e <= GRAD_REL_TOL, `gradient ${i}: relative error ${e}`));
+      });
+    }
+  }
+
+  test('computeGradients with compiled keeps tf.memory().numTensors flat across 3 steps', async (t) => {
+    const f = await fixture(t, 'small-cnn');
+    if (f === undefined) return;
+    const batch = mnistBatch(N).seed(23).build();
+    const cfgs = [stepConfig({ loss: 'adv' }), stepConfig({ loss: 'adv-clean' })];
+    for (const cfg of cfgs) await computeGradients(f.model, batch, cfg, 1, f.step);
+    const before = tf.memory().numTensors;
+    for (let s = 0; s < 3; s++) {
+      for (const cfg of cfgs) await computeGradients(f.model, batch, cfg, s + 2, f.step);
+      assert.equal(tf.memory().numTensors, before, `step ${s}`);
+    }
+  });
+});
