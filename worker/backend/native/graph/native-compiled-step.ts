@@ -51,8 +51,9 @@ class LoadedGraph {
     this.inputInfos = inputs.map((name) => ({ name: `${name}:0` }));
     this.outputNames = outputs.map((name) => `${name}:0`);
     // TF loads the SavedModel into memory: the directory is only needed while loading.
-    const dir = mkdtempSync(join(tmpdir(), 'dat-graph-'));
+    let dir: string | undefined;
     try {
+      dir = mkdtempSync(join(tmpdir(), 'dat-graph-'));
       writeFileSync(join(dir, 'saved_model.pb'), savedModel);
       this.id = backend.loadSavedModelMetaGraph(dir, SAVED_MODEL_TAG);
     } catch (err) {
@@ -61,7 +62,7 @@ class LoadedGraph {
         cause: err,
       });
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
     }
   }
 

@@ -218,6 +218,22 @@ describe('createNativeCompiledStep on the tensorflow backend', () => {
       model.dispose();
     }
   });
+
+  test('a temp dir it cannot write gives ok false with the reason, not a crash', async (t) => {
+    if (!(await useNative(t))) return;
+    const model = createModel('mlp', MNIST_SHAPE, NUM_CLASSES, 1);
+    const saved = process.env['TMPDIR'];
+    process.env['TMPDIR'] = '/nonexistent-dat-tmp/sub';
+    try {
+      const r = createNativeCompiledStep(model);
+      assert.ok(!r.ok, 'compiled without a writable temp dir');
+      assert.match(r.reason, /loading the loss-gradient graph into libtensorflow failed \(set DAT_COMPILED_STEP=off to train eagerly\): .*nonexistent-dat-tmp/);
+    } finally {
+      if (saved === undefined) delete process.env['TMPDIR'];
+      else process.env['TMPDIR'] = saved;
+      model.dispose();
+    }
+  });
 });
 
 describe('createNativeCompiledStep on backends without TensorFlow graphs', () => {
