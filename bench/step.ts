@@ -7,7 +7,9 @@
  * 1. For each backend that selectBackend can activate: measure the machine's
  *    matmul GFLOP/s on it (the yardstick).
  * 2. For each model and kind (plain, FGSM-RS, PGD-10): build the model,
- *    run warm-up steps, then time `reps` steps; report the median.
+ *    run warm-up steps, then time `reps` steps, and more until the timed
+ *    steps add up to `--min-time-ms` (default 3000, at most 200 steps);
+ *    report the median.
  * 3. Effective GFLOP/s = estimated step FLOPs / step time, and its fraction
  *    of the matmul figure (how far the step is from the hardware's limit).
  * 4. Print a table, then native (`tensorflow`) against `wasm` per model,
@@ -30,7 +32,7 @@
  * FGSM-RS steps, once (the skipped ones are listed in the result's `notes`);
  * any step slower than 5 s is timed once after one warm-up. Options: --quick
  * (or DAT_BENCH_QUICK=1: small-cnn on wasm only), --backends wasm,cpu,
- * --models mlp,small-cnn, --kinds plain,pgd10, --reps N, --batch N or a
+ * --models mlp,small-cnn, --kinds plain,pgd10, --reps N, --min-time-ms N (0: exactly --reps steps), --batch N or a
  * comma-separated sweep such as --batch 128,256,512 (each configuration is
  * timed at every batch size; the default stays 128), --result NAME (write
  * bench/results/NAME.json instead of step.json, so a partial run does not
@@ -78,6 +80,10 @@ const NUM_CLASSES = 10;
 const WARMUP_STEPS = 2;
 /** The batch size of the headline comparison (a sweep adds others, never replaces it). */
 const DEFAULT_BATCH = 128;
+/** Upper bound on timed steps per configuration when `--min-time-ms` asks for more than `--reps`. */
+const MAX_REPS = 200;
+/** Default of `--min-time-ms`: timed steps per configuration add up to at least this. */
+const DEFAULT_MIN_TIME_MS = 3000;
 /** Steps slower than this are timed once (keeps the full benchmark within tens of minutes). */
 const SLOW_STEP_MS = 5000;
 
@@ -171,6 +177,7 @@ async function timeSteps(
   reps: number,
   warmup: number,
   tryGraph: boolean,
+  minTimedMs: number,
 ): Promise<{ times: StepTimes[]; params: number; macs: number; readbackMs: number; execution: StepRow['execution'] }> {
   const shape = SHAPES[modelId];
   const k = KINDS[kind];
@@ -209,6 +216,13 @@ async function timeSteps(
     const timed = slow ? 1 : reps;
     for (let i = 1; i <= warmupLeft; i++) await step(i);
     for (let i = 0; i < timed; i++) times.push(await step(warmupLeft + 1 + i));
+    // Fast steps are timed until minTimedMs have passed: the native step runs in phases of several steps, and 5 reps can all fall into one.
+    let timedMs = times.reduce((a, t) => a + t.wallMs, 0);
+    while (!slow && timedMs < minTimedMs && times.length < MAX_REPS) {
+      const t = await step(warmupLeft + 1 + times.length);
+      times.push(t);
+      timedMs += t.wallMs;
+    }
     // The gradient download alone: the weights have the gradients' shapes, and reading them is the same copy.
     const vars = trainableVariables(model);
     let readbackMs = Infinity;
@@ -303,6 +317,7 @@ async function main(): Promise<void> {
       models: { type: 'string' },
       kinds: { type: 'string' },
       reps: { type: 'string' },
+      'min-time-ms': { type: 'string' },
       batch: { type: 'string', default: String(DEFAULT_BATCH) },
       result: { type: 'string', default: 'step' },
     },
@@ -312,6 +327,8 @@ async function main(): Promise<void> {
   const models = (values.models?.split(',') ?? (quick ? ['small-cnn'] : MODELS)) as ModelId[];
   const kinds = (values.kinds?.split(',') ?? Object.keys(KINDS)) as KindId[];
   const reps = Number(values.reps ?? (quick ? 3 : 5));
+  const minTimeMs = Number(values['min-time-ms'] ?? (quick ? 0 : DEFAULT_MIN_TIME_MS));
+  if (!Number.isFinite(minTimeMs) || minTimeMs < 0) throw new Error(`--min-time-ms must be a number >= 0, got ${values['min-time-ms']}`);
   const batches = parseBatches(values.batch);
   if (!/^[\w.-]+$/.test(values.result)) throw new Error(`--result must be a file name without a directory, got ${values.result}`);
   for (const m of models) if (!MODELS.includes(m)) throw new Error(`unknown model ${m}; expected ${MODELS.join(', ')}`);
@@ -350,7 +367,7 @@ async function main(): Promise<void> {
           for (const tryGraph of variants) {
             // A model the graphs do not cover already ran eagerly in the first variant.
             if (!tryGraph && variants.includes(true) && !graphRan) continue;
-            const r = await timeSteps(model, kind, batch, isCpu ? 1 : reps, isCpu ? 1 : WARMUP_STEPS, tryGraph);
+            const r = await timeSteps(model, kind, batch, isCpu ? 1 : reps, isCpu ? 1 : WARMUP_STEPS, tryGraph, isCpu ? 0 : minTimeMs);
             graphRan ||= r.execution === 'graph';
             const ms = median(r.times.map((t) => t.wallMs));
             const cpuMs = median(r.times.map((t) => t.cpuMs));
@@ -439,6 +456,7 @@ async function main(): Promise<void> {
     batch: batches[0],
     batches,
     reps,
+    minTimeMs,
     quick,
     matmul,
     unavailable,
