@@ -23,6 +23,15 @@ export interface SignAttackArgs {
   readonly steps: number;
 }
 
+/** One batch of {@link CompiledStep.weightedCrossEntropyGrads}: a training-mode forward pass of its own. */
+export interface LossBranch {
+  readonly x: tf.Tensor4D;
+  /** int32 class labels [n]. */
+  readonly y: tf.Tensor1D;
+  /** Per-example weight [n]. */
+  readonly weight: tf.Tensor1D;
+}
+
 /** Loss and weight gradients of {@link CompiledStep.weightedCrossEntropyGrads}. */
 export interface LossAndGrads {
   readonly loss: tf.Scalar;
@@ -38,8 +47,15 @@ export interface CompiledStep {
    * model runs in inference mode.
    */
   signAttack(args: SignAttackArgs): tf.Tensor4D;
-  /** Σᵢ wᵢ · CE(f(xᵢ), yᵢ) and its gradient for every trainable weight (training mode). */
-  weightedCrossEntropyGrads(x: tf.Tensor4D, y: tf.Tensor1D, exampleWeight: tf.Tensor1D): LossAndGrads;
+  /**
+   * Σ over branches of Σᵢ wᵢ · CE(f(xᵢ), yᵢ) and its gradient for every
+   * trainable weight, the model in training mode. Each branch is one forward
+   * pass, as `model.apply(x, { training: true })` would make it: BatchNorm
+   * normalizes with that branch's batch statistics, and the moving
+   * statistics are updated once per branch, in branch order (a side effect
+   * on `model.nonTrainableWeights`, as in the eager step).
+   */
+  weightedCrossEntropyGrads(branches: readonly LossBranch[]): LossAndGrads;
   /** Releases the compiled graphs. */
   dispose(): void;
 }

@@ -52,18 +52,27 @@ const NEEDS_CLEAN_LOGITS: ReadonlySet<LossId> = new Set<LossId>(['adv-clean', 't
 
 /**
  * The loss's gradient through a compiled step, for the losses that are a
- * weighted cross-entropy: `adv` is Σ CE(x_adv)/n, `adv-clean` stacks the
- * adversarial and clean examples with weights 1/n and λ/n. Undefined for
- * other losses (TRADES' KL term), which run eagerly.
+ * weighted cross-entropy: `adv` is Σ CE(x_adv)/n, `adv-clean` adds λ·Σ CE(x)/n
+ * as a second forward pass (as the eager code's second `model.apply`, which
+ * matters for BatchNorm's batch statistics and moving averages). Undefined
+ * for other losses (TRADES' KL term), which run eagerly.
  */
 function compiledLossGrads(compiled: CompiledStep, cfg: StepConfig, x: tf.Tensor4D, xAdv: tf.Tensor4D, y: tf.Tensor1D): { value: tf.Scalar; grads: tf.Tensor[] } | undefined {
   const n = x.shape[0];
   let r;
-  if (cfg.loss === 'adv') r = compiled.weightedCrossEntropyGrads(xAdv, y, tf.fill([n], 1 / n) as tf.Tensor1D);
+  if (cfg.loss === 'adv') r = compiled.weightedCrossEntropyGrads([{ x: xAdv, y, weight: tf.fill([n], 1 / n) as tf.Tensor1D }]);
   else if (cfg.loss === 'adv-clean') {
     if (!Number.isFinite(cfg.lambda) || cfg.lambda < 0) return undefined; // computeLoss reports it
-    const weights = tf.concat([tf.fill([n], 1 / n), tf.fill([n], cfg.lambda / n)]) as tf.Tensor1D;
-    r = compiled.weightedCrossEntropyGrads(tf.concat([xAdv, x]), tf.concat([y, y]), weights);
+    const advWeight = tf.fill([n], 1 / n) as tf.Tensor1D;
+    const cleanWeight = tf.fill([n], cfg.lambda / n) as tf.Tensor1D;
+    r =
+      xAdv === x
+        ? // No attack: the eager code runs one forward pass and uses its logits twice; so does one stacked branch.
+          compiled.weightedCrossEntropyGrads([{ x: tf.concat([x, x]), y: tf.concat([y, y]), weight: tf.concat([advWeight, cleanWeight]) }])
+        : compiled.weightedCrossEntropyGrads([
+            { x: xAdv, y, weight: advWeight },
+            { x, y, weight: cleanWeight },
+          ]);
   } else return undefined;
   return { value: r.loss, grads: r.grads };
 }

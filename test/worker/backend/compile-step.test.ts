@@ -106,11 +106,12 @@ describe('stepCompiler', () => {
     if (skipIfUnavailable(t, 'tensorflow')) return;
     await tf.setBackend('tensorflow');
     const { lines, log } = capturingLogger();
-    const model = createModel('preact-resnet', [32, 32, 3], 10, 1);
+    // Dropout has no graph (preact-resnet, once the example here, now compiles).
+    const model = tf.sequential({ name: 'with_dropout', layers: [tf.layers.flatten({ inputShape: [4, 4, 1] }), tf.layers.dropout({ rate: 0.5 }), tf.layers.dense({ units: 3 })] });
     try {
       assert.equal(stepCompiler(log, {})(model), undefined);
       assert.equal(lines.length, 1);
-      assert.match(lines[0]!, /^INFO Kept the training step eager reason="preact_resnet: layer \S+ has non-trainable weights"$/);
+      assert.match(lines[0]!, /^INFO Kept the training step eager reason="with_dropout: layer \S+ is a Dropout"$/);
     } finally {
       model.dispose();
     }

@@ -14,12 +14,12 @@ import { createNativeCompiledStep } from '../../../worker/backend/native/graph/n
 import { getAttack, type AttackParams } from '../../../worker/train/attacks/index.js';
 import type { CompiledStep } from '../../../worker/train/compiled-step.js';
 import { createModel } from '../../../worker/train/models/index.js';
+import { buildPreActResNet } from '../../../worker/train/models/preact-resnet.js';
 import { computeGradients, type StepConfig } from '../../../worker/train/train-step.js';
 import { trainableVariables } from '../../../worker/train/variables.js';
 import { initBackends, maxAbsDiff, skipIfUnavailable } from '../backend/_compare.js';
-import { compareAttacks, MNIST_SHAPE, mnistBatch, NUM_CLASSES } from '../backend/native/graph/_fixtures.js';
+import { CIFAR_SHAPE, compareAttacks, MNIST_SHAPE, mnistBatch, NUM_CLASSES, restoreStats, snapshotStats, warmBatchNorm } from '../backend/native/graph/_fixtures.js';
 
-const MODELS: readonly ModelId[] = ['mlp', 'small-cnn', 'madry-cnn'];
 const N = 8;
 
 /**
@@ -34,6 +34,35 @@ const MAX_DIFFERING_FRACTION = 1e-3;
 /** computeGradients: per weight tensor, relative to its largest |gradient| (see native-compiled-step.test.ts). */
 const GRAD_REL_TOL = 1e-5;
 const LOSS_REL_TOL = 1e-6;
+/** The reduced preact-resnet's gradients (see REDUCED_RESNET_GRAD_REL_TOL in native-compiled-step.test.ts: eager cpu vs eager tensorflow differ by 2e-5). */
+const REDUCED_RESNET_GRAD_REL_TOL = 1e-4;
+/** BatchNorm moving statistics after computeGradients, relative to each tensor's largest |value| (see native-compiled-step.test.ts). */
+const STATS_REL_TOL = 1e-6;
+
+/** The models compared: every planned model id, and preact-resnet reduced (fast) and at its default stages. */
+interface ModelCase {
+  readonly name: string;
+  readonly shape: readonly [number, number, number];
+  readonly build: () => tf.LayersModel;
+  readonly gradTol: number;
+}
+const stackModel = (id: ModelId): ModelCase => ({ name: id, shape: MNIST_SHAPE, build: () => createModel(id, MNIST_SHAPE, NUM_CLASSES, 1), gradTol: GRAD_REL_TOL });
+const MODELS: readonly ModelCase[] = [
+  stackModel('mlp'),
+  stackModel('small-cnn'),
+  stackModel('madry-cnn'),
+  {
+    name: 'preact-resnet (stages 8/1/1 + 16/2/2)',
+    shape: CIFAR_SHAPE,
+    build: () =>
+      buildPreActResNet(CIFAR_SHAPE, NUM_CLASSES, 1, [
+        { filters: 8, stride: 1, blocks: 1 },
+        { filters: 16, stride: 2, blocks: 2 },
+      ]),
+    gradTol: REDUCED_RESNET_GRAD_REL_TOL,
+  },
+  { name: 'preact-resnet', shape: CIFAR_SHAPE, build: () => createModel('preact-resnet', CIFAR_SHAPE, NUM_CLASSES, 1), gradTol: GRAD_REL_TOL },
+];
 
 const BASE: AttackParams = { eps: 0.3, steps: 3, stepSize: 0.1, restarts: 1, randomStart: true, seed: 17 };
 
@@ -60,19 +89,21 @@ const gradientCases: readonly { name: string; cfg: StepConfig; exact: boolean }[
   { name: 'trades (eager fallback)', cfg: stepConfig({ loss: 'trades', attack: 'trades' }), exact: true },
 ];
 
-/** One model and its compiled step per model id, built on first use on the tensorflow backend. */
-const fixtures = new Map<ModelId, { model: tf.LayersModel; step: CompiledStep }>();
+/** One model and its compiled step per model case, built on first use on the tensorflow backend. */
+const fixtures = new Map<ModelCase, { model: tf.LayersModel; step: CompiledStep }>();
 
-async function fixture(t: TestContext, id: ModelId): Promise<{ model: tf.LayersModel; step: CompiledStep } | undefined> {
+async function fixture(t: TestContext, m: ModelCase): Promise<{ model: tf.LayersModel; step: CompiledStep } | undefined> {
   if (skipIfUnavailable(t, 'tensorflow')) return undefined;
   await tf.setBackend('tensorflow');
-  let f = fixtures.get(id);
+  let f = fixtures.get(m);
   if (f === undefined) {
-    const model = createModel(id, MNIST_SHAPE, NUM_CLASSES, 1);
+    const model = m.build();
+    // Moving statistics away from 0 and 1, so the attacks' inference mode reads real ones.
+    warmBatchNorm(model, m.shape);
     const r = createNativeCompiledStep(model);
     assert.ok(r.ok, r.ok ? '' : r.reason);
     f = { model, step: r.step };
-    fixtures.set(id, f);
+    fixtures.set(m, f);
   }
   return f;
 }
@@ -88,14 +119,15 @@ describe('compiled step vs eager, on the tensorflow backend', () => {
     await tf.setBackend('cpu');
   });
 
-  for (const id of MODELS) {
+  for (const m of MODELS) {
+    const id = m.name;
     for (const c of attackCases) {
       test(`${id}: ${c.name} attack, with and without compiled`, async (t) => {
-        const f = await fixture(t, id);
+        const f = await fixture(t, m);
         if (f === undefined) return;
         const attack = getAttack(c.id);
         assert.ok(attack);
-        const batch = mnistBatch(N).seed(21);
+        const batch = mnistBatch(N).shape(m.shape).seed(21);
         const { x, y } = batch.tensors();
         try {
           const eager = attack(f.model, x, y, c.p);
@@ -116,13 +148,25 @@ describe('compiled step vs eager, on the tensorflow backend', () => {
 
     for (const c of gradientCases) {
       test(`${id}: computeGradients, ${c.name}, with and without compiled`, async (t) => {
-        const f = await fixture(t, id);
+        const f = await fixture(t, m);
         if (f === undefined) return;
-        const batch = mnistBatch(N).seed(22).build();
-        const eager = await computeGradients(f.model, batch, c.cfg, 5);
+        const batch = mnistBatch(N).shape(m.shape).seed(22).build();
+        const cfg = { ...c.cfg, inputShape: m.shape };
+        // Both runs start from the same moving statistics; each leaves its updates (BatchNorm, training mode).
+        const start = snapshotStats(f.model);
+        const eager = await computeGradients(f.model, batch, cfg, 5);
+        const eagerStats = snapshotStats(f.model);
+        restoreStats(f.model, start);
         const before = tf.memory().numTensors;
-        const compiled = await computeGradients(f.model, batch, c.cfg, 5, f.step);
+        const compiled = await computeGradients(f.model, batch, cfg, 5, f.step);
         assert.equal(tf.memory().numTensors, before, 'computeGradients with compiled leaks nothing');
+        const statErrs = snapshotStats(f.model).map((got, j) => {
+          const { diff, scale } = maxAbsDiff([eagerStats[j]!], [got]);
+          assert.ok(maxAbsDiff([start[j]!], [eagerStats[j]!]).diff > 1e-4 * scale, `eager left statistic ${j} unchanged`);
+          return diff / scale;
+        });
+        if (statErrs.length > 0) t.diagnostic(`moving statistics rel err max ${Math.max(...statErrs).toExponential(2)}`);
+        statErrs.forEach((e, j) => assert.ok(e <= (c.exact ? 0 : STATS_REL_TOL), `moving statistic ${j}: relative error ${e}`));
         if (c.exact) {
           assert.equal(compiled.loss, eager.loss);
           assert.deepEqual(compiled.flatGrad, eager.flatGrad);
@@ -141,21 +185,23 @@ describe('compiled step vs eager, on the tensorflow backend', () => {
         assert.equal(offset, eager.flatGrad.length);
         t.diagnostic(`loss rel err ${lossErr.toExponential(2)}, grad rel err max ${Math.max(...errs).toExponential(2)}`);
         assert.ok(lossErr <= LOSS_REL_TOL, `loss ${compiled.loss} vs eager ${eager.loss}`);
-        errs.forEach((e, i) => assert.ok(e <= GRAD_REL_TOL, `gradient ${i}: relative error ${e}`));
+        errs.forEach((e, i) => assert.ok(e <= m.gradTol, `gradient ${i}: relative error ${e}`));
       });
     }
   }
 
-  test('computeGradients with compiled keeps tf.memory().numTensors flat across 3 steps', async (t) => {
-    const f = await fixture(t, 'small-cnn');
-    if (f === undefined) return;
-    const batch = mnistBatch(N).seed(23).build();
-    const cfgs = [stepConfig({ loss: 'adv' }), stepConfig({ loss: 'adv-clean' })];
-    for (const cfg of cfgs) await computeGradients(f.model, batch, cfg, 1, f.step);
-    const before = tf.memory().numTensors;
-    for (let s = 0; s < 3; s++) {
-      for (const cfg of cfgs) await computeGradients(f.model, batch, cfg, s + 2, f.step);
-      assert.equal(tf.memory().numTensors, before, `step ${s}`);
-    }
-  });
+  for (const m of [MODELS[1]!, MODELS[3]!]) {
+    test(`${m.name}: computeGradients with compiled keeps tf.memory().numTensors flat across 3 steps`, async (t) => {
+      const f = await fixture(t, m);
+      if (f === undefined) return;
+      const batch = mnistBatch(N).shape(m.shape).seed(23).build();
+      const cfgs = [stepConfig({ loss: 'adv', inputShape: m.shape }), stepConfig({ loss: 'adv-clean', inputShape: m.shape })];
+      for (const cfg of cfgs) await computeGradients(f.model, batch, cfg, 1, f.step);
+      const before = tf.memory().numTensors;
+      for (let s = 0; s < 3; s++) {
+        for (const cfg of cfgs) await computeGradients(f.model, batch, cfg, s + 2, f.step);
+        assert.equal(tf.memory().numTensors, before, `step ${s}`);
+      }
+    });
+  }
 });

@@ -12,11 +12,23 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import type { CompiledStep, LossAndGrads, SignAttackArgs } from '../../../train/compiled-step.js';
+import type { CompiledStep, LossAndGrads, LossBranch, SignAttackArgs } from '../../../train/compiled-step.js';
 import { DatError, getErrorMessage } from '../../../util/errors.js';
 import { SAVED_MODEL_TAG } from './graph-def.js';
-import { planSequentialModel } from './sequential-plan.js';
-import { ATTACK_GRAPH, buildLossGradGraph, buildSignAttackGraph, LOSS_GRAD_GRAPH, weightInputName, type GraphModel, type GraphOptions } from './step-graphs.js';
+import { planModel, type PlanLayer } from './sequential-plan.js';
+import {
+  ATTACK_GRAPH,
+  batchNormNodes,
+  batchStatNames,
+  branchName,
+  buildLossGradGraph,
+  buildSignAttackGraph,
+  LOSS_GRAD_GRAPH,
+  statInputName,
+  weightInputName,
+  type GraphModel,
+  type GraphOptions,
+} from './step-graphs.js';
 
 /** The parts of tfjs-node's NodeJSKernelBackend used here (it has no public types for them). */
 export interface SavedModelBackend {
@@ -82,15 +94,15 @@ export type CompiledStepResult = { readonly ok: true; readonly step: CompiledSte
 
 /**
  * Compiles `model`'s step for the current tfjs backend. Only the native
- * (`tensorflow`) backend runs graphs, and only plain Conv2D/MaxPool/Dense
- * stacks are planned; otherwise the reason is returned. The loss-gradient
+ * (`tensorflow`) backend runs graphs, and only the layers planModel knows
+ * (sequential-plan.ts) are planned; otherwise the reason is returned. The loss-gradient
  * graph is loaded here, so a libtensorflow that cannot load graphs shows up
  * now (as a reason) rather than in the middle of training.
  */
 export function createNativeCompiledStep(model: tf.LayersModel): CompiledStepResult {
   const backend = tf.backend();
   if (!isSavedModelBackend(backend)) return { ok: false, reason: `backend ${tf.getBackend()} does not run TensorFlow graphs` };
-  const plan = planSequentialModel(model);
+  const plan = planModel(model);
   if (!plan.ok) return { ok: false, reason: plan.reason };
   const step = new NativeCompiledStep(backend, model, plan);
   try {
@@ -102,12 +114,25 @@ export function createNativeCompiledStep(model: tf.LayersModel): CompiledStepRes
   return { ok: true, step };
 }
 
+/** tfjs-layers' moving average, op for op: v ← v − (v − value)·(1 − momentum). */
+function movingAverage(variable: tf.LayerVariable, value: tf.Tensor, momentum: number): void {
+  tf.tidy(() => {
+    const decay = 1 - momentum;
+    const orig = variable.read();
+    variable.write(tf.sub(orig, tf.mul(tf.sub(orig, value), decay)));
+  });
+}
+
 class NativeCompiledStep implements CompiledStep {
   /** Attack graphs by step count (training and evaluation use different counts). */
   private readonly attacks = new Map<number, LoadedGraph>();
-  private lossGrad: LoadedGraph | undefined;
+  /** Loss-gradient graphs by branch count. */
+  private readonly lossGrads = new Map<number, LoadedGraph>();
   private disposed = false;
   private readonly weightNames: string[];
+  private readonly statNames: string[];
+  /** BatchNorm plan nodes; without any, branches are stacked into one batch (the same function, one graph run). */
+  private readonly bnNodes: number[];
   // Eigen's few-channel input gradient is a CPU workaround; cuDNN needs none.
   private readonly graphOpts: GraphOptions;
 
@@ -117,6 +142,8 @@ class NativeCompiledStep implements CompiledStep {
     private readonly plan: GraphModel,
   ) {
     this.weightNames = Array.from({ length: plan.numWeights }, (_, i) => weightInputName(i));
+    this.statNames = Array.from({ length: plan.numNonTrainable ?? 0 }, (_, j) => statInputName(j));
+    this.bnNodes = batchNormNodes(plan);
     this.graphOpts = { eigenFewChannels: backend.isUsingGpuDevice !== true };
   }
 
@@ -130,31 +157,75 @@ class NativeCompiledStep implements CompiledStep {
     return ws.map((w) => w.read());
   }
 
+  private stats(): tf.Tensor[] {
+    const ss = this.model.nonTrainableWeights;
+    if (ss.length !== this.statNames.length) throw new DatError(`model ${this.model.name} now has ${ss.length} non-trainable weights, the compiled step ${this.statNames.length}`, { retryable: false });
+    return ss.map((s) => s.read());
+  }
+
   signAttack(a: SignAttackArgs): tf.Tensor4D {
     this.checkLive();
     let graph = this.attacks.get(a.steps);
     if (graph === undefined) {
-      const inputs = [ATTACK_GRAPH.x, ATTACK_GRAPH.y, ATTACK_GRAPH.start, ATTACK_GRAPH.eps, ATTACK_GRAPH.stepSize, ...this.weightNames];
+      const inputs = [ATTACK_GRAPH.x, ATTACK_GRAPH.y, ATTACK_GRAPH.start, ATTACK_GRAPH.eps, ATTACK_GRAPH.stepSize, ...this.weightNames, ...this.statNames];
       graph = new LoadedGraph(this.backend, `${a.steps}-step attack`, buildSignAttackGraph(this.plan, a.steps, this.graphOpts), inputs, [ATTACK_GRAPH.output]);
       this.attacks.set(a.steps, graph);
     }
     const g = graph;
-    return tf.tidy(() => g.run([a.x, a.y, a.start, tf.scalar(a.eps), tf.scalar(a.stepSize), ...this.weights()])[0] as tf.Tensor4D);
+    return tf.tidy(() => g.run([a.x, a.y, a.start, tf.scalar(a.eps), tf.scalar(a.stepSize), ...this.weights(), ...this.stats()])[0] as tf.Tensor4D);
   }
 
-  /** Loads the loss-gradient graph (attack graphs load on first use, one per step count). */
-  load(): LoadedGraph {
+  /** Loads the `branches`-branch loss-gradient graph (the 1-branch one at creation; attack graphs load on first use, one per step count). */
+  load(branches = 1): LoadedGraph {
     this.checkLive();
-    if (this.lossGrad === undefined) {
-      const inputs = [LOSS_GRAD_GRAPH.x, LOSS_GRAD_GRAPH.y, LOSS_GRAD_GRAPH.exampleWeight, ...this.weightNames];
-      const outputs = [LOSS_GRAD_GRAPH.loss, ...this.weightNames.map((_, i) => `${LOSS_GRAD_GRAPH.gradPrefix}${i}`)];
-      this.lossGrad = new LoadedGraph(this.backend, 'loss-gradient', buildLossGradGraph(this.plan, this.graphOpts), inputs, outputs);
+    let graph = this.lossGrads.get(branches);
+    if (graph === undefined) {
+      const inputs = [
+        ...Array.from({ length: branches }, (_, b) => [LOSS_GRAD_GRAPH.x, LOSS_GRAD_GRAPH.y, LOSS_GRAD_GRAPH.exampleWeight].map((name) => branchName(name, b))).flat(),
+        ...this.weightNames,
+      ];
+      const statOutputs = Array.from({ length: branches }, (_, b) => this.bnNodes.flatMap((node) => Object.values(batchStatNames(b, node)))).flat();
+      const outputs = [LOSS_GRAD_GRAPH.loss, ...this.weightNames.map((_, i) => `${LOSS_GRAD_GRAPH.gradPrefix}${i}`), ...statOutputs];
+      const what = branches === 1 ? 'loss-gradient' : `${branches}-branch loss-gradient`;
+      graph = new LoadedGraph(this.backend, what, buildLossGradGraph(this.plan, this.graphOpts, branches), inputs, outputs);
+      this.lossGrads.set(branches, graph);
     }
-    return this.lossGrad;
+    return graph;
   }
 
-  weightedCrossEntropyGrads(x: tf.Tensor4D, y: tf.Tensor1D, exampleWeight: tf.Tensor1D): LossAndGrads {
-    const [loss, ...grads] = this.load().run([x, y, exampleWeight, ...this.weights()]);
+  weightedCrossEntropyGrads(branches: readonly LossBranch[]): LossAndGrads {
+    this.checkLive();
+    if (branches.length === 0) throw new DatError('weightedCrossEntropyGrads needs at least one branch', { retryable: false });
+    let run = branches;
+    if (this.bnNodes.length === 0 && branches.length > 1) {
+      // No batch statistics: stacking the branches computes the same loss and gradients in one pass.
+      run = [
+        {
+          x: tf.concat(branches.map((b) => b.x)),
+          y: tf.concat(branches.map((b) => b.y)),
+          weight: tf.concat(branches.map((b) => b.weight)),
+        },
+      ];
+    }
+    const outputs = this.load(run.length).run([...run.flatMap((b) => [b.x, b.y, b.weight]), ...this.weights()]);
+    if (run !== branches) tf.dispose(run.flatMap((b) => [b.x, b.y, b.weight]));
+    const [loss, ...rest] = outputs;
+    const grads = rest.slice(0, this.plan.numWeights);
+    const batchStats = rest.slice(this.plan.numWeights);
+    try {
+      // The eager step's order: branch by branch, each BatchNorm's mean then variance.
+      const stats = this.model.nonTrainableWeights;
+      let k = 0;
+      for (let b = 0; b < run.length; b++) {
+        for (const node of this.bnNodes) {
+          const layer = this.plan.layers[node] as Extract<PlanLayer, { kind: 'batchnorm' }>;
+          movingAverage(stats[layer.movingMean]!, batchStats[k++]!, layer.momentum);
+          movingAverage(stats[layer.movingVariance]!, batchStats[k++]!, layer.momentum);
+        }
+      }
+    } finally {
+      tf.dispose(batchStats);
+    }
     return { loss: loss as tf.Scalar, grads };
   }
 
@@ -162,7 +233,7 @@ class NativeCompiledStep implements CompiledStep {
     this.disposed = true;
     for (const g of this.attacks.values()) g.dispose();
     this.attacks.clear();
-    this.lossGrad?.dispose();
-    this.lossGrad = undefined;
+    for (const g of this.lossGrads.values()) g.dispose();
+    this.lossGrads.clear();
   }
 }

@@ -7,22 +7,29 @@
  *   stays the eager one);
  * - the weighted cross-entropy loss and its gradient with respect to every
  *   trainable weight: loss = Σᵢ wᵢ · CE(f(xᵢ), yᵢ), which is `adv`
- *   (wᵢ = 1/n) and `adv-clean` (adversarial and clean examples stacked,
- *   weights 1/n and λ/n).
+ *   (wᵢ = 1/n) and `adv-clean` (adversarial and clean examples, weights 1/n
+ *   and λ/n). With BatchNorm, the model runs in training mode, and each
+ *   batch ("branch": adversarial, clean) is its own forward pass with its
+ *   own batch statistics, as the eager step's two `model.apply` calls are;
+ *   the graph sums the branches' losses and gradients and outputs each
+ *   branch's batch mean and variance per BatchNorm layer, from which the
+ *   caller updates the moving statistics.
+ *
+ * The attack runs the model in inference mode (BatchNorm on the moving
+ * statistics, which are graph inputs too).
  *
  * Both take the weights as inputs (never baked in), so one graph serves a
  * whole run. Pure: they return the encoded SavedModel.
  */
 import { GraphBuilder } from './graph-def.js';
-import { emitBackward, emitForward } from './model-graph.js';
-import type { PlanLayer } from './sequential-plan.js';
+import { batchStatistics, emitBackward, emitForward, type PlanGraph } from './model-graph.js';
 
 const F32 = { type: 'float32' } as const;
 
 /** Input and output tensor names of the attack graph. */
 export const ATTACK_GRAPH = { x: 'x', y: 'y', start: 'start', eps: 'eps', stepSize: 'step_size', output: 'x_adv' } as const;
 
-/** Input and output tensor names of the loss-gradient graph. */
+/** Input and output tensor names of the loss-gradient graph (branch 0's inputs; see {@link branchName}). */
 export const LOSS_GRAD_GRAPH = { x: 'x', y: 'y', exampleWeight: 'example_weight', loss: 'loss', gradPrefix: 'grad_' } as const;
 
 /** Name of the placeholder feeding trainable weight `i`. */
@@ -30,11 +37,32 @@ export function weightInputName(i: number): string {
   return `w_${i}`;
 }
 
+/** Name of the placeholder feeding non-trainable weight `j` (a BatchNorm moving statistic). */
+export function statInputName(j: number): string {
+  return `s_${j}`;
+}
+
+/** Name of a loss-gradient input (x, y, example_weight) for branch `b`: branch 0 keeps the plain name. */
+export function branchName(name: string, b: number): string {
+  return b === 0 ? name : `${name}_${b}`;
+}
+
+/** Names of branch `b`'s batch mean and variance outputs for the BatchNorm plan node `node`. */
+export function batchStatNames(b: number, node: number): { mean: string; variance: string } {
+  return { mean: `bn_mean_${b}_${node}`, variance: `bn_var_${b}_${node}` };
+}
+
 /** The part of a model plan the graphs read. */
-export interface GraphModel {
-  readonly layers: readonly PlanLayer[];
+export interface GraphModel extends PlanGraph {
   readonly inputShape: readonly [number, number, number];
   readonly numWeights: number;
+  /** Number of non-trainable weights (BatchNorm moving statistics); absent: none. */
+  readonly numNonTrainable?: number;
+}
+
+/** The plan nodes that are BatchNorm layers, in order. */
+export function batchNormNodes(model: GraphModel): number[] {
+  return model.layers.flatMap((l, i) => (l.kind === 'batchnorm' ? [i] : []));
 }
 
 /** How the graphs are emitted for the device. */
@@ -65,11 +93,12 @@ export function buildSignAttackGraph(model: GraphModel, steps: number, opts: Gra
   const eps = g.placeholder(ATTACK_GRAPH.eps, 'float32', []);
   const stepSize = g.placeholder(ATTACK_GRAPH.stepSize, 'float32', []);
   const weights = weightInputs(g, model.numWeights);
+  const stats = Array.from({ length: model.numNonTrainable ?? 0 }, (_, j) => g.add('Placeholder', [], { dtype: F32 }, statInputName(j)));
   // The same bounds, in the same op order, as the eager attack's linfBounds/projectLinf.
   const lo = g.add('Maximum', [g.add('Sub', [x, eps], { T: F32 }), g.scalar(0)], { T: F32 });
   const hi = g.add('Minimum', [g.add('AddV2', [x, eps], { T: F32 }), g.scalar(1)], { T: F32 });
   for (let s = 0; s < steps; s++) {
-    const fwd = emitForward(g, model.layers, xAdv, weights);
+    const fwd = emitForward(g, model, xAdv, weights, { training: false, stats });
     const { dLogits } = crossEntropy(g, fwd.logits, y);
     const grad = emitBackward(g, fwd, dLogits, weights, { input: true, weights: false, eigenFewChannels: opts.eigenFewChannels }).input!;
     const moved = g.add('AddV2', [xAdv, g.add('Mul', [stepSize, g.add('Sign', [grad], { T: F32 })], { T: F32 })], { T: F32 });
@@ -78,19 +107,35 @@ export function buildSignAttackGraph(model: GraphModel, steps: number, opts: Gra
   return g.encodeSavedModel();
 }
 
-/** The weighted CE loss and its weight gradients; see the module comment. */
-export function buildLossGradGraph(model: GraphModel, opts: GraphOptions): Uint8Array {
+/**
+ * The weighted CE loss and its weight gradients over `branches` separate
+ * training-mode forward passes; see the module comment.
+ */
+export function buildLossGradGraph(model: GraphModel, opts: GraphOptions, branches = 1): Uint8Array {
+  if (!Number.isInteger(branches) || branches < 1) throw new Error(`loss-gradient graph: branches must be an integer >= 1, got ${branches}`);
   const g = new GraphBuilder();
   const [h, w, c] = model.inputShape;
-  const x = g.placeholder(LOSS_GRAD_GRAPH.x, 'float32', [-1, h, w, c]);
-  const y = g.placeholder(LOSS_GRAD_GRAPH.y, 'int32', [-1]);
-  const exampleWeight = g.placeholder(LOSS_GRAD_GRAPH.exampleWeight, 'float32', [-1]);
   const weights = weightInputs(g, model.numWeights);
-  const fwd = emitForward(g, model.layers, x, weights);
-  const { ce, dLogits } = crossEntropy(g, fwd.logits, y);
-  g.add('Sum', [g.add('Mul', [ce, exampleWeight], { T: F32 }), g.int32s([0])], { T: F32, Tidx: { type: 'int32' }, keep_dims: { b: false } }, LOSS_GRAD_GRAPH.loss);
-  const scaled = g.add('Mul', [dLogits, g.add('ExpandDims', [exampleWeight, g.int32s([1])], { T: F32, Tdim: { type: 'int32' } })], { T: F32 });
-  const grads = emitBackward(g, fwd, scaled, weights, { input: false, weights: true, eigenFewChannels: opts.eigenFewChannels }).weights;
-  grads.forEach((grad, i) => g.add('Identity', [grad], { T: F32 }, `${LOSS_GRAD_GRAPH.gradPrefix}${i}`));
+  const losses: string[] = [];
+  const perBranch: (readonly string[])[] = [];
+  for (let b = 0; b < branches; b++) {
+    const x = g.placeholder(branchName(LOSS_GRAD_GRAPH.x, b), 'float32', [-1, h, w, c]);
+    const y = g.placeholder(branchName(LOSS_GRAD_GRAPH.y, b), 'int32', [-1]);
+    const exampleWeight = g.placeholder(branchName(LOSS_GRAD_GRAPH.exampleWeight, b), 'float32', [-1]);
+    const fwd = emitForward(g, model, x, weights, { training: true });
+    const { ce, dLogits } = crossEntropy(g, fwd.logits, y);
+    const loss = g.add('Mul', [ce, exampleWeight], { T: F32 });
+    losses.push(g.add('Sum', [loss, g.int32s([0])], { T: F32, Tidx: { type: 'int32' }, keep_dims: { b: false } }, branches === 1 ? LOSS_GRAD_GRAPH.loss : undefined));
+    const scaled = g.add('Mul', [dLogits, g.add('ExpandDims', [exampleWeight, g.int32s([1])], { T: F32, Tdim: { type: 'int32' } })], { T: F32 });
+    perBranch.push(emitBackward(g, fwd, scaled, weights, { input: false, weights: true, eigenFewChannels: opts.eigenFewChannels }).weights);
+    for (const s of batchStatistics(fwd)) {
+      const names = batchStatNames(b, s.node);
+      g.add('Identity', [s.mean], { T: F32 }, names.mean);
+      g.add('Identity', [s.variance], { T: F32 }, names.variance);
+    }
+  }
+  const sum = (xs: readonly string[], name: string): string => g.add(xs.length === 1 ? 'Identity' : 'AddN', xs, xs.length === 1 ? { T: F32 } : { T: F32, N: { i: xs.length } }, name);
+  if (branches > 1) sum(losses, LOSS_GRAD_GRAPH.loss);
+  for (let i = 0; i < model.numWeights; i++) sum(perBranch.map((grads) => grads[i]!), `${LOSS_GRAD_GRAPH.gradPrefix}${i}`);
   return g.encodeSavedModel();
 }

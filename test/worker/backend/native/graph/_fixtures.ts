@@ -9,11 +9,14 @@ import { Rng } from '../../../../../worker/util/rng.js';
 
 /** [h, w, c] of the batches. */
 export const MNIST_SHAPE = [28, 28, 1] as const;
+/** [h, w, c] of the preact-resnet batches. */
+export const CIFAR_SHAPE = [32, 32, 3] as const;
 export const NUM_CLASSES = 10;
 
 /** A fluent builder of seeded MNIST-like batches: `mnistBatch(8).seed(3).build()`. */
 export class BatchBuilder {
   private seedValue = 1;
+  private shapeValue: readonly [number, number, number] = MNIST_SHAPE;
 
   constructor(private readonly n: number) {}
 
@@ -22,9 +25,15 @@ export class BatchBuilder {
     return this;
   }
 
+  /** Another [h, w, c] (same pixel distribution). */
+  shape(s: readonly [number, number, number]): this {
+    this.shapeValue = s;
+    return this;
+  }
+
   build(): HostBatch {
     const rng = new Rng(this.seedValue);
-    const [h, w, c] = MNIST_SHAPE;
+    const [h, w, c] = this.shapeValue;
     const x = new Float32Array(this.n * h * w * c);
     // Uniform on [-0.5, 1.5) clipped: 25% zeros, 25% ones, the rest in between.
     for (let i = 0; i < x.length; i++) x[i] = Math.min(1, Math.max(0, 2 * rng.next() - 0.5));
@@ -35,7 +44,7 @@ export class BatchBuilder {
   /** The batch as tensors on the current backend (the caller disposes them). */
   tensors(): { x: tf.Tensor4D; y: tf.Tensor1D } {
     const b = this.build();
-    return { x: tf.tensor4d(b.x, [b.n, ...MNIST_SHAPE]), y: tf.tensor1d(b.y, 'int32') };
+    return { x: tf.tensor4d(b.x, [b.n, ...this.shapeValue]), y: tf.tensor1d(b.y, 'int32') };
   }
 }
 
@@ -78,4 +87,34 @@ export function compareAttacks(x: Float32Array, a: Float32Array, b: Float32Array
     if (ai !== x[i]) moved++;
   }
   return { differing, total: x.length, maxDiff, outside, moved };
+}
+
+/**
+ * Moves a model's BatchNorm moving statistics away from their initial 0 and
+ * 1 with `passes` training-mode forward passes on seeded batches, so that
+ * inference mode (the attacks) reads statistics a wrong index or formula
+ * would get visibly wrong.
+ */
+export function warmBatchNorm(model: tf.LayersModel, shape: readonly [number, number, number], passes = 3): void {
+  for (let i = 0; i < passes; i++) {
+    tf.tidy(() => {
+      const { x, y } = mnistBatch(8).shape(shape).seed(900 + i).tensors();
+      model.apply(x, { training: true });
+      tf.dispose(y);
+    });
+  }
+}
+
+/** Copies of a model's non-trainable weights (BatchNorm moving statistics), to compare or restore. */
+export function snapshotStats(model: tf.LayersModel): Float32Array[] {
+  return model.nonTrainableWeights.map((v) => Float32Array.from(v.read().dataSync()));
+}
+
+/** Writes back a {@link snapshotStats}. */
+export function restoreStats(model: tf.LayersModel, stats: readonly Float32Array[]): void {
+  model.nonTrainableWeights.forEach((v, i) => {
+    const t = tf.tensor(stats[i]!, v.read().shape);
+    v.write(t);
+    t.dispose(); // the variable keeps the data
+  });
 }

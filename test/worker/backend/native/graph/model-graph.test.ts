@@ -69,6 +69,29 @@ const SMALL_CNN: GraphModel = {
   ] satisfies PlanLayer[],
 };
 
+/**
+ * A tiny pre-activation block: conv → BN → ReLU, whose output feeds both a
+ * strided 1×1 shortcut conv and a strided 3×3 conv, added, then global
+ * average pooling and a dense head.
+ */
+const TINY_RESNET: GraphModel = {
+  inputShape: [8, 8, 3],
+  numWeights: 7,
+  numNonTrainable: 2,
+  layers: [
+    { kind: 'conv2d', inShape: [8, 8, 3], kernelSize: [3, 3], strides: [1, 1], padding: 'SAME', activation: 'linear', kernel: 0, bias: null },
+    { kind: 'batchnorm', channels: 4, gamma: 1, beta: 2, movingMean: 0, movingVariance: 1, epsilon: 1e-5, momentum: 0.9 },
+    { kind: 'relu' },
+    { kind: 'conv2d', inShape: [8, 8, 4], kernelSize: [1, 1], strides: [2, 2], padding: 'SAME', activation: 'linear', kernel: 3, bias: null },
+    { kind: 'conv2d', inShape: [8, 8, 4], kernelSize: [3, 3], strides: [2, 2], padding: 'SAME', activation: 'linear', kernel: 4, bias: null },
+    { kind: 'add' },
+    { kind: 'globalAvgPool', inShape: [4, 4, 4] },
+    { kind: 'dense', activation: 'linear', kernel: 5, bias: 6 },
+  ] satisfies PlanLayer[],
+  inputs: [[-1], [0], [1], [2], [2], [4, 3], [5], [6]],
+  output: 7,
+};
+
 function nodesOf(savedModel: Uint8Array): DecodedNode[] {
   return decodeSavedModel(savedModel).metaGraphs[0]?.graphDef?.node ?? [];
 }
@@ -139,5 +162,71 @@ describe('step graphs built from a plan', () => {
     );
     const loss = nodes.find((n) => n.name === LOSS_GRAD_GRAPH.loss);
     assert.equal(loss?.op, 'Sum');
+  });
+
+  const ints = (n: DecodedNode | undefined, attr: string): number[] => (n?.attr?.[attr]?.list?.i ?? []).map(Number);
+
+  test('a strided 1x1 conv’s filter gradient is taken on the strided input at stride 1 (never oneDNN’s strided 1x1 Conv2DBackpropFilter)', () => {
+    const nodes = nodesOf(buildLossGradGraph(TINY_RESNET, { eigenFewChannels: true }));
+    const byName = new Map(nodes.map((n) => [n.name, n]));
+    const filters = nodes.filter((n) => n.op === 'Conv2DBackpropFilter');
+    assert.equal(filters.length, 3, 'one per conv');
+    const strided = filters.filter((n) => byName.get(n.input![0]!)?.op === 'StridedSlice');
+    assert.equal(strided.length, 1);
+    assert.deepEqual(ints(strided[0], 'strides'), [1, 1, 1, 1]);
+    assert.equal(text(strided[0]!.attr?.['padding']?.s), 'VALID');
+    const slice = byName.get(strided[0]!.input![0]!)!;
+    assert.equal(Number(slice.attr?.['begin_mask']?.i), 15);
+    assert.equal(Number(slice.attr?.['end_mask']?.i), 15);
+    // The slice's strides constant is [1, 2, 2, 1]: read it from the Const node.
+    const stridesConst = byName.get(slice.input![3]!)!;
+    assert.deepEqual(Array.from(new Int32Array(Uint8Array.from(stridesConst.attr!['value']!.tensor!.tensorContent!).buffer)), [1, 2, 2, 1]);
+    // The 3x3 stride-2 conv keeps its own gradient.
+    assert.ok(filters.some((n) => ints(n, 'strides').join() === '1,2,2,1' && byName.get(n.input![0]!)?.op !== 'StridedSlice'));
+  });
+
+  test('BatchNorm: FusedBatchNorm in inference form only (no FusedBatchNormGrad), on the moving statistics in the attack and the batch ones in the loss gradient', () => {
+    const attack = nodesOf(buildSignAttackGraph(TINY_RESNET, 2, { eigenFewChannels: true }));
+    const loss = nodesOf(buildLossGradGraph(TINY_RESNET, { eigenFewChannels: true }));
+    for (const nodes of [attack, loss]) {
+      assert.equal(nodes.filter((n) => n.op.startsWith('FusedBatchNormGrad')).length, 0);
+      for (const n of nodes.filter((m) => m.op === 'FusedBatchNorm')) assert.equal(n.attr?.['is_training']?.b ?? false, false);
+    }
+    const attackBn = attack.filter((n) => n.op === 'FusedBatchNorm');
+    assert.equal(attackBn.length, 2, 'one per step');
+    for (const n of attackBn) assert.deepEqual(n.input!.slice(1), ['w_1', 'w_2', 's_0', 's_1']);
+    assert.deepEqual(attack.filter((n) => n.op === 'Placeholder').map((n) => n.name).slice(-2), ['s_0', 's_1']);
+    const lossBn = loss.filter((n) => n.op === 'FusedBatchNorm');
+    assert.equal(lossBn.length, 1);
+    const byName = new Map(loss.map((n) => [n.name, n]));
+    assert.deepEqual(lossBn[0]!.input!.slice(3).map((i) => byName.get(i)?.op), ['Mean', 'Mean'], 'batch mean and variance');
+    assert.equal(loss.filter((n) => n.op === 'Placeholder' && n.name.startsWith('s_')).length, 0, 'no moving statistics in training mode');
+  });
+
+  test('a node feeding two consumers (the pre-activation feeding both convs) gets the sum of their gradients', () => {
+    const nodes = nodesOf(buildLossGradGraph(TINY_RESNET, { eigenFewChannels: true }));
+    const byName = new Map(nodes.map((n) => [n.name, n]));
+    const sums = nodes.filter((n) => n.op === 'AddN');
+    assert.equal(sums.length, 1);
+    assert.deepEqual(sums[0]!.input!.map((i) => byName.get(i)?.op), ['Conv2DBackpropInput', 'Conv2DBackpropInput']);
+    // ...and that sum is what the ReLU back-propagates.
+    assert.ok(nodes.some((n) => n.op === 'ReluGrad' && n.input![0] === sums[0]!.name));
+  });
+
+  test('the 2-branch loss-gradient graph: inputs per branch, summed loss and gradients, batch statistics per branch and BatchNorm', () => {
+    const nodes = nodesOf(buildLossGradGraph(TINY_RESNET, { eigenFewChannels: true }, 2));
+    const byName = new Map(nodes.map((n) => [n.name, n]));
+    assert.deepEqual(
+      nodes.filter((n) => n.op === 'Placeholder' && !n.name.startsWith('w_')).map((n) => n.name),
+      ['x', 'y', 'example_weight', 'x_1', 'y_1', 'example_weight_1'],
+    );
+    assert.equal(byName.get(LOSS_GRAD_GRAPH.loss)?.op, 'AddN');
+    for (let i = 0; i < TINY_RESNET.numWeights; i++) assert.equal(byName.get(`grad_${i}`)?.op, 'AddN', `grad_${i}`);
+    for (const name of ['bn_mean_0_1', 'bn_var_0_1', 'bn_mean_1_1', 'bn_var_1_1']) {
+      assert.equal(byName.get(name)?.op, 'Identity', name);
+      assert.equal(byName.get(byName.get(name)!.input![0]!)?.op, 'Mean', `${name} reads a Mean`);
+    }
+    assert.equal(nodes.filter((n) => n.op === 'FusedBatchNorm').length, 2, 'one forward pass per branch');
+    assert.throws(() => buildLossGradGraph(TINY_RESNET, { eigenFewChannels: true }, 0), /branches must be an integer >= 1/);
   });
 });

@@ -2,8 +2,9 @@ import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import type { ModelId } from '../../../../../worker/contract.js';
-import { planSequentialModel, type PlanLayer } from '../../../../../worker/backend/native/graph/sequential-plan.js';
+import { MODEL_INPUT, planModel, planSequentialModel, type PlanLayer } from '../../../../../worker/backend/native/graph/sequential-plan.js';
 import { createModel } from '../../../../../worker/train/models/index.js';
+import { buildPreActResNet } from '../../../../../worker/train/models/preact-resnet.js';
 
 const MNIST = [28, 28, 1] as const;
 
@@ -83,6 +84,28 @@ function residualModel(): { model: tf.LayersModel; addName: string } {
   return { model: tf.model({ inputs: input, outputs: out }), addName: add.name };
 }
 
+/** conv (linear) → BN → ReLU → global average pooling → dense: the resnet's head, as a stack. */
+function bnHeadModel(): tf.LayersModel {
+  return tf.sequential({
+    layers: [
+      tf.layers.conv2d({ inputShape: [6, 6, 2], filters: 4, kernelSize: 3, padding: 'same', useBias: false }),
+      tf.layers.batchNormalization({ momentum: 0.8, epsilon: 1e-4 }),
+      tf.layers.reLU(),
+      tf.layers.globalAveragePooling2d({}),
+      tf.layers.dense({ units: 3 }),
+    ],
+  });
+}
+
+/** One conv applied twice (a shared layer): not one node of a DAG. */
+function sharedLayerModel(): { model: tf.LayersModel; layer: string } {
+  const input = tf.input({ shape: [8, 8, 2] });
+  const c = tf.layers.conv2d({ filters: 2, kernelSize: 3, padding: 'same' });
+  const twice = c.apply(c.apply(input)) as tf.SymbolicTensor;
+  const out = tf.layers.dense({ units: 3 }).apply(tf.layers.flatten().apply(twice)) as tf.SymbolicTensor;
+  return { model: tf.model({ inputs: input, outputs: out }), layer: c.name };
+}
+
 /** flatten, then two heads on the same features: not one stack, though every layer has one input. */
 function twoHeadModel(): tf.LayersModel {
   const input = tf.input({ shape: [4, 4, 1] });
@@ -92,7 +115,7 @@ function twoHeadModel(): tf.LayersModel {
   return tf.model({ inputs: input, outputs: [a, b] });
 }
 
-describe('planSequentialModel', () => {
+describe('planModel (planSequentialModel)', () => {
   before(async () => {
     await tf.setBackend('cpu');
   });
@@ -147,25 +170,171 @@ describe('planSequentialModel', () => {
     model.dispose();
   });
 
-  test('rejects preact-resnet (BatchNorm, residual adds), naming the layer', () => {
-    const model = createModel('preact-resnet', [32, 32, 3], 10, 1);
-    const plan = planSequentialModel(model);
-    assert.equal(plan.ok, false);
-    assert.ok(!plan.ok);
-    const named = model.layers.map((l) => l.name).filter((n) => plan.reason.includes(n));
-    assert.ok(named.length > 0, `reason names a layer of the model: ${plan.reason}`);
-    assert.ok(plan.reason.startsWith(`${model.name}: `), plan.reason);
-    model.dispose();
-  });
+  // The DAG node kinds: edges (node ids, MODEL_INPUT for the input) and the nodes themselves.
+  const dagCases: readonly { name: string; build: () => tf.LayersModel; want: { layers: readonly PlanLayer[]; inputs: readonly (readonly number[])[]; output: number } }[] = [
+    {
+      name: 'a residual add (conv → conv → add(both) → flatten → dense)',
+      build: () => residualModel().model,
+      want: {
+        layers: [
+          { kind: 'conv2d', inShape: [8, 8, 1], kernelSize: [3, 3], strides: [1, 1], padding: 'SAME', activation: 'relu', kernel: 0, bias: 1 },
+          { kind: 'conv2d', inShape: [8, 8, 2], kernelSize: [3, 3], strides: [1, 1], padding: 'SAME', activation: 'relu', kernel: 2, bias: 3 },
+          { kind: 'add' },
+          { kind: 'flatten', size: 128 },
+          { kind: 'dense', activation: 'linear', kernel: 4, bias: 5 },
+        ],
+        inputs: [[MODEL_INPUT], [0], [0, 1], [2], [3]],
+        output: 4,
+      },
+    },
+    {
+      name: 'BatchNormalization, a ReLU layer and global average pooling',
+      build: bnHeadModel,
+      want: {
+        layers: [
+          { kind: 'conv2d', inShape: [6, 6, 2], kernelSize: [3, 3], strides: [1, 1], padding: 'SAME', activation: 'linear', kernel: 0, bias: null },
+          { kind: 'batchnorm', channels: 4, gamma: 1, beta: 2, movingMean: 0, movingVariance: 1, epsilon: 1e-4, momentum: 0.8 },
+          { kind: 'relu' },
+          { kind: 'globalAvgPool', inShape: [6, 6, 4] },
+          { kind: 'dense', activation: 'linear', kernel: 3, bias: 4 },
+        ],
+        inputs: [[MODEL_INPUT], [0], [1], [2], [3]],
+        output: 4,
+      },
+    },
+    {
+      name: 'a strided 1x1 conv (its filter gradient is taken on the strided input)',
+      build: () => ModelSpec.conv().with(tf.layers.conv2d({ filters: 2, kernelSize: 1, strides: [1, 2], activation: 'relu' })).head().build(),
+      want: {
+        layers: [
+          { kind: 'conv2d', inShape: [8, 8, 1], kernelSize: [3, 3], strides: [1, 1], padding: 'SAME', activation: 'relu', kernel: 0, bias: 1 },
+          { kind: 'conv2d', inShape: [8, 8, 2], kernelSize: [1, 1], strides: [1, 2], padding: 'VALID', activation: 'relu', kernel: 2, bias: 3 },
+          { kind: 'flatten', size: 64 },
+          { kind: 'dense', activation: 'linear', kernel: 4, bias: 5 },
+        ],
+        inputs: [[MODEL_INPUT], [0], [1], [2]],
+        output: 3,
+      },
+    },
+  ];
+  for (const c of dagCases) {
+    test(`plans ${c.name}`, () => {
+      const model = c.build();
+      try {
+        const plan = planModel(model);
+        assert.ok(plan.ok, plan.ok ? '' : plan.reason);
+        assert.deepEqual({ layers: plan.layers, inputs: plan.inputs, output: plan.output }, c.want);
+        assert.equal(plan.numNonTrainable, model.nonTrainableWeights.length);
+      } finally {
+        model.dispose();
+      }
+    });
+  }
+
+  const resnets: readonly { name: string; build: () => tf.LayersModel; bn: number; adds: number; strided1x1: number }[] = [
+    { name: 'preact-resnet (default stages)', build: () => createModel('preact-resnet', [32, 32, 3], 10, 1), bn: 7, adds: 3, strided1x1: 2 },
+    {
+      name: 'preact-resnet, stages 8/1/1 + 16/2/2 (an identity shortcut)',
+      build: () =>
+        buildPreActResNet([32, 32, 3], 10, 1, [
+          { filters: 8, stride: 1, blocks: 1 },
+          { filters: 16, stride: 2, blocks: 2 },
+        ]),
+      bn: 7,
+      adds: 3,
+      strided1x1: 1,
+    },
+  ];
+  for (const c of resnets) {
+    test(`plans ${c.name}: a topological DAG whose BatchNorm indices point at the layer's own weights`, () => {
+      const model = c.build();
+      try {
+        const plan = planModel(model);
+        assert.ok(plan.ok, plan.ok ? '' : plan.reason);
+        const count = (kind: PlanLayer['kind']): number => plan.layers.filter((l) => l.kind === kind).length;
+        assert.equal(count('batchnorm'), c.bn);
+        assert.equal(count('relu'), c.bn);
+        assert.equal(count('add'), c.adds);
+        assert.equal(count('globalAvgPool'), 1);
+        assert.equal(plan.layers.filter((l) => l.kind === 'conv2d' && l.kernelSize[0] === 1 && l.strides[0] === 2).length, c.strided1x1);
+        // Topological: every node reads the input or earlier nodes; adds read two.
+        plan.inputs.forEach((from, i) => {
+          assert.ok(from.every((j) => j === MODEL_INPUT || j < i), `node ${i} reads ${from.join(', ')}`);
+          assert.equal(from.length, plan.layers[i]!.kind === 'add' ? 2 : 1, `node ${i}`);
+        });
+        assert.equal(plan.output, plan.layers.length - 1);
+        assert.equal(plan.numNonTrainable, 2 * c.bn);
+        const indices: number[] = [];
+        for (const l of plan.layers) {
+          if (l.kind === 'conv2d' || l.kind === 'dense') indices.push(l.kernel, ...(l.bias === null ? [] : [l.bias]));
+          if (l.kind !== 'batchnorm') continue;
+          indices.push(l.gamma, l.beta);
+          const [gamma, beta] = [model.trainableWeights[l.gamma]!, model.trainableWeights[l.beta]!];
+          const [mean, variance] = [model.nonTrainableWeights[l.movingMean]!, model.nonTrainableWeights[l.movingVariance]!];
+          const layerOf = (name: string): string => name.slice(0, name.lastIndexOf('/'));
+          assert.match(gamma.name, /\/gamma$/);
+          assert.match(beta.name, /\/beta$/);
+          assert.match(mean.name, /\/moving_mean$/);
+          assert.match(variance.name, /\/moving_variance$/);
+          assert.equal(new Set([gamma, beta, mean, variance].map((w) => layerOf(w.name))).size, 1, 'all four belong to one layer');
+          assert.deepEqual(gamma.shape, [l.channels]);
+          assert.equal(l.epsilon, 1e-5);
+          assert.ok(Math.abs(l.momentum - 0.9) < 1e-7);
+        }
+        assert.deepEqual([...indices].sort((a, b) => a - b), Array.from({ length: model.trainableWeights.length }, (_, i) => i));
+      } finally {
+        model.dispose();
+      }
+    });
+  }
 
   const rejected: readonly { name: string; build: () => { model: tf.LayersModel; layer: string }; want: RegExp }[] = [
     {
-      name: 'BatchNormalization',
+      name: 'BatchNormalization over a channel axis that is not the last',
       build: () => {
-        const bn = tf.layers.batchNormalization();
+        const bn = tf.layers.batchNormalization({ axis: 1 });
         return { model: ModelSpec.conv().with(bn).head().build(), layer: bn.name };
       },
+      want: /normalizes axis 1, not the last/,
+    },
+    {
+      name: 'BatchNormalization without beta (center: false)',
+      build: () => {
+        const bn = tf.layers.batchNormalization({ center: false });
+        return { model: ModelSpec.conv().with(bn).head().build(), layer: bn.name };
+      },
+      want: /lacks gamma or beta/,
+    },
+    {
+      name: 'BatchNormalization after a flatten',
+      build: () => {
+        const bn = tf.layers.batchNormalization();
+        return { model: ModelSpec.conv().with(tf.layers.flatten()).with(bn).with(tf.layers.dense({ units: 3 })).build(), layer: bn.name };
+      },
+      want: /batch norm \S+ on a rank-2 input/,
+    },
+    {
+      name: 'a frozen BatchNormalization',
+      build: () => {
+        const bn = tf.layers.batchNormalization();
+        const model = ModelSpec.conv().with(bn).head().build();
+        bn.trainable = false;
+        return { model, layer: bn.name };
+      },
       want: /has non-trainable weights/,
+    },
+    {
+      name: 'a capped ReLU layer (ReLU6)',
+      build: () => {
+        const r = tf.layers.reLU({ maxValue: 6 });
+        return { model: ModelSpec.conv().with(r).head().build(), layer: r.name };
+      },
+      want: /is capped at 6/,
+    },
+    {
+      name: 'a shared layer (one conv applied twice)',
+      build: sharedLayerModel,
+      want: /is applied 2 times/,
     },
     {
       name: 'Dropout',
@@ -200,28 +369,12 @@ describe('planSequentialModel', () => {
       want: /has activation softmax/,
     },
     {
-      name: 'a separate ReLU layer',
-      build: () => {
-        const r = tf.layers.reLU();
-        return { model: ModelSpec.conv().with(r).head().build(), layer: r.name };
-      },
-      want: /is a ReLU/,
-    },
-    {
       name: 'a dilated conv',
       build: () => {
         const c = tf.layers.conv2d({ filters: 2, kernelSize: 3, dilationRate: 2 });
         return { model: ModelSpec.conv().with(c).head().build(), layer: c.name };
       },
       want: /is dilated/,
-    },
-    {
-      name: 'a strided 1x1 conv (libtensorflow 2.9.1 filter-gradient bug)',
-      build: () => {
-        const c = tf.layers.conv2d({ filters: 2, kernelSize: 1, strides: [1, 2], activation: 'relu' });
-        return { model: ModelSpec.conv().with(c).head().build(), layer: c.name };
-      },
-      want: /is a strided 1x1 conv/,
     },
     {
       name: 'a frozen layer',
@@ -232,14 +385,6 @@ describe('planSequentialModel', () => {
         return { model, layer: d.name };
       },
       want: /has non-trainable weights/,
-    },
-    {
-      name: 'a residual add (functional model)',
-      build: () => {
-        const { model, addName } = residualModel();
-        return { model, layer: addName };
-      },
-      want: /is not part of a plain stack/,
     },
   ];
   for (const c of rejected) {
