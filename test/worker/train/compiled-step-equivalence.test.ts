@@ -14,11 +14,10 @@ import { createNativeCompiledStep } from '../../../worker/backend/native/graph/n
 import { getAttack, type AttackParams } from '../../../worker/train/attacks/index.js';
 import type { CompiledStep } from '../../../worker/train/compiled-step.js';
 import { createModel } from '../../../worker/train/models/index.js';
-import { buildPreActResNet } from '../../../worker/train/models/preact-resnet.js';
 import { computeGradients, type StepConfig } from '../../../worker/train/train-step.js';
 import { trainableVariables } from '../../../worker/train/variables.js';
 import { initBackends, maxAbsDiff, skipIfUnavailable } from '../backend/_compare.js';
-import { CIFAR_SHAPE, compareAttacks, MNIST_SHAPE, mnistBatch, NUM_CLASSES, restoreStats, snapshotStats, warmBatchNorm } from '../backend/native/graph/_fixtures.js';
+import { CIFAR_SHAPE, compareAttacks, MNIST_SHAPE, mnistBatch, NUM_CLASSES, REDUCED_RESNET_GRAD_REL_TOL, REDUCED_RESNET_NAME, reducedPreActResNet, restoreStats, snapshotStats, warmBatchNorm } from '../backend/native/graph/_fixtures.js';
 
 const N = 8;
 
@@ -34,8 +33,6 @@ const MAX_DIFFERING_FRACTION = 1e-3;
 /** computeGradients: per weight tensor, relative to its largest |gradient| (see native-compiled-step.test.ts). */
 const GRAD_REL_TOL = 1e-5;
 const LOSS_REL_TOL = 1e-6;
-/** The reduced preact-resnet's gradients (see REDUCED_RESNET_GRAD_REL_TOL in native-compiled-step.test.ts: eager cpu vs eager tensorflow differ by 2e-5). */
-const REDUCED_RESNET_GRAD_REL_TOL = 1e-4;
 /** BatchNorm moving statistics after computeGradients, relative to each tensor's largest |value| (see native-compiled-step.test.ts). */
 const STATS_REL_TOL = 1e-6;
 
@@ -51,16 +48,7 @@ const MODELS: readonly ModelCase[] = [
   stackModel('mlp'),
   stackModel('small-cnn'),
   stackModel('madry-cnn'),
-  {
-    name: 'preact-resnet (stages 8/1/1 + 16/2/2)',
-    shape: CIFAR_SHAPE,
-    build: () =>
-      buildPreActResNet(CIFAR_SHAPE, NUM_CLASSES, 1, [
-        { filters: 8, stride: 1, blocks: 1 },
-        { filters: 16, stride: 2, blocks: 2 },
-      ]),
-    gradTol: REDUCED_RESNET_GRAD_REL_TOL,
-  },
+  { name: REDUCED_RESNET_NAME, shape: CIFAR_SHAPE, build: reducedPreActResNet, gradTol: REDUCED_RESNET_GRAD_REL_TOL },
   { name: 'preact-resnet', shape: CIFAR_SHAPE, build: () => createModel('preact-resnet', CIFAR_SHAPE, NUM_CLASSES, 1), gradTol: GRAD_REL_TOL },
 ];
 

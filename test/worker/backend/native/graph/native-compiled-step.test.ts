@@ -7,11 +7,10 @@ import { pgdAttack } from '../../../../../worker/train/attacks/index.js';
 import type { CompiledStep, SignAttackArgs } from '../../../../../worker/train/compiled-step.js';
 import { crossEntropyPerExample } from '../../../../../worker/train/losses.js';
 import { createModel } from '../../../../../worker/train/models/index.js';
-import { buildPreActResNet } from '../../../../../worker/train/models/preact-resnet.js';
 import { trainableVariables } from '../../../../../worker/train/variables.js';
 import { DatError } from '../../../../../worker/util/errors.js';
 import { initBackends, maxAbsDiff, skipIfUnavailable } from '../../_compare.js';
-import { CIFAR_SHAPE, compareAttacks, MNIST_SHAPE, mnistBatch, NUM_CLASSES, restoreStats, snapshotStats, warmBatchNorm } from './_fixtures.js';
+import { CIFAR_SHAPE, compareAttacks, MNIST_SHAPE, mnistBatch, NUM_CLASSES, REDUCED_RESNET_GRAD_REL_TOL, REDUCED_RESNET_NAME, reducedPreActResNet, restoreStats, snapshotStats, warmBatchNorm } from './_fixtures.js';
 
 const MODELS: readonly ModelId[] = ['mlp', 'small-cnn', 'madry-cnn'];
 const N = 8;
@@ -37,28 +36,10 @@ const EXAMPLE_WEIGHTS = [0.1, 0.2, 0, 0.05, 0.3, 0.125, 0.1, 0.125];
  */
 const STATS_REL_TOL = 1e-6;
 
-/**
- * Gradient tolerance of the reduced preact-resnet: its 8- and 16-channel
- * BatchNorms over a batch of 8 make some gamma/beta gradients sums of
- * nearly cancelling terms, so float32 fixes them only to ~2e-5 relative: the
- * eager tape on the cpu backend and on tensorflow disagree by up to 2.0e-5
- * on the same weights and batch (measured, weights 18-19), as much as the
- * graph does (up to 2.5e-5). A wrong formula (a dropped term of the
- * BatchNorm gradient, a missed shortcut gradient) is off by >1e-2.
- */
-const REDUCED_RESNET_GRAD_REL_TOL = 1e-4;
 
-/** preact-resnet at a reduced stage list (a strided 1×1 shortcut and an identity shortcut; fast), and its real default. */
+/** preact-resnet at a reduced stage list (see _fixtures.ts), and its real default. */
 const BN_MODELS: readonly { name: string; build: () => tf.LayersModel; gradTol: number }[] = [
-  {
-    name: 'preact-resnet, stages 8/1/1 + 16/2/2',
-    gradTol: REDUCED_RESNET_GRAD_REL_TOL,
-    build: () =>
-      buildPreActResNet(CIFAR_SHAPE, NUM_CLASSES, 1, [
-        { filters: 8, stride: 1, blocks: 1 },
-        { filters: 16, stride: 2, blocks: 2 },
-      ]),
-  },
+  { name: REDUCED_RESNET_NAME, gradTol: REDUCED_RESNET_GRAD_REL_TOL, build: reducedPreActResNet },
   { name: 'preact-resnet (default stages)', build: () => createModel('preact-resnet', CIFAR_SHAPE, NUM_CLASSES, 1), gradTol: GRAD_REL_TOL },
 ];
 
