@@ -202,7 +202,7 @@ async function timeSteps(
     const t0 = performance.now();
     const { flatGrad } = await computeGradients(model, batch, cfg, i + 1, compiled);
     const t1 = performance.now();
-    applyGradients(model, optimizer, await identityReducer(flatGrad, i), 1e-3);
+    applyGradients(model, optimizer, await identityReducer(flatGrad, i), 1e-3, compiled);
     // Wait for the update to land so the next step's timing does not absorb it.
     await model.trainableWeights[0]!.read().data();
     const t2 = performance.now();

@@ -1,7 +1,8 @@
 /**
- * Compiled versions of the two hot parts of a training step, which a backend
- * may provide for a given model (the native backend runs them as single
- * TensorFlow graphs: worker/backend/native/graph/). Each computes exactly
+ * Compiled versions of the hot parts of a training step (attack, loss
+ * gradient, optimizer update), which a backend may provide for a given model
+ * (the native backend runs each as one TensorFlow graph:
+ * worker/backend/native/graph/). Each computes exactly
  * what the eager code it replaces computes; callers fall back to that code
  * when none is given.
  *
@@ -10,6 +11,7 @@
  * call, so one instance serves a whole run.
  */
 import type * as tf from '@tensorflow/tfjs';
+import type { UpdateRule } from './optimizers/types.js';
 
 /** The L-inf sign-gradient iteration shared by FGSM, FGSM-RS and PGD. */
 export interface SignAttackArgs {
@@ -39,8 +41,31 @@ export interface LossAndGrads {
   readonly grads: tf.Tensor[];
 }
 
+/** One optimizer update of {@link OptimizerUpdater.optimizerUpdate}. */
+export interface OptimizerUpdateArgs {
+  readonly rule: UpdateRule;
+  /** The update's 1-based count (Adam's bias correction). */
+  readonly step: number;
+  readonly lr: number;
+  readonly vars: readonly tf.Tensor[];
+  readonly grads: readonly tf.Tensor[];
+  /** slots[k][i]: slot kind k (in `ruleSlotKinds(rule)` order) of variable i. */
+  readonly slots: readonly (readonly tf.Tensor[])[];
+}
+
+/** The new values of {@link OptimizerUpdateArgs}' vars and slots, in the same layout. */
+export interface OptimizerUpdateResult {
+  readonly vars: tf.Tensor[];
+  readonly slots: tf.Tensor[][];
+}
+
+/** Runs an optimizer's update rule (the eager `Optimizer.apply`'s arithmetic) in one call. */
+export interface OptimizerUpdater {
+  optimizerUpdate(args: OptimizerUpdateArgs): OptimizerUpdateResult;
+}
+
 /** A model's compiled step parts; see the module comment. */
-export interface CompiledStep {
+export interface CompiledStep extends OptimizerUpdater {
   /**
    * `steps` times x ← min(max(x + stepSize · sign(∇ₓ Σᵢ CE(f(x)ᵢ, yᵢ)), lo), hi)
    * from `start`, where lo = max(x − eps, 0) and hi = min(x + eps, 1); the

@@ -401,7 +401,7 @@ export async function runTraining(opts: TrainOptions, ctx: RunContext): Promise<
         const { flatGrad, loss } = await computeGradients(model, batch, cfg, deriveSeed(state.seed, SEED_TAGS.attack, state.globalStep, rank) || 1, compiled);
         if (!Number.isFinite(loss)) throw new ConfigError(`training diverged: loss ${loss} at epoch ${epoch + 1} step ${s + 1}; lower --lr (now ${opts.lr})`);
         const mean = await ctx.reducer(flatGrad, state.globalStep, gradSegments);
-        applyGradients(model, optimizer, mean, lr);
+        applyGradients(model, optimizer, mean, lr, compiled);
         state.globalStep++;
         state.stepInEpoch = s + 1;
         state.epochLossSum += loss;

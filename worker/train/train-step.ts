@@ -132,13 +132,14 @@ export async function computeGradients(
 
 /**
  * Applies the (ring-averaged) flat gradient: unflattens it in the layout of
- * `model.trainableWeights` and runs one optimizer update at `lr`.
+ * `model.trainableWeights` and runs one optimizer update at `lr` (through
+ * `compiled` when given: the same update as one call).
  */
-export function applyGradients(model: tf.LayersModel, optimizer: Optimizer, meanFlatGrad: Float32Array, lr: number): void {
+export function applyGradients(model: tf.LayersModel, optimizer: Optimizer, meanFlatGrad: Float32Array, lr: number, compiled?: CompiledStep): void {
   const vars = trainableVariables(model);
   const grads = unflattenLike(meanFlatGrad, vars);
   try {
-    optimizer.apply(vars, grads, lr);
+    optimizer.apply(vars, grads, lr, compiled);
   } finally {
     tf.dispose(grads);
   }

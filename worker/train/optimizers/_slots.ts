@@ -6,7 +6,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { OptimizerId } from '../../contract.js';
 import { ConfigError, DatError } from '../../util/errors.js';
-import type { Optimizer, OptimizerSlot, OptimizerState } from './types.js';
+import type { OptimizerUpdater } from '../compiled-step.js';
+import { ruleSlotKinds, type Optimizer, type OptimizerSlot, type OptimizerState, type UpdateRule } from './types.js';
 
 /** Checks a hyperparameter; throws a ConfigError naming the optimizer and the argument. */
 export function checkHyper(id: OptimizerId, name: string, v: number, min: number, maxExclusive = Infinity): number {
@@ -25,6 +26,7 @@ export function l2Norm(t: tf.Tensor): tf.Scalar {
 /** Shared state handling; subclasses implement {@link SlotOptimizer.update}. */
 export abstract class SlotOptimizer implements Optimizer {
   abstract readonly id: OptimizerId;
+  abstract readonly rule: UpdateRule;
   /** Slot kinds, e.g. ['m', 'v']; slot `m/i` belongs to variable i. */
   protected abstract readonly slotKinds: readonly string[];
   protected step = 0;
@@ -46,7 +48,7 @@ export abstract class SlotOptimizer implements Optimizer {
     return s;
   }
 
-  apply(vars: readonly tf.Variable[], grads: readonly tf.Tensor[], lr: number): void {
+  apply(vars: readonly tf.Variable[], grads: readonly tf.Tensor[], lr: number, compiled?: OptimizerUpdater): void {
     if (vars.length !== grads.length) throw new DatError(`optimizer ${this.id}: ${vars.length} variables but ${grads.length} gradients`, { retryable: false });
     if (!Number.isFinite(lr) || lr < 0) throw new DatError(`optimizer ${this.id}: lr must be a finite number >= 0, got ${lr}`, { retryable: false });
     for (let i = 0; i < vars.length; i++) {
@@ -58,9 +60,34 @@ export abstract class SlotOptimizer implements Optimizer {
     }
     this.step++;
     const step = this.step;
+    if (compiled !== undefined) {
+      // In a tidy too: a slot's first zeros are temporaries.
+      tf.tidy(() => this.applyCompiled(vars, grads, lr, step, compiled));
+      return;
+    }
     tf.tidy(() => {
       for (let i = 0; i < vars.length; i++) this.update(i, vars[i]!, grads[i]!, lr, step);
     });
+  }
+
+  private applyCompiled(vars: readonly tf.Variable[], grads: readonly tf.Tensor[], lr: number, step: number, compiled: OptimizerUpdater): void {
+    const kinds = ruleSlotKinds(this.rule);
+    // Created variable by variable, as the eager update does, so saved state lists slots in one order.
+    for (let i = 0; i < vars.length; i++) for (const kind of kinds) this.slot(kind, i, vars[i]!);
+    const slots = kinds.map((kind) => vars.map((w, i) => this.slot(kind, i, w)));
+    const out = compiled.optimizerUpdate({ rule: this.rule, step, lr, vars, grads, slots });
+    try {
+      if (out.vars.length !== vars.length || out.slots.length !== kinds.length || out.slots.some((s) => s.length !== vars.length)) {
+        throw new DatError(`optimizer ${this.id}: the compiled update returned ${out.vars.length} variables and ${out.slots.length} slot kinds for ${vars.length} and ${kinds.length}`, {
+          retryable: false,
+        });
+      }
+      // assign keeps its own reference to the data; the results are released below.
+      for (let i = 0; i < vars.length; i++) vars[i]!.assign(out.vars[i]!);
+      for (let k = 0; k < kinds.length; k++) for (let i = 0; i < vars.length; i++) slots[k]![i]!.assign(out.slots[k]![i]!);
+    } finally {
+      tf.dispose([...out.vars, ...out.slots.flat()]);
+    }
   }
 
   getState(): OptimizerState {

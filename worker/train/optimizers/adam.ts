@@ -11,12 +11,13 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { checkHyper, SlotOptimizer } from './_slots.js';
-import type { OptimizerHyper } from './types.js';
+import type { OptimizerHyper, UpdateRule } from './types.js';
 
 /** Adam. */
 export class AdamOptimizer extends SlotOptimizer {
   readonly id = 'adam';
   protected readonly slotKinds = ['m', 'v'];
+  readonly rule: UpdateRule;
   private readonly beta1: number;
   private readonly beta2: number;
   private readonly epsilon: number;
@@ -28,6 +29,7 @@ export class AdamOptimizer extends SlotOptimizer {
     this.beta2 = checkHyper('adam', 'beta2', hyper.beta2 ?? 0.999, 0, 1);
     this.epsilon = checkHyper('adam', 'epsilon', hyper.epsilon ?? 1e-8, 0);
     this.weightDecay = checkHyper('adam', 'weightDecay', hyper.weightDecay, 0);
+    this.rule = { kind: 'adam', beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon, weightDecay: this.weightDecay };
   }
 
   protected update(i: number, w: tf.Variable, g: tf.Tensor, lr: number, step: number): void {

@@ -12,7 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { checkHyper, l2Norm, SlotOptimizer } from './_slots.js';
-import type { OptimizerHyper } from './types.js';
+import type { OptimizerHyper, UpdateRule } from './types.js';
 
 /** Upper clamp of the weight norm in the trust ratio (DAT's c_u). */
 export const LAMB_WEIGHT_NORM_CAP = 10;
@@ -21,6 +21,7 @@ export const LAMB_WEIGHT_NORM_CAP = 10;
 export class LambOptimizer extends SlotOptimizer {
   readonly id = 'lamb';
   protected readonly slotKinds = ['m', 'v'];
+  readonly rule: UpdateRule;
   private readonly beta1: number;
   private readonly beta2: number;
   private readonly epsilon: number;
@@ -32,6 +33,7 @@ export class LambOptimizer extends SlotOptimizer {
     this.beta2 = checkHyper('lamb', 'beta2', hyper.beta2 ?? 0.999, 0, 1);
     this.epsilon = checkHyper('lamb', 'epsilon', hyper.epsilon ?? 1e-6, 0);
     this.weightDecay = checkHyper('lamb', 'weightDecay', hyper.weightDecay, 0);
+    this.rule = { kind: 'lamb', beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon, weightDecay: this.weightDecay, weightNormCap: LAMB_WEIGHT_NORM_CAP };
   }
 
   protected update(i: number, w: tf.Variable, g: tf.Tensor, lr: number): void {

@@ -13,7 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { checkHyper, l2Norm, SlotOptimizer } from './_slots.js';
-import type { OptimizerHyper } from './types.js';
+import type { OptimizerHyper, UpdateRule } from './types.js';
 
 /** LARS trust coefficient η. */
 export const LARS_TRUST_COEFFICIENT = 0.001;
@@ -22,6 +22,7 @@ export const LARS_TRUST_COEFFICIENT = 0.001;
 export class LarsOptimizer extends SlotOptimizer {
   readonly id = 'lars';
   protected readonly slotKinds = ['momentum'];
+  readonly rule: UpdateRule;
   private readonly momentum: number;
   private readonly epsilon: number;
   private readonly weightDecay: number;
@@ -31,6 +32,7 @@ export class LarsOptimizer extends SlotOptimizer {
     this.momentum = checkHyper('lars', 'momentum', hyper.momentum, 0, 1);
     this.epsilon = checkHyper('lars', 'epsilon', hyper.epsilon ?? 1e-8, 0);
     this.weightDecay = checkHyper('lars', 'weightDecay', hyper.weightDecay, 0);
+    this.rule = { kind: 'lars', momentum: this.momentum, epsilon: this.epsilon, weightDecay: this.weightDecay, trustCoefficient: LARS_TRUST_COEFFICIENT };
   }
 
   protected update(i: number, w: tf.Variable, g: tf.Tensor, lr: number): void {

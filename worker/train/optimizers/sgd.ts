@@ -8,12 +8,13 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { checkHyper, SlotOptimizer } from './_slots.js';
-import type { OptimizerHyper } from './types.js';
+import type { OptimizerHyper, UpdateRule } from './types.js';
 
 /** Momentum SGD. */
 export class SgdOptimizer extends SlotOptimizer {
   readonly id = 'sgd';
   protected readonly slotKinds = ['momentum'];
+  readonly rule: UpdateRule;
   private readonly momentum: number;
   private readonly weightDecay: number;
 
@@ -21,6 +22,7 @@ export class SgdOptimizer extends SlotOptimizer {
     super();
     this.momentum = checkHyper('sgd', 'momentum', hyper.momentum, 0, 1);
     this.weightDecay = checkHyper('sgd', 'weightDecay', hyper.weightDecay, 0);
+    this.rule = { kind: 'sgd', momentum: this.momentum, weightDecay: this.weightDecay };
   }
 
   protected update(i: number, w: tf.Variable, g: tf.Tensor, lr: number): void {

@@ -1,6 +1,7 @@
 /** Shared types of the optimizers. */
 import type * as tf from '@tensorflow/tfjs';
 import type { OptimizerId } from '../../contract.js';
+import type { OptimizerUpdater } from '../compiled-step.js';
 
 /** Optimizer hyperparameters; each optimizer reads the ones its file documents. */
 export interface OptimizerHyper {
@@ -31,6 +32,29 @@ export interface OptimizerState {
   readonly slots: readonly OptimizerSlot[];
 }
 
+/**
+ * An optimizer's update rule as data (its checked hyperparameters), from
+ * which a backend can compile the update; each field is documented in the
+ * optimizer's file.
+ */
+export type UpdateRule =
+  | { readonly kind: 'sgd'; readonly momentum: number; readonly weightDecay: number }
+  | { readonly kind: 'lars'; readonly momentum: number; readonly epsilon: number; readonly weightDecay: number; readonly trustCoefficient: number }
+  | { readonly kind: 'adam'; readonly beta1: number; readonly beta2: number; readonly epsilon: number; readonly weightDecay: number }
+  | { readonly kind: 'lamb'; readonly beta1: number; readonly beta2: number; readonly epsilon: number; readonly weightDecay: number; readonly weightNormCap: number };
+
+/** The state slots a rule keeps per variable, in input order (SGD and LARS keep none without momentum). */
+export function ruleSlotKinds(rule: UpdateRule): readonly string[] {
+  switch (rule.kind) {
+    case 'sgd':
+    case 'lars':
+      return rule.momentum === 0 ? [] : ['momentum'];
+    case 'adam':
+    case 'lamb':
+      return ['m', 'v'];
+  }
+}
+
 /** A gradient-descent update rule with per-variable state. */
 export interface Optimizer {
   readonly id: OptimizerId;
@@ -38,9 +62,12 @@ export interface Optimizer {
    * One update of every variable with its (already averaged) gradient, at
    * learning rate `lr`. Runs inside `tf.tidy`, creates state lazily on the
    * first call, and disposes its temporaries. `vars` must come in the same
-   * order on every call; state is keyed by position.
+   * order on every call; state is keyed by position. With `compiled`, the
+   * update runs through it (the same arithmetic as one compiled call).
    */
-  apply(vars: readonly tf.Variable[], grads: readonly tf.Tensor[], lr: number): void;
+  apply(vars: readonly tf.Variable[], grads: readonly tf.Tensor[], lr: number, compiled?: OptimizerUpdater): void;
+  /** The update rule, for {@link apply}'s `compiled`. */
+  readonly rule: UpdateRule;
   /** A copy of the state (reads tensors synchronously; call outside the hot path). */
   getState(): OptimizerState;
   /** Replaces the state with `s` (e.g. from a checkpoint). */

@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import type { OptimizerId } from '../../../../worker/contract.js';
 import { ConfigError } from '../../../../worker/util/errors.js';
+import type { OptimizerUpdateArgs, OptimizerUpdateResult, OptimizerUpdater } from '../../../../worker/train/compiled-step.js';
 import { createOptimizer, type OptimizerHyper } from '../../../../worker/train/optimizers/index.js';
+import type { UpdateRule } from '../../../../worker/train/optimizers/types.js';
 
 await tf.setBackend('cpu');
 
@@ -226,3 +228,70 @@ for (const b of badHypers) {
     );
   });
 }
+
+/** A stand-in compiled update (unit test only): new value = old + 1 for variables, + 10·(k + 1) for slot kind k; records its calls. */
+class FakeUpdater implements OptimizerUpdater {
+  readonly calls: { rule: UpdateRule; step: number; lr: number; slotKinds: number }[] = [];
+  constructor(private readonly malformed = false) {}
+  optimizerUpdate(a: OptimizerUpdateArgs): OptimizerUpdateResult {
+    this.calls.push({ rule: a.rule, step: a.step, lr: a.lr, slotKinds: a.slots.length });
+    const vars = a.vars.map((v) => tf.add(v, 1));
+    return { vars: this.malformed ? vars.slice(1) : vars, slots: a.slots.map((s, k) => s.map((t) => tf.add(t, 10 * (k + 1)))) };
+  }
+}
+
+const RULE_CASES: readonly { id: OptimizerId; hyper: OptimizerHyper; kinds: number }[] = [
+  { id: 'lamb', hyper: { weightDecay: 0.01, momentum: 0 }, kinds: 2 },
+  { id: 'adam', hyper: { weightDecay: 0, momentum: 0 }, kinds: 2 },
+  { id: 'sgd', hyper: { weightDecay: 0, momentum: 0.9 }, kinds: 1 },
+  { id: 'sgd', hyper: { weightDecay: 0, momentum: 0 }, kinds: 0 },
+  { id: 'lars', hyper: { weightDecay: 0, momentum: 0.9 }, kinds: 1 },
+];
+for (const c of RULE_CASES) {
+  test(`${c.id} (momentum ${c.hyper.momentum}): a compiled update gets the rule, step and lr, and its results replace the variables and the state`, () => {
+    const opt = createOptimizer(c.id, c.hyper);
+    const vars = [tf.variable(tf.tensor1d([1, 2])), tf.variable(tf.tensor1d([3]))];
+    const grads = [tf.tensor1d([0.5, 0.5]), tf.tensor1d([0.5])];
+    const fake = new FakeUpdater();
+    try {
+      opt.apply(vars, grads, 0.1, fake);
+      const before = tf.memory().numTensors;
+      opt.apply(vars, grads, 0.2, fake);
+      assert.equal(tf.memory().numTensors, before, 'nothing accumulates');
+      assert.deepEqual(
+        fake.calls.map((x) => ({ kind: x.rule.kind, step: x.step, lr: x.lr, slotKinds: x.slotKinds })),
+        [1, 2].map((step) => ({ kind: c.id, step, lr: step / 10, slotKinds: c.kinds })),
+      );
+      assert.deepEqual(opt.rule, fake.calls[0]!.rule);
+      assert.deepEqual(Array.from(vars[0]!.dataSync()), [3, 4]);
+      assert.deepEqual(Array.from(vars[1]!.dataSync()), [5]);
+      const state = opt.getState();
+      assert.equal(state.step, 2);
+      // Zero-initialized, then +10·(k+1) twice; listed variable by variable as the eager update creates them.
+      const kinds = c.kinds === 2 ? ['m', 'v'] : c.kinds === 1 ? ['momentum'] : [];
+      assert.deepEqual(
+        state.slots.map((s) => [s.name, Array.from(s.values)]),
+        [0, 1].flatMap((i) => kinds.map((k, j) => [`${k}/${i}`, new Array(i === 0 ? 2 : 1).fill(20 * (j + 1))])),
+      );
+    } finally {
+      opt.dispose();
+      tf.dispose([...vars, ...grads]);
+    }
+  });
+}
+
+test('a compiled update that returns the wrong number of tensors is refused, and leaks nothing', () => {
+  const opt = createOptimizer('lamb', { weightDecay: 0, momentum: 0 });
+  const vars = [tf.variable(tf.tensor1d([1, 2])), tf.variable(tf.tensor1d([3]))];
+  const grads = [tf.tensor1d([0.5, 0.5]), tf.tensor1d([0.5])];
+  try {
+    opt.apply(vars, grads, 0.1, new FakeUpdater());
+    const before = tf.memory().numTensors;
+    assert.throws(() => opt.apply(vars, grads, 0.1, new FakeUpdater(true)), /optimizer lamb: the compiled update returned 1 variables and 2 slot kinds for 2 and 2/);
+    assert.equal(tf.memory().numTensors, before);
+    assert.deepEqual(Array.from(vars[0]!.dataSync()), [2, 3], 'variables keep their values');
+  } finally {
+    opt.dispose();
+    tf.dispose([...vars, ...grads]);
+  }
+});

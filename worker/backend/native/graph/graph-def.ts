@@ -86,6 +86,11 @@ export class GraphBuilder {
     return this.constant({ dtype: 'float32', shape: [], values: [v] });
   }
 
+  /** An int32 scalar constant. */
+  scalarInt32(v: number): string {
+    return this.constant({ dtype: 'int32', shape: [], values: [v] });
+  }
+
   /** An int32 vector constant. */
   int32s(values: readonly number[]): string {
     return this.constant({ dtype: 'int32', shape: [values.length], values });

@@ -21,7 +21,7 @@
  * Both take the weights as inputs (never baked in), so one graph serves a
  * whole run. Pure: they return the encoded SavedModel.
  */
-import { GraphBuilder } from './graph-def.js';
+import { GraphBuilder, output } from './graph-def.js';
 import { batchStatistics, emitBackward, emitForward, type PlanGraph } from './model-graph.js';
 
 const F32 = { type: 'float32' } as const;
@@ -69,6 +69,13 @@ export function batchNormNodes(model: GraphModel): number[] {
 export interface GraphOptions {
   /** See {@link BackwardWants.eigenFewChannels}. */
   readonly eigenFewChannels: boolean;
+  /**
+   * Independent chains the attack splits the batch into (default 1). The
+   * attack is per example (inference mode), so the chains compute the same
+   * numbers; on a CPU, TF runs them side by side and fills the cores while
+   * one chain is in a poorly parallel op.
+   */
+  readonly attackChains?: number;
 }
 
 function weightInputs(g: GraphBuilder, numWeights: number): string[] {
@@ -85,26 +92,59 @@ function crossEntropy(g: GraphBuilder, logits: string, y: string): { ce: string;
 /** The unrolled `steps`-step L-inf sign attack; see the module comment. */
 export function buildSignAttackGraph(model: GraphModel, steps: number, opts: GraphOptions): Uint8Array {
   if (!Number.isInteger(steps) || steps < 1) throw new Error(`attack graph: steps must be an integer >= 1, got ${steps}`);
+  const chains = opts.attackChains ?? 1;
+  if (!Number.isInteger(chains) || chains < 1) throw new Error(`attack graph: attackChains must be an integer >= 1, got ${chains}`);
   const g = new GraphBuilder();
   const [h, w, c] = model.inputShape;
   const x = g.placeholder(ATTACK_GRAPH.x, 'float32', [-1, h, w, c]);
   const y = g.placeholder(ATTACK_GRAPH.y, 'int32', [-1]);
-  let xAdv = g.placeholder(ATTACK_GRAPH.start, 'float32', [-1, h, w, c]);
+  const start = g.placeholder(ATTACK_GRAPH.start, 'float32', [-1, h, w, c]);
   const eps = g.placeholder(ATTACK_GRAPH.eps, 'float32', []);
   const stepSize = g.placeholder(ATTACK_GRAPH.stepSize, 'float32', []);
   const weights = weightInputs(g, model.numWeights);
   const stats = Array.from({ length: model.numNonTrainable ?? 0 }, (_, j) => g.add('Placeholder', [], { dtype: F32 }, statInputName(j)));
-  // The same bounds, in the same op order, as the eager attack's linfBounds/projectLinf.
-  const lo = g.add('Maximum', [g.add('Sub', [x, eps], { T: F32 }), g.scalar(0)], { T: F32 });
-  const hi = g.add('Minimum', [g.add('AddV2', [x, eps], { T: F32 }), g.scalar(1)], { T: F32 });
-  for (let s = 0; s < steps; s++) {
-    const fwd = emitForward(g, model, xAdv, weights, { training: false, stats });
-    const { dLogits } = crossEntropy(g, fwd.logits, y);
-    const grad = emitBackward(g, fwd, dLogits, weights, { input: true, weights: false, eigenFewChannels: opts.eigenFewChannels }).input!;
-    const moved = g.add('AddV2', [xAdv, g.add('Mul', [stepSize, g.add('Sign', [grad], { T: F32 })], { T: F32 })], { T: F32 });
-    xAdv = g.add('Minimum', [g.add('Maximum', [moved, lo], { T: F32 }), hi], { T: F32 }, s === steps - 1 ? ATTACK_GRAPH.output : undefined);
-  }
+  const sizes = chains === 1 ? '' : chainSizes(g, x, chains);
+  const split = (t: string, dtype: 'float32' | 'int32'): string[] => (chains === 1 ? [t] : splitBatch(g, t, sizes, chains, dtype));
+  const [xs, ys, starts] = [split(x, 'float32'), split(y, 'int32'), split(start, 'float32')];
+  const outputs = xs.map((xk, k) => {
+    // The same bounds, in the same op order, as the eager attack's linfBounds/projectLinf.
+    const lo = g.add('Maximum', [g.add('Sub', [xk, eps], { T: F32 }), g.scalar(0)], { T: F32 });
+    const hi = g.add('Minimum', [g.add('AddV2', [xk, eps], { T: F32 }), g.scalar(1)], { T: F32 });
+    let xAdv = starts[k]!;
+    for (let s = 0; s < steps; s++) {
+      const fwd = emitForward(g, model, xAdv, weights, { training: false, stats });
+      const { dLogits } = crossEntropy(g, fwd.logits, ys[k]!);
+      const grad = emitBackward(g, fwd, dLogits, weights, { input: true, weights: false, eigenFewChannels: opts.eigenFewChannels }).input!;
+      const moved = g.add('AddV2', [xAdv, g.add('Mul', [stepSize, g.add('Sign', [grad], { T: F32 })], { T: F32 })], { T: F32 });
+      xAdv = g.add('Minimum', [g.add('Maximum', [moved, lo], { T: F32 }), hi], { T: F32 }, chains === 1 && s === steps - 1 ? ATTACK_GRAPH.output : undefined);
+    }
+    return xAdv;
+  });
+  if (chains > 1) g.add('ConcatV2', [...outputs, g.scalarInt32(0)], { T: F32, N: { i: chains }, Tidx: { type: 'int32' } }, ATTACK_GRAPH.output);
   return g.encodeSavedModel();
+}
+
+/** Chunk sizes [⌊n/k⌋ × (k−1), rest] of a batch of n (chunks may be empty when n < k). */
+function chainSizes(g: GraphBuilder, x: string, chains: number): string {
+  const shape = g.add('Shape', [x], { T: F32, out_type: { type: 'int32' } });
+  const n = g.add('StridedSlice', [shape, g.int32s([0]), g.int32s([1]), g.int32s([1])], {
+    T: { type: 'int32' },
+    Index: { type: 'int32' },
+    begin_mask: { i: 0 },
+    end_mask: { i: 0 },
+    ellipsis_mask: { i: 0 },
+    new_axis_mask: { i: 0 },
+    shrink_axis_mask: { i: 1 },
+  });
+  const per = g.add('FloorDiv', [n, g.scalarInt32(chains)], { T: { type: 'int32' } });
+  const rest = g.scalarInt32(-1);
+  return g.add('Pack', [...Array.from({ length: chains - 1 }, () => per), rest], { T: { type: 'int32' }, N: { i: chains }, axis: { i: 0 } });
+}
+
+/** Splits `t` along the batch into `chains` parts of `sizes`. */
+function splitBatch(g: GraphBuilder, t: string, sizes: string, chains: number, dtype: 'float32' | 'int32'): string[] {
+  const node = g.add('SplitV', [t, sizes, g.scalarInt32(0)], { T: { type: dtype }, Tlen: { type: 'int32' }, num_split: { i: chains } });
+  return Array.from({ length: chains }, (_, k) => output(node, k));
 }
 
 /**

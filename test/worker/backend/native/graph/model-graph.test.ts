@@ -137,6 +137,25 @@ describe('step graphs built from a plan', () => {
     }
   });
 
+  test('attack chains: the batch is split once (x, y, start), each chain unrolls every step, and the chains are concatenated into the output', () => {
+    for (const chains of [2, 3]) {
+      const nodes = nodesOf(buildSignAttackGraph(SMALL_CNN, 2, { eigenFewChannels: true, attackChains: chains }));
+      const count = (op: string): number => nodes.filter((n) => n.op === op).length;
+      assert.deepEqual({ split: count('SplitV'), sign: count('Sign'), conv: count('Conv2D') }, { split: 3, sign: 2 * chains, conv: 4 * chains }, `${chains} chains`);
+      const out = nodes.filter((n) => n.name === ATTACK_GRAPH.output);
+      assert.equal(out.length, 1);
+      assert.equal(out[0]!.op, 'ConcatV2');
+      // The chains' last Minimum nodes, in chain order, then the axis.
+      assert.equal(out[0]!.input?.length, chains + 1);
+    }
+  });
+
+  for (const chains of [0, 1.5, NaN]) {
+    test(`the attack graph rejects attackChains ${chains}`, () => {
+      assert.throws(() => buildSignAttackGraph(SMALL_CNN, 1, { eigenFewChannels: true, attackChains: chains }), /attackChains must be an integer >= 1/);
+    });
+  }
+
   const badSteps = [0, -1, 1.5, NaN];
   for (const steps of badSteps) {
     test(`the attack graph rejects steps ${steps}`, () => {

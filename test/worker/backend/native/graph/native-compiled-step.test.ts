@@ -196,6 +196,31 @@ describe('createNativeCompiledStep on the tensorflow backend', () => {
     }
   });
 
+  // Batches of 32 or more run as 2 chains on a CPU (native-compiled-step.ts); 33 splits unevenly (16 + 17).
+  for (const n of [33, 48]) {
+    test(`a batch of ${n} (attack split into chains) matches the eager PGD attack`, async (t) => {
+      if (!(await useNative(t))) return;
+      const model = createModel('small-cnn', MNIST_SHAPE, NUM_CLASSES, 1);
+      const step = compile(model);
+      const { x, y } = mnistBatch(n).seed(10 + n).tensors();
+      try {
+        const p = { eps: 0.3, steps: 3, stepSize: 0.1, restarts: 1, randomStart: true, seed: 5 };
+        const [eager, compiled] = [pgdAttack(model, x, y, p), pgdAttack(model, x, y, p, step)];
+        assert.deepEqual(compiled.shape, x.shape);
+        const cmp = compareAttacks(await x.data<'float32'>(), await eager.data<'float32'>(), await compiled.data<'float32'>(), p.eps);
+        tf.dispose([eager, compiled]);
+        t.diagnostic(`attack, batch ${n}: ${cmp.differing} of ${cmp.total} pixels differ; eager moved ${cmp.moved}`);
+        assert.equal(cmp.outside, 0);
+        assert.ok(cmp.moved > 0.5 * cmp.total, 'the attack moved most pixels: a meaningful comparison');
+        assert.ok(cmp.differing <= 1e-3 * cmp.total, `${cmp.differing} of ${cmp.total} pixels differ`);
+      } finally {
+        tf.dispose([x, y]);
+        step.dispose();
+        model.dispose();
+      }
+    });
+  }
+
   test('reads the weights at each call: after an update, loss and gradients follow the model', async (t) => {
     if (!(await useNative(t))) return;
     const model = createModel('small-cnn', MNIST_SHAPE, NUM_CLASSES, 2);
