@@ -38,7 +38,7 @@ export function stepCompiler(log: Logger, env: NodeJS.ProcessEnv = process.env):
       log.info('Kept the training step eager', { reason: result.reason });
       return undefined;
     }
-    log.info('Compiled the attack and the loss gradient into TensorFlow graphs', { model: model.name });
+    log.info('Compiled the attack, the loss gradient and the optimizer update into TensorFlow graphs', { model: model.name });
     return result.step;
   };
 }

@@ -125,7 +125,7 @@ describe('stepCompiler', () => {
     const step = stepCompiler(log, { [COMPILED_STEP_ENV]: 'on' })(model);
     try {
       assert.ok(step, 'no compiled step');
-      assert.deepEqual(lines, ['INFO Compiled the attack and the loss gradient into TensorFlow graphs model=small_cnn']);
+      assert.deepEqual(lines, ['INFO Compiled the attack, the loss gradient and the optimizer update into TensorFlow graphs model=small_cnn']);
     } finally {
       step?.dispose();
       model.dispose();

@@ -123,7 +123,7 @@ test('2 native workers run PGD through the compiled graphs and hold bit-identica
     assert.equal(code, 0, run.lines.slice(-20).join('\n'));
     for (const rank of [0, 1]) {
       assert.ok(
-        run.lines.some((l) => l.startsWith(`[rank ${rank}]`) && l.includes('Compiled the attack and the loss gradient into TensorFlow graphs')),
+        run.lines.some((l) => l.startsWith(`[rank ${rank}]`) && l.includes('Compiled the attack, the loss gradient and the optimizer update into TensorFlow graphs')),
         `rank ${rank} did not use the compiled step:\n${run.lines.filter((l) => /eagerly|graphs/.test(l)).join('\n')}`,
       );
     }
