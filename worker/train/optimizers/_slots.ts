@@ -61,7 +61,7 @@ export abstract class SlotOptimizer implements Optimizer {
     this.step++;
     const step = this.step;
     if (compiled !== undefined) {
-      // In a tidy too: a slot's first zeros are temporaries.
+      // In a tidy: a slot's first zeros and the compiled results are temporaries (assign keeps its own reference).
       tf.tidy(() => this.applyCompiled(vars, grads, lr, step, compiled));
       return;
     }
@@ -70,24 +70,20 @@ export abstract class SlotOptimizer implements Optimizer {
     });
   }
 
+  /** The whole update through `compiled`; call inside a tidy. */
   private applyCompiled(vars: readonly tf.Variable[], grads: readonly tf.Tensor[], lr: number, step: number, compiled: OptimizerUpdater): void {
     const kinds = ruleSlotKinds(this.rule);
     // Created variable by variable, as the eager update does, so saved state lists slots in one order.
-    for (let i = 0; i < vars.length; i++) for (const kind of kinds) this.slot(kind, i, vars[i]!);
-    const slots = kinds.map((kind) => vars.map((w, i) => this.slot(kind, i, w)));
+    const slots: tf.Variable[][] = kinds.map(() => []);
+    for (let i = 0; i < vars.length; i++) kinds.forEach((kind, k) => slots[k]!.push(this.slot(kind, i, vars[i]!)));
     const out = compiled.optimizerUpdate({ rule: this.rule, step, lr, vars, grads, slots });
-    try {
-      if (out.vars.length !== vars.length || out.slots.length !== kinds.length || out.slots.some((s) => s.length !== vars.length)) {
-        throw new DatError(`optimizer ${this.id}: the compiled update returned ${out.vars.length} variables and ${out.slots.length} slot kinds for ${vars.length} and ${kinds.length}`, {
-          retryable: false,
-        });
-      }
-      // assign keeps its own reference to the data; the results are released below.
-      for (let i = 0; i < vars.length; i++) vars[i]!.assign(out.vars[i]!);
-      for (let k = 0; k < kinds.length; k++) for (let i = 0; i < vars.length; i++) slots[k]![i]!.assign(out.slots[k]![i]!);
-    } finally {
-      tf.dispose([...out.vars, ...out.slots.flat()]);
+    if (out.vars.length !== vars.length || out.slots.length !== kinds.length || out.slots.some((s) => s.length !== vars.length)) {
+      throw new DatError(`optimizer ${this.id}: the compiled update returned ${out.vars.length} variables and ${out.slots.length} slot kinds for ${vars.length} and ${kinds.length}`, {
+        retryable: false,
+      });
     }
+    for (let i = 0; i < vars.length; i++) vars[i]!.assign(out.vars[i]!);
+    for (let k = 0; k < kinds.length; k++) for (let i = 0; i < vars.length; i++) slots[k]![i]!.assign(out.slots[k]![i]!);
   }
 
   getState(): OptimizerState {

@@ -11,38 +11,37 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { checkHyper, SlotOptimizer } from './_slots.js';
-import type { OptimizerHyper, UpdateRule } from './types.js';
+import type { OptimizerHyper, RuleOf } from './types.js';
 
 /** Adam. */
 export class AdamOptimizer extends SlotOptimizer {
   readonly id = 'adam';
   protected readonly slotKinds = ['m', 'v'];
-  readonly rule: UpdateRule;
-  private readonly beta1: number;
-  private readonly beta2: number;
-  private readonly epsilon: number;
-  private readonly weightDecay: number;
+  readonly rule: RuleOf<'adam'>;
 
   constructor(hyper: OptimizerHyper) {
     super();
-    this.beta1 = checkHyper('adam', 'beta1', hyper.beta1 ?? 0.9, 0, 1);
-    this.beta2 = checkHyper('adam', 'beta2', hyper.beta2 ?? 0.999, 0, 1);
-    this.epsilon = checkHyper('adam', 'epsilon', hyper.epsilon ?? 1e-8, 0);
-    this.weightDecay = checkHyper('adam', 'weightDecay', hyper.weightDecay, 0);
-    this.rule = { kind: 'adam', beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon, weightDecay: this.weightDecay };
+    this.rule = {
+      kind: 'adam',
+      beta1: checkHyper('adam', 'beta1', hyper.beta1 ?? 0.9, 0, 1),
+      beta2: checkHyper('adam', 'beta2', hyper.beta2 ?? 0.999, 0, 1),
+      epsilon: checkHyper('adam', 'epsilon', hyper.epsilon ?? 1e-8, 0),
+      weightDecay: checkHyper('adam', 'weightDecay', hyper.weightDecay, 0),
+    };
   }
 
   protected update(i: number, w: tf.Variable, g: tf.Tensor, lr: number, step: number): void {
+    const { beta1, beta2, epsilon, weightDecay } = this.rule;
     const m = this.slot('m', i, w);
     const v = this.slot('v', i, w);
     // Step 1
-    const decayed = this.weightDecay === 0 ? g : tf.add(g, tf.mul(this.weightDecay, w));
+    const decayed = weightDecay === 0 ? g : tf.add(g, tf.mul(weightDecay, w));
     // Step 2
-    m.assign(tf.add(tf.mul(this.beta1, m), tf.mul(1 - this.beta1, decayed)));
-    v.assign(tf.add(tf.mul(this.beta2, v), tf.mul(1 - this.beta2, tf.square(decayed))));
+    m.assign(tf.add(tf.mul(beta1, m), tf.mul(1 - beta1, decayed)));
+    v.assign(tf.add(tf.mul(beta2, v), tf.mul(1 - beta2, tf.square(decayed))));
     // Step 3
-    const mHat = tf.div(m, 1 - this.beta1 ** step);
-    const vHat = tf.div(v, 1 - this.beta2 ** step);
-    w.assign(tf.sub(w, tf.mul(lr, tf.div(mHat, tf.add(tf.sqrt(vHat), this.epsilon)))));
+    const mHat = tf.div(m, 1 - beta1 ** step);
+    const vHat = tf.div(v, 1 - beta2 ** step);
+    w.assign(tf.sub(w, tf.mul(lr, tf.div(mHat, tf.add(tf.sqrt(vHat), epsilon)))));
   }
 }

@@ -12,7 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { checkHyper, l2Norm, SlotOptimizer } from './_slots.js';
-import type { OptimizerHyper, UpdateRule } from './types.js';
+import type { OptimizerHyper, RuleOf } from './types.js';
 
 /** Upper clamp of the weight norm in the trust ratio (DAT's c_u). */
 export const LAMB_WEIGHT_NORM_CAP = 10;
@@ -21,32 +21,32 @@ export const LAMB_WEIGHT_NORM_CAP = 10;
 export class LambOptimizer extends SlotOptimizer {
   readonly id = 'lamb';
   protected readonly slotKinds = ['m', 'v'];
-  readonly rule: UpdateRule;
-  private readonly beta1: number;
-  private readonly beta2: number;
-  private readonly epsilon: number;
-  private readonly weightDecay: number;
+  readonly rule: RuleOf<'lamb'>;
 
   constructor(hyper: OptimizerHyper) {
     super();
-    this.beta1 = checkHyper('lamb', 'beta1', hyper.beta1 ?? 0.9, 0, 1);
-    this.beta2 = checkHyper('lamb', 'beta2', hyper.beta2 ?? 0.999, 0, 1);
-    this.epsilon = checkHyper('lamb', 'epsilon', hyper.epsilon ?? 1e-6, 0);
-    this.weightDecay = checkHyper('lamb', 'weightDecay', hyper.weightDecay, 0);
-    this.rule = { kind: 'lamb', beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon, weightDecay: this.weightDecay, weightNormCap: LAMB_WEIGHT_NORM_CAP };
+    this.rule = {
+      kind: 'lamb',
+      beta1: checkHyper('lamb', 'beta1', hyper.beta1 ?? 0.9, 0, 1),
+      beta2: checkHyper('lamb', 'beta2', hyper.beta2 ?? 0.999, 0, 1),
+      epsilon: checkHyper('lamb', 'epsilon', hyper.epsilon ?? 1e-6, 0),
+      weightDecay: checkHyper('lamb', 'weightDecay', hyper.weightDecay, 0),
+      weightNormCap: LAMB_WEIGHT_NORM_CAP,
+    };
   }
 
   protected update(i: number, w: tf.Variable, g: tf.Tensor, lr: number): void {
+    const { beta1, beta2, epsilon, weightDecay, weightNormCap } = this.rule;
     const m = this.slot('m', i, w);
     const v = this.slot('v', i, w);
     // Step 1
-    m.assign(tf.add(tf.mul(this.beta1, m), tf.mul(1 - this.beta1, g)));
-    v.assign(tf.add(tf.mul(this.beta2, v), tf.mul(1 - this.beta2, tf.square(g))));
+    m.assign(tf.add(tf.mul(beta1, m), tf.mul(1 - beta1, g)));
+    v.assign(tf.add(tf.mul(beta2, v), tf.mul(1 - beta2, tf.square(g))));
     // Step 2
-    let u = tf.div(m, tf.add(tf.sqrt(v), this.epsilon));
-    if (this.weightDecay !== 0) u = tf.add(u, tf.mul(this.weightDecay, w));
+    let u = tf.div(m, tf.add(tf.sqrt(v), epsilon));
+    if (weightDecay !== 0) u = tf.add(u, tf.mul(weightDecay, w));
     // Step 3: stays on the device (no data sync); tf.where picks 1 for a zero norm.
-    const wNorm = tf.clipByValue(l2Norm(w), 0, LAMB_WEIGHT_NORM_CAP);
+    const wNorm = tf.clipByValue(l2Norm(w), 0, weightNormCap);
     const uNorm = l2Norm(u);
     const usable = tf.logicalAnd(tf.greater(wNorm, 0), tf.greater(uNorm, 0));
     const trust = tf.where(usable, tf.div(wNorm, tf.where(usable, uNorm, tf.onesLike(uNorm))), tf.onesLike(wNorm));

@@ -13,7 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { checkHyper, l2Norm, SlotOptimizer } from './_slots.js';
-import type { OptimizerHyper, UpdateRule } from './types.js';
+import type { OptimizerHyper, RuleOf } from './types.js';
 
 /** LARS trust coefficient η. */
 export const LARS_TRUST_COEFFICIENT = 0.001;
@@ -22,32 +22,33 @@ export const LARS_TRUST_COEFFICIENT = 0.001;
 export class LarsOptimizer extends SlotOptimizer {
   readonly id = 'lars';
   protected readonly slotKinds = ['momentum'];
-  readonly rule: UpdateRule;
-  private readonly momentum: number;
-  private readonly epsilon: number;
-  private readonly weightDecay: number;
+  readonly rule: RuleOf<'lars'>;
 
   constructor(hyper: OptimizerHyper) {
     super();
-    this.momentum = checkHyper('lars', 'momentum', hyper.momentum, 0, 1);
-    this.epsilon = checkHyper('lars', 'epsilon', hyper.epsilon ?? 1e-8, 0);
-    this.weightDecay = checkHyper('lars', 'weightDecay', hyper.weightDecay, 0);
-    this.rule = { kind: 'lars', momentum: this.momentum, epsilon: this.epsilon, weightDecay: this.weightDecay, trustCoefficient: LARS_TRUST_COEFFICIENT };
+    this.rule = {
+      kind: 'lars',
+      momentum: checkHyper('lars', 'momentum', hyper.momentum, 0, 1),
+      epsilon: checkHyper('lars', 'epsilon', hyper.epsilon ?? 1e-8, 0),
+      weightDecay: checkHyper('lars', 'weightDecay', hyper.weightDecay, 0),
+      trustCoefficient: LARS_TRUST_COEFFICIENT,
+    };
   }
 
   protected update(i: number, w: tf.Variable, g: tf.Tensor, lr: number): void {
+    const { momentum, epsilon, weightDecay, trustCoefficient } = this.rule;
     // Step 1
     const wNorm = l2Norm(w);
     const gNorm = l2Norm(g);
-    const raw = tf.div(tf.mul(LARS_TRUST_COEFFICIENT, wNorm), tf.add(tf.add(gNorm, tf.mul(this.weightDecay, wNorm)), this.epsilon));
+    const raw = tf.div(tf.mul(trustCoefficient, wNorm), tf.add(tf.add(gNorm, tf.mul(weightDecay, wNorm)), epsilon));
     const trust = tf.where(tf.logicalAnd(tf.greater(wNorm, 0), tf.greater(gNorm, 0)), raw, tf.onesLike(raw));
     // Step 2
-    const adapted = tf.mul(this.weightDecay === 0 ? g : tf.add(g, tf.mul(this.weightDecay, w)), trust);
+    const adapted = tf.mul(weightDecay === 0 ? g : tf.add(g, tf.mul(weightDecay, w)), trust);
     // Step 3
     let direction = adapted;
-    if (this.momentum !== 0) {
+    if (momentum !== 0) {
       const buf = this.slot('momentum', i, w);
-      buf.assign(tf.add(tf.mul(this.momentum, buf), adapted));
+      buf.assign(tf.add(tf.mul(momentum, buf), adapted));
       direction = buf;
     }
     // Step 4

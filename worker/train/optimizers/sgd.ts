@@ -8,31 +8,28 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { checkHyper, SlotOptimizer } from './_slots.js';
-import type { OptimizerHyper, UpdateRule } from './types.js';
+import type { OptimizerHyper, RuleOf } from './types.js';
 
 /** Momentum SGD. */
 export class SgdOptimizer extends SlotOptimizer {
   readonly id = 'sgd';
   protected readonly slotKinds = ['momentum'];
-  readonly rule: UpdateRule;
-  private readonly momentum: number;
-  private readonly weightDecay: number;
+  readonly rule: RuleOf<'sgd'>;
 
   constructor(hyper: OptimizerHyper) {
     super();
-    this.momentum = checkHyper('sgd', 'momentum', hyper.momentum, 0, 1);
-    this.weightDecay = checkHyper('sgd', 'weightDecay', hyper.weightDecay, 0);
-    this.rule = { kind: 'sgd', momentum: this.momentum, weightDecay: this.weightDecay };
+    this.rule = { kind: 'sgd', momentum: checkHyper('sgd', 'momentum', hyper.momentum, 0, 1), weightDecay: checkHyper('sgd', 'weightDecay', hyper.weightDecay, 0) };
   }
 
   protected update(i: number, w: tf.Variable, g: tf.Tensor, lr: number): void {
+    const { momentum, weightDecay } = this.rule;
     // Step 1
-    const decayed = this.weightDecay === 0 ? g : tf.add(g, tf.mul(this.weightDecay, w));
+    const decayed = weightDecay === 0 ? g : tf.add(g, tf.mul(weightDecay, w));
     // Step 2
     let direction = decayed;
-    if (this.momentum !== 0) {
+    if (momentum !== 0) {
       const buf = this.slot('momentum', i, w);
-      buf.assign(tf.add(tf.mul(this.momentum, buf), decayed));
+      buf.assign(tf.add(tf.mul(momentum, buf), decayed));
       direction = buf;
     }
     // Step 3

@@ -43,6 +43,9 @@ export type UpdateRule =
   | { readonly kind: 'adam'; readonly beta1: number; readonly beta2: number; readonly epsilon: number; readonly weightDecay: number }
   | { readonly kind: 'lamb'; readonly beta1: number; readonly beta2: number; readonly epsilon: number; readonly weightDecay: number; readonly weightNormCap: number };
 
+/** The rule of one optimizer kind. */
+export type RuleOf<K extends UpdateRule['kind']> = Extract<UpdateRule, { readonly kind: K }>;
+
 /** The state slots a rule keeps per variable, in input order (SGD and LARS keep none without momentum). */
 export function ruleSlotKinds(rule: UpdateRule): readonly string[] {
   switch (rule.kind) {

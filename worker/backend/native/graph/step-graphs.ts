@@ -103,7 +103,7 @@ export function buildSignAttackGraph(model: GraphModel, steps: number, opts: Gra
   const stepSize = g.placeholder(ATTACK_GRAPH.stepSize, 'float32', []);
   const weights = weightInputs(g, model.numWeights);
   const stats = Array.from({ length: model.numNonTrainable ?? 0 }, (_, j) => g.add('Placeholder', [], { dtype: F32 }, statInputName(j)));
-  const sizes = chains === 1 ? '' : chainSizes(g, x, chains);
+  const sizes = chains === 1 ? '' : chainSizes(g, y, chains);
   const split = (t: string, dtype: 'float32' | 'int32'): string[] => (chains === 1 ? [t] : splitBatch(g, t, sizes, chains, dtype));
   const [xs, ys, starts] = [split(x, 'float32'), split(y, 'int32'), split(start, 'float32')];
   const outputs = xs.map((xk, k) => {
@@ -124,21 +124,12 @@ export function buildSignAttackGraph(model: GraphModel, steps: number, opts: Gra
   return g.encodeSavedModel();
 }
 
-/** Chunk sizes [⌊n/k⌋ × (k−1), rest] of a batch of n (chunks may be empty when n < k). */
-function chainSizes(g: GraphBuilder, x: string, chains: number): string {
-  const shape = g.add('Shape', [x], { T: F32, out_type: { type: 'int32' } });
-  const n = g.add('StridedSlice', [shape, g.int32s([0]), g.int32s([1]), g.int32s([1])], {
-    T: { type: 'int32' },
-    Index: { type: 'int32' },
-    begin_mask: { i: 0 },
-    end_mask: { i: 0 },
-    ellipsis_mask: { i: 0 },
-    new_axis_mask: { i: 0 },
-    shrink_axis_mask: { i: 1 },
-  });
-  const per = g.add('FloorDiv', [n, g.scalarInt32(chains)], { T: { type: 'int32' } });
-  const rest = g.scalarInt32(-1);
-  return g.add('Pack', [...Array.from({ length: chains - 1 }, () => per), rest], { T: { type: 'int32' }, N: { i: chains }, axis: { i: 0 } });
+/** Chunk sizes [⌊n/k⌋ × (k−1), rest] of a batch of n labels `y` (chunks may be empty when n < k). */
+function chainSizes(g: GraphBuilder, y: string, chains: number): string {
+  const I32 = { type: 'int32' } as const;
+  const n = g.add('Size', [y], { T: I32, out_type: I32 });
+  const per = g.add('FloorDiv', [n, g.scalarInt32(chains)], { T: I32 });
+  return g.add('Pack', [...Array.from({ length: chains - 1 }, () => per), g.scalarInt32(-1)], { T: I32, N: { i: chains }, axis: { i: 0 } });
 }
 
 /** Splits `t` along the batch into `chains` parts of `sizes`. */
