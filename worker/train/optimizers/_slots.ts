@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { OptimizerId } from '../../contract.js';
 import { ConfigError, DatError } from '../../util/errors.js';
 import type { OptimizerUpdater } from '../compiled-step.js';
-import { ruleSlotKinds, type Optimizer, type OptimizerSlot, type OptimizerState, type UpdateRule } from './types.js';
+import { ruleSlotKinds, type Optimizer, type OptimizerHyper, type OptimizerSlot, type OptimizerState, type UpdateRule } from './types.js';
 
 /** Checks a hyperparameter; throws a ConfigError naming the optimizer and the argument. */
 export function checkHyper(id: OptimizerId, name: string, v: number, min: number, maxExclusive = Infinity): number {
@@ -16,6 +16,16 @@ export function checkHyper(id: OptimizerId, name: string, v: number, min: number
     throw new ConfigError(`optimizer ${id}: ${name} must be a finite number ${range}, got ${v}`);
   }
   return v;
+}
+
+/** The checked hyperparameters Adam and LAMB share (β1, β2 default 0.9 and 0.999; ε defaults per optimizer). */
+export function momentHypers(id: 'adam' | 'lamb', hyper: OptimizerHyper, defaultEpsilon: number): { beta1: number; beta2: number; epsilon: number; weightDecay: number } {
+  return {
+    beta1: checkHyper(id, 'beta1', hyper.beta1 ?? 0.9, 0, 1),
+    beta2: checkHyper(id, 'beta2', hyper.beta2 ?? 0.999, 0, 1),
+    epsilon: checkHyper(id, 'epsilon', hyper.epsilon ?? defaultEpsilon, 0),
+    weightDecay: checkHyper(id, 'weightDecay', hyper.weightDecay, 0),
+  };
 }
 
 /** ‖t‖₂ as a scalar tensor (square-sum-sqrt: cheaper than tf.norm's pow/abs on every backend). */

@@ -10,7 +10,7 @@
  * Defaults β = (0.9, 0.999), ε = 1e-8. `momentum` is not used.
  */
 import * as tf from '@tensorflow/tfjs';
-import { checkHyper, SlotOptimizer } from './_slots.js';
+import { momentHypers, SlotOptimizer } from './_slots.js';
 import type { OptimizerHyper, RuleOf } from './types.js';
 
 /** Adam. */
@@ -21,13 +21,7 @@ export class AdamOptimizer extends SlotOptimizer {
 
   constructor(hyper: OptimizerHyper) {
     super();
-    this.rule = {
-      kind: 'adam',
-      beta1: checkHyper('adam', 'beta1', hyper.beta1 ?? 0.9, 0, 1),
-      beta2: checkHyper('adam', 'beta2', hyper.beta2 ?? 0.999, 0, 1),
-      epsilon: checkHyper('adam', 'epsilon', hyper.epsilon ?? 1e-8, 0),
-      weightDecay: checkHyper('adam', 'weightDecay', hyper.weightDecay, 0),
-    };
+    this.rule = { kind: 'adam', ...momentHypers('adam', hyper, 1e-8) };
   }
 
   protected update(i: number, w: tf.Variable, g: tf.Tensor, lr: number, step: number): void {

@@ -11,7 +11,7 @@
  * Defaults β = (0.9, 0.999), ε = 1e-6. `momentum` is not used.
  */
 import * as tf from '@tensorflow/tfjs';
-import { checkHyper, l2Norm, SlotOptimizer } from './_slots.js';
+import { l2Norm, momentHypers, SlotOptimizer } from './_slots.js';
 import type { OptimizerHyper, RuleOf } from './types.js';
 
 /** Upper clamp of the weight norm in the trust ratio (DAT's c_u). */
@@ -25,14 +25,7 @@ export class LambOptimizer extends SlotOptimizer {
 
   constructor(hyper: OptimizerHyper) {
     super();
-    this.rule = {
-      kind: 'lamb',
-      beta1: checkHyper('lamb', 'beta1', hyper.beta1 ?? 0.9, 0, 1),
-      beta2: checkHyper('lamb', 'beta2', hyper.beta2 ?? 0.999, 0, 1),
-      epsilon: checkHyper('lamb', 'epsilon', hyper.epsilon ?? 1e-6, 0),
-      weightDecay: checkHyper('lamb', 'weightDecay', hyper.weightDecay, 0),
-      weightNormCap: LAMB_WEIGHT_NORM_CAP,
-    };
+    this.rule = { kind: 'lamb', ...momentHypers('lamb', hyper, 1e-6), weightNormCap: LAMB_WEIGHT_NORM_CAP };
   }
 
   protected update(i: number, w: tf.Variable, g: tf.Tensor, lr: number): void {
