@@ -23,7 +23,7 @@ readonly K8S_VERSION="v1.34.4"
 readonly ETCD_VERSION="3.6.4"
 readonly HELM_VERSION="v3.19.5"
 readonly MULTI_CALL="dat-toolchain"
-readonly MULTI_CALL_NAMES=(kube-apiserver kube-controller-manager kubectl etcd)
+readonly MULTI_CALL_NAMES=(kube-apiserver kube-controller-manager kubectl etcd kubelet kubeadm kube-scheduler kube-proxy)
 
 log() { printf 'install-toolchain: %s\n' "$*" >&2; }
 

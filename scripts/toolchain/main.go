@@ -1,11 +1,13 @@
-// Command dat-toolchain is a multi-call binary bundling the Kubernetes control
-// plane used by dat-operator's integration tests: kube-apiserver,
-// kube-controller-manager, kubectl and etcd share most of their dependencies, so one
-// binary links them once. It dispatches on the name it was invoked as
+// Command dat-toolchain is a multi-call binary bundling the Kubernetes
+// components dat-operator's tests run: the control plane of the integration
+// tests (kube-apiserver, kube-controller-manager, kubectl, etcd) and what a kind
+// node needs on top (kubelet, kubeadm, kube-scheduler, kube-proxy). They share
+// most of their dependencies, so one binary links them once. It dispatches on the name it was invoked as
 // (install-toolchain.sh creates symlinks), or on its first argument.
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -21,7 +23,15 @@ import (
 	kubectlutil "k8s.io/kubectl/pkg/cmd/util"
 	apiserver "k8s.io/kubernetes/cmd/kube-apiserver/app"
 	controllermanager "k8s.io/kubernetes/cmd/kube-controller-manager/app"
+	proxy "k8s.io/kubernetes/cmd/kube-proxy/app"
+	scheduler "k8s.io/kubernetes/cmd/kube-scheduler/app"
+	kubeadm "k8s.io/kubernetes/cmd/kubeadm/app"
+	kubeadmerrors "k8s.io/kubernetes/cmd/kubeadm/app/util/errors"
+	kubelet "k8s.io/kubernetes/cmd/kubelet/app"
 )
+
+// commands are the names the binary answers to (install-toolchain.sh links each).
+var commands = []string{"kube-apiserver", "kube-controller-manager", "kubectl", "etcd", "kubelet", "kubeadm", "kube-scheduler", "kube-proxy"}
 
 func main() {
 	name := filepath.Base(os.Args[0])
@@ -41,8 +51,16 @@ func main() {
 		}
 	case "etcd":
 		etcdmain.Main(os.Args)
+	case "kubelet":
+		os.Exit(cli.Run(kubelet.NewKubeletCommand(context.Background())))
+	case "kubeadm":
+		kubeadmerrors.HandleError(kubeadm.Run())
+	case "kube-scheduler":
+		os.Exit(cli.Run(scheduler.NewSchedulerCommand()))
+	case "kube-proxy":
+		os.Exit(cli.Run(proxy.NewProxyCommand()))
 	default:
-		fmt.Fprintf(os.Stderr, "dat-toolchain: unknown command %q (want kube-apiserver, kube-controller-manager, kubectl or etcd)\n", name)
+		fmt.Fprintf(os.Stderr, "dat-toolchain: unknown command %q (want one of %v)\n", name, commands)
 		os.Exit(2)
 	}
 }

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Builds the project's container images with a local Docker engine:
+#   ghcr.io/dat-operator/operator:<appVersion>   images/operator.Dockerfile
+#   ghcr.io/dat-operator/worker:<appVersion>     images/worker.Dockerfile (tfjs-node inside)
+# Each Dockerfile copies an application folder staged here (compiled dist/,
+# production node_modules, for the worker the native TensorFlow binding built
+# by scripts/install-tfjs-node.sh) onto a base image given as a build
+# argument. No network is needed inside the build: our machines reach the npm
+# registry and PyPI from the host only.
+#
+# Usage: build-images.sh [--base IMAGE] [operator] [worker]   (default: both)
+#   --base IMAGE  runtime base with Node.js 20 at /usr/bin/node or on PATH
+#                 (default: dat-operator/base-node20:trixie from build-bases.sh;
+#                 with a registry, node:20-bookworm-slim works as well)
+# Staged folders are cached under ${DAT_CACHE:-~/.cache/dat-operator}/images.
+set -euo pipefail
+
+readonly ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+readonly CACHE="${DAT_CACHE:-${HOME}/.cache/dat-operator}/images"
+readonly APP_VERSION="$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "${ROOT}/charts/dat-operator/Chart.yaml")"
+
+log() { printf 'build-images: %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+base=""
+targets=()
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --base) base="${2:?--base needs an image}"; shift ;;
+    operator | worker) targets+=("$1") ;;
+    *) die "unknown argument $1 (usage: build-images.sh [--base IMAGE] [operator] [worker])" ;;
+  esac
+  shift
+done
+[[ ${#targets[@]} -gt 0 ]] || targets=(operator worker)
+
+# Production node_modules for a flavour, reinstalled only when the lockfile changes.
+stage_modules() {
+  local dir="$1"; shift
+  local want stamp="${dir}/node_modules/.dat-lock-stamp"
+  want="$(cat "${ROOT}/package-lock.json" "${ROOT}/package.json" | sha256sum | cut -d' ' -f1) $*"
+  [[ -f "${stamp}" && "$(cat "${stamp}")" == "${want}" ]] && return 0
+  log "npm ci $* in ${dir}"
+  rm -rf "${dir}/node_modules"
+  cp "${ROOT}/package.json" "${ROOT}/package-lock.json" "${dir}/"
+  (cd "${dir}" && npm ci --no-audit --no-fund --prefer-offline --ignore-scripts "$@" >/dev/null)
+  printf '%s\n' "${want}" > "${stamp}"
+}
+
+# The application folder: dist/ (compiled here), bin/, proto/, package.json, node_modules.
+stage_app() {
+  local flavour="$1" dir="${CACHE}/stage-$1/app"
+  mkdir -p "${dir}"
+  case "${flavour}" in
+    operator) stage_modules "${dir}" --omit=dev --omit=optional ;;
+    worker)
+      stage_modules "${dir}" --omit=dev
+      # The native binding (cached by the script after the first build); a worker image without it would train on wasm.
+      bash "${ROOT}/scripts/install-tfjs-node.sh" --project "${dir}" >&2
+      node --input-type=module -e "process.chdir('${dir}'); await import('${dir}/node_modules/@tensorflow/tfjs-node/dist/index.js')" >/dev/null 2>&1 \
+        || die "the staged worker has no loadable tfjs-node binding (see install-tfjs-node.sh's output above)"
+      ;;
+  esac
+  rm -rf "${dir}/dist" "${dir}/bin" "${dir}/proto"
+  mkdir -p "${dir}/dist"
+  cp -r "${ROOT}/dist/worker" "${ROOT}/dist/operator" "${dir}/dist/"
+  [[ -d "${ROOT}/dist/shared" ]] && cp -r "${ROOT}/dist/shared" "${dir}/dist/"
+  cp -r "${ROOT}/bin" "${ROOT}/proto" "${dir}/"
+  echo "${dir%/app}"
+}
+
+main() {
+  bash "${ROOT}/scripts/docker/start-dockerd.sh"
+  if [[ -z "${base}" ]]; then
+    bash "${ROOT}/scripts/images/build-bases.sh" base-node20
+    base="dat-operator/base-node20:trixie"
+  fi
+  bash "${ROOT}/scripts/ensure-npm.sh" >&2
+  log "compiling (tsc)"
+  (cd "${ROOT}" && npx tsc -p tsconfig.json)
+  local t context tag started
+  for t in "${targets[@]}"; do
+    started=${SECONDS}
+    context="$(stage_app "${t}")"
+    tag="ghcr.io/dat-operator/${t}:${APP_VERSION}"
+    DOCKER_BUILDKIT=0 docker build -q --build-arg "BASE=${base}" -t "${tag}" -f "${ROOT}/images/${t}.Dockerfile" "${context}" >/dev/null
+    log "built ${tag} on ${base} in $((SECONDS - started)) s ($(docker image inspect --format '{{.Size}}' "${tag}" | awk '{printf "%.0f MB", $1/1e6}'))"
+  done
+}
+
+main
