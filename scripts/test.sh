@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# The whole test suite, from a fresh clone: installs what it needs (npm packages,
-# the control-plane toolchain built from the Kubernetes Go modules, cached), then
-# type-checks, lints and runs every test with node's test runner.
-#   --unit   skip the toolchain install and the tests that need a control plane
+# The whole test suite, from a fresh clone: installs what it needs (npm
+# packages, the native TensorFlow backend, the Kubernetes toolchain built from
+# its Go modules, a Docker engine and a kind cluster built from local parts;
+# all cached under ~/.cache/dat-operator), then type-checks, lints and runs
+# every test with node's test runner. The e2e suite runs on the kind cluster;
+# the cluster is deleted afterwards unless KEEP_CLUSTER=1.
+#   --unit   skip the toolchain, the cluster and the tests that need them
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,15 +17,10 @@ for a in "$@"; do
   esac
 done
 
-step() { printf '\n==> %s\n' "$*"; }
+step() { printf '\n==> %s (%s)\n' "$*" "$(date -u +%H:%M:%S)"; }
 
 step "npm packages"
 bash scripts/ensure-npm.sh
-
-if [ "$unit_only" = 0 ]; then
-  step "control-plane toolchain (etcd, kube-apiserver, kube-controller-manager, kubectl, helm)"
-  bash scripts/install-toolchain.sh
-fi
 
 step "native TensorFlow backend (optional: tfjs-node on libtensorflow, built offline)"
 bash scripts/install-tfjs-node.sh || true
@@ -42,6 +40,22 @@ npx tsc -p tsconfig.json
 step "lint (eslint)"
 npx eslint .
 
+if [ "$unit_only" = 0 ]; then
+  step "control-plane toolchain (etcd, kube-apiserver, kube-controller-manager, kubelet, kubeadm, kubectl, helm)"
+  bash scripts/install-toolchain.sh
+
+  step "kind cluster (Docker engine, node and project images built locally; cached)"
+  if ! kubeconfig="$(DAT_IMAGES_SKIP_TSC=1 bash scripts/kind/cluster.sh up --recreate)"; then
+    echo "test.sh: the kind cluster could not be created (see above). The e2e suite needs a Docker engine:" >&2
+    echo "  as root: bash scripts/docker/start-dockerd.sh   (installs docker.io and starts dockerd with the runc wrapper)" >&2
+    exit 1
+  fi
+  export DAT_E2E_KUBECONFIG="$kubeconfig"
+  if [ "${KEEP_CLUSTER:-0}" != 1 ]; then
+    trap 'printf "\n==> deleting the kind cluster (KEEP_CLUSTER=1 keeps it)\n"; bash scripts/kind/cluster.sh down || true' EXIT
+  fi
+fi
+
 step "tests (node --test)"
 if [ "$unit_only" = 1 ]; then
   mapfile -t files < <(find dist/test -name '*.test.js' -not -path 'dist/test/integration/*' -not -path 'dist/test/e2e/*' -not -path 'dist/test/charts/*' | sort)
@@ -49,5 +63,5 @@ else
   mapfile -t files < <(find dist/test -name '*.test.js' | sort)
 fi
 if [ "${#files[@]}" = 0 ]; then echo "no test files found" >&2; exit 1; fi
-# One file at a time: multi-process tests and the control plane need the two cores to themselves.
-exec node --test --test-concurrency=1 --test-reporter=spec "${files[@]}"
+# One file at a time: multi-process tests, the control plane and the cluster need the two cores to themselves.
+node --test --test-concurrency=1 --test-reporter=spec "${files[@]}"

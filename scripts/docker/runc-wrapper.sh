@@ -32,15 +32,20 @@ missing_caps() {
 
 # Removes the caps from every capability set of a JSON file (a bundle's
 # config.json: .process.capabilities; an exec process file: .capabilities).
+# Without CAP_SYS_RESOURCE a process cannot lower its oom_score_adj either, and
+# runc's init dies on a lower request (kubelet asks -998 for critical pods):
+# such requests are raised to this process's own value, the lowest it may set.
 strip_caps() {
-  local file="$1" caps="$2" tmp
+  local file="$1" caps="$2" tmp floor=-1000
   [[ -f "$file" && -n "$caps" ]] || return 0
+  [[ " $caps " == *" CAP_SYS_RESOURCE "* ]] && floor="$(cat /proc/self/oom_score_adj)"
   tmp="$(mktemp "${file}.XXXXXX")"
-  jq --arg drop "$caps" '
+  jq --arg drop "$caps" --argjson floor "$floor" '
     ($drop | split(" ") | map(select(. != ""))) as $d
     | def clean: if type == "object" then with_entries(.value |= (if type == "array" then map(select(. as $c | $d | index($c) | not)) else . end)) else . end;
       if .process.capabilities then .process.capabilities |= clean else . end
     | if .capabilities then .capabilities |= clean else . end
+    | if (.process.oomScoreAdj // 1000) < $floor then .process.oomScoreAdj = $floor else . end
   ' "$file" > "$tmp"
   chmod --reference="$file" "$tmp"
   mv -f "$tmp" "$file"

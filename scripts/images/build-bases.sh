@@ -47,7 +47,8 @@ build_one() {
   if [[ ! -f "${tarball}" ]]; then
     command -v debootstrap >/dev/null || die "debootstrap is not installed (apt-get install debootstrap)"
     root="$(mktemp -d "${CACHE}/${name}.XXXXXX")"
-    trap 'rm -rf "${root}"' RETURN
+    # shellcheck disable=SC2064 # the path is fixed now
+    trap "rm -rf '${root}' '${root}.log'" EXIT
     log "debootstrap ${SUITE} for ${name}: ${PACKAGES[$name]}"
     local started=${SECONDS}
     debootstrap --variant=minbase --include="${PACKAGES[$name]// /,}" "${SUITE}" "${root}" "${MIRROR}" > "${root}.log" 2>&1 \
@@ -57,7 +58,8 @@ build_one() {
     # Containers get their own; an image must not ship the build host's.
     : > "${root}/etc/machine-id"; rm -f "${root}/etc/hostname" "${root}/etc/resolv.conf"
     tar --numeric-owner -C "${root}" -cf "${tarball}.tmp" . && mv -f "${tarball}.tmp" "${tarball}"
-    rm -f "${root}.log"
+    rm -rf "${root}" "${root}.log"
+    trap - EXIT
     log "${name} rootfs built in $((SECONDS - started)) s"
   fi
   docker import \

@@ -13,6 +13,7 @@
 #                 (default: dat-operator/base-node20:trixie from build-bases.sh;
 #                 with a registry, node:20-bookworm-slim works as well)
 # Staged folders are cached under ${DAT_CACHE:-~/.cache/dat-operator}/images.
+# DAT_IMAGES_SKIP_TSC=1: use dist/ as it is (the caller just compiled it).
 set -euo pipefail
 
 readonly ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -76,8 +77,10 @@ main() {
     base="dat-operator/base-node20:trixie"
   fi
   bash "${ROOT}/scripts/ensure-npm.sh" >&2
-  log "compiling (tsc)"
-  (cd "${ROOT}" && npx tsc -p tsconfig.json)
+  if [[ "${DAT_IMAGES_SKIP_TSC:-0}" != 1 ]]; then
+    log "compiling (tsc)"
+    (cd "${ROOT}" && npx tsc -p tsconfig.json)
+  fi
   local t context tag started
   for t in "${targets[@]}"; do
     started=${SECONDS}

@@ -103,10 +103,10 @@ preload_and_commit() {
       ctr --namespace=k8s.io images import --all-platforms --no-unpack --digests /preload/images.tar
       ctr --namespace=k8s.io images ls -q
       kill %1; wait || true' >&2 || { docker rm -f "${name}" >/dev/null 2>&1; die "preloading images into containerd failed"; }
+  # The staging image's STOPSIGNAL (SIGRTMIN+3, systemd's) carries over: commit cannot set it.
   docker commit \
     --change 'ENTRYPOINT ["/usr/local/bin/kind-node-entrypoint", "/sbin/init"]' \
     --change 'CMD []' \
-    --change 'STOPSIGNAL SIGRTMIN+3' \
     --change "LABEL dat-operator.inputs=${hash}" \
     "${name}" "${NODE_IMAGE}" >/dev/null
   docker rm -f "${name}" >/dev/null
@@ -124,7 +124,8 @@ main() {
   fi
   local started=${SECONDS} work
   work="$(mktemp -d "${CACHE}/kind-node-build.XXXXXX")"
-  trap 'rm -rf "${work}"' EXIT
+  # shellcheck disable=SC2064 # expand now: work is local
+  trap "rm -rf '${work}'" EXIT
   mkdir -p "${work}/ctx" "${work}/node/bin"
   cp "${TOOLCHAIN_BIN}/dat-toolchain" "${TOOLS_BIN}/coredns" "${TOOLS_BIN}/pause" "${TOOLS_BIN}/kube-router" "${TOOLS_BIN}/local-path-provisioner" "${work}/ctx/"
   build_component_images "${work}/ctx"

@@ -15,13 +15,13 @@ import { after, before, describe, test } from 'node:test';
 import type { DATJob } from '../../operator/api/types.js';
 import { CONDITION_TYPES, LABELS, PHASES, REASONS } from '../../operator/constants.js';
 import { serviceName, workerPodName } from '../../operator/names.js';
-import type { ProgressReport } from '../../worker/contract.js';
+import { DEFAULT_RING_PORT, type ProgressReport } from '../../worker/contract.js';
 import { EXPECTED_MODEL_FILES, listCompleteCheckpointSteps, listModelFiles, readRunMetrics } from './support/checkpoints.js';
 import { getDATJob, isFailed, isSucceeded, listJobEventReasons, listJobPods, listJobServices, waitForDATJob, waitForRunningWorker } from './support/datjob-observer.js';
 import { E2EContext } from './support/e2e-context.js';
 import { EXAMPLES } from './support/examples.js';
 import type { KubeList } from './support/kube-cli.js';
-import { CRD_NAME, helmInstallOperator, helmUninstallOperator, listOperatorPods, RELEASE, RELEASE_SELECTOR, waitForReadyOperatorPod } from './support/operator-release.js';
+import { CRD_NAME, helmInstallOperator, helmUninstallOperator, listOperatorPods, OPERATOR_REPLICAS, RELEASE, RELEASE_SELECTOR, waitForReadyOperatorPod } from './support/operator-release.js';
 import { StopWaiting, waitFor } from './support/poll.js';
 import { readRankZeroProgress } from './support/rank-zero-progress.js';
 import { startProvider } from './support/start-provider.js';
@@ -40,6 +40,8 @@ const FAST_POLL_MS = 250;
 
 /** Hang scenario: the stopped worker must be noticed after this many seconds without a step. */
 const HANG_DEADLINE_S = 20;
+/** Node pause scenario: how long the node container stays frozen (below the example's 120 s progress deadline). */
+const NODE_PAUSE_MS = 30_000;
 
 const ctxHolder: { ctx?: E2EContext; installed: boolean } = { installed: false };
 
@@ -106,6 +108,13 @@ async function assertRunOutput(ctx: E2EContext, ns: string, job: DATJob, totalSt
   assert.equal(steps[0], totalSteps, 'the newest checkpoint is the last step (written at the last epoch end)');
 }
 
+/** The operator pod holding the leader-election Lease (the chart's `<release>-leader`). */
+async function readLeaseHolder(ctx: E2EContext): Promise<string | undefined> {
+  const lease = await ctx.cli.getJsonIfExists<{ spec?: { holderIdentity?: string } }>(['lease', `${RELEASE.name}-leader`], { namespace: RELEASE.namespace });
+  const holder = lease?.spec?.holderIdentity;
+  return holder === undefined || holder === '' ? undefined : holder;
+}
+
 describe('dat-operator end to end', { timeout: 60 * 60_000 }, () => {
   before(async () => {
     ctxHolder.ctx = new E2EContext(await startProvider());
@@ -120,7 +129,7 @@ describe('dat-operator end to end', { timeout: 60 * 60_000 }, () => {
     const started = Date.now();
     await helmInstallOperator(ctx.cli, ctx.provider.helmSetValues);
     const pods = await listOperatorPods(ctx.cli);
-    assert.equal(pods.length, 1, 'one operator replica');
+    assert.equal(pods.length, OPERATOR_REPLICAS, `${OPERATOR_REPLICAS} operator replicas (leader and standby)`);
     const op = await waitForReadyOperatorPod(ctx.cli, [], TIMEOUTS.install);
     assert.match(await ctx.cli.kubectl(['get', 'pods'], { namespace: RELEASE.namespace }), /dat-operator-\S+\s+1\/1\s+Running/, 'kubectl get pods -n dat-system');
     assert.equal(op.spec?.containers[0]?.command?.[0], 'dat-operator', 'the pod runs the chart command');
@@ -170,61 +179,69 @@ describe('dat-operator end to end', { timeout: 60 * 60_000 }, () => {
     });
   });
 
-  test('(b) a worker SIGKILLed mid-epoch: the gang restarts from the last checkpoint and Succeeds', { timeout: TIMEOUTS.scenario }, async (t) => {
-    const ctx = requireOperator();
-    const ns = 'e2e-kill';
-    const name = 'mnist-kill';
-    await ctx.scenario(t, ns, name, async () => {
-      await ctx.createNamespaceWithPvc(ns);
-      const spec = await ctx.applyDerivedJob(ns, name, {});
-      const world = spec.spec.workers.replicas;
-      // The example's first periodic checkpoint: far enough from step 0 that a restart from
-      // scratch cannot reach it before the first poll of the new gang.
-      const minResumeStep = spec.spec.checkpoint.everySteps ?? 1;
-      await waitForRunningWorker(ctx.cli, ns, name, 0, 0, TIMEOUTS.podsRunning);
+  /** A fault that ends one worker mid-epoch; the operator must restart the gang from the last checkpoint. */
+  const GANG_FAULTS = [
+    { id: 'b', what: 'a worker SIGKILLed mid-epoch', name: 'mnist-kill', inject: (ctx: E2EContext, ns: string, pod: string) => ctx.provider.signalPod(ns, pod, 'SIGKILL') },
+    { id: 'b2', what: 'a worker pod deleted mid-epoch', name: 'mnist-delete-pod', inject: (ctx: E2EContext, ns: string, pod: string) => ctx.cli.kubectl(['delete', 'pod', pod, '--wait=false'], { namespace: ns }).then(() => undefined) },
+  ] as const;
 
-      // Step 1: a complete checkpoint exists and rank 0 has moved past it, inside an epoch.
-      const before = await waitFor(
-        async () => {
-          const p = await readProgressOrStop(ctx, ns, name);
-          if (p?.phase !== 'training') return undefined;
-          const newest = (await listCompleteCheckpointSteps(ctx.provider.volumes, ns, ctx.pvcName, world))[0];
-          const perEpoch = p.totalSteps / p.totalEpochs;
-          if (newest === undefined || newest < minResumeStep || p.step <= newest || p.step % perEpoch === 0) return undefined;
-          return { checkpoint: newest, step: p.step, totalSteps: p.totalSteps };
-        },
-        { what: `${ns}/${name}: a complete checkpoint at step >= ${minResumeStep} on the volume with rank 0 past it`, timeoutMs: TIMEOUTS.training, intervalMs: FAST_POLL_MS },
-      );
-      // Step 2: SIGKILL rank 1 (a crashed process, as the OOM killer would leave it).
-      await ctx.provider.signalPod(ns, workerPodName(name, 1), 'SIGKILL');
-      t.diagnostic(`killed rank 1 at step ${before.step}; newest checkpoint ${before.checkpoint}`);
+  for (const fault of GANG_FAULTS) {
+    test(`(${fault.id}) ${fault.what}: the gang restarts from the last checkpoint and Succeeds`, { timeout: TIMEOUTS.scenario }, async (t) => {
+      const ctx = requireOperator();
+      const ns = `e2e-${fault.name}`;
+      const name = fault.name;
+      await ctx.scenario(t, ns, name, async () => {
+        await ctx.createNamespaceWithPvc(ns);
+        const spec = await ctx.applyDerivedJob(ns, name, {});
+        const world = spec.spec.workers.replicas;
+        // The example's first periodic checkpoint: far enough from step 0 that a restart from
+        // scratch cannot reach it before the first poll of the new gang.
+        const minResumeStep = spec.spec.checkpoint.everySteps ?? 1;
+        await waitForRunningWorker(ctx.cli, ns, name, 0, 0, TIMEOUTS.podsRunning);
 
-      // Step 3: the operator restarts the whole gang.
-      const restarting = await waitForDATJob(ctx.cli, ns, name, 'restarts = 1', (j) => (j.status?.restarts ?? 0) >= 1 || isFailed(j), TIMEOUTS.podsRunning, FAST_POLL_MS);
-      assert.equal(restarting.status?.restarts, 1, 'one gang restart');
-      await waitForRunningWorker(ctx.cli, ns, name, 0, 1, TIMEOUTS.podsRunning);
-      const pods = await listJobPods(ctx.cli, ns, name);
-      assert.ok(
-        pods.every((p) => p.metadata?.labels?.[LABELS.incarnation] === '1' || p.metadata?.deletionTimestamp !== undefined || p.status?.phase !== 'Running'),
-        'no pod of the first incarnation keeps running',
-      );
+        // Step 1: a complete checkpoint exists and rank 0 has moved past it, inside an epoch.
+        const before = await waitFor(
+          async () => {
+            const p = await readProgressOrStop(ctx, ns, name);
+            if (p?.phase !== 'training') return undefined;
+            const newest = (await listCompleteCheckpointSteps(ctx.provider.volumes, ns, ctx.pvcName, world))[0];
+            const perEpoch = p.totalSteps / p.totalEpochs;
+            if (newest === undefined || newest < minResumeStep || p.step <= newest || p.step % perEpoch === 0) return undefined;
+            return { checkpoint: newest, step: p.step, totalSteps: p.totalSteps };
+          },
+          { what: `${ns}/${name}: a complete checkpoint at step >= ${minResumeStep} on the volume with rank 0 past it`, timeoutMs: TIMEOUTS.training, intervalMs: FAST_POLL_MS },
+        );
+        // Step 2: the fault, on rank 1.
+        await fault.inject(ctx, ns, workerPodName(name, 1));
+        t.diagnostic(`${fault.what} (rank 1) at step ${before.step}; newest checkpoint ${before.checkpoint}`);
 
-      // Step 4: the new gang's first training report starts at the checkpoint, not at zero.
-      const resumed = await waitForTrainingStep(ctx, ns, name, () => true, 'first training report after the restart');
-      t.diagnostic(`first step after the restart: ${resumed.step}`);
-      assert.ok(resumed.step >= before.checkpoint, `resumed at step ${resumed.step}, expected >= checkpoint ${before.checkpoint} (not from zero)`);
+        // Step 3: the operator restarts the whole gang.
+        const restarting = await waitForDATJob(ctx.cli, ns, name, 'restarts = 1', (j) => (j.status?.restarts ?? 0) >= 1 || isFailed(j), TIMEOUTS.podsRunning, FAST_POLL_MS);
+        assert.equal(restarting.status?.restarts, 1, 'one gang restart');
+        await waitForRunningWorker(ctx.cli, ns, name, 0, 1, TIMEOUTS.podsRunning);
+        const pods = await listJobPods(ctx.cli, ns, name);
+        assert.ok(
+          pods.every((p) => p.metadata?.labels?.[LABELS.incarnation] === '1' || p.metadata?.deletionTimestamp !== undefined || p.status?.phase !== 'Running'),
+          'no pod of the first incarnation keeps running',
+        );
 
-      // Step 5: it still finishes, with exactly the planned number of steps: the final
-      // checkpoint (written at the last step) is at totalSteps, counted across the restart.
-      const job = await waitForSuccess(ctx, ns, name);
-      assert.equal(job.status?.restarts, 1, 'exactly one gang restart');
-      const newest = (await listCompleteCheckpointSteps(ctx.provider.volumes, ns, ctx.pvcName, world))[0];
-      assert.equal(newest, before.totalSteps, 'the last checkpoint is at the planned step count: no step lost or repeated');
-      const reasons = await listJobEventReasons(ctx.cli, ns, name);
-      assert.ok(reasons.includes(REASONS.workerFailed), `a WorkerFailed event (events: ${reasons.join(', ')})`);
-      await assertRunOutput(ctx, ns, job, before.totalSteps);
+        // Step 4: the new gang's first training report starts at the checkpoint, not at zero.
+        const resumed = await waitForTrainingStep(ctx, ns, name, () => true, 'first training report after the restart');
+        t.diagnostic(`first step after the restart: ${resumed.step}`);
+        assert.ok(resumed.step >= before.checkpoint, `resumed at step ${resumed.step}, expected >= checkpoint ${before.checkpoint} (not from zero)`);
+
+        // Step 5: it still finishes, with exactly the planned number of steps: the final
+        // checkpoint (written at the last step) is at totalSteps, counted across the restart.
+        const job = await waitForSuccess(ctx, ns, name);
+        assert.equal(job.status?.restarts, 1, 'exactly one gang restart');
+        const newest = (await listCompleteCheckpointSteps(ctx.provider.volumes, ns, ctx.pvcName, world))[0];
+        assert.equal(newest, before.totalSteps, 'the last checkpoint is at the planned step count: no step lost or repeated');
+        const reasons = await listJobEventReasons(ctx.cli, ns, name);
+        assert.ok(reasons.includes(REASONS.workerFailed), `a WorkerFailed event (events: ${reasons.join(', ')})`);
+        await assertRunOutput(ctx, ns, job, before.totalSteps);
+      });
     });
-  });
+  }
 
   test('(c) a worker stopped with SIGSTOP is caught by progressDeadlineSeconds and the gang restarts', { timeout: TIMEOUTS.scenario }, async (t) => {
     const ctx = requireOperator();
@@ -259,7 +276,7 @@ describe('dat-operator end to end', { timeout: 60 * 60_000 }, () => {
     });
   });
 
-  test('(d) the operator pod killed mid-job is replaced by its Deployment and the job completes', { timeout: TIMEOUTS.scenario }, async (t) => {
+  test('(d) the leader operator pod killed mid-job: the standby takes the lease and the job completes', { timeout: TIMEOUTS.scenario }, async (t) => {
     const ctx = requireOperator();
     const ns = 'e2e-operator-kill';
     const name = 'mnist-operator-kill';
@@ -267,13 +284,18 @@ describe('dat-operator end to end', { timeout: 60 * 60_000 }, () => {
       await ctx.createNamespaceWithPvc(ns);
       const spec = await ctx.applyDerivedJob(ns, name, {});
       const running = await waitForTrainingStep(ctx, ns, name, (p) => p.step >= 1, 'step >= 1');
-      const [old] = await listOperatorPods(ctx.cli);
-      const oldName = old?.metadata?.name;
-      assert.ok(oldName !== undefined, 'an operator pod runs');
-      // Force deletion: the pod is gone at once, as with a lost node; the ReplicaSet makes a new one.
-      await ctx.cli.kubectl(['delete', 'pod', oldName, '--grace-period=0', '--force'], { namespace: RELEASE.namespace });
-      const replacement = await waitForReadyOperatorPod(ctx.cli, [oldName], TIMEOUTS.podsRunning);
-      t.diagnostic(`operator ${oldName} replaced by ${replacement.metadata?.name}`);
+      const leader = await readLeaseHolder(ctx);
+      const standby = (await listOperatorPods(ctx.cli)).map((p) => p.metadata?.name ?? '').find((n) => n !== leader);
+      assert.ok(leader !== undefined && standby !== undefined, `a leader (${leader}) and a standby (${standby}) run`);
+      // Force deletion: the pod is gone at once, as with a lost node.
+      const killedAt = Date.now();
+      await ctx.cli.kubectl(['delete', 'pod', leader, '--grace-period=0', '--force'], { namespace: RELEASE.namespace });
+      const newLeader = await waitFor(async () => ((await readLeaseHolder(ctx)) === standby ? standby : undefined), {
+        what: `the standby ${standby} holding the leader lease`,
+        timeoutMs: TIMEOUTS.podsRunning,
+      });
+      t.diagnostic(`leader ${leader} killed; standby ${newLeader} took the lease after ${((Date.now() - killedAt) / 1000).toFixed(1)} s`);
+      await waitForReadyOperatorPod(ctx.cli, [leader, standby], TIMEOUTS.podsRunning);
 
       const job = await waitForSuccess(ctx, ns, name);
       assert.equal(job.status?.restarts ?? 0, 0, 'the operator restart did not restart the gang');
@@ -282,6 +304,69 @@ describe('dat-operator end to end', { timeout: 60 * 60_000 }, () => {
       const reasons = await listJobEventReasons(ctx.cli, ns, name);
       assert.ok(reasons.includes(REASONS.allWorkersSucceeded), `events: ${reasons.join(', ')}`);
       await assertRunOutput(ctx, ns, job, running.totalSteps);
+    });
+  });
+
+  test('(g) NetworkPolicy: the ring port admits the job\'s own ranks only', { timeout: TIMEOUTS.scenario }, async (t) => {
+    const ctx = requireOperator();
+    const ns = 'e2e-netpol';
+    const name = 'mnist-netpol';
+    await ctx.scenario(t, ns, name, async () => {
+      await ctx.createNamespaceWithPvc(ns);
+      // Long enough that the ring is up for every probe below; deleted afterwards.
+      await ctx.applyDerivedJob(ns, name, { training: { epochs: 20 } });
+      await waitForTrainingStep(ctx, ns, name, (p) => p.step >= 1, 'step >= 1');
+      const rank0 = (await listJobPods(ctx.cli, ns, name)).find((p) => p.metadata?.labels?.[LABELS.rank] === '0');
+      const ip = rank0?.status?.podIP;
+      assert.ok(ip !== undefined, 'rank 0 has a pod IP');
+      const port = DEFAULT_RING_PORT;
+
+      const own = await ctx.provider.probeFromPod(ns, workerPodName(name, 1), ip, port);
+      t.diagnostic(`rank 1 -> rank 0 ${ip}:${port}: ${own.detail}`);
+      assert.ok(own.connected, `the job's own rank 1 reaches rank 0's ring port (${own.detail})`);
+
+      const strangers: { pod: string; labels: Record<string, string> }[] = [
+        { pod: 'probe-unlabelled', labels: {} },
+        { pod: 'probe-other-job', labels: { [LABELS.jobName]: 'another-job', [LABELS.rank]: '0', [LABELS.managedBy]: 'dat-operator' } },
+      ];
+      for (const s of strangers) {
+        await ctx.provider.startProbePod(ns, s.pod, s.labels);
+        if (s.pod === 'probe-unlabelled') {
+          // CoreDNS serves the job's headless Service: rank 0's stable name resolves to its pod IP.
+          const fqdn = `${workerPodName(name, 0)}.${serviceName(name)}.${ns}.svc.cluster.local`;
+          const resolved = await ctx.provider.lookupFromPod(ns, s.pod, fqdn);
+          t.diagnostic(`${fqdn} -> ${resolved}`);
+          assert.equal(resolved, ip, `CoreDNS resolves ${fqdn} to rank 0's pod IP`);
+        }
+        const r = await ctx.provider.probeFromPod(ns, s.pod, ip, port);
+        t.diagnostic(`${s.pod} -> rank 0 ${ip}:${port}: ${r.detail}`);
+        assert.equal(r.connected, false, `${s.pod} must not reach the ring port (${r.detail})`);
+      }
+      // The policy is what blocks them: the port itself answers the job's own ranks (above).
+      await ctx.cli.kubectl(['delete', 'datjob', name, '--wait=false'], { namespace: ns });
+    });
+  });
+
+  test('(h) the node container paused (docker pause) mid-job: the job resumes and Succeeds', { timeout: TIMEOUTS.scenario }, async (t) => {
+    const ctx = requireOperator();
+    const ns = 'e2e-node-pause';
+    const name = 'mnist-node-pause';
+    await ctx.scenario(t, ns, name, async () => {
+      await ctx.createNamespaceWithPvc(ns);
+      const spec = await ctx.applyDerivedJob(ns, name, {});
+      const atPause = await waitForTrainingStep(ctx, ns, name, (p) => p.step >= 2, 'step >= 2');
+      // Everything on the node freezes at once (API server, kubelet, both ranks), as a VM pause would.
+      await ctx.provider.pauseNodeOf(ns, workerPodName(name, 0), NODE_PAUSE_MS);
+      t.diagnostic(`node paused for ${NODE_PAUSE_MS / 1000} s at step ${atPause.step}`);
+
+      const job = await waitForSuccess(ctx, ns, name);
+      const restarts = job.status?.restarts ?? 0;
+      t.diagnostic(`after the pause: Succeeded with ${restarts} gang restart(s)`);
+      // docs/cluster.md: a pause shorter than the collective timeout and progressDeadlineSeconds
+      // is survived with no restart; a longer one costs at most a gang restart from the checkpoint.
+      assert.ok(restarts <= 1, `at most one gang restart after a pause (got ${restarts})`);
+      assert.equal(job.status?.workers?.succeeded, spec.spec.workers.replicas, 'every worker succeeded');
+      await assertRunOutput(ctx, ns, job, atPause.totalSteps);
     });
   });
 

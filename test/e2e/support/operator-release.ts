@@ -12,6 +12,8 @@ import { waitFor } from './poll.js';
 
 /** Release name and namespace used by docs/cluster.md and the suite. */
 export const RELEASE = { name: 'dat-operator', namespace: 'dat-system' } as const;
+/** Operator replicas the suite installs: a leader and a standby. */
+export const OPERATOR_REPLICAS = 2;
 /** The chart directory. */
 export const CHART_DIR = join(REPO_ROOT, 'charts', 'dat-operator');
 /** The DATJob CRD's name. */

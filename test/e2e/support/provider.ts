@@ -1,16 +1,12 @@
 /**
  * A cluster provider: what the e2e suite needs from a cluster beyond the
- * Kubernetes API. `local` (the default, CI) starts the project's real control
- * plane and test node agent; `kind` uses the cluster KUBECONFIG points at
- * (created by scripts/e2e-kind.sh). The scenarios only see this interface.
+ * Kubernetes API. The suite runs on a real kind cluster (real kubelet,
+ * containerd, CNI and NetworkPolicy), created by `scripts/kind/cluster.sh up`;
+ * the scenarios only see this interface.
  */
 
-/** Provider names accepted in `DAT_E2E_PROVIDER`. */
-export const PROVIDERS = ['local', 'kind'] as const;
-export type ProviderName = (typeof PROVIDERS)[number];
-
-/** Environment variable selecting the provider. */
-export const PROVIDER_ENV = 'DAT_E2E_PROVIDER';
+/** Environment variable naming the kind cluster's kubeconfig (falls back to KUBECONFIG). */
+export const KUBECONFIG_ENV = 'DAT_E2E_KUBECONFIG';
 
 /** Signals the suite injects into a pod's main process. */
 export type FaultSignal = 'SIGKILL' | 'SIGSTOP';
@@ -23,9 +19,16 @@ export interface VolumeReader {
   readText(namespace: string, claimName: string, relPath: string): Promise<string | undefined>;
 }
 
+/** Outcome of a TCP connection attempt made from inside a pod. */
+export interface ProbeResult {
+  readonly connected: boolean;
+  /** `connected`, or why not (`ETIMEDOUT`, `ECONNREFUSED`, ...). */
+  readonly detail: string;
+}
+
 /** A running cluster the suite can drive. */
 export interface ClusterProvider {
-  readonly name: ProviderName;
+  readonly name: 'kind';
   /** Kubeconfig for kubectl and helm. */
   readonly kubeconfigPath: string;
   /** `--set` values the Helm release needs on this provider (e.g. faster progress polls). */
@@ -39,21 +42,18 @@ export interface ClusterProvider {
   readonly volumes: VolumeReader;
   /** Sends `signal` to the main process of the pod's (only) container. */
   signalPod(namespace: string, podName: string, signal: FaultSignal): Promise<void>;
-  /**
-   * GETs `path` on the pod's `port` (rank 0's /progress): the API server's pod
-   * proxy on kind, the pod IP directly on `local` (the API server refuses to
-   * proxy to the loopback addresses the local pods have).
-   */
+  /** GETs `path` on the pod's `port` through the API server's pod proxy. */
   podHttpGet(namespace: string, podName: string, port: number, path: string): Promise<string>;
   /** The pod's container output so far (stdout and stderr). */
   podLogs(namespace: string, podName: string): Promise<string>;
-  /** Tears down whatever the provider started (the kind cluster itself is left to the script). */
+  /** Tries a TCP connection to `host:port` from inside an existing pod (`kubectl exec`). */
+  probeFromPod(namespace: string, podName: string, host: string, port: number): Promise<ProbeResult>;
+  /** Resolves `host` from inside an existing pod (the cluster's DNS, as the pod sees it): the address or the error code. */
+  lookupFromPod(namespace: string, podName: string, host: string): Promise<string>;
+  /** Starts a pod with `labels` that only sleeps, for probes; resolves once it is Ready. */
+  startProbePod(namespace: string, name: string, labels: Readonly<Record<string, string>>): Promise<void>;
+  /** Freezes the node container of `podName`'s node (`docker pause`) for `ms`, then thaws it. */
+  pauseNodeOf(namespace: string, podName: string, ms: number): Promise<void>;
+  /** Removes the helper pods the provider started (the cluster itself is left to the script). */
   stop(): Promise<void>;
-}
-
-/** Parses `DAT_E2E_PROVIDER` (default `local`). */
-export function selectedProvider(env: Readonly<Record<string, string | undefined>> = process.env): ProviderName {
-  const v = env[PROVIDER_ENV] ?? 'local';
-  if (!(PROVIDERS as readonly string[]).includes(v)) throw new Error(`${PROVIDER_ENV} must be one of ${PROVIDERS.join(', ')}, got ${v}`);
-  return v as ProviderName;
 }

@@ -1,9 +1,8 @@
-/** Starts the provider named by `DAT_E2E_PROVIDER` (default `local`). */
+/** Starts the e2e suite's cluster provider: the kind cluster of `scripts/kind/cluster.sh up`. */
 import { startKindProvider } from './kind-provider.js';
-import { startLocalProvider } from './local-provider.js';
-import { selectedProvider, type ClusterProvider } from './provider.js';
+import type { ClusterProvider } from './provider.js';
 
-/** The provider the environment asks for, started. */
-export async function startProvider(): Promise<ClusterProvider> {
-  return selectedProvider() === 'kind' ? startKindProvider() : startLocalProvider();
+/** The provider, started. */
+export function startProvider(): Promise<ClusterProvider> {
+  return Promise.resolve(startKindProvider());
 }
