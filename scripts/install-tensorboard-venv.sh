@@ -37,8 +37,12 @@ if [ "$force" = 0 ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$TENSORBOARD_VE
 fi
 
 command -v python3 >/dev/null || fail "python3 not found; install Python 3.9+ with its venv module"
-rm -rf "$venv"
-mkdir -p "$(dirname "$venv")"
+# Only ever delete a virtual environment (pyvenv.cfg), never whatever DAT_TENSORBOARD_VENV names.
+if [ -e "$venv" ]; then
+  [ -f "$venv/pyvenv.cfg" ] || fail "$venv exists and is not a virtual environment; remove it or set DAT_TENSORBOARD_VENV"
+  rm -rf "$venv"
+fi
+mkdir -p "$(dirname "$venv")" 2>/dev/null || fail "cannot create $(dirname "$venv")"
 python3 -m venv "$venv" >&2 || fail "python3 -m venv $venv failed (on Debian/Ubuntu: apt-get install python3-venv)"
 "$py" -m pip install --quiet --disable-pip-version-check "tensorboard==$TENSORBOARD_VERSION" >&2 \
   || fail "pip install tensorboard==$TENSORBOARD_VERSION failed (is PyPI reachable?)"
