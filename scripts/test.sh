@@ -32,6 +32,10 @@ else
   echo "native backend unavailable: tests run on wasm and cpu"
 fi
 
+step "tensorboard Python package (cached venv; the event-file tests read back with it)"
+# Not fatal here: the tests that need it fail with this script's reason, and the rest still run.
+bash scripts/install-tensorboard-venv.sh >/dev/null || echo "tensorboard venv unavailable: the TensorBoard tests will fail with the reason above"
+
 step "type check and build (tsc)"
 # A clean build: compiled tests of deleted sources must not linger in dist/.
 rm -rf dist

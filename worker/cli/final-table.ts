@@ -1,5 +1,6 @@
 /** The table printed at the end of `dat train`. */
 import type { RunMetrics } from '../train/metrics.js';
+import type { TimeSplit } from '../train/time-split.js';
 import { formatDuration } from './progress-display.js';
 
 /** Formats `rows` (first row = header) as an aligned text table. */
@@ -28,7 +29,35 @@ export function formatFinalTable(m: RunMetrics): string {
   ];
   if (m.workers !== undefined && m.workers > 1) rows.push(['workers', String(m.workers)]);
   if (m.overfitGuard !== undefined) rows.push(['overfit guard', `collapsed at epoch ${m.overfitGuard.collapsedAtEpoch}; kept epoch ${m.overfitGuard.bestEpoch}`]);
+  if (m.timeSplit !== undefined) rows.push(...timeSplitRows(m.timeSplit, m.wallSeconds));
   return formatTable(rows);
+}
+
+/**
+ * Rows of "where the time went": each part as a share of wall time, then
+ * the rest (loading data, building the model, checkpoints, saving) so the
+ * shares add up to 100%.
+ */
+export function timeSplitRows(t: TimeSplit, wallSeconds: number): string[][] {
+  const parts: [string, number][] = [
+    ['attack', t.attackSeconds],
+    ['gradient', t.gradientSeconds],
+    ['all-reduce', t.allreduceSeconds],
+    ['update', t.updateSeconds],
+    ['evaluation', t.evaluationSeconds],
+  ];
+  const known = parts.reduce((sum, [, s]) => sum + s, 0);
+  parts.push(['other', Math.max(wallSeconds - known, 0)]);
+  const wall = Math.max(wallSeconds, 1e-9);
+  return parts.map(([name, s]) => [`time: ${name}`, `${((100 * s) / wall).toFixed(1)}% (${formatSeconds(s)})`]);
+}
+
+/** Seconds with a precision that suits their size (a one-process all-reduce takes milliseconds). */
+function formatSeconds(s: number): string {
+  if (s >= 60) return formatDuration(s);
+  if (s >= 10) return `${s.toFixed(0)}s`;
+  if (s >= 0.1) return `${s.toFixed(1)}s`;
+  return `${(s * 1000).toFixed(0)}ms`;
 }
 
 function fmtNum(x: number): string {

@@ -33,8 +33,10 @@ export function formatTrainHelp(): string {
     '',
     'Trains a model adversarially and writes <output>/model/ (TensorFlow.js format,',
     'loadable with tf.loadLayersModel) and <output>/metrics.json (clean and robust',
-    'accuracy as fractions, the attack used, per-epoch history). Defaults follow the',
-    'DAT reference code, scaled to the dataset and to a CPU.',
+    'accuracy as fractions, the attack used, per-epoch history, where the time went),',
+    '<output>/tensorboard/ (TensorBoard event files, written as training runs) and',
+    '<output>/curves.svg (accuracy, loss, images/s and, with several workers, bytes',
+    'per step). Defaults follow the DAT reference code, scaled to the dataset and to a CPU.',
   ];
   for (const group of OPTION_GROUPS) {
     lines.push('', `${group}:`);

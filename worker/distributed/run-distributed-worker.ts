@@ -134,9 +134,11 @@ export async function runDistributedWorker(opts: TrainOptions): Promise<number> 
       onProgress: (p) => {
         latest = p;
         metrics.observeProgress(p);
-        if (p.stepSeconds !== undefined) metrics.observeStep(p.stepSeconds);
+        // The one place step durations are observed: observeProgress only sets gauges and counts steps.
+        if (p.stepSeconds !== undefined) metrics.observeStep(p.stepSeconds, p.stepTiming);
         display.update(p);
       },
+      bytesSentLastStep: () => stats.lastStepBytes,
       log,
       // Checkpoints carry each rank's compression residuals (sign-ef) so a resume continues the error feedback.
       ...(reducerState !== undefined ? { reducerState } : {}),

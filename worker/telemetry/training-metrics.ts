@@ -1,10 +1,12 @@
 /**
  * Prometheus metrics of a training worker (prom-client). The trainer feeds
- * {@link TrainingMetrics.observeProgress} and {@link TrainingMetrics.observeStep};
- * the ring code feeds {@link TrainingMetrics.addAllreduceBytes}.
+ * {@link TrainingMetrics.observeProgress} (gauges, step counter) and
+ * {@link TrainingMetrics.observeStep} (durations, once per step); the ring
+ * code feeds {@link TrainingMetrics.addAllreduceBytes}.
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { ProgressReport } from '../contract.js';
+import { STEP_PHASES, phaseSeconds, type StepTiming } from '../train/time-split.js';
 
 /** Metric names, in one place for dashboards and tests. */
 export const METRIC_NAMES = {
@@ -15,22 +17,24 @@ export const METRIC_NAMES = {
   robustAccuracy: 'dat_eval_robust_accuracy',
   epoch: 'dat_train_epoch',
   stepDuration: 'dat_train_step_duration_seconds',
+  stepPhaseDuration: 'dat_train_step_phase_duration_seconds',
   allreduceBytes: 'dat_allreduce_bytes_sent_total',
 } as const;
 
 /** Step-duration buckets: a tiny MLP step on wasm takes ~10 ms, a ResNet PGD step on CPU tens of seconds. */
 const STEP_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+/** A step's parts reach down to a millisecond (an MLP's update, a one-process all-reduce). */
+const PHASE_BUCKETS = [0.001, 0.0025, 0.005, ...STEP_BUCKETS];
 
 /** Handles onto the registered metrics. */
 export interface TrainingMetrics {
   /**
    * Updates the gauges from a progress report and counts new steps since the
-   * last one; a report carrying `stepSeconds` (the trainer's training-phase
-   * reports do) also feeds the step-duration histogram.
+   * last one. Durations are not read from it: {@link observeStep} records them.
    */
-  observeProgress(p: ProgressReport & { readonly stepSeconds?: number }): void;
-  /** Records one step's wall time. */
-  observeStep(seconds: number): void;
+  observeProgress(p: ProgressReport): void;
+  /** Records one step's wall time and, when given, its split into attack, gradient, all-reduce and update. */
+  observeStep(seconds: number, timing?: StepTiming): void;
   /** Adds bytes this rank sent on the ring. */
   addAllreduceBytes(bytes: number): void;
 }
@@ -45,6 +49,13 @@ export function createTrainingMetrics(registry: Registry): TrainingMetrics {
   const robust = new Gauge({ name: METRIC_NAMES.robustAccuracy, help: 'Held-out PGD robust accuracy (fraction) at the last evaluation', registers });
   const epoch = new Gauge({ name: METRIC_NAMES.epoch, help: 'Current epoch (1-based)', registers });
   const stepDuration = new Histogram({ name: METRIC_NAMES.stepDuration, help: 'Wall time of one training step', buckets: STEP_BUCKETS, registers });
+  const phaseDuration = new Histogram({
+    name: METRIC_NAMES.stepPhaseDuration,
+    help: 'Wall time of one part of a training step (attack, gradient, allreduce, update)',
+    labelNames: ['phase'],
+    buckets: PHASE_BUCKETS,
+    registers,
+  });
   const bytes = new Counter({ name: METRIC_NAMES.allreduceBytes, help: 'Bytes this rank sent during gradient all-reduce', registers });
   let lastStep = 0;
   return {
@@ -58,9 +69,11 @@ export function createTrainingMetrics(registry: Registry): TrainingMetrics {
       if (p.loss !== undefined) loss.set(p.loss);
       if (p.cleanAccuracy !== undefined) clean.set(p.cleanAccuracy);
       if (p.robustAccuracy !== undefined) robust.set(p.robustAccuracy);
-      if (p.stepSeconds !== undefined) stepDuration.observe(p.stepSeconds);
     },
-    observeStep: (s) => stepDuration.observe(s),
+    observeStep: (s, timing) => {
+      stepDuration.observe(s);
+      if (timing !== undefined) for (const phase of STEP_PHASES) phaseDuration.observe({ phase }, phaseSeconds(timing, phase));
+    },
     addAllreduceBytes: (b) => bytes.inc(b),
   };
 }

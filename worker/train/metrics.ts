@@ -7,11 +7,16 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CompressionId, TrainOptions } from '../contract.js';
 import { wrapError } from '../util/errors.js';
+import type { TimeSplit } from './time-split.js';
 
 /** File name of the metrics inside `--output`. */
 export const METRICS_FILE = 'metrics.json';
 /** Sub-directory of `--output` holding the saved model. */
 export const MODEL_DIR = 'model';
+/** Sub-directory of `--output` holding TensorBoard event files (`tensorboard --logdir <output>/tensorboard`). */
+export const TENSORBOARD_DIR = 'tensorboard';
+/** The run's training curves inside `--output`. */
+export const CURVES_FILE = 'curves.svg';
 
 /** The attack that measured `robustAccuracy`. */
 export interface RobustAttackInfo {
@@ -69,6 +74,8 @@ export interface RunMetrics {
   readonly compression?: CompressionId;
   /** Bytes each rank sent per optimizer step (filled in by the distributed worker). */
   readonly bytesSentPerStepPerRank?: number;
+  /** Seconds this rank spent in each part of training (of `wallSeconds`). */
+  readonly timeSplit?: TimeSplit;
 }
 
 /** Writes `metrics` to `<outputDir>/metrics.json` atomically. */

@@ -48,6 +48,8 @@ import { BestWeightsGuard, GUARD_ACTIONS, needsOverfitGuard } from './overfit-gu
 import { pseudoLabel } from './pseudo-label.js';
 import { saveModel } from './save-model.js';
 import { MODEL_DIR, writeRunMetrics, type EpochRecord, type RunMetrics } from './metrics.js';
+import { createRunRecorder, type RunRecorder } from './run-recorder.js';
+import { createTimeSplit, type StepTiming } from './time-split.js';
 import { agreeOnResumeCheckpoint, readTrainCheckpoint, restoreResiduals, writeTrainCheckpoint, type ReducerStateHooks } from './resume.js';
 import { fingerprintMismatches, type RunFingerprint, type TrainSnapshot } from './train-checkpoint.js';
 
@@ -59,6 +61,8 @@ export type TrainProgress = ProgressReport & {
   readonly globalBatch: number;
   /** Wall time of the step just taken (training phase only), for the step-duration histogram. */
   readonly stepSeconds?: number;
+  /** The step's wall time by part (with `stepSeconds`). */
+  readonly stepTiming?: StepTiming;
 };
 
 /** How the loop talks to the rest of the ring (or to nothing, in one process). */
@@ -83,6 +87,8 @@ export interface RunContext {
   readonly backend?: string;
   /** Extra fields merged into metrics.json before it is written (e.g. bytes sent per step). */
   extraMetrics?(): Partial<RunMetrics>;
+  /** Bytes this rank sent in the last reducer call (recorded per step on the chief). @default 0 */
+  bytesSentLastStep?(): number;
   /**
    * The reducer's internal state (compression error-feedback residuals),
    * saved in this rank's checkpoint file and restored on resume. Absent: the
@@ -249,6 +255,8 @@ export async function runTraining(opts: TrainOptions, ctx: RunContext): Promise<
   }
   const compiled = ctx.compileStep?.(model);
   const optimizer: Optimizer = createOptimizer(opts.optimizer, { weightDecay: opts.weightDecay, momentum: opts.momentum, ...(ringMomentum !== undefined ? { beta1: 0 } : {}) });
+  const timeSplit = createTimeSplit();
+  let recorder: RunRecorder | undefined;
   try {
     // Step 3
     await syncWeightsFromChief(model, ctx);
@@ -287,6 +295,8 @@ export async function runTraining(opts: TrainOptions, ctx: RunContext): Promise<
       gamma: opts.gamma,
     };
     validateScheduleOptions(schedule);
+    // TensorBoard files and curves.svg: written by the chief only, like metrics.json.
+    if (ctx.isChief) recorder = createRunRecorder({ opts, stepsPerEpoch: steps, worldSize, log });
     const fingerprint: RunFingerprint = {
       model: opts.model,
       dataset: opts.dataset,
@@ -398,15 +408,29 @@ export async function runTraining(opts: TrainOptions, ctx: RunContext): Promise<
         const batch = gatherBatch(train, idx, batchBuf);
         lr = learningRateAt(schedule, epoch + s / steps, steps);
         const cfg = scaleAttack(stepCfg, epsWarmupFactor(opts.epsWarmupEpochs ?? 0, epoch + s / steps, steps));
-        const { flatGrad, loss } = await computeGradients(model, batch, cfg, deriveSeed(state.seed, SEED_TAGS.attack, state.globalStep, rank) || 1, compiled);
+        const { flatGrad, loss, attackSeconds, gradientSeconds } = await computeGradients(model, batch, cfg, deriveSeed(state.seed, SEED_TAGS.attack, state.globalStep, rank) || 1, compiled);
         if (!Number.isFinite(loss)) throw new ConfigError(`training diverged: loss ${loss} at epoch ${epoch + 1} step ${s + 1}; lower --lr (now ${opts.lr})`);
+        const reduceStart = performance.now();
         const mean = await ctx.reducer(flatGrad, state.globalStep, gradSegments);
+        const updateStart = performance.now();
         applyGradients(model, optimizer, mean, lr, compiled);
+        const stepTiming: StepTiming = { attackSeconds, gradientSeconds, allreduceSeconds: (updateStart - reduceStart) / 1000, updateSeconds: (performance.now() - updateStart) / 1000 };
+        timeSplit.addStep(stepTiming);
         state.globalStep++;
         state.stepInEpoch = s + 1;
         state.epochLossSum += loss;
         const now = performance.now();
         state.epochSeconds = secondsBefore + (now - epochStart) / 1000;
+        const imagesPerSecond = ((s + 1 - firstStep) * worldSize * opts.batchSize) / Math.max((now - epochStart) / 1000, 1e-9);
+        recorder?.recordStep({
+          step: state.globalStep,
+          loss,
+          lr,
+          eps: opts.attack === 'none' ? 0 : cfg.attackParams.eps,
+          imagesPerSecond,
+          timing: stepTiming,
+          bytesSent: ctx.bytesSentLastStep?.() ?? 0,
+        });
         report({
           phase: 'training',
           epoch: epoch + 1,
@@ -415,7 +439,8 @@ export async function runTraining(opts: TrainOptions, ctx: RunContext): Promise<
           totalSteps,
           loss,
           stepSeconds: (now - stepStart) / 1000,
-          imagesPerSecond: ((s + 1 - firstStep) * worldSize * opts.batchSize) / Math.max((now - epochStart) / 1000, 1e-9),
+          stepTiming,
+          imagesPerSecond,
           ...(state.lastEval !== undefined ? { cleanAccuracy: state.lastEval.cleanAccuracy, robustAccuracy: state.lastEval.robustAccuracy } : {}),
         });
         // The epoch's last step is checkpointed at the epoch end, after the probe and evaluation.
@@ -428,7 +453,9 @@ export async function runTraining(opts: TrainOptions, ctx: RunContext): Promise<
       // Step 5
       let guardAccuracy: number | undefined;
       if (guard !== undefined) {
+        const probeStart = performance.now();
         const check = await guard.check(model, epoch + 1);
+        timeSplit.addEvaluation((performance.now() - probeStart) / 1000);
         guardAccuracy = check.accuracy;
         if (check.action === GUARD_ACTIONS.collapsed) {
           // Step 6 (the guard has already restored the best weights)
@@ -446,7 +473,10 @@ export async function runTraining(opts: TrainOptions, ctx: RunContext): Promise<
       let evalResult: EvalResult | undefined;
       if (!stop && ((epoch + 1) % opts.evalEvery === 0 || isLast)) {
         report({ phase: 'evaluating', epoch: epoch + 1, totalEpochs: opts.epochs, step: state.globalStep, totalSteps, imagesPerSecond });
+        const evalStart = performance.now();
         evalResult = await evaluateHeldOut(model, dataset, evalOpts, ctx);
+        timeSplit.addEvaluation((performance.now() - evalStart) / 1000);
+        recorder?.recordEvaluation(state.globalStep, evalResult);
         state.lastEval = evalResult;
         state.lastEvalEpoch = epoch;
       }
@@ -481,7 +511,9 @@ export async function runTraining(opts: TrainOptions, ctx: RunContext): Promise<
     let lastEval = state.lastEval;
     if (lastEval === undefined || state.lastEvalEpoch !== state.epoch - 1 || state.collapse !== undefined) {
       report({ phase: 'evaluating', epoch: state.epoch, totalEpochs: opts.epochs, step: state.globalStep, totalSteps });
+      const evalStart = performance.now();
       lastEval = await evaluateHeldOut(model, dataset, evalOpts, ctx);
+      timeSplit.addEvaluation((performance.now() - evalStart) / 1000);
     }
 
     // Step 7
@@ -501,6 +533,7 @@ export async function runTraining(opts: TrainOptions, ctx: RunContext): Promise<
       workers: worldSize,
       compression: opts.compression,
       ...(state.collapse !== undefined ? { overfitGuard: state.collapse } : {}),
+      timeSplit: timeSplit.snapshot(),
       ...(ctx.extraMetrics?.() ?? {}),
     };
     let modelDir: string | undefined;
@@ -509,7 +542,8 @@ export async function runTraining(opts: TrainOptions, ctx: RunContext): Promise<
       modelDir = join(opts.output, MODEL_DIR);
       await saveModel(model, modelDir);
       metricsPath = await writeRunMetrics(opts.output, metrics);
-      log.info('Saved model and metrics', { modelDir, metrics: metricsPath });
+      const curves = await recorder?.finish(metrics);
+      log.info('Saved model and metrics', { modelDir, metrics: metricsPath, curves });
     }
     report({
       phase: 'done',
@@ -523,6 +557,7 @@ export async function runTraining(opts: TrainOptions, ctx: RunContext): Promise<
     });
     return { metrics, ...(modelDir !== undefined ? { modelDir } : {}), ...(metricsPath !== undefined ? { metricsPath } : {}) };
   } finally {
+    recorder?.close();
     compiled?.dispose();
     optimizer.dispose();
     model.dispose();

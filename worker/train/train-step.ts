@@ -11,6 +11,7 @@
  * Every tensor created here is disposed before the functions return, so
  * `tf.memory().numTensors` stays flat from step to step.
  */
+import { performance } from 'node:perf_hooks';
 import * as tf from '@tensorflow/tfjs';
 import type { AttackId, LossId } from '../contract.js';
 import { getAttack, type AttackParams } from './attacks/index.js';
@@ -45,6 +46,10 @@ export interface StepGradients {
   readonly flatGrad: Float32Array;
   /** The batch's training loss. */
   readonly loss: number;
+  /** Seconds spent crafting the adversarial batch. */
+  readonly attackSeconds: number;
+  /** Seconds from the adversarial batch to the gradient and loss on the host. */
+  readonly gradientSeconds: number;
 }
 
 /** Losses that also need the model's logits on the clean inputs. */
@@ -98,11 +103,16 @@ export async function computeGradients(
   const attackFn = getAttack(cfg.attack);
   const params: AttackParams = { ...cfg.attackParams, seed: attackSeed };
   const [h, w, c] = cfg.inputShape;
+  const t0 = performance.now();
+  let tAttack = t0;
   const { value, grads } = tf.tidy(() => {
     const x = tf.tensor4d(batch.x, [batch.n, h, w, c]);
     const y = tf.tensor1d(batch.y, 'int32');
     // The attack is a constant w.r.t. the weights: computed outside variableGrads.
     const xAdv = attackFn === undefined ? x : attackFn(model, x, y, params, compiled);
+    // The cpu, wasm and native CPU backends run kernels as they are called, so this is the attack's
+    // end; on an asynchronous device queued attack kernels would finish (and count) in the gradient part.
+    tAttack = performance.now();
     const fromGraph = compiled === undefined ? undefined : compiledLossGrads(compiled, cfg, x, xAdv, y);
     if (fromGraph !== undefined) return { value: fromGraph.value, grads: Object.fromEntries(vars.map((v, i) => [v.name, fromGraph.grads[i]!])) };
     return tf.variableGrads(() => {
@@ -124,7 +134,7 @@ export async function computeGradients(
     const flatGrad = await flattenTensors(ordered as tf.Tensor[]);
     const loss = (await value.data())[0]!;
     tf.dispose(ordered.filter((g, i) => g !== grads[vars[i]!.name]));
-    return { flatGrad, loss };
+    return { flatGrad, loss, attackSeconds: (tAttack - t0) / 1000, gradientSeconds: (performance.now() - tAttack) / 1000 };
   } finally {
     tf.dispose([value, ...Object.values(grads)]);
   }

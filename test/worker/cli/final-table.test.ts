@@ -29,5 +29,35 @@ describe('formatFinalTable', () => {
     assert.equal(row('train images/s'), '181');
     assert.equal(row('model'), 'small-cnn (166,406 params)');
     assert.equal(row('epochs'), '10/10');
+    assert.equal(lines.find((l) => l.startsWith('time:')), undefined, 'no time rows without a time split');
+  });
+
+  it('shows where the wall time went, as shares adding up to 100%', () => {
+    const m: RunMetrics = {
+      cleanAccuracy: 0.9,
+      robustAccuracy: 0.8,
+      robustAttack: { name: 'pgd', eps: 0.1, steps: 20, restarts: 1, stepSize: 0.0125 },
+      evalExamples: 2000,
+      history: [],
+      config: parseTrainArgs(['--epochs', '2']),
+      backend: 'tensorflow',
+      params: 1000,
+      trainExamples: 8000,
+      wallSeconds: 200,
+      imagesPerSecond: 1000,
+      epochsCompleted: 2,
+      timeSplit: { attackSeconds: 90, gradientSeconds: 50, allreduceSeconds: 20, updateSeconds: 0.004, evaluationSeconds: 30 },
+    };
+    const lines = formatFinalTable(m).split('\n');
+    const rows = lines.filter((l) => l.startsWith('time: ')).map((l) => l.split(/\s{2,}/));
+    const want = [
+      ['time: attack', '45.0% (1m30s)'],
+      ['time: gradient', '25.0% (50s)'],
+      ['time: all-reduce', '10.0% (20s)'],
+      ['time: update', '0.0% (4ms)'],
+      ['time: evaluation', '15.0% (30s)'],
+      ['time: other', '5.0% (10.0s)'],
+    ];
+    assert.deepEqual(rows, want, `-want +got:\n${JSON.stringify(want)}\n${JSON.stringify(rows)}`);
   });
 });

@@ -18,8 +18,8 @@ describe('telemetry server', () => {
 
       progress = { ...progress, phase: 'training', epoch: 1, step: 7, loss: 0.42, imagesPerSecond: 300, cleanAccuracy: 0.9 };
       metrics.observeProgress(progress);
-      metrics.observeProgress({ ...progress, step: 7, stepSeconds: 0.3 }); // same step: no double count
-      metrics.observeStep(0.2);
+      metrics.observeProgress({ ...progress, step: 7 }); // same step: no double count
+      metrics.observeStep(0.2, { attackSeconds: 0.12, gradientSeconds: 0.05, allreduceSeconds: 0.02, updateSeconds: 0.004 });
       metrics.addAllreduceBytes(1024);
       const res = await fetch(base + METRICS_PATH);
       assert.equal(res.status, 200);
@@ -29,7 +29,9 @@ describe('telemetry server', () => {
       assert.match(text, new RegExp(`^${METRIC_NAMES.imagesPerSecond} 300$`, 'm'));
       assert.match(text, new RegExp(`^${METRIC_NAMES.loss} 0.42$`, 'm'));
       assert.match(text, new RegExp(`^${METRIC_NAMES.cleanAccuracy} 0.9$`, 'm'));
-      assert.match(text, new RegExp(`^${METRIC_NAMES.stepDuration}_count 2$`, 'm'));
+      assert.match(text, new RegExp(`^${METRIC_NAMES.stepDuration}_count 1$`, 'm'));
+      assert.match(text, new RegExp(`^${METRIC_NAMES.stepPhaseDuration}_sum\\{phase="attack"\\} 0.12$`, 'm'));
+      assert.match(text, new RegExp(`^${METRIC_NAMES.stepPhaseDuration}_count\\{phase="update"\\} 1$`, 'm'));
       assert.match(text, new RegExp(`^${METRIC_NAMES.allreduceBytes} 1024$`, 'm'));
       assert.equal((await (await fetch(base + PROGRESS_PATH)).json() as ProgressReport).step, 7);
       assert.equal((await fetch(base + '/nope')).status, 404);
