@@ -34,6 +34,14 @@ else
   echo "native backend unavailable: tests run on wasm and cpu"
 fi
 
+step "GPU TensorFlow backend (tfjs-node-gpu with CUDA libraries from PyPI; needs no GPU, cached after the first run)"
+# Required, not optional: the tests check how a GPU image behaves on a node without a GPU.
+if ! bash scripts/install-tfjs-node.sh --gpu; then
+  echo "test.sh: the GPU binding (@tensorflow/tfjs-node-gpu) did not install: see the reason above; its tests cannot run without it" >&2
+  exit 1
+fi
+export DAT_REQUIRE_GPU_BINDING=1
+
 step "type check and build (tsc)"
 # A clean build: compiled tests of deleted sources must not linger in dist/.
 rm -rf dist
