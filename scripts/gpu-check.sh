@@ -37,6 +37,9 @@ readonly STARTED=$SECONDS
 readonly RESULTS=bench/results
 readonly WORK="${TMPDIR:-/tmp}/dat-gpu-check.$$"
 readonly SPEEDUP_TARGET=20
+# TF 2.9 ships PTX, not SASS, for GPUs newer than Ampere: the driver JIT-compiles its kernels
+# once, and the default 256 MB cache would evict them between the runs below.
+export CUDA_CACHE_MAXSIZE="${CUDA_CACHE_MAXSIZE:-4294967296}"
 mkdir -p "$WORK" "$RESULTS"
 trap 'rm -rf "$WORK"' EXIT
 
