@@ -18,7 +18,7 @@ WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY . .
-RUN TFJS_NODE_FLAVOR=gpu bash scripts/install-tfjs-node.sh \
+RUN bash scripts/install-tfjs-node.sh --gpu \
     && npx tsc -p tsconfig.json \
     && npm prune --omit=dev
 

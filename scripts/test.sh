@@ -36,6 +36,14 @@ step "tensorboard Python package (cached venv; the event-file tests read back wi
 # Not fatal here: the tests that need it fail with this script's reason, and the rest still run.
 bash scripts/install-tensorboard-venv.sh >/dev/null || echo "tensorboard venv unavailable: the TensorBoard tests will fail with the reason above"
 
+step "GPU TensorFlow backend (tfjs-node-gpu with CUDA libraries from PyPI; needs no GPU, cached after the first run)"
+# Required, not optional: the tests check how a GPU image behaves on a node without a GPU.
+if ! bash scripts/install-tfjs-node.sh --gpu; then
+  echo "test.sh: the GPU binding (@tensorflow/tfjs-node-gpu) did not install: see the reason above; its tests cannot run without it" >&2
+  exit 1
+fi
+export DAT_REQUIRE_GPU_BINDING=1
+
 step "type check and build (tsc)"
 # A clean build: compiled tests of deleted sources must not linger in dist/.
 rm -rf dist

@@ -63,6 +63,8 @@ if (tf.getBackend() !== NATIVE_BACKEND) {
   console.error(`backend is ${tf.getBackend()}, expected ${NATIVE_BACKEND}`);
   process.exit(1);
 }
+// tfjs-node-gpu without a usable CUDA device computes on the CPU; the install reports which it was.
+const usingGpu = tf.backend().isUsingGpuDevice === true;
 const native = convGrads();
 const trained = trainSteps();
 if (!(trained.last < trained.first)) {
@@ -76,4 +78,4 @@ if (!(diff <= TOLERANCE)) {
   console.error(`conv2d gradients differ from the cpu backend: max relative difference ${diff}`);
   process.exit(1);
 }
-console.log(JSON.stringify({ backend: NATIVE_BACKEND, tfjs: tf.version.tfjs, loss: native.loss, maxRelDiffVsCpu: diff, trainLoss: [trained.first, trained.last] }));
+console.log(JSON.stringify({ backend: NATIVE_BACKEND, tfjs: tf.version.tfjs, isUsingGpuDevice: usingGpu, loss: native.loss, maxRelDiffVsCpu: diff, trainLoss: [trained.first, trained.last] }));

@@ -14,7 +14,9 @@
  *
  * `tfjs-node-gpu` loads fine on a node without CUDA or a GPU and then computes
  * on the CPU; it only counts when its binding reports a GPU device in use.
- * Otherwise `auto` falls through to `tfjs-node`.
+ * Otherwise the reason says what was missing (gpu/cuda-diagnosis.ts), a named
+ * `tensorflow-gpu` fails with it, and `auto` logs it and falls through to
+ * `tfjs-node`.
  */
 import { createRequire } from 'node:module';
 import { dirname, join, sep } from 'node:path';
@@ -23,6 +25,7 @@ import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import type { BackendId } from '../contract.js';
 import { ConfigError, getErrorMessage } from '../util/errors.js';
+import { describeCudaFindings, findCuda, systemCudaProbe } from './gpu/cuda-diagnosis.js';
 import type { Logger } from '../util/log.js';
 import { NATIVE_BACKEND_NAME } from './native/conv2d-backprop-filter-kernel.js';
 import { registerNativeKernelFixes } from './native/register-native-kernels.js';
@@ -46,7 +49,7 @@ const WASM_PACKAGE = '@tensorflow/tfjs-backend-wasm';
 type NativeBackendId = keyof typeof NATIVE_BACKEND_PACKAGES;
 
 /** Why `tensorflow-gpu` is skipped when its binding computes on the CPU. */
-export const NO_GPU_DEVICE_REASON = 'tfjs-node-gpu loaded but found no GPU device';
+export const NO_GPU_DEVICE_REASON = 'tfjs-node-gpu loaded but TensorFlow found no CUDA device';
 
 /**
  * libtensorflow's log threshold (0 info, 1 warning, 2 error). Set to
@@ -55,6 +58,19 @@ export const NO_GPU_DEVICE_REASON = 'tfjs-node-gpu loaded but found no GPU devic
  */
 export const TF_LOG_LEVEL_ENV = 'TF_CPP_MIN_LOG_LEVEL';
 export const DEFAULT_TF_LOG_LEVEL = '1';
+/**
+ * The default for tfjs-node-gpu: errors only. Without a GPU its libtensorflow
+ * warns in several lines about each CUDA library it could not open; the
+ * rejection reason says the same in one (see {@link NO_GPU_DEVICE_REASON}).
+ */
+export const DEFAULT_GPU_TF_LOG_LEVEL = '2';
+
+/**
+ * Set to `true` before tfjs-node-gpu loads unless the user chose: by default
+ * TensorFlow reserves almost all GPU memory in the first process, so a second
+ * local worker (`--workers 2`) on the same GPU could not start.
+ */
+export const TF_GPU_ALLOW_GROWTH_ENV = 'TF_FORCE_GPU_ALLOW_GROWTH';
 
 /** Name both native packages register their backend under. */
 const TFJS_NATIVE_BACKEND_NAME = NATIVE_BACKEND_NAME;
@@ -122,9 +138,31 @@ function readTextOrUndefined(path: string): string | undefined {
   }
 }
 
-/** Sets {@link TF_LOG_LEVEL_ENV} to the default unless the user set it; libtensorflow reads it when it loads. */
-function quietTensorFlowLogs(): void {
-  if (process.env[TF_LOG_LEVEL_ENV] === undefined) process.env[TF_LOG_LEVEL_ENV] = DEFAULT_TF_LOG_LEVEL;
+/**
+ * Sets {@link TF_LOG_LEVEL_ENV} to `level` unless the user set it; libtensorflow
+ * reads it when it loads. Returns a function that puts back the default
+ * {@link DEFAULT_TF_LOG_LEVEL} if `level` was ours, for a package loaded later.
+ */
+function quietTensorFlowLogs(level: string): () => void {
+  if (process.env[TF_LOG_LEVEL_ENV] !== undefined) return () => undefined;
+  process.env[TF_LOG_LEVEL_ENV] = level;
+  return () => {
+    if (process.env[TF_LOG_LEVEL_ENV] === level) process.env[TF_LOG_LEVEL_ENV] = DEFAULT_TF_LOG_LEVEL;
+  };
+}
+
+/** tfjs-node-gpu's deps/lib, where scripts/install-tfjs-node.sh --gpu puts the CUDA libraries. */
+function gpuRuntimeDir(): string | undefined {
+  try {
+    return join(dirname(require.resolve(`${NATIVE_BACKEND_PACKAGES['tensorflow-gpu']}/package.json`)), 'deps', 'lib');
+  } catch {
+    return undefined;
+  }
+}
+
+/** {@link NO_GPU_DEVICE_REASON} with what this node has and lacks, in one line. */
+export function noGpuDeviceReason(env: NodeJS.ProcessEnv = process.env): string {
+  return `${NO_GPU_DEVICE_REASON}: ${describeCudaFindings(findCuda(systemCudaProbe(env), gpuRuntimeDir()))}`;
 }
 
 function readInstalledVersion(pkg: string): string {
@@ -154,13 +192,17 @@ async function probeNative(id: NativeBackendId): Promise<void> {
   const version = readInstalledVersion(pkg);
   // A different version bundles its own tfjs-core, whose kernels would not match ours.
   if (version !== tf.version_core) throw new BackendUnavailable(`${pkg}@${version} does not match @tensorflow/tfjs-core@${tf.version_core}`);
-  quietTensorFlowLogs();
+  const restoreLogLevel = quietTensorFlowLogs(id === 'tensorflow-gpu' ? DEFAULT_GPU_TF_LOG_LEVEL : DEFAULT_TF_LOG_LEVEL);
+  if (id === 'tensorflow-gpu' && process.env[TF_GPU_ALLOW_GROWTH_ENV] === undefined) process.env[TF_GPU_ALLOW_GROWTH_ENV] = 'true';
   // libtensorflow reads the pool sizes once, when the first native package loads; later calls find them set.
   threadPoolsSizedTo ??= sizeTensorFlowThreadPools(process.env, availableParallelism(), readTextOrUndefined);
   try {
     await import(pkg);
   } catch (err) {
     throw new BackendUnavailable(`${pkg} failed to load its native binding: ${getErrorMessage(err).split('\n')[0]}`);
+  } finally {
+    // The GPU package's quieter default must not carry over to tfjs-node loaded after it.
+    restoreLogLevel();
   }
   if (nativeOwner === undefined && tf.findBackendFactory(TFJS_NATIVE_BACKEND_NAME) != null) nativeOwner = id;
   if (nativeOwner !== undefined && nativeOwner !== id) {
@@ -170,11 +212,13 @@ async function probeNative(id: NativeBackendId): Promise<void> {
   registerNativeKernelFixes();
   await activate(TFJS_NATIVE_BACKEND_NAME);
   if (id !== 'tensorflow-gpu') return;
-  const noGpu = gpuDeviceMissingReason(tf.backend());
-  if (noGpu === undefined) return;
-  // Unregister the CPU-only instance so tfjs-node's import can register its own backend under the same name.
+  if (gpuDeviceMissingReason(tf.backend()) === undefined) return;
+  const noGpu = noGpuDeviceReason();
+  // Unregister the CPU-only instance and its kernels so tfjs-node's import can register its own
+  // under the same name (tfjs-core would otherwise warn once for each of its ~200 kernels).
   nativeRejected.set(id, noGpu);
   tf.removeBackend(TFJS_NATIVE_BACKEND_NAME);
+  for (const k of tf.getKernelsForBackend(TFJS_NATIVE_BACKEND_NAME)) tf.unregisterKernel(k.kernelName, TFJS_NATIVE_BACKEND_NAME);
   nativeOwner = undefined;
   throw new BackendUnavailable(noGpu);
 }

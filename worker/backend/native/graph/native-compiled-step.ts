@@ -102,6 +102,19 @@ const CPU_ATTACK_CHAINS = 2;
 /** Fewest examples per attack chain: below that, a batch runs as one chain. */
 const MIN_EXAMPLES_PER_CHAIN = 16;
 
+/**
+ * How the graphs are built for the device the backend computes on (pure). The
+ * graphs carry no device annotations either way: tfjs-node loads them without
+ * soft placement, so an annotation would fail on any op without a GPU kernel,
+ * while TF's placer already puts every unannotated op that has one on the GPU.
+ * On a GPU the attack is one chain (a GPU runs one chain's kernels across the
+ * whole batch; splitting only adds launches) and the first-layer input gradient
+ * keeps cuDNN's padding (the explicit-padding route is an Eigen CPU speed-up).
+ */
+export function deviceGraphOptions(usesGpu: boolean): Required<GraphOptions> {
+  return usesGpu ? { eigenFewChannels: false, attackChains: 1 } : { eigenFewChannels: true, attackChains: CPU_ATTACK_CHAINS };
+}
+
 /** A compiled step, or why the model or backend cannot have one. */
 export type CompiledStepResult = { readonly ok: true; readonly step: CompiledStep } | { readonly ok: false; readonly reason: string };
 
@@ -150,7 +163,7 @@ class NativeCompiledStep implements CompiledStep {
   private readonly statNames: string[];
   /** BatchNorm plan nodes; without any, branches are stacked into one batch (the same function, one graph run). */
   private readonly bnNodes: number[];
-  // Eigen's few-channel input gradient is a CPU workaround; cuDNN needs none.
+  /** See {@link deviceGraphOptions}. */
   private readonly graphOpts: GraphOptions;
 
   constructor(
@@ -161,8 +174,9 @@ class NativeCompiledStep implements CompiledStep {
     this.weightNames = Array.from({ length: plan.numWeights }, (_, i) => weightInputName(i));
     this.statNames = Array.from({ length: plan.numNonTrainable ?? 0 }, (_, j) => statInputName(j));
     this.bnNodes = batchNormNodes(plan);
-    this.graphOpts = { eigenFewChannels: backend.isUsingGpuDevice !== true };
-    this.attackChains = backend.isUsingGpuDevice === true ? 1 : CPU_ATTACK_CHAINS;
+    const device = deviceGraphOptions(backend.isUsingGpuDevice === true);
+    this.graphOpts = { eigenFewChannels: device.eigenFewChannels };
+    this.attackChains = device.attackChains;
   }
 
   private checkLive(): void {
