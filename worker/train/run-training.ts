@@ -330,16 +330,19 @@ export async function runTraining(opts: TrainOptions, ctx: RunContext): Promise<
         } satisfies Partial<TrainState>);
         const epochNo = Math.min(state.epoch + 1, opts.epochs);
         resumedComplete = state.epoch >= opts.epochs || state.collapse !== undefined;
-        if (resumedComplete) log.info('Found the run already complete in its checkpoint', { step: state.globalStep, epochs: state.epoch, dir: ref.dir });
-        else log.info('Resumed from checkpoint', { step: state.globalStep, epoch: epochNo, stepInEpoch: state.stepInEpoch, dir: ref.dir });
-        report({
-          phase: 'training',
-          epoch: epochNo,
-          totalEpochs: opts.epochs,
-          step: state.globalStep,
-          totalSteps,
-          ...(state.lastEval !== undefined ? { cleanAccuracy: state.lastEval.cleanAccuracy, robustAccuracy: state.lastEval.robustAccuracy } : {}),
-        });
+        if (resumedComplete) {
+          log.info('Found the run already complete in its checkpoint', { step: state.globalStep, epochs: state.epoch, dir: ref.dir });
+        } else {
+          log.info('Resumed from checkpoint', { step: state.globalStep, epoch: epochNo, stepInEpoch: state.stepInEpoch, dir: ref.dir });
+          report({
+            phase: 'training',
+            epoch: epochNo,
+            totalEpochs: opts.epochs,
+            step: state.globalStep,
+            totalSteps,
+            ...(state.lastEval !== undefined ? { cleanAccuracy: state.lastEval.cleanAccuracy, robustAccuracy: state.lastEval.robustAccuracy } : {}),
+          });
+        }
       }
     }
 
