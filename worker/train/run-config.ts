@@ -107,6 +107,19 @@ export function configId(fp: RunFingerprint): string {
   return createHash('sha256').update(JSON.stringify(fixed)).digest('hex').slice(0, 16);
 }
 
+/** Fields every fingerprint of this worker records (older workers recorded a few). */
+const ALWAYS_RECORDED = ['attack', 'eps', 'lr', 'compression', 'epochs', 'worldSize'] as const;
+
+/** A checkpoint of an older worker does not say how it trained: nothing can prove a resume unchanged. */
+function refuseUnrecorded(saved: RunFingerprint, where: string): void {
+  const rec = saved as unknown as Readonly<Record<string, unknown>>;
+  const missing = ALWAYS_RECORDED.filter((k) => rec[k] === undefined);
+  if (missing.length === 0) return;
+  throw new ConfigError(
+    `checkpoint ${where} was written by an older worker that did not record its training configuration (no ${missing.join(', ')}), so a resume cannot be checked against it; use a fresh --checkpoint-dir`,
+  );
+}
+
 function describeDifference(d: ConfigDifference): string {
   return `${d.name} ${d.saved}→${d.current}`;
 }
@@ -117,6 +130,7 @@ function describeDifference(d: ConfigDifference): string {
  * throws a ConfigError listing every other one. `where` names the checkpoint.
  */
 export function checkResumeConfig(saved: RunFingerprint, current: RunFingerprint, allowed: readonly string[], where: string): ConfigDifference[] {
+  refuseUnrecorded(saved, where);
   const diffs = configDifferences(saved, current);
   const refused = diffs.filter((d) => d.changeable === undefined || !allowed.includes(d.changeable));
   if (refused.length === 0) return diffs;

@@ -492,7 +492,7 @@ export async function runTraining(opts: TrainOptions, ctx: RunContext): Promise<
     }
 
     // Step 7
-    let metrics: RunMetrics = {
+    const computed: RunMetrics = {
       cleanAccuracy: lastEval.cleanAccuracy,
       robustAccuracy: lastEval.robustAccuracy,
       robustAttack: lastEval.attack,
@@ -510,22 +510,8 @@ export async function runTraining(opts: TrainOptions, ctx: RunContext): Promise<
       ...(state.collapse !== undefined ? { overfitGuard: state.collapse } : {}),
       ...(ctx.extraMetrics?.() ?? {}),
     };
-    let modelDir: string | undefined;
-    let metricsPath: string | undefined;
-    if (ctx.isChief) {
-      modelDir = join(opts.output, MODEL_DIR);
-      // A rerun of a finished run: the outputs are already its record (rewriting would change wallSeconds and the like).
-      const kept = resumedComplete ? await readCompletedOutputs(opts.output, state.history, MODEL_FILES.json) : undefined;
-      if (kept !== undefined) {
-        metrics = kept;
-        metricsPath = join(opts.output, METRICS_FILE);
-        log.info('Left the outputs of the completed run unchanged', { modelDir, metrics: metricsPath });
-      } else {
-        await saveModel(model, modelDir);
-        metricsPath = await writeRunMetrics(opts.output, metrics);
-        log.info('Saved model and metrics', { modelDir, metrics: metricsPath });
-      }
-    }
+    const outputs = ctx.isChief ? await writeOutputs(opts.output, model, computed, resumedComplete, log) : undefined;
+    const metrics = outputs?.metrics ?? computed;
     report({
       phase: 'done',
       epoch: state.epoch,
@@ -536,12 +522,31 @@ export async function runTraining(opts: TrainOptions, ctx: RunContext): Promise<
       robustAccuracy: metrics.robustAccuracy,
       imagesPerSecond: metrics.imagesPerSecond,
     });
-    return { metrics, ...(modelDir !== undefined ? { modelDir } : {}), ...(metricsPath !== undefined ? { metricsPath } : {}) };
+    return { metrics, ...(outputs !== undefined ? { modelDir: outputs.modelDir, metricsPath: outputs.metricsPath } : {}) };
   } finally {
     compiled?.dispose();
     optimizer.dispose();
     model.dispose();
   }
+}
+
+/**
+ * Step 7 on the chief: saves the model and metrics.json. A rerun of a run
+ * its checkpoint shows complete (`complete`) keeps outputs that already
+ * record it: rewriting them would change wallSeconds and the like.
+ */
+async function writeOutputs(output: string, model: tf.LayersModel, metrics: RunMetrics, complete: boolean, log: Logger): Promise<Required<RunResult>> {
+  const modelDir = join(output, MODEL_DIR);
+  const kept = complete ? await readCompletedOutputs(output, metrics.history, MODEL_FILES.json) : undefined;
+  if (kept !== undefined) {
+    const metricsPath = join(output, METRICS_FILE);
+    log.info('Left the outputs of the completed run unchanged', { modelDir, metrics: metricsPath });
+    return { metrics: kept, modelDir, metricsPath };
+  }
+  await saveModel(model, modelDir);
+  const metricsPath = await writeRunMetrics(output, metrics);
+  log.info('Saved model and metrics', { modelDir, metrics: metricsPath });
+  return { metrics, modelDir, metricsPath };
 }
 
 /** Overwrites this rank's weights (trainable and BatchNorm statistics) with rank 0's. */

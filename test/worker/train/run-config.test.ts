@@ -52,6 +52,14 @@ describe('checkResumeConfig', () => {
     { name: 'an unallowed safe change names the flag to allow it', current: fp({ epochs: 6 }), allowed: [], want: /\(--epochs 4→6\): rerun .*; to keep the checkpoint and change only epochs, add --allow-config-change epochs$/ },
     { name: 'allowing epochs does not allow lr', current: fp({ epochs: 6, lr: 0.5 }), allowed: ['epochs'], want: /^checkpoint step-00000008 in \/c was written with another configuration \(--lr 0\.001→0\.5\): rerun with the checkpoint's values or use a fresh --checkpoint-dir$/ },
   ];
+  it('a checkpoint of an older worker, which recorded only a few fields, is refused', () => {
+    const legacy = { model: 'mlp', dataset: 'mnist', optimizer: 'adam', seed: 1, trainExamples: 512, batchSize: 128, worldSize: 2, stepsPerEpoch: 2, weightCount: 100 } as unknown as RunFingerprint;
+    assert.throws(
+      () => checkResumeConfig(legacy, fp(), [], 'step-00000008 in /c'),
+      (err: unknown) => err instanceof ConfigError && /written by an older worker .*\(no attack, eps, lr, compression, epochs\).*use a fresh --checkpoint-dir$/.test(err.message),
+    );
+  });
+
   for (const c of cases) {
     it(c.name, () => {
       const run = (): string[] => checkResumeConfig(fp(), c.current, c.allowed, 'step-00000008 in /c').map((d) => d.name);
