@@ -7,6 +7,7 @@
  * directory must be) is a {@link ConfigError}: exit code 2, no gang restart.
  * Anything else (a full disk, an I/O error) may pass, so it stays retryable.
  */
+import { randomUUID } from 'node:crypto';
 import { access, constants, mkdir, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { ConfigError, DatError, getErrorMessage } from '../util/errors.js';
@@ -85,7 +86,8 @@ export async function ensureWritableDir(dir: string, role: string): Promise<void
     const cause = errnoCode(err) === 'ENOENT' ? await diagnoseMissing(dir, err) : err;
     throw explainFsError(cause, `create ${role}`, dir);
   }
-  const probe = join(dir, `.dat-write-probe-${process.pid}`);
+  // Ranks in pods share a volume and often a pid (1): a random part keeps their probes apart.
+  const probe = join(dir, `.dat-write-probe-${process.pid}-${randomUUID()}`);
   try {
     await writeFileAtomic(probe, 'probe\n', { durable: false });
     await rm(probe, { force: true });
