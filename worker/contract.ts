@@ -38,6 +38,17 @@ export const PROGRESS_MODES = ['auto', 'tty', 'plain', 'json', 'none'] as const;
 export type ProgressMode = (typeof PROGRESS_MODES)[number];
 
 /**
+ * Options (by flag name, without `--`) that a resume may change from the
+ * checkpoint's configuration when `--allow-config-change` names them: they
+ * decide how long to train and how to evaluate, not what a step computes.
+ */
+export const RESUME_CHANGEABLE_OPTIONS = ['epochs', 'eval-every', 'eval-attack-steps', 'eval-restarts', 'eval-size'] as const;
+export type ResumeChangeableOption = (typeof RESUME_CHANGEABLE_OPTIONS)[number];
+
+/** Largest L-inf radius: inputs are [0, 1] pixels, so a larger one perturbs every pixel to anything. */
+export const LINF_EPS_MAX = 1;
+
+/**
  * Every option of `dat train`. Field names are the camelCase of the CLI flag
  * (`batchSize` is `--batch-size`). Defaults live in `worker/cli/defaults.ts`,
  * scaled to the dataset; the CRD's defaults mirror them.
@@ -58,7 +69,7 @@ export interface TrainOptions {
   readonly model: ModelId;
 
   readonly attack: AttackId;
-  /** L-inf (or L2 for pgd-l2) radius, in input units ([0,1] pixels). */
+  /** L-inf (or L2 for pgd-l2) radius, in input units ([0,1] pixels); at most {@link LINF_EPS_MAX} for L-inf. */
   readonly eps: number;
   readonly attackSteps: number;
   readonly attackStepSize: number;
@@ -115,6 +126,11 @@ export interface TrainOptions {
   readonly checkpointDir?: string;
   /** Checkpoint every K optimizer steps (and at each epoch end). */
   readonly checkpointEvery: number;
+  /**
+   * Options that may differ from the checkpoint's configuration on a resume
+   * (any other difference refuses the resume). @default none
+   */
+  readonly allowConfigChange?: readonly ResumeChangeableOption[];
 }
 
 /**

@@ -235,6 +235,7 @@ export function resolveTrainOptions(given: Partial<TrainOptions>, env: NodeJS.Pr
     collectiveTimeoutMs: given.collectiveTimeoutMs ?? FIXED_DEFAULTS.collectiveTimeoutMs,
     ...(given.checkpointDir !== undefined ? { checkpointDir: given.checkpointDir } : {}),
     checkpointEvery: given.checkpointEvery ?? FIXED_DEFAULTS.checkpointEvery,
+    ...(given.allowConfigChange !== undefined ? { allowConfigChange: given.allowConfigChange } : {}),
   };
 }
 
@@ -261,4 +262,5 @@ export const DERIVED_DEFAULT_HELP: Readonly<Partial<Record<keyof TrainOptions, s
   limit: 'all',
   dataDir: 'none',
   checkpointDir: 'none (no checkpoints)',
+  allowConfigChange: 'none (any difference from the checkpoint refuses the resume)',
 };

@@ -26,6 +26,12 @@ function defaultOf(spec: OptionSpec): string {
   return fixed === undefined ? 'none' : String(fixed);
 }
 
+function placeholder(spec: OptionSpec): string {
+  if (spec.value.kind === 'enum') return spec.value.values.join('|');
+  if (spec.value.kind === 'enum-list') return `${spec.value.values.join('|')},...`;
+  return spec.value.kind;
+}
+
 /** Every option, grouped, with accepted values and defaults. */
 export function formatTrainHelp(): string {
   const lines: string[] = [
@@ -41,7 +47,7 @@ export function formatTrainHelp(): string {
   for (const group of OPTION_GROUPS) {
     lines.push('', `${group}:`);
     for (const spec of OPTION_SPECS.filter((s) => s.group === group)) {
-      lines.push(`  ${flagName(spec.key)} <${spec.value.kind === 'enum' ? spec.value.values.join('|') : spec.value.kind}>`);
+      lines.push(`  ${flagName(spec.key)} <${placeholder(spec)}>`);
       lines.push(`      ${spec.help}.`);
       if (spec.value.kind !== 'enum') lines.push(`      Accepts ${describeAccepted(spec.value)}.`);
       lines.push(`      Default: ${defaultOf(spec)}.`);

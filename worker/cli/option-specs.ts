@@ -11,8 +11,10 @@ import {
   DATASETS,
   LOSSES,
   MODELS,
+  LINF_EPS_MAX,
   OPTIMIZERS,
   PROGRESS_MODES,
+  RESUME_CHANGEABLE_OPTIONS,
   SCHEDULES,
   type TrainOptions,
 } from '../contract.js';
@@ -20,6 +22,7 @@ import {
 /** How an option's value is parsed and which values it accepts. */
 export type ValueSpec =
   | { readonly kind: 'enum'; readonly values: readonly string[] }
+  | { readonly kind: 'enum-list'; readonly values: readonly string[] }
   | { readonly kind: 'int'; readonly min: number; readonly max: number }
   | { readonly kind: 'number'; readonly min: number; readonly max: number; readonly minExclusive?: boolean; readonly maxExclusive?: boolean }
   | { readonly kind: 'string' }
@@ -39,7 +42,10 @@ export const OPTION_GROUPS = ['Data', 'Model', 'Attack and loss', 'Optimizer and
 export type OptionGroup = (typeof OPTION_GROUPS)[number];
 
 const UINT32_MAX = 0xffff_ffff;
+/** Upper bound of counts that have no natural one (it keeps values finite and exact); stated in every message. */
 const BIG = 1e9;
+/** Largest L2 radius accepted for pgd-l2 (the L2 norm of a [0,1] image difference is at most sqrt(pixels)). */
+const L2_EPS_MAX = 100;
 
 /** Every TrainOptions field, in help order. */
 export const OPTION_SPECS: readonly OptionSpec[] = [
@@ -51,7 +57,12 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { key: 'teacherEpochs', group: 'Data', value: { kind: 'int', min: 1, max: 10_000 }, help: 'epochs of standard training for the pseudo-labeling teacher' },
   { key: 'model', group: 'Model', value: { kind: 'enum', values: MODELS }, help: 'network: mlp, small-cnn (Wong et al., ~166k), madry-cnn (~3.27M), preact-resnet (32x32x3)' },
   { key: 'attack', group: 'Attack and loss', value: { kind: 'enum', values: ATTACKS }, help: 'training attack (none = standard training; fgsm-rs = DAT fast mode)' },
-  { key: 'eps', group: 'Attack and loss', value: { kind: 'number', min: 0, max: 100, minExclusive: true }, help: 'perturbation radius in [0,1] pixel units (L-inf; L2 for pgd-l2)' },
+  {
+    key: 'eps',
+    group: 'Attack and loss',
+    value: { kind: 'number', min: 0, max: L2_EPS_MAX, minExclusive: true },
+    help: `perturbation radius in [0,1] pixel units: L-inf, at most ${LINF_EPS_MAX}, for every attack but pgd-l2 (the evaluation is L-inf PGD too); L2 for pgd-l2`,
+  },
   { key: 'attackSteps', group: 'Attack and loss', value: { kind: 'int', min: 1, max: 10_000 }, help: 'attack iterations (pgd, pgd-l2, trades)' },
   { key: 'attackStepSize', group: 'Attack and loss', value: { kind: 'number', min: 0, max: 100, minExclusive: true }, help: 'attack step size' },
   { key: 'attackRestarts', group: 'Attack and loss', value: { kind: 'int', min: 1, max: 1000 }, help: 'random restarts of the training attack (worst one kept)' },
@@ -83,6 +94,12 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { key: 'collectiveTimeoutMs', group: 'Distributed', value: { kind: 'int', min: 1, max: 86_400_000 }, help: 'per-hop all-reduce deadline in milliseconds' },
   { key: 'checkpointDir', group: 'Distributed', value: { kind: 'string' }, help: 'checkpoint directory (unset: no checkpoints)' },
   { key: 'checkpointEvery', group: 'Distributed', value: { kind: 'int', min: 1, max: BIG }, help: 'checkpoint every K optimizer steps (and at each epoch end)' },
+  {
+    key: 'allowConfigChange',
+    group: 'Distributed',
+    value: { kind: 'enum-list', values: RESUME_CHANGEABLE_OPTIONS },
+    help: 'options that may differ from the checkpoint\'s configuration on a resume (any other difference refuses it)',
+  },
 ];
 
 /** `batchSize` → `--batch-size`. */
@@ -90,16 +107,23 @@ export function flagName(key: string): string {
   return '--' + key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
 }
 
-/** Human description of the accepted values, for error messages and help. */
+/** A range bound as the parser accepts it back: 1e9, not 1000000000. */
+function formatBound(n: number): string {
+  return n >= 1e9 && Number.isInteger(Math.log10(n)) ? `1e${Math.log10(n)}` : String(n);
+}
+
+/** Human description of the accepted values, for error messages and help (every bound stated). */
 export function describeAccepted(v: ValueSpec): string {
   switch (v.kind) {
     case 'enum':
       return `one of ${v.values.join(', ')}`;
+    case 'enum-list':
+      return `comma-separated values from ${v.values.join(', ')}`;
     case 'int':
-      return v.max >= BIG ? `an integer >= ${v.min}` : `an integer in [${v.min}, ${v.max}]`;
+      return `an integer in [${formatBound(v.min)}, ${formatBound(v.max)}]`;
     case 'number': {
-      const lo = `${v.minExclusive === true ? '(' : '['}${v.min}`;
-      const hi = `${v.max}${v.maxExclusive === true ? ')' : ']'}`;
+      const lo = `${v.minExclusive === true ? '(' : '['}${formatBound(v.min)}`;
+      const hi = `${formatBound(v.max)}${v.maxExclusive === true ? ')' : ']'}`;
       return `a number in ${lo}, ${hi}`;
     }
     case 'string':

@@ -3,7 +3,7 @@
  * one-line message naming the option and what it accepts; `main.ts` turns it
  * into exit code 2.
  */
-import type { TrainOptions } from '../contract.js';
+import { LINF_EPS_MAX, type TrainOptions } from '../contract.js';
 import { ConfigError, getErrorMessage } from '../util/errors.js';
 import { validateAttackParams } from '../train/attacks/index.js';
 import { resolveTrainOptions } from './defaults.js';
@@ -24,11 +24,17 @@ function bad(flag: string, v: ValueSpec, raw: string): never {
 }
 
 /** Parses one raw value by its spec (a pure function of its arguments). */
-export function parseValue(flag: string, v: ValueSpec, raw: string): string | number | number[] {
+export function parseValue(flag: string, v: ValueSpec, raw: string): string | number | number[] | string[] {
   switch (v.kind) {
     case 'enum':
       if (!v.values.includes(raw)) bad(flag, v, raw);
       return raw;
+    case 'enum-list': {
+      if (raw.trim() === '') return [];
+      const parts = raw.split(',').map((p) => p.trim());
+      if (!parts.every((p) => v.values.includes(p))) bad(flag, v, raw);
+      return [...new Set(parts)];
+    }
     case 'string':
       if (raw.trim() === '') bad(flag, v, raw);
       return raw;
@@ -104,6 +110,11 @@ export function validateTrainOptions(o: TrainOptions): void {
   }
   if (o.schedule === 'cosine' && o.warmupEpochs >= o.epochs) {
     throw new ConfigError(`invalid value ${o.warmupEpochs} for --warmup-epochs: the cosine schedule needs fewer warm-up epochs than --epochs (${o.epochs})`);
+  }
+  if (o.attack !== 'pgd-l2' && o.eps > LINF_EPS_MAX) {
+    throw new ConfigError(
+      `invalid value ${o.eps} for --eps: expected a number in (0, ${LINF_EPS_MAX}] for the L-inf attack ${o.attack} and its PGD evaluation (pixels lie in [0, 1]); only --attack pgd-l2 takes an L2 radius above ${LINF_EPS_MAX}`,
+    );
   }
   if (o.unlabeledFraction > 0 && o.limit !== undefined && o.limit < 2) {
     throw new ConfigError(`invalid value ${o.limit} for --limit: --unlabeled-fraction needs at least 2 training examples`);

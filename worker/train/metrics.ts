@@ -3,10 +3,12 @@
  * measured them, the per-epoch history and the configuration. Building is
  * pure; {@link writeRunMetrics} is the only side effect.
  */
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../checkpoint/atomic-file.js';
+import { ensureWritableDir, explainFsError } from '../checkpoint/writable-dir.js';
 import type { CompressionId, TrainOptions } from '../contract.js';
-import { wrapError } from '../util/errors.js';
+import { ConfigError } from '../util/errors.js';
 import type { TimeSplit } from './time-split.js';
 
 /** File name of the metrics inside `--output`. */
@@ -83,11 +85,38 @@ export async function writeRunMetrics(outputDir: string, metrics: RunMetrics): P
   const path = join(outputDir, METRICS_FILE);
   try {
     await mkdir(outputDir, { recursive: true });
-    const tmp = `${path}.tmp-${process.pid}`;
-    await writeFile(tmp, JSON.stringify(metrics, null, 2) + '\n');
-    await rename(tmp, path);
+    await writeFileAtomic(path, JSON.stringify(metrics, null, 2) + '\n', { durable: false });
   } catch (err) {
-    throw wrapError(`failed to write ${path}`, err);
+    throw explainFsError(err, 'write', path);
   }
   return path;
+}
+
+/**
+ * Proves before training that the outputs can be written: `outputDir` and
+ * its `model/` are (or can be made) writable directories, and `metrics.json`
+ * is not a directory. Throws a ConfigError (exit 2) for a path that can never
+ * work, so a run does not train for hours and then fail on its last line.
+ */
+export async function checkOutputDir(outputDir: string): Promise<void> {
+  await ensureWritableDir(outputDir, 'output directory (--output)');
+  await ensureWritableDir(join(outputDir, MODEL_DIR), 'model directory (--output)');
+  const metricsPath = join(outputDir, METRICS_FILE);
+  const st = await stat(metricsPath).catch(() => undefined);
+  if (st?.isDirectory() === true) throw new ConfigError(`cannot write ${metricsPath}: it is a directory (--output)`);
+}
+
+/**
+ * The metrics.json in `outputDir` when it is the record of a run with this
+ * `history` and its model is there too (a rerun of a finished run then
+ * leaves both alone); undefined otherwise.
+ */
+export async function readCompletedOutputs(outputDir: string, history: readonly EpochRecord[], modelJson: string): Promise<RunMetrics | undefined> {
+  try {
+    const metrics = JSON.parse(await readFile(join(outputDir, METRICS_FILE), 'utf8')) as RunMetrics;
+    await stat(join(outputDir, MODEL_DIR, modelJson));
+    return JSON.stringify(metrics.history) === JSON.stringify(history) ? metrics : undefined;
+  } catch {
+    return undefined;
+  }
 }

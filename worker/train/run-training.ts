@@ -1,10 +1,13 @@
 /**
  * The training loop of one rank (also the whole run in single-process mode).
  *
+ * 0. Check that the outputs (chief) and the checkpoint directory can be
+ *    written: a bad path fails now, permanently, not after all training.
  * 1. Load the dataset; pseudo-label the unlabeled fraction with a teacher.
  * 2. Build the model (same seed on every rank) and the optimizer.
  * 3. Broadcast rank 0's initial weights; with `--checkpoint-dir`, resume
- *    from the newest complete checkpoint the ranks agree on (resume.ts).
+ *    from the newest complete checkpoint the ranks agree on (resume.ts),
+ *    refusing one written with another configuration (run-config.ts).
  * 4. Per epoch and step: this rank's shard batch → computeGradients (attack
  *    radius ramped by `--eps-warmup-epochs`) → reducer (ring mean) →
  *    applyGradients at the scheduled learning rate; a checkpoint every
@@ -13,7 +16,8 @@
  *    training), then held-out evaluation every `evalEvery` epochs and at the
  *    end, then a checkpoint.
  * 6. On a collapse, restore the best weights and stop.
- * 7. On the chief: save the model and metrics.json.
+ * 7. On the chief: save the model and metrics.json; a rerun of a run its
+ *    checkpoint shows complete leaves the matching outputs alone.
  *
  * All loop state lives in one {@link TrainState} object, which is what a
  * checkpoint saves. Everything else is a pure function of the options and
@@ -46,12 +50,14 @@ import type { CompiledStep } from './compiled-step.js';
 import { evaluateCounts, toEvalResult, type EvalAttackId, type EvalResult, type EvaluateOptions } from './evaluate.js';
 import { BestWeightsGuard, GUARD_ACTIONS, needsOverfitGuard } from './overfit-guard.js';
 import { pseudoLabel } from './pseudo-label.js';
-import { saveModel } from './save-model.js';
-import { MODEL_DIR, writeRunMetrics, type EpochRecord, type RunMetrics } from './metrics.js';
+import { MODEL_FILES, saveModel } from './save-model.js';
+import { checkOutputDir, METRICS_FILE, MODEL_DIR, readCompletedOutputs, writeRunMetrics, type EpochRecord, type RunMetrics } from './metrics.js';
 import { createRunRecorder, type RunRecorder } from './run-recorder.js';
 import { createTimeSplit, type StepTiming } from './time-split.js';
 import { agreeOnResumeCheckpoint, readTrainCheckpoint, restoreResiduals, writeTrainCheckpoint, type ReducerStateHooks } from './resume.js';
-import { fingerprintMismatches, type RunFingerprint, type TrainSnapshot } from './train-checkpoint.js';
+import { buildRunFingerprint, configId } from './run-config.js';
+import type { TrainSnapshot } from './train-checkpoint.js';
+import { ensureWritableDir } from '../checkpoint/writable-dir.js';
 
 /** Progress of one rank, as passed to {@link RunContext.onProgress}. */
 export type TrainProgress = ProgressReport & {
@@ -234,8 +240,12 @@ export async function runTraining(opts: TrainOptions, ctx: RunContext): Promise<
   const report = (p: Omit<TrainProgress, 'rank' | 'worldSize' | 'globalBatch' | 'lastHeartbeat'>): void =>
     ctx.onProgress?.({ ...p, rank, worldSize, globalBatch: worldSize * opts.batchSize, lastHeartbeat: new Date().toISOString() });
 
-  // Step 1
+  // Step 0
   report({ phase: 'starting', epoch: 0, totalEpochs: opts.epochs, step: 0, totalSteps: 0 });
+  if (ctx.isChief) await checkOutputDir(opts.output);
+  if (opts.checkpointDir !== undefined) await ensureWritableDir(opts.checkpointDir, 'checkpoint directory (--checkpoint-dir)');
+
+  // Step 1
   const dataset = await loadDataset({ dataset: opts.dataset, dataDir: opts.dataDir, limit: opts.limit, testSize: opts.testSize, seed: opts.seed, log });
   const train = await prepareTrainSplit(dataset, opts, ctx);
   const steps = stepsPerEpoch(train.n, worldSize, opts.batchSize);
@@ -295,28 +305,18 @@ export async function runTraining(opts: TrainOptions, ctx: RunContext): Promise<
       gamma: opts.gamma,
     };
     validateScheduleOptions(schedule);
-    // TensorBoard files and curves.svg: written by the chief only, like metrics.json.
-    if (ctx.isChief) recorder = createRunRecorder({ opts, stepsPerEpoch: steps, worldSize, log });
-    const fingerprint: RunFingerprint = {
-      model: opts.model,
-      dataset: opts.dataset,
-      optimizer: opts.optimizer,
-      seed: opts.seed,
-      trainExamples: train.n,
-      batchSize: opts.batchSize,
-      worldSize,
-      stepsPerEpoch: steps,
-      weightCount: totalSize(modelVariables(model)),
-    };
+    const fingerprint = buildRunFingerprint(opts, { worldSize, trainExamples: train.n, weightCount: totalSize(modelVariables(model)) });
+    const runConfigId = configId(fingerprint);
     const checkpointDir = opts.checkpointDir;
+    let resumedComplete = false;
     if (checkpointDir !== undefined) {
       const ref = await agreeOnResumeCheckpoint(checkpointDir, ctx);
       if (ref !== undefined) {
-        const restored = await readTrainCheckpoint(ref, ctx);
+        const restored = await readTrainCheckpoint(ref, ctx, { fingerprint, allowChanges: opts.allowConfigChange ?? [] });
         const snap = restored.snapshot;
-        const mismatches = fingerprintMismatches(snap.fingerprint, fingerprint);
-        if (mismatches.length > 0) {
-          throw new ConfigError(`checkpoint at step ${ref.step} in ${checkpointDir} belongs to another configuration (${mismatches.join(', ')}); rerun with its options or use a fresh --checkpoint-dir`);
+        if (restored.changed.length > 0) log.warn('Resumed with changed options', Object.fromEntries(restored.changed.map((d) => [d.name, `${d.saved}→${d.current}`])));
+        if (snap.position.epoch > opts.epochs) {
+          throw new ConfigError(`invalid value ${opts.epochs} for --epochs: checkpoint ${ref.dir} is already at the end of epoch ${snap.position.epoch}`);
         }
         writeWeights(modelVariables(model), snap.weights);
         // BatchNorm statistics drift per rank within an epoch; each rank > 0 keeps its own.
@@ -337,17 +337,25 @@ export async function runTraining(opts: TrainOptions, ctx: RunContext): Promise<
           collapse: snap.loop.collapse,
         } satisfies Partial<TrainState>);
         const epochNo = Math.min(state.epoch + 1, opts.epochs);
-        log.info('Resumed from checkpoint', { step: state.globalStep, epoch: epochNo, stepInEpoch: state.stepInEpoch, dir: ref.dir });
-        report({
-          phase: 'training',
-          epoch: epochNo,
-          totalEpochs: opts.epochs,
-          step: state.globalStep,
-          totalSteps,
-          ...(state.lastEval !== undefined ? { cleanAccuracy: state.lastEval.cleanAccuracy, robustAccuracy: state.lastEval.robustAccuracy } : {}),
-        });
+        resumedComplete = state.epoch >= opts.epochs || state.collapse !== undefined;
+        if (resumedComplete) {
+          log.info('Found the run already complete in its checkpoint', { step: state.globalStep, epochs: state.epoch, dir: ref.dir });
+        } else {
+          log.info('Resumed from checkpoint', { step: state.globalStep, epoch: epochNo, stepInEpoch: state.stepInEpoch, dir: ref.dir });
+          report({
+            phase: 'training',
+            epoch: epochNo,
+            totalEpochs: opts.epochs,
+            step: state.globalStep,
+            totalSteps,
+            ...(state.lastEval !== undefined ? { cleanAccuracy: state.lastEval.cleanAccuracy, robustAccuracy: state.lastEval.robustAccuracy } : {}),
+          });
+        }
       }
     }
+    // TensorBoard files and curves.svg: written by the chief only, like metrics.json; a rerun of a
+    // completed run leaves every output alone.
+    if (ctx.isChief && !resumedComplete) recorder = createRunRecorder({ opts, stepsPerEpoch: steps, worldSize, log });
 
     /** Writes this rank's part of a checkpoint of the current state. */
     const checkpoint = async (): Promise<void> => {
@@ -372,7 +380,7 @@ export async function runTraining(opts: TrainOptions, ctx: RunContext): Promise<
             }
           : undefined;
       const nonTrainable = rank !== 0 && hasBatchNorm ? await readWeights(nonTrainableVariables(model)) : undefined;
-      await writeTrainCheckpoint(checkpointDir, ctx, state.globalStep, snap, { nonTrainable });
+      await writeTrainCheckpoint(checkpointDir, ctx, state.globalStep, snap, { nonTrainable, configId: runConfigId });
     };
 
     log.info('Started training', {
@@ -517,7 +525,7 @@ export async function runTraining(opts: TrainOptions, ctx: RunContext): Promise<
     }
 
     // Step 7
-    const metrics: RunMetrics = {
+    const computed: RunMetrics = {
       cleanAccuracy: lastEval.cleanAccuracy,
       robustAccuracy: lastEval.robustAccuracy,
       robustAttack: lastEval.attack,
@@ -536,15 +544,8 @@ export async function runTraining(opts: TrainOptions, ctx: RunContext): Promise<
       timeSplit: timeSplit.snapshot(),
       ...(ctx.extraMetrics?.() ?? {}),
     };
-    let modelDir: string | undefined;
-    let metricsPath: string | undefined;
-    if (ctx.isChief) {
-      modelDir = join(opts.output, MODEL_DIR);
-      await saveModel(model, modelDir);
-      metricsPath = await writeRunMetrics(opts.output, metrics);
-      const curves = await recorder?.finish(metrics);
-      log.info('Saved model and metrics', { modelDir, metrics: metricsPath, curves });
-    }
+    const outputs = ctx.isChief ? await writeOutputs(opts.output, model, computed, resumedComplete, log, recorder) : undefined;
+    const metrics = outputs?.metrics ?? computed;
     report({
       phase: 'done',
       epoch: state.epoch,
@@ -555,13 +556,33 @@ export async function runTraining(opts: TrainOptions, ctx: RunContext): Promise<
       robustAccuracy: metrics.robustAccuracy,
       imagesPerSecond: metrics.imagesPerSecond,
     });
-    return { metrics, ...(modelDir !== undefined ? { modelDir } : {}), ...(metricsPath !== undefined ? { metricsPath } : {}) };
+    return { metrics, ...(outputs !== undefined ? { modelDir: outputs.modelDir, metricsPath: outputs.metricsPath } : {}) };
   } finally {
     recorder?.close();
     compiled?.dispose();
     optimizer.dispose();
     model.dispose();
   }
+}
+
+/**
+ * Step 7 on the chief: saves the model and metrics.json. A rerun of a run
+ * its checkpoint shows complete (`complete`) keeps outputs that already
+ * record it: rewriting them would change wallSeconds and the like.
+ */
+async function writeOutputs(output: string, model: tf.LayersModel, metrics: RunMetrics, complete: boolean, log: Logger, recorder: RunRecorder | undefined): Promise<Required<RunResult>> {
+  const modelDir = join(output, MODEL_DIR);
+  const kept = complete ? await readCompletedOutputs(output, metrics.history, MODEL_FILES.json) : undefined;
+  if (kept !== undefined) {
+    const metricsPath = join(output, METRICS_FILE);
+    log.info('Left the outputs of the completed run unchanged', { modelDir, metrics: metricsPath });
+    return { metrics: kept, modelDir, metricsPath };
+  }
+  await saveModel(model, modelDir);
+  const metricsPath = await writeRunMetrics(output, metrics);
+  const curves = await recorder?.finish(metrics);
+  log.info('Saved model and metrics', { modelDir, metrics: metricsPath, curves });
+  return { metrics, modelDir, metricsPath };
 }
 
 /** Overwrites this rank's weights (trainable and BatchNorm statistics) with rank 0's. */

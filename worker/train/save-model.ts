@@ -6,19 +6,19 @@
  * IOHandlers. The files are the standard format: `tf.loadLayersModel` in a
  * browser (over http) or tfjs-node (`file://`) reads them too.
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { writeFileAtomic } from '../checkpoint/atomic-file.js';
+import { explainFsError } from '../checkpoint/writable-dir.js';
 import { DatError, wrapError } from '../util/errors.js';
 
 /** File names inside the model directory. */
 export const MODEL_FILES = { json: 'model.json', weights: 'weights.bin' } as const;
 
-/** Writes `path` atomically (temporary file, then rename), so a reader never sees half a file. */
+/** Writes `path` atomically (and removes its temp file on failure), so a reader never sees half a file. */
 async function writeAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, data);
-  await rename(tmp, path);
+  await writeFileAtomic(path, data, { durable: false });
 }
 
 /** An IOHandler whose `save` writes `dir/model.json` and `dir/weights.bin`. */
@@ -42,7 +42,7 @@ export function fileSaveHandler(dir: string): tf.io.IOHandler {
         // model.json last: its presence means the weights are complete.
         await writeAtomic(join(dir, MODEL_FILES.json), JSON.stringify(modelJson));
       } catch (err) {
-        throw wrapError(`failed to save model to ${dir}`, err);
+        throw explainFsError(err, 'save the model to', dir);
       }
       return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
     },

@@ -15,6 +15,7 @@
  */
 import type { OptimizerId } from '../contract.js';
 import { DataError } from '../util/errors.js';
+import type { RunFingerprint } from './run-config.js';
 import type { EvalResult } from './evaluate.js';
 import type { EpochRecord, RunMetrics } from './metrics.js';
 import type { OptimizerState } from './optimizers/index.js';
@@ -22,6 +23,14 @@ import type { GuardSnapshot } from './overfit-guard.js';
 
 /** Bumped when the layout changes incompatibly; older files are refused with a clear error. */
 export const TRAIN_CHECKPOINT_VERSION = 1;
+
+export type { RunFingerprint } from './run-config.js';
+
+/**
+ * A checkpoint of another format version: not damage, so a resume must not
+ * fall back past it (and then overwrite it), but refuse.
+ */
+export class CheckpointVersionError extends DataError {}
 
 /** Tensor names inside a checkpoint file. */
 export const CHECKPOINT_TENSORS = {
@@ -42,23 +51,6 @@ export interface TrainPosition {
   /** Steps of `epoch` already taken (0 at an epoch boundary). */
   readonly stepInEpoch: number;
   readonly globalStep: number;
-}
-
-/**
- * The run configuration a checkpoint is only valid for: resuming with another
- * model, data set size, batch or ring size would silently train something
- * else, so a mismatch is a configuration error.
- */
-export interface RunFingerprint {
-  readonly model: string;
-  readonly dataset: string;
-  readonly optimizer: OptimizerId;
-  readonly seed: number;
-  readonly trainExamples: number;
-  readonly batchSize: number;
-  readonly worldSize: number;
-  readonly stepsPerEpoch: number;
-  readonly weightCount: number;
 }
 
 /** Loop bookkeeping that shapes the metrics (not the weights). */
@@ -151,7 +143,7 @@ export function encodeRankCheckpoint(rank: number, globalStep: number, residuals
 
 function checkVersion(meta: TrainCheckpointMeta | undefined, file: string): TrainCheckpointMeta {
   if (meta === null || typeof meta !== 'object' || meta.version !== TRAIN_CHECKPOINT_VERSION) {
-    throw new DataError(`checkpoint ${file} has format version ${String(meta?.version)}, this worker reads ${TRAIN_CHECKPOINT_VERSION}; use a fresh --checkpoint-dir`);
+    throw new CheckpointVersionError(`checkpoint ${file} has format version ${String(meta?.version)}, this worker reads ${TRAIN_CHECKPOINT_VERSION}; use a fresh --checkpoint-dir`);
   }
   return meta;
 }
@@ -165,14 +157,42 @@ export function decodeResiduals(tensors: ReadonlyMap<string, Float32Array>): Map
   return out;
 }
 
-/** Rebuilds the run snapshot from rank 0's decoded file; `file` names it in errors. */
+/** A file can pass its checksum and still be inconsistent (written by a buggy or hostile writer): check sizes. */
+function checkSizes(fp: RunFingerprint | undefined, weights: Float32Array, optimizer: OptimizerState, file: string): void {
+  const bad = (what: string): never => {
+    throw new DataError(`checkpoint ${file} is inconsistent: ${what}`);
+  };
+  if (fp === null || typeof fp !== 'object') bad('the run configuration is missing');
+  if (weights.length !== fp!.weightCount) bad(`${weights.length} weights, its configuration says ${String(fp!.weightCount)}`);
+  for (const slot of optimizer.slots) {
+    const size = slot.shape.reduce((a, b) => a * b, 1);
+    if (slot.values.length !== size) bad(`optimizer slot ${slot.name} holds ${slot.values.length} values for shape [${slot.shape.join(',')}]`);
+  }
+}
+
+/**
+ * Rebuilds the run snapshot from rank 0's decoded file; `file` names it in
+ * errors. Anything malformed is a DataError (a version mismatch a
+ * {@link CheckpointVersionError}), never a TypeError.
+ */
 export function decodeChiefCheckpoint(contents: { readonly meta: TrainCheckpointMeta; readonly tensors: ReadonlyMap<string, Float32Array> }, file: string): TrainSnapshot {
+  try {
+    return decodeChief(contents, file);
+  } catch (err) {
+    if (err instanceof DataError) throw err;
+    throw new DataError(`checkpoint ${file} is malformed: ${(err as Error).message}`, err);
+  }
+}
+
+function decodeChief(contents: { readonly meta: TrainCheckpointMeta; readonly tensors: ReadonlyMap<string, Float32Array> }, file: string): TrainSnapshot {
   const meta = checkVersion(contents.meta, file);
   const chief = meta.chief;
   const missing = (what: string): never => {
     throw new DataError(`checkpoint ${file} is not a rank-0 training checkpoint: ${what} is missing`);
   };
   if (chief === undefined) return missing('the run state');
+  if (!Number.isInteger(chief.position?.globalStep) || !Number.isInteger(chief.position.epoch)) return missing('the run position');
+  if (!Array.isArray(chief.loop?.history)) return missing('the metrics history');
   const weights = contents.tensors.get(CHECKPOINT_TENSORS.weights) ?? missing(CHECKPOINT_TENSORS.weights);
   const optimizer: OptimizerState = {
     id: chief.optimizer.id,
@@ -183,6 +203,7 @@ export function decodeChiefCheckpoint(contents: { readonly meta: TrainCheckpoint
       values: contents.tensors.get(CHECKPOINT_TENSORS.optimizerPrefix + s.name) ?? missing(`optimizer slot ${s.name}`),
     })),
   };
+  checkSizes(chief.fingerprint, weights, optimizer, file);
   const guardWeights = contents.tensors.get(CHECKPOINT_TENSORS.guardBest);
   const guard: GuardSnapshot | undefined =
     chief.guard === undefined ? undefined : { ...chief.guard, ...(guardWeights !== undefined ? { bestWeights: guardWeights } : {}) };
@@ -192,16 +213,4 @@ export function decodeChiefCheckpoint(contents: { readonly meta: TrainCheckpoint
 /** Reads the meta of any rank's file, checking its version. */
 export function decodeRankMeta(meta: TrainCheckpointMeta, file: string): TrainCheckpointMeta {
   return checkVersion(meta, file);
-}
-
-/**
- * The fields of `saved` that differ from `current`, as `name saved→current`
- * (empty when the checkpoint belongs to this run's configuration).
- */
-export function fingerprintMismatches(saved: RunFingerprint, current: RunFingerprint): string[] {
-  const out: string[] = [];
-  for (const key of Object.keys(current) as (keyof RunFingerprint)[]) {
-    if (saved[key] !== current[key]) out.push(`${key} ${String(saved[key])}→${String(current[key])}`);
-  }
-  return out;
 }

@@ -1,15 +1,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, truncate, writeFile, readdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, truncate, writeFile, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   chooseCommonStep,
+  listCheckpoints,
   listCompleteCheckpoints,
   readCheckpoint,
   stepDirName,
   writeCheckpoint,
+  writeFileAtomic,
 } from '../../../worker/checkpoint/checkpoint-store.js';
+import { ConfigError } from '../../../worker/util/errors.js';
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'ckpt-test-'));
@@ -98,4 +101,72 @@ test('chooseCommonStep picks the newest step every rank has', () => {
     { name: 'no ranks', in: [], want: undefined },
   ];
   for (const c of cases) assert.equal(chooseCommonStep(c.in), c.want, c.name);
+});
+
+/** Writes a complete checkpoint of `worldSize` ranks for configuration `configId`. */
+async function writeRun(dir: string, step: number, worldSize: number, configId: string | undefined): Promise<void> {
+  for (let r = worldSize - 1; r >= 0; r--) {
+    await writeCheckpoint(dir, { step, rank: r, worldSize, tensors: tensors(step + r), meta: {}, ...(configId !== undefined ? { configId } : {}) });
+  }
+}
+
+test('pruning never deletes checkpoints of another configuration or ring size', async () => {
+  const cases = [
+    { name: 'another ring size', other: { worldSize: 2, configId: 'a' } },
+    { name: 'another configuration', other: { worldSize: 1, configId: 'b' } },
+    { name: 'an older worker (no configuration recorded)', other: { worldSize: 1, configId: undefined } },
+  ];
+  for (const c of cases) {
+    await withDir(async (dir) => {
+      for (const s of [1, 2]) await writeRun(dir, s, c.other.worldSize, c.other.configId);
+      // This run: ring of 1, configuration 'a', three later checkpoints (pruning keeps two of its own).
+      for (const s of [10, 20, 30]) await writeRun(dir, s, 1, 'a');
+      assert.deepEqual((await readdir(dir)).sort(), [1, 2, 20, 30].map(stepDirName), c.name);
+      const { complete } = await listCheckpoints(dir);
+      assert.deepEqual(
+        complete.map((x) => [x.step, x.worldSize, x.configId]),
+        [[30, 1, 'a'], [20, 1, 'a'], [2, c.other.worldSize, c.other.configId], [1, c.other.worldSize, c.other.configId]],
+        c.name,
+      );
+    });
+  }
+});
+
+test('a stray step directory beyond the step just written is pruned, unless another configuration owns it', async () => {
+  const cases: { name: string; fill: (d: string) => Promise<unknown>; pruned: boolean }[] = [
+    { name: 'empty step-99999999', fill: async () => undefined, pruned: true },
+    { name: 'a leftover temp file', fill: async (d) => writeFile(join(d, 'rank-0.ckpt.tmp-1-2'), 'x'), pruned: true },
+    { name: 'a manifest of this run for another step', fill: async (d) => writeFile(join(d, 'rank-0.manifest.json'), JSON.stringify({ step: 5, rank: 0, worldSize: 1, configId: 'a' })), pruned: true },
+    { name: 'a manifest of another configuration', fill: async (d) => writeFile(join(d, 'rank-0.manifest.json'), JSON.stringify({ step: 99999999, rank: 0, worldSize: 1, configId: 'b' })), pruned: false },
+  ];
+  for (const c of cases) {
+    await withDir(async (dir) => {
+      const stray = join(dir, stepDirName(99999999));
+      await mkdir(stray);
+      await c.fill(stray);
+      await writeRun(dir, 1, 1, 'a');
+      const want = c.pruned ? [stepDirName(1)] : [stepDirName(1), stepDirName(99999999)];
+      assert.deepEqual((await readdir(dir)).sort(), want, c.name);
+    });
+  }
+});
+
+test('a rank refuses to overwrite another configuration\'s file at the same step', async () => {
+  await withDir(async (dir) => {
+    await writeRun(dir, 4, 2, 'a');
+    await assert.rejects(
+      writeCheckpoint(dir, { step: 4, rank: 0, worldSize: 1, tensors: tensors(0), meta: {}, configId: 'b' }),
+      (err: unknown) => err instanceof ConfigError && /step-00000004 .* already holds rank 0 of another configuration \(2 ranks, configuration a\)/.test(err.message),
+    );
+    assert.deepEqual((await listCompleteCheckpoints(dir, 2)).complete.map((c) => c.step), [4]);
+  });
+});
+
+test('a failed write leaves no temp file behind', async () => {
+  await withDir(async (dir) => {
+    // The rename fails: a non-empty directory sits where the file goes.
+    await mkdir(join(dir, 'target', 'inside'), { recursive: true });
+    await assert.rejects(writeFileAtomic(join(dir, 'target'), Buffer.alloc(1024)));
+    assert.deepEqual(await readdir(dir), ['target']);
+  });
 });

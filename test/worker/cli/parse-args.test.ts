@@ -31,6 +31,9 @@ describe('parseTrainArgs: good values', () => {
     { name: 'explicit values win over derived defaults', argv: ['--attack-step-size', '0.01', '--attack-steps', '40', '--loss', 'adv'], want: { attackStepSize: 0.01, attackSteps: 40, loss: 'adv' } },
     { name: 'optional fields', argv: ['--limit', '256', '--test-size', '500', '--checkpoint-dir', '/ckpt'], want: { limit: 256, testSize: 500, checkpointDir: '/ckpt' } },
     { name: 'one epoch gets no warm-up', argv: ['--epochs', '1'], want: { epochs: 1, warmupEpochs: 0, milestones: [] } },
+    { name: 'L-inf eps of exactly 1', argv: ['--eps', '1'], want: { eps: 1 } },
+    { name: 'an L2 radius above 1 for pgd-l2', argv: ['--attack', 'pgd-l2', '--eps', '2.5'], want: { eps: 2.5 } },
+    { name: 'options a resume may change', argv: ['--allow-config-change', 'epochs,eval-size,epochs'], want: { allowConfigChange: ['epochs', 'eval-size'] } },
   ];
   for (const c of cases) {
     it(c.name, () => {
@@ -56,6 +59,12 @@ describe('parseTrainArgs: bad values are one-line ConfigErrors naming the option
     { name: 'warm-up longer than training', argv: ['--epochs', '3', '--warmup-epochs', '5'], want: /for --warmup-epochs: expected at most --epochs \(3\)/ },
     { name: 'cosine needs warm-up < epochs', argv: ['--epochs', '3', '--warmup-epochs', '3'], want: /--warmup-epochs: the cosine schedule/ },
     { name: 'unknown backend', argv: ['--backend', 'gpu'], want: /--backend: expected one of auto, tensorflow-gpu, tensorflow, wasm, cpu/ },
+    { name: 'L-inf eps above 1 (pixels lie in [0, 1])', argv: ['--eps', '2'], want: /^invalid value 2 for --eps: expected a number in \(0, 1\] for the L-inf attack pgd and its PGD evaluation/ },
+    { name: 'L-inf eps above 1 with no training attack (the evaluation is L-inf)', argv: ['--attack', 'none', '--eps', '1.5'], want: /for --eps: expected a number in \(0, 1\] for the L-inf attack none/ },
+    { name: 'fgsm-rs eps above 1', argv: ['--attack', 'fgsm-rs', '--eps', '8'], want: /for --eps: expected a number in \(0, 1\]/ },
+    { name: 'an integer above the stated maximum', argv: ['--checkpoint-every', '2e9'], want: /^invalid value "2e9" for --checkpoint-every: expected an integer in \[1, 1e9\]$/ },
+    { name: 'a count above its maximum says so', argv: ['--limit', '1000000001'], want: /for --limit: expected an integer in \[1, 1e9\]$/ },
+    { name: 'an option a resume may not change', argv: ['--allow-config-change', 'epochs,lr'], want: /for --allow-config-change: expected comma-separated values from epochs, eval-every, eval-attack-steps, eval-restarts, eval-size$/ },
   ];
   for (const c of cases) {
     it(c.name, () => {
@@ -75,7 +84,7 @@ describe('parseTrainArgs: bad values are one-line ConfigErrors naming the option
 
 describe('formatTrainArgs', () => {
   it('round-trips through parseTrainArgs', () => {
-    for (const argv of [[], ['--dataset', 'cifar10', '--data-dir', '/d', '--workers', '2', '--eps', '8/255', '--limit', '64'], ['--epochs', '1']]) {
+    for (const argv of [[], ['--dataset', 'cifar10', '--data-dir', '/d', '--workers', '2', '--eps', '8/255', '--limit', '64'], ['--epochs', '1'], ['--allow-config-change', 'epochs,eval-every']]) {
       const opts = parseTrainArgs(argv);
       assert.deepEqual(parseTrainArgs(formatTrainArgs(opts)), opts);
     }
@@ -87,6 +96,14 @@ describe('help', () => {
     const help = formatTrainHelp();
     for (const spec of OPTION_SPECS) assert.ok(help.includes(flagName(spec.key) + ' '), `${flagName(spec.key)} missing from help`);
     assert.equal(help.match(/Default: /g)?.length, OPTION_SPECS.length);
+  });
+
+  it('states every range with both bounds, and the L-inf limit of --eps', () => {
+    const help = formatTrainHelp();
+    assert.doesNotMatch(help, /(integer|number) >=/, 'no range hides its maximum');
+    assert.match(help, /--checkpoint-every <int>\n.*\n\s+Accepts an integer in \[1, 1e9\]\./);
+    assert.match(help, /--eps <number>\n\s+perturbation radius in \[0,1\] pixel units: L-inf, at most 1, for every attack but pgd-l2/);
+    assert.match(help, /--allow-config-change <epochs\|eval-every\|eval-attack-steps\|eval-restarts\|eval-size,\.\.\.>/);
   });
 
   it('parseCommand routes --help and rejects unknown commands', () => {

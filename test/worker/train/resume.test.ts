@@ -12,6 +12,8 @@ import type { ProgressReport } from '../../../worker/contract.js';
 import type { RunMetrics } from '../../../worker/train/metrics.js';
 import { agreeOnResumeCheckpoint, readTrainCheckpoint, writeTrainCheckpoint, type CheckpointRing } from '../../../worker/train/resume.js';
 import type { TrainSnapshot } from '../../../worker/train/train-checkpoint.js';
+import { buildRunFingerprint } from '../../../worker/train/run-config.js';
+import { resolveTrainOptions } from '../../../worker/cli/defaults.js';
 import { createLogger, silentLogger } from '../../../worker/util/log.js';
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
@@ -23,10 +25,16 @@ async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   }
 }
 
+const TINY_FINGERPRINT = buildRunFingerprint(resolveTrainOptions({ model: 'mlp', dataset: 'mnist', optimizer: 'sgd', seed: 1, batchSize: 1 }), {
+  worldSize: 2,
+  trainExamples: 8,
+  weightCount: 2,
+});
+
 function tinySnapshot(step: number): TrainSnapshot {
   return {
     position: { epoch: 0, stepInEpoch: step, globalStep: step },
-    fingerprint: { model: 'mlp', dataset: 'mnist', optimizer: 'sgd', seed: 1, trainExamples: 8, batchSize: 1, worldSize: 2, stepsPerEpoch: 4, weightCount: 2 },
+    fingerprint: TINY_FINGERPRINT,
     weights: Float32Array.from([step, -step]),
     optimizer: { id: 'sgd', step, slots: [] },
     loop: { epochLossSum: 0, epochSeconds: 0, trainSecondsTotal: 0, history: [], lastEvalEpoch: -1 },

@@ -2,29 +2,24 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeTensorFile, encodeTensorFile } from '../../../worker/checkpoint/tensor-file.js';
 import { DataError } from '../../../worker/util/errors.js';
+import { resolveTrainOptions } from '../../../worker/cli/defaults.js';
+import { buildRunFingerprint } from '../../../worker/train/run-config.js';
 import {
   decodeChiefCheckpoint,
   decodeResiduals,
   encodeChiefCheckpoint,
   encodeRankCheckpoint,
-  fingerprintMismatches,
   TRAIN_CHECKPOINT_VERSION,
   type RunFingerprint,
   type TrainCheckpointMeta,
   type TrainSnapshot,
 } from '../../../worker/train/train-checkpoint.js';
 
-const fingerprint: RunFingerprint = {
-  model: 'mlp',
-  dataset: 'mnist',
-  optimizer: 'lamb',
-  seed: 7,
-  trainExamples: 512,
-  batchSize: 64,
+const fingerprint: RunFingerprint = buildRunFingerprint(resolveTrainOptions({ model: 'mlp', dataset: 'mnist', optimizer: 'lamb', seed: 7, batchSize: 64 }), {
   worldSize: 2,
-  stepsPerEpoch: 4,
+  trainExamples: 512,
   weightCount: 5,
-};
+});
 
 function snapshot(withGuardWeights: boolean): TrainSnapshot {
   return {
@@ -90,16 +85,5 @@ describe('train checkpoint bodies', () => {
       c.mutate(body);
       assert.throws(() => decodeChiefCheckpoint(roundTrip(body), 'x/rank-0'), (err: unknown) => err instanceof DataError && c.want.test(err.message) && err.message.includes('x/rank-0'));
     });
-  }
-});
-
-describe('fingerprintMismatches', () => {
-  const cases: { name: string; current: Partial<RunFingerprint>; want: string[] }[] = [
-    { name: 'same configuration', current: {}, want: [] },
-    { name: 'another batch size', current: { batchSize: 32, stepsPerEpoch: 8 }, want: ['batchSize 64→32', 'stepsPerEpoch 4→8'] },
-    { name: 'another model', current: { model: 'small-cnn', weightCount: 9 }, want: ['model mlp→small-cnn', 'weightCount 5→9'] },
-  ];
-  for (const c of cases) {
-    it(c.name, () => assert.deepEqual(fingerprintMismatches(fingerprint, { ...fingerprint, ...c.current }), c.want));
   }
 });
