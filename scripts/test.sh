@@ -63,6 +63,9 @@ if [ "$unit_only" = 0 ]; then
     exit 1
   fi
   export DAT_E2E_KUBECONFIG="$kubeconfig"
+
+  step "GPU worker image (test/images/ runs it on this GPU-less host)"
+  DAT_IMAGES_SKIP_TSC=1 bash scripts/images/build-images.sh worker-gpu
   if [ "${KEEP_CLUSTER:-0}" != 1 ]; then
     trap 'printf "\n==> deleting the kind cluster (KEEP_CLUSTER=1 keeps it)\n"; bash scripts/kind/cluster.sh down || true' EXIT
   fi
@@ -70,7 +73,7 @@ fi
 
 step "tests (node --test)"
 if [ "$unit_only" = 1 ]; then
-  mapfile -t files < <(find dist/test -name '*.test.js' -not -path 'dist/test/integration/*' -not -path 'dist/test/e2e/*' -not -path 'dist/test/charts/*' | sort)
+  mapfile -t files < <(find dist/test -name '*.test.js' -not -path 'dist/test/integration/*' -not -path 'dist/test/e2e/*' -not -path 'dist/test/charts/*' -not -path 'dist/test/images/*' | sort)
 else
   mapfile -t files < <(find dist/test -name '*.test.js' | sort)
 fi

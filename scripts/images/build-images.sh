@@ -2,13 +2,16 @@
 # Builds the project's container images with a local Docker engine:
 #   ghcr.io/dat-operator/operator:<appVersion>   images/operator.Dockerfile
 #   ghcr.io/dat-operator/worker:<appVersion>     images/worker.Dockerfile (tfjs-node inside)
+#   ghcr.io/dat-operator/worker:<appVersion>-gpu images/worker-gpu.Dockerfile (tfjs-node-gpu with
+#                                                the CUDA 11.8 / cuDNN 8.9 libraries from PyPI; ~4 GB)
 # Each Dockerfile copies an application folder staged here (compiled dist/,
 # production node_modules, for the worker the native TensorFlow binding built
 # by scripts/install-tfjs-node.sh) onto a base image given as a build
 # argument. No network is needed inside the build: our machines reach the npm
 # registry and PyPI from the host only.
 #
-# Usage: build-images.sh [--base IMAGE] [operator] [worker]   (default: both)
+# Usage: build-images.sh [--base IMAGE] [operator] [worker] [worker-gpu]
+#   (default: operator and worker)
 #   --base IMAGE  runtime base with Node.js 20 at /usr/bin/node or on PATH
 #                 (default: dat-operator/base-node20:trixie from build-bases.sh;
 #                 with a registry, node:20-bookworm-slim works as well)
@@ -28,8 +31,8 @@ targets=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --base) base="${2:?--base needs an image}"; shift ;;
-    operator | worker) targets+=("$1") ;;
-    *) die "unknown argument $1 (usage: build-images.sh [--base IMAGE] [operator] [worker])" ;;
+    operator | worker | worker-gpu) targets+=("$1") ;;
+    *) die "unknown argument $1 (usage: build-images.sh [--base IMAGE] [operator] [worker] [worker-gpu])" ;;
   esac
   shift
 done
@@ -56,10 +59,22 @@ stage_app() {
     operator) stage_modules "${dir}" --omit=dev --omit=optional ;;
     worker)
       stage_modules "${dir}" --omit=dev
+      # The CPU image carries no GPU package (its JS alone would only make `auto` try and log a fallback).
+      rm -rf "${dir}/node_modules/@tensorflow/tfjs-node-gpu"
       # The native binding (cached by the script after the first build); a worker image without it would train on wasm.
       bash "${ROOT}/scripts/install-tfjs-node.sh" --project "${dir}" >&2
       node --input-type=module -e "process.chdir('${dir}'); await import('${dir}/node_modules/@tensorflow/tfjs-node/dist/index.js')" >/dev/null 2>&1 \
         || die "the staged worker has no loadable tfjs-node binding (see install-tfjs-node.sh's output above)"
+      ;;
+    worker-gpu)
+      stage_modules "${dir}" --omit=dev
+      # The GPU binding, libtensorflow with CUDA kernels and the CUDA/cuDNN libraries, hard-linked from the cache.
+      local gpu="${CACHE}/stage-worker-gpu/gpu-runtime"
+      rm -rf "${gpu}"
+      bash "${ROOT}/scripts/images/stage-gpu-runtime.sh" "${gpu}" >&2 || die "staging the GPU runtime failed (see above)"
+      rm -rf "${dir}/node_modules/@tensorflow/tfjs-node-gpu"
+      cp -al "${gpu}/node_modules/@tensorflow/tfjs-node-gpu" "${dir}/node_modules/@tensorflow/"
+      cp "${gpu}/dat-gpu-runtime.txt" "${dir}/"
       ;;
   esac
   rm -rf "${dir}/dist" "${dir}/bin" "${dir}/proto"
@@ -85,7 +100,8 @@ main() {
   for t in "${targets[@]}"; do
     started=${SECONDS}
     context="$(stage_app "${t}")"
-    tag="ghcr.io/dat-operator/${t}:${APP_VERSION}"
+    tag="ghcr.io/dat-operator/${t%-gpu}:${APP_VERSION}"
+    [[ "${t}" == *-gpu ]] && tag+="-gpu"
     DOCKER_BUILDKIT=0 docker build -q --build-arg "BASE=${base}" -t "${tag}" -f "${ROOT}/images/${t}.Dockerfile" "${context}" >/dev/null
     log "built ${tag} on ${base} in $((SECONDS - started)) s ($(docker image inspect --format '{{.Size}}' "${tag}" | awk '{printf "%.0f MB", $1/1e6}'))"
   done

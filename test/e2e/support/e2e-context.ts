@@ -58,6 +58,8 @@ export class E2EContext {
       throw err;
     } finally {
       t.diagnostic(`scenario took ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      // A job left running (a failed scenario) would hold CPU requests the next scenario's pods need.
+      await this.cli.kubectlResult(['delete', 'datjobs', '--all', '--wait=false'], { namespace });
     }
   }
 
