@@ -28,8 +28,9 @@ test('buildWorkerEnv gives each rank the whole ring and its own port', async () 
   assert.equal(env.DAT_RING_PORT, String(ports[1]));
   assert.equal(env.KEEP, 'x');
   assert.equal(env.DAT_INSECURE_RING, '1', 'no TLS directory: an explicit plain-text ring');
-  const tls = buildWorkerEnv(1, ports, { DAT_INSECURE_RING: '1' }, '/tmp/x/rank-1');
-  assert.equal(tls.DAT_TLS_DIR, '/tmp/x/rank-1');
+  const tls = buildWorkerEnv(1, ports, { DAT_INSECURE_RING: '1', DAT_TLS_DIR: '/stale' }, true);
+  assert.equal(tls.DAT_RING_TLS_STDIN, '1', 'keys arrive on stdin, not in a directory');
+  assert.equal(tls.DAT_TLS_DIR, undefined);
   assert.equal(tls.DAT_INSECURE_RING, undefined, 'mutual TLS as in a pod');
 });
 
