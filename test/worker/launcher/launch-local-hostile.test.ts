@@ -85,13 +85,15 @@ test('intruders holding connections to the ring ports do not keep a finished run
   const out = await mkdtemp(join(tmpdir(), 'dat-hostile-'));
   const run = startDat([...TINY, '--workers', '2', '--epochs', '2', '--output', out]);
   const intruders: net.Socket[] = [];
+  let running = true;
   let pids: number[] = [];
   try {
     pids = await workerPids(run, 2);
     const ports = await Promise.all([0, 1].map(async (r) => Number((await run.waitForLine(new RegExp(`worker rank ${r} listening on ring port (\\d+)`), 30_000))[1])));
-    // Idle TCP (slowloris) and TLS without a certificate, re-opened as the server drops them, until the run ends.
-    let running = true;
+    // Idle TCP (slowloris) and TLS without a certificate, re-opened as the server drops them, until the
+    // run ends (at most 2,000 sockets, so a run that never ends cannot exhaust this process's files).
     const open = (): void => {
+      if (!running || intruders.length >= 2_000) return;
       for (const port of ports) {
         const raw = net.connect(port, '127.0.0.1');
         const noCert = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false });
@@ -112,6 +114,7 @@ test('intruders holding connections to the ring ports do not keep a finished run
     assert.ok(end.at - finished < 15_000, `the run exited ${end.at - finished} ms after training finished`);
     for (const pid of pids) assert.equal(alive(pid), false, `worker pid ${pid} is still running`);
   } finally {
+    running = false;
     for (const s of intruders) s.destroy();
     killAll([...pids, run.child.pid!]);
     await rm(out, { recursive: true, force: true });
