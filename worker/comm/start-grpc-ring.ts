@@ -4,7 +4,7 @@
  * stops it). Callers then `connect(peers)` once every rank's port is known.
  */
 import { GrpcRingCollective, type GrpcRingOptions } from './grpc-ring-collective.js';
-import { listenRingServer, type RingListenerOptions } from './ring-listener.js';
+import { DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PENDING_HANDSHAKES, listenRingServer, type RingListenerOptions } from './ring-listener.js';
 import { createRingServer } from './transport.js';
 
 /** How the ring port accepts connections, apart from its address: TLS, interceptors, limits. */
@@ -27,7 +27,12 @@ export async function listenGrpcRing(opts: GrpcRingOptions, host: string, port: 
   const server = createRingServer(collective.handlers);
   let listener;
   try {
-    listener = await listenRingServer(server, { ...portOptions, host, port });
+    // Every peer may dial this rank at once (all-to-all, Abort on failure): the limits grow with the ring.
+    const limits = {
+      maxConnections: Math.max(DEFAULT_MAX_CONNECTIONS, 2 * opts.worldSize + 64),
+      maxPendingHandshakes: Math.max(DEFAULT_MAX_PENDING_HANDSHAKES, opts.worldSize),
+    };
+    listener = await listenRingServer(server, { ...limits, ...portOptions, host, port });
   } catch (err) {
     server.forceShutdown();
     throw err;
