@@ -24,7 +24,8 @@ import { OP_KINDS, WIRE_FORMATS, encodeRingMessage, encodedBytesBound, type Ring
 import {
   DEFAULT_MAX_MESSAGE_BYTES, allToAll, mod, partCount, ringAllreduce, ringGather, type RingContext, type RingSendLink,
 } from './ring-allreduce.js';
-import { GRPC_MESSAGE_PREFIX_BYTES, createRingClient, shutdownServer, type PullCall, type RingServerHandlers } from './transport.js';
+import { GRPC_MESSAGE_PREFIX_BYTES, createRingClient, type PullCall, type RingServerHandlers } from './transport.js';
+import type { RingListener } from './ring-listener.js';
 
 /** Default per-hop deadline. */
 export const DEFAULT_HOP_TIMEOUT_MS = 30_000;
@@ -197,7 +198,7 @@ export class GrpcRingCollective implements Collective {
   private chain: Promise<unknown> = Promise.resolve();
   private failure: RingError | undefined;
   private closed = false;
-  private server: grpc.Server | undefined;
+  private listener: RingListener | undefined;
   private sent = 0;
   private readonly pool: EncodePool;
 
@@ -239,9 +240,9 @@ export class GrpcRingCollective implements Collective {
     return this.sent;
   }
 
-  /** Hands the (already bound) server to this collective so `close()` shuts it down. */
-  ownServer(server: grpc.Server): void {
-    this.server = server;
+  /** Hands the (already listening) ring port to this collective so `close()` shuts it down. */
+  ownListener(listener: RingListener): void {
+    this.listener = listener;
   }
 
   /**
@@ -317,7 +318,8 @@ export class GrpcRingCollective implements Collective {
     for (const c of this.clients.values()) c.close();
     this.clients.clear();
     this.pool.clear();
-    if (this.server) await shutdownServer(this.server);
+    // Bounded: peers or strangers holding connections cannot keep a finished rank alive.
+    await this.listener?.close();
   }
 
   /** A one-rank ring has no peers: the result is local, but a failed or closed collective still refuses. */

@@ -3,9 +3,12 @@
  * its server, bind it, and hand the server to the collective (so `close()`
  * stops it). Callers then `connect(peers)` once every rank's port is known.
  */
-import type * as grpc from '@grpc/grpc-js';
 import { GrpcRingCollective, type GrpcRingOptions } from './grpc-ring-collective.js';
-import { bindRingServer, createRingServer } from './transport.js';
+import { DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PENDING_HANDSHAKES, listenRingServer, type RingListenerOptions } from './ring-listener.js';
+import { createRingServer } from './transport.js';
+
+/** How the ring port accepts connections, apart from its address: TLS, interceptors, limits. */
+export type RingPortOptions = Omit<RingListenerOptions, 'host' | 'port'>;
 
 /** A bound, not yet connected ring rank. */
 export interface ListeningRing {
@@ -14,13 +17,28 @@ export interface ListeningRing {
   readonly port: number;
 }
 
-/** Creates and binds one rank's ring server on `host:port` (0 picks a free port). */
-export async function listenGrpcRing(opts: GrpcRingOptions, host: string, port: number, serverCredentials?: grpc.ServerCredentials): Promise<ListeningRing> {
+/**
+ * Creates and binds one rank's ring server on `host:port` (0 picks a free
+ * port); plain text unless `portOptions.tls` is given. A bind failure rejects
+ * at once with a RingBindError (or a ConfigError) naming the address.
+ */
+export async function listenGrpcRing(opts: GrpcRingOptions, host: string, port: number, portOptions: RingPortOptions = {}): Promise<ListeningRing> {
   const collective = new GrpcRingCollective(opts);
   const server = createRingServer(collective.handlers);
-  const bound = await bindRingServer(server, host, port, serverCredentials);
-  collective.ownServer(server);
-  return { collective, port: bound };
+  let listener;
+  try {
+    // Every peer may dial this rank at once (all-to-all, Abort on failure): the limits grow with the ring.
+    const limits = {
+      maxConnections: Math.max(DEFAULT_MAX_CONNECTIONS, 2 * opts.worldSize + 64),
+      maxPendingHandshakes: Math.max(DEFAULT_MAX_PENDING_HANDSHAKES, opts.worldSize),
+    };
+    listener = await listenRingServer(server, { ...limits, ...portOptions, host, port });
+  } catch (err) {
+    server.forceShutdown();
+    throw err;
+  }
+  collective.ownListener(listener);
+  return { collective, port: listener.port };
 }
 
 /** Starts `worldSize` connected ranks in this process on 127.0.0.1 (tests, benchmarks). */

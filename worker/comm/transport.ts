@@ -3,8 +3,8 @@
  * hot `Chunk` message on the hand-written codec of ring-message.ts), channel
  * options, `createRingServer(handlers)` and the client constructor.
  *
- * Binding is the caller's job (`bindRingServer`), so a test or `main` decides
- * the address and port.
+ * Binding is the caller's job (`listenRingServer` in ring-listener.ts), so a
+ * test or `main` decides the address, the port and the TLS settings.
  */
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -66,12 +66,29 @@ export const RING_CHANNEL_OPTIONS: grpc.ChannelOptions = {
   'grpc.ssl_target_name_override': 'dat-ring',
 };
 
-/** Server options: requests are small; keep the server's limits explicit too. */
+/**
+ * Server options. Only peers holding a certificate of the job CA get this far
+ * (the ring port's TLS handshake refuses the rest, see ring-listener.ts); these
+ * limits keep authenticated peers in line too.
+ */
 export const RING_SERVER_OPTIONS: grpc.ServerOptions = {
-  // Pull/Join/Abort requests are tiny; 1 MiB rejects garbage early.
-  'grpc.max_receive_message_length': 1 * MIB,
+  // Pull/Join/Health/Abort requests are a few hundred bytes (Abort carries an error message);
+  // 64 KiB refuses garbage at its length prefix instead of buffering up to 1 MiB of it.
+  'grpc.max_receive_message_length': 64 * 1024,
   // Same bound as the clients' receive limit.
   'grpc.max_send_message_length': 8 * MIB,
+  // A peer needs at most a few streams at once (the Pull of this operation and the next, Health,
+  // Abort); 32 per connection bounds a flood of streams while leaving room.
+  'grpc.max_concurrent_streams': 32,
+  // Close connections without calls for 10 minutes: longer than any gap between two ring operations
+  // (an evaluation pass), so live peers rarely reconnect, but abandoned connections do not pile up.
+  'grpc.max_connection_idle_ms': 10 * 60_000,
+  // Ping every connection each minute and drop those that do not answer within 10 s: a peer that
+  // froze or vanished without FIN stops holding server resources. Not set, on purpose:
+  // grpc.max_connection_age_ms. A forced reconnect fails the operation on it (retries are off), and
+  // only the job's own ranks hold connections.
+  'grpc.keepalive_time_ms': 60_000,
+  'grpc.keepalive_timeout_ms': 10_000,
   // Allow the clients' 30 s keepalive pings without counting them as abuse.
   'grpc.keepalive_permit_without_calls': 1,
 };
@@ -168,28 +185,6 @@ export function createRingServer(handlers: RingServerHandlers, options: grpc.Ser
   // grpc-js types handlers structurally per method; ours match the definition above.
   server.addService(RING_SERVICE, handlers as unknown as grpc.UntypedServiceImplementation);
   return server;
-}
-
-/** Binds `server` to `host:port` (port 0 picks a free one) without TLS; resolves to the bound port. */
-export function bindRingServer(server: grpc.Server, host: string, port: number, creds = grpc.ServerCredentials.createInsecure()): Promise<number> {
-  const address = host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
-  return new Promise((resolve, reject) => {
-    server.bindAsync(address, creds, (err, bound) => (err ? reject(err) : resolve(bound)));
-  });
-}
-
-/** Stops a server: graceful for `graceMs`, then forced. */
-export function shutdownServer(server: grpc.Server, graceMs = 1_000): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      server.forceShutdown();
-      resolve();
-    }, graceMs);
-    server.tryShutdown(() => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
 }
 
 /** The client constructor for the ring service (typed by the generated stubs). */

@@ -2,8 +2,9 @@
  * One rank of a DAT ring (a pod, or a child of the local launcher):
  *
  * 1. Read WORKER_ENV (rank, world size, peers, bind address, ports).
- * 2. Bind the gRPC ring server on DAT_RING_BIND:DAT_RING_PORT and, when
- *    DAT_METRICS_PORT is set, the telemetry server (/progress, /metrics).
+ * 2. Bind the gRPC ring server on DAT_RING_BIND:DAT_RING_PORT (a failure is
+ *    fatal at once, naming the port) and, when DAT_METRICS_PORT is set, the
+ *    telemetry server (/progress, /metrics).
  * 3. Join the ring (waits for peers that are still starting).
  * 4. Build the gradient reducer for `--compression` and run the training
  *    loop with it; rank 0's initial weights are broadcast by runTraining, and
@@ -24,11 +25,13 @@ import { RingError } from '../comm/ring-errors.js';
 import { listenGrpcRing } from '../comm/start-grpc-ring.js';
 import { createTelemetryServer, createTrainingMetrics, type TelemetryServer } from '../telemetry/index.js';
 import { createRingSecurity, isInsecureRingRequested } from '../security/ring-security.js';
+import { TLS_STDIN_ENV, readCredentialsLine } from '../security/local-ring-tls.js';
 import { runTraining } from '../train/run-training.js';
 import { getErrorMessage } from '../util/errors.js';
 import { createLogger, type Logger } from '../util/log.js';
 import { digestTrainableVariables } from './weights-digest.js';
-import { PARENT_WATCH_ENV, WEIGHT_DIGEST_ENV, parseWorkerEnv } from './worker-env.js';
+import { PARENT_WATCH_ENV, WEIGHT_DIGEST_ENV, parseWorkerEnv, type WorkerEnv } from './worker-env.js';
+import { formatLauncherEvent, type LauncherEvent } from './launcher-events.js';
 
 /** The RingError behind `err` (possibly wrapped as a cause), if any. */
 export function findRingError(err: unknown): RingError | undefined {
@@ -68,12 +71,29 @@ function watchParent(log: Logger): () => void {
   };
 }
 
+/** Tells the local launcher (when there is one: it watches our stdin) about the ring. */
+function notifyLauncher(e: LauncherEvent): void {
+  if (process.env[PARENT_WATCH_ENV] === 'stdin') process.stdout.write(formatLauncherEvent(e) + '\n');
+}
+
 /** Runs one rank of a ring (rank/world/peers from WORKER_ENV); resolves to the exit code. */
 export async function runDistributedWorker(opts: TrainOptions): Promise<number> {
   // Step 1
   const env = parseWorkerEnv(process.env);
   const log = createLogger({ rank: env.rank });
-  const unwatch = process.env[PARENT_WATCH_ENV] === 'stdin' ? watchParent(log) : undefined;
+  let unwatch: (() => void) | undefined;
+  try {
+    return await runRank(opts, env, log, () => {
+      if (process.env[PARENT_WATCH_ENV] === 'stdin') unwatch = watchParent(log);
+    });
+  } finally {
+    // Also on a failed start (bind, TLS files): a watched stdin would keep the process alive.
+    unwatch?.();
+  }
+}
+
+/** Steps 2-5; `watch` starts the launcher watch once stdin carries nothing else for us. */
+async function runRank(opts: TrainOptions, env: WorkerEnv, log: Logger, watch: () => void): Promise<number> {
   const display = createProgressDisplay(opts.progress, process.stdout);
   let latest: ProgressReport = { phase: 'starting', epoch: 0, totalEpochs: opts.epochs, step: 0, totalSteps: 0, lastHeartbeat: new Date().toISOString() };
   let telemetry: TelemetryServer | undefined;
@@ -81,15 +101,19 @@ export async function runDistributedWorker(opts: TrainOptions): Promise<number> 
   const metrics = createTrainingMetrics(registry);
 
   // Step 2: mutual TLS from DAT_TLS_DIR unless a plain-text ring is asked for explicitly.
+  // Local mode: the launcher hands this rank its keys over stdin, so none are written to disk.
+  const credentials = process.env[TLS_STDIN_ENV] === '1' ? await readCredentialsLine(process.stdin) : undefined;
+  watch();
   const security = await createRingSecurity({
-    rank: env.rank, worldSize: env.worldSize, jobName: env.jobName, tlsDir: env.tlsDir, insecure: isInsecureRingRequested(process.env), log, registry,
+    rank: env.rank, worldSize: env.worldSize, jobName: env.jobName, tlsDir: env.tlsDir, credentials, insecure: isInsecureRingRequested(process.env), log, registry,
   });
   const ring = await listenGrpcRing(
     { rank: env.rank, worldSize: env.worldSize, session: `${env.jobName}/${env.restartCount}`, timeoutMs: opts.collectiveTimeoutMs, log, channelCredentials: security.channelCredentials },
     env.ringBind,
     env.ringPort,
-    security.serverCredentials,
+    security.server,
   );
+  notifyLauncher({ ringListening: { port: ring.port } });
   const collective = ring.collective;
   try {
     if (env.metricsPort !== undefined) {
@@ -171,11 +195,11 @@ export async function runDistributedWorker(opts: TrainOptions): Promise<number> 
     latest = { ...latest, phase: 'failed' };
     if (ringErr === undefined) throw err;
     log.error('Failed: the ring broke', { reason: getErrorMessage(ringErr), peer: ringErr.peerRank, failure: ringErr.failure });
+    notifyLauncher({ ringFailure: { failure: ringErr.failure, reason: getErrorMessage(ringErr), ...(ringErr.peerRank !== undefined ? { peerRank: ringErr.peerRank } : {}) } });
     return EXIT_CODES.peerFailure;
   } finally {
     display.finish();
     await collective.close();
     await telemetry?.close();
-    unwatch?.();
   }
 }

@@ -12,9 +12,16 @@
  *    protocol lets pull them. All-to-all Pulls, Join, Abort and Health may
  *    come from any member.
  *
+ * A peer without a certificate of the job CA never gets this far: the ring
+ * port's TLS handshake (comm/ring-listener.ts) refuses it; these checks are
+ * the second wall and the per-rank rules.
+ *
  * A refused call ends with PERMISSION_DENIED, is logged (`Refused ring peer`)
- * and counted in `dat_ring_refused_connections_total{reason}`.
+ * and counted in `dat_ring_refused_connections_total{reason}`; the stream is
+ * then reset, so a caller still sending its request body is told to stop
+ * instead of having it read and discarded.
  */
+import * as http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import { Counter, type Registry } from 'prom-client';
 import { OP_KINDS } from '../comm/ring-message.js';
@@ -43,6 +50,10 @@ export const REFUSAL_REASONS = {
   badRequest: 'bad_request',
   /** Client side: the dialed server's certificate does not name the dialed rank of this job. */
   serverIdentity: 'server_identity',
+  /** A connection that did not finish its TLS handshake in time (slowloris, idle TCP). */
+  handshakeTimeout: 'handshake_timeout',
+  /** A connection beyond the ring port's limits, closed on accept. */
+  tooManyConnections: 'too_many_connections',
 } as const;
 export type RefusalReason = (typeof REFUSAL_REASONS)[keyof typeof REFUSAL_REASONS];
 
@@ -179,16 +190,33 @@ export function createRefusalRecorder(opts: Pick<RingAuthOptions, 'metrics' | 'l
   };
 }
 
+/**
+ * Asks the client to stop sending a request the server has already answered:
+ * RST_STREAM with NO_ERROR after the status (RFC 9113, section 8.1). grpc-js
+ * otherwise resumes the stream and reads and discards the whole body. The
+ * HTTP/2 stream is the `stream` field of grpc-js's base call (1.14), which is
+ * what the first interceptor gets; without it nothing is reset (the
+ * ring-listener test pins the behaviour).
+ */
+function resetRequestStream(call: grpc.ServerInterceptingCallInterface): void {
+  const stream = (call as unknown as { stream?: unknown }).stream;
+  if (typeof stream !== 'object' || stream === null || !('close' in stream) || !('sentHeaders' in stream)) return;
+  const h2 = stream as http2.ServerHttp2Stream;
+  if (!h2.closed && !h2.destroyed) h2.close(http2.constants.NGHTTP2_NO_ERROR);
+}
+
 /** The server interceptor enforcing steps 1 and 2 on every call. */
 export function createRingAuthInterceptor(opts: RingAuthOptions): grpc.ServerInterceptor {
   const record = createRefusalRecorder(opts);
   return (method, call) => {
     let caller: number | undefined;
     let refused = false;
+    let halfClosed = false;
     const refuse = (r: RingRefusal): void => {
       refused = true;
       record(r, { method: method.path, peer: call.getPeer() });
       call.sendStatus({ code: grpc.status.PERMISSION_DENIED, details: `ring peer refused: ${r.message}` });
+      resetRequestStream(call);
     };
     return new grpc.ServerInterceptingCall(call, {
       start: (next) => {
@@ -213,9 +241,15 @@ export function createRingAuthInterceptor(opts: RingAuthOptions): grpc.ServerInt
             msgNext(message);
           },
           onReceiveHalfClose: (next) => {
+            halfClosed = true;
             if (!refused) next();
           },
         });
+      },
+      // A handler that fails a call before the request ended (a refused Pull) stops the upload too.
+      sendStatus: (status, next) => {
+        next(status);
+        if (status.code !== grpc.status.OK && !halfClosed) resetRequestStream(call);
       },
     });
   };

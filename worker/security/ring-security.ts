@@ -2,8 +2,9 @@
  * The ring's transport security for one worker, decided once at start:
  *
  * 1. Mutual TLS (the default): load DAT_TLS_DIR, check that its certificate
- *    names this worker's job and rank, and build server credentials (with the
- *    ring-auth interceptor) and per-peer client credentials.
+ *    names this worker's job and rank, and build the ring port's TLS settings
+ *    (client certificate required in the handshake), the ring-auth
+ *    interceptor, and per-peer client credentials.
  * 2. Plain text: only when asked for explicitly (DAT_INSECURE_RING=1 or
  *    `insecure: true`), with a warning in the log.
  *
@@ -12,22 +13,26 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { Registry } from 'prom-client';
+import type { ConnectionRefusal, RingListenerOptions } from '../comm/ring-listener.js';
 import { WORKER_ENV } from '../contract.js';
 import { ConfigError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import type { RingCredentials } from './certs.js';
-import { createRingAuthInterceptor, createRingAuthMetrics, createRefusalRecorder, REFUSAL_REASONS, type RingAuthMetrics } from './ring-auth.js';
-import { createRingChannelCredentials, createRingServerCredentials, ownRingIdentity, type RingMemberIdentity } from './ring-credentials.js';
+import { createRingAuthInterceptor, createRingAuthMetrics, createRefusalRecorder, REFUSAL_REASONS, type RefusalReason, type RingAuthMetrics } from './ring-auth.js';
+import { createRingChannelCredentials, createRingServerTls, ownRingIdentity, type RingMemberIdentity } from './ring-credentials.js';
 import { loadRingTlsDir } from './tls-files.js';
 
 /** Env switch for plain-text ring traffic (`1` or `true`). */
 export const INSECURE_RING_ENV = 'DAT_INSECURE_RING';
 
+/** What the ring port needs from security: TLS, call interceptors, and where refusals go. */
+export type RingServerSecurity = Pick<RingListenerOptions, 'tls' | 'interceptors' | 'onRefused'>;
+
 /** How the ring of one worker is secured. */
 export interface RingSecurity {
   readonly mode: 'mtls' | 'insecure';
-  /** Server credentials for binding the ring server. */
-  readonly serverCredentials: grpc.ServerCredentials;
+  /** Settings of the ring port (pass to listenGrpcRing). */
+  readonly server: RingServerSecurity;
   /** Client credentials for dialing `peerRank`. */
   channelCredentials(peerRank: number): grpc.ChannelCredentials;
   /** This worker's identity (mTLS only). */
@@ -52,6 +57,14 @@ export interface RingSecurityOptions {
   readonly metrics?: RingAuthMetrics;
 }
 
+/** Refusals at the ring port (before gRPC), as counter reasons. */
+const CONNECTION_REFUSAL_REASONS: Readonly<Record<ConnectionRefusal['kind'], RefusalReason>> = {
+  handshake_failed: REFUSAL_REASONS.unverifiedCertificate,
+  unauthorized_certificate: REFUSAL_REASONS.unverifiedCertificate,
+  handshake_timeout: REFUSAL_REASONS.handshakeTimeout,
+  too_many_connections: REFUSAL_REASONS.tooManyConnections,
+};
+
 /** True when `env` asks for a plain-text ring. */
 export function isInsecureRingRequested(env: NodeJS.ProcessEnv): boolean {
   const v = (env[INSECURE_RING_ENV] ?? '').trim().toLowerCase();
@@ -64,7 +77,7 @@ export async function createRingSecurity(opts: RingSecurityOptions): Promise<Rin
     // Step 2
     opts.log.warn('Started ring without TLS: any process that reaches the ring port can join, read and poison gradients', { insecure: true, env: INSECURE_RING_ENV });
     const insecure = grpc.credentials.createInsecure();
-    return { mode: 'insecure', serverCredentials: grpc.ServerCredentials.createInsecure(), channelCredentials: () => insecure };
+    return { mode: 'insecure', server: {}, channelCredentials: () => insecure };
   }
   if (opts.insecure) throw new ConfigError(`${INSECURE_RING_ENV} is set together with ring TLS credentials (${WORKER_ENV.tlsDir}); choose one`);
   // Step 1
@@ -81,15 +94,19 @@ export async function createRingSecurity(opts: RingSecurityOptions): Promise<Rin
   const metrics = opts.metrics ?? createRingAuthMetrics(opts.registry ?? new Registry());
   const self = { ...identity, worldSize: opts.worldSize };
   const log = opts.log;
-  const serverCredentials = createRingServerCredentials(creds, [createRingAuthInterceptor({ self, metrics, log })]);
   const record = createRefusalRecorder({ metrics, log });
+  const server: RingServerSecurity = {
+    tls: createRingServerTls(creds),
+    interceptors: [createRingAuthInterceptor({ self, metrics, log })],
+    onRefused: (r) => record({ reason: CONNECTION_REFUSAL_REASONS[r.kind], message: r.message }, { peer: r.peer }),
+  };
   const channels = new Map<number, grpc.ChannelCredentials>();
   const finalCreds = creds;
   log.info('Loaded ring TLS credentials', { job: `${identity.job.namespace}/${identity.job.name}`, rank: identity.rank });
   return {
     mode: 'mtls',
     identity,
-    serverCredentials,
+    server,
     channelCredentials: (peerRank) => {
       let c = channels.get(peerRank);
       if (!c) {

@@ -1,8 +1,9 @@
 /**
  * Ring credentials on disk: the directory named by DAT_TLS_DIR holds
  * `ca.crt` (the job CA), `tls.crt` and `tls.key` (this rank's pair). In a pod
- * it is the mounted ring-TLS Secret; in local mode the launcher writes one
- * directory per rank with {@link writeRingTlsDir}.
+ * it is the mounted ring-TLS Secret ({@link writeRingTlsDir} writes the same
+ * layout, for tests and tools; local mode hands keys over stdin instead, see
+ * local-ring-tls.ts).
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { mkdir, readFile, writeFile, chmod } from 'node:fs/promises';
@@ -46,6 +47,32 @@ function checkCertificate(pem: string, path: string, what: string): X509Certific
   }
 }
 
+/** Where each PEM of a {@link RingCredentials} came from, for error messages. */
+export interface RingCredentialSources {
+  readonly ca: string;
+  readonly cert: string;
+  readonly key: string;
+}
+
+/**
+ * Checks credentials: every PEM parses, the key matches the certificate, and
+ * the certificate was issued by the CA. Throws a ConfigError naming the source at fault.
+ */
+export function checkRingCredentials(creds: RingCredentials, from: RingCredentialSources): RingCredentials {
+  const ca = checkCertificate(creds.caPem, from.ca, 'CA certificate');
+  const cert = checkCertificate(creds.certPem, from.cert, 'certificate');
+  let key;
+  try {
+    key = createPrivateKey(creds.keyPem);
+  } catch (err) {
+    throw new ConfigError(`ring TLS private key ${from.key} is not a valid private key: ${getErrorMessage(err)}`, err);
+  }
+  if (!cert.checkPrivateKey(key)) throw new ConfigError(`ring TLS private key ${from.key} does not match certificate ${from.cert}`);
+  // A mismatch here means a Secret from another job or incarnation was mounted: fail at start, not at the first handshake.
+  if (!cert.verify(ca.publicKey)) throw new ConfigError(`ring TLS certificate ${from.cert} was not issued by the CA in ${from.ca}`);
+  return creds;
+}
+
 /**
  * Loads and checks a ring TLS directory: every file is present and parses,
  * the key matches the certificate, and the certificate was issued by the CA.
@@ -57,18 +84,7 @@ export async function loadRingTlsDir(dir: string): Promise<RingCredentials> {
     readPem(dir, TLS_FILES.cert, 'certificate'),
     readPem(dir, TLS_FILES.key, 'private key'),
   ]);
-  const ca = checkCertificate(caPem, join(dir, TLS_FILES.ca), 'CA certificate');
-  const cert = checkCertificate(certPem, join(dir, TLS_FILES.cert), 'certificate');
-  let key;
-  try {
-    key = createPrivateKey(keyPem);
-  } catch (err) {
-    throw new ConfigError(`ring TLS private key ${join(dir, TLS_FILES.key)} is not a valid private key: ${getErrorMessage(err)}`, err);
-  }
-  if (!cert.checkPrivateKey(key)) throw new ConfigError(`ring TLS private key ${join(dir, TLS_FILES.key)} does not match certificate ${join(dir, TLS_FILES.cert)}`);
-  // A mismatch here means a Secret from another job or incarnation was mounted: fail at start, not at the first handshake.
-  if (!cert.verify(ca.publicKey)) throw new ConfigError(`ring TLS certificate ${join(dir, TLS_FILES.cert)} was not issued by the CA in ${join(dir, TLS_FILES.ca)}`);
-  return { caPem, certPem, keyPem };
+  return checkRingCredentials({ caPem, certPem, keyPem }, { ca: join(dir, TLS_FILES.ca), cert: join(dir, TLS_FILES.cert), key: join(dir, TLS_FILES.key) });
 }
 
 /**

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { startLocalGrpcRing, listenGrpcRing } from '../../../worker/comm/start-grpc-ring.js';
 import { RingError } from '../../../worker/comm/ring-errors.js';
-import { createRingClient, createRingServer, bindRingServer, shutdownServer, type RingServerHandlers } from '../../../worker/comm/transport.js';
+import { createRingClient, createRingServer, type RingServerHandlers } from '../../../worker/comm/transport.js';
+import { listenRingServer } from '../../../worker/comm/ring-listener.js';
 import { encodeRingMessage, OP_KINDS, PHASES, type OpKindValue, type RingMessage } from '../../../worker/comm/ring-message.js';
 import { decodeHalf, encodeHalf } from '../../../worker/comm/half.js';
 
@@ -88,7 +89,8 @@ async function withFakePeer(script: (seq: number) => Array<RingMessage | Buffer>
     },
   };
   const fake = createRingServer(handlers);
-  const fakePort = await bindRingServer(fake, '127.0.0.1', 0);
+  const fakeListener = await listenRingServer(fake, { host: '127.0.0.1', port: 0 });
+  const fakePort = fakeListener.port;
   const rank0 = await listenGrpcRing({ rank: 0, worldSize: 2, timeoutMs: 2000 }, '127.0.0.1', 0);
   const peers = [`127.0.0.1:${rank0.port}`, `127.0.0.1:${fakePort}`];
   const client = createRingClient(peers[0]!);
@@ -106,7 +108,7 @@ async function withFakePeer(script: (seq: number) => Array<RingMessage | Buffer>
   } finally {
     client.close();
     await rank0.collective.close();
-    await shutdownServer(fake);
+    await fakeListener.close();
   }
 }
 

@@ -18,7 +18,8 @@ import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { listenGrpcRing } from '../../../worker/comm/start-grpc-ring.js';
 import { RingError } from '../../../worker/comm/ring-errors.js';
-import { createRingClient, createRingServer, bindRingServer, shutdownServer, type PullCall } from '../../../worker/comm/transport.js';
+import { createRingClient, createRingServer, type PullCall } from '../../../worker/comm/transport.js';
+import { listenRingServer } from '../../../worker/comm/ring-listener.js';
 import { decodeRingMessage, encodeRingMessage, OP_KINDS, type RingMessage } from '../../../worker/comm/ring-message.js';
 import type { GrpcRingCollective } from '../../../worker/comm/grpc-ring-collective.js';
 import { createRingCredentials } from '../../../worker/security/certs.js';
@@ -120,12 +121,12 @@ async function startProxy(upstream: string, tamper: Tamper, rng: Rng): Promise<{
     Health: (call, cb) => client.health(call.request, { deadline: Date.now() + 5_000 }, (e, r) => cb(e, r)),
     Abort: (call, cb) => client.abort(call.request, { deadline: Date.now() + 5_000 }, (e, r) => cb(e, r)),
   });
-  const port = await bindRingServer(server, '127.0.0.1', 0);
+  const listener = await listenRingServer(server, { host: '127.0.0.1', port: 0 });
   return {
-    port,
+    port: listener.port,
     close: async () => {
       client.close();
-      await shutdownServer(server, 100);
+      await listener.close(100);
     },
   };
 }
@@ -221,7 +222,7 @@ test('front-door fuzz: random requests from outsiders are refused, never hang, a
   const listening = await Promise.all(
     Array.from({ length: n }, async (_, rank) => {
       const sec = await createRingSecurity({ rank, worldSize: n, jobName: job.name, credentials: mine.ranks[rank]!, log: silentLogger, metrics });
-      return listenGrpcRing({ rank, worldSize: n, timeoutMs: 5_000, maxMessageBytes: MAX_MSG, channelCredentials: sec.channelCredentials }, '127.0.0.1', 0, sec.serverCredentials);
+      return listenGrpcRing({ rank, worldSize: n, timeoutMs: 5_000, maxMessageBytes: MAX_MSG, channelCredentials: sec.channelCredentials }, '127.0.0.1', 0, sec.server);
     }),
   );
   const ring: GrpcRingCollective[] = listening.map((l) => l.collective);
