@@ -5,57 +5,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { entryCommand } from '../../support/paths.js';
+import { startDatTrain } from '../../support/dat-train-process.js';
 import { REQUIRE_NATIVE_ENV } from '../backend/_compare.js';
 
 const TINY = ['--dataset', 'mnist', '--limit', '192', '--test-size', '64', '--model', 'mlp', '--attack', 'fgsm', '--batch-size', '32', '--eval-size', '32', '--eval-attack-steps', '1', '--backend', 'cpu', '--progress', 'plain'];
 
-interface Run {
-  readonly pid: number;
-  readonly lines: string[];
-  readonly exited: Promise<{ code: number | null; signal: string | null }>;
-  waitForLine(re: RegExp, timeoutMs: number): Promise<RegExpMatchArray>;
-}
-
-function startDat(args: string[], env: Record<string, string> = {}): Run {
-  const [cmd, ...prefix] = entryCommand('worker/main');
-  const child = spawn(cmd!, [...prefix, 'train', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines: string[] = [];
-  const listeners = new Set<() => void>();
-  const onLine = (l: string): void => {
-    lines.push(l);
-    for (const f of listeners) f();
-  };
-  createInterface({ input: child.stdout }).on('line', onLine);
-  createInterface({ input: child.stderr }).on('line', onLine);
-  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  const waitForLine = (re: RegExp, timeoutMs: number): Promise<RegExpMatchArray> =>
-    new Promise((resolve, reject) => {
-      const check = (): void => {
-        for (const l of lines) {
-          const m = l.match(re);
-          if (m) {
-            listeners.delete(check);
-            clearTimeout(timer);
-            resolve(m);
-            return;
-          }
-        }
-      };
-      const timer = setTimeout(() => {
-        listeners.delete(check);
-        reject(new Error(`no line matching ${re} within ${timeoutMs} ms; last lines:\n${lines.slice(-15).join('\n')}`));
-      }, timeoutMs);
-      listeners.add(check);
-      check();
-    });
-  return { pid: child.pid!, lines, exited, waitForLine };
-}
+const startDat = startDatTrain;
 
 const alive = (pid: number): boolean => {
   try {

@@ -6,54 +6,17 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { entryCommand } from '../../support/paths.js';
+import { startDatTrain, type DatTrainRun } from '../../support/dat-train-process.js';
 
 const TINY = ['--dataset', 'mnist', '--limit', '192', '--test-size', '64', '--model', 'mlp', '--attack', 'fgsm', '--batch-size', '32', '--eval-size', '32', '--eval-attack-steps', '1', '--backend', 'cpu', '--progress', 'plain'];
 
-interface Run {
-  readonly child: ChildProcess;
-  readonly lines: string[];
-  readonly exited: Promise<{ code: number | null; signal: string | null; at: number }>;
-  waitForLine(re: RegExp, timeoutMs: number): Promise<RegExpMatchArray>;
-}
-
-function startDat(args: readonly string[], env: Record<string, string | undefined> = {}, stdin: 'ignore' | 'pipe' = 'ignore'): Run {
-  const [cmd, ...prefix] = entryCommand('worker/main');
-  const child = spawn(cmd!, [...prefix, 'train', ...args], { env: { ...process.env, ...env }, stdio: [stdin, 'pipe', 'pipe'] });
-  const lines: string[] = [];
-  const listeners = new Set<() => void>();
-  const onLine = (l: string): void => {
-    lines.push(l);
-    for (const f of listeners) f();
-  };
-  createInterface({ input: child.stdout! }).on('line', onLine);
-  createInterface({ input: child.stderr! }).on('line', onLine);
-  const exited = new Promise<{ code: number | null; signal: string | null; at: number }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() })));
-  const waitForLine = (re: RegExp, timeoutMs: number): Promise<RegExpMatchArray> =>
-    new Promise((resolve, reject) => {
-      const check = (): void => {
-        const m = lines.map((l) => l.match(re)).find((x) => x !== null);
-        if (!m) return;
-        listeners.delete(check);
-        clearTimeout(timer);
-        resolve(m);
-      };
-      const timer = setTimeout(() => {
-        listeners.delete(check);
-        reject(new Error(`no line matching ${re} within ${timeoutMs} ms; last lines:\n${lines.slice(-15).join('\n')}`));
-      }, timeoutMs);
-      listeners.add(check);
-      check();
-    });
-  return { child, lines, exited, waitForLine };
-}
+type Run = DatTrainRun;
+const startDat = startDatTrain;
 
 const alive = (pid: number): boolean => {
   try {

@@ -8,21 +8,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { deviceGraphOptions } from '../../../../../worker/backend/native/graph/native-compiled-step.js';
-import type { PlanLayer } from '../../../../../worker/backend/native/graph/sequential-plan.js';
-import { buildSignAttackGraph, type GraphModel } from '../../../../../worker/backend/native/graph/step-graphs.js';
+import { buildSignAttackGraph } from '../../../../../worker/backend/native/graph/step-graphs.js';
+import { SMALL_CNN_GRAPH_MODEL } from './_small-cnn-graph-model.js';
 import { decodeSavedModel } from './_tf-protos.js';
 
-const SMALL_CNN: GraphModel = {
-  inputShape: [28, 28, 1],
-  numWeights: 8,
-  layers: [
-    { kind: 'conv2d', inShape: [28, 28, 1], kernelSize: [4, 4], strides: [2, 2], padding: 'SAME', activation: 'relu', kernel: 0, bias: 1 },
-    { kind: 'conv2d', inShape: [14, 14, 16], kernelSize: [4, 4], strides: [2, 2], padding: 'SAME', activation: 'relu', kernel: 2, bias: 3 },
-    { kind: 'flatten', size: 1568 },
-    { kind: 'dense', activation: 'relu', kernel: 4, bias: 5 },
-    { kind: 'dense', activation: 'linear', kernel: 6, bias: 7 },
-  ] satisfies PlanLayer[],
-};
+const SMALL_CNN = SMALL_CNN_GRAPH_MODEL;
 
 const cases = [
   { name: 'GPU: one chain, cuDNN padding', usesGpu: true, want: { eigenFewChannels: false, attackChains: 1 }, splits: 0, explicit: false },

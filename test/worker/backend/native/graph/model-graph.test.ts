@@ -4,6 +4,7 @@ import { eigenBackpropInputPadding, MAX_EIGEN_INPUT_CHANNELS as KERNEL_MAX_EIGEN
 import { MAX_EIGEN_INPUT_CHANNELS, samePadding } from '../../../../../worker/backend/native/graph/model-graph.js';
 import type { PlanLayer } from '../../../../../worker/backend/native/graph/sequential-plan.js';
 import { ATTACK_GRAPH, buildLossGradGraph, buildSignAttackGraph, LOSS_GRAD_GRAPH, type GraphModel } from '../../../../../worker/backend/native/graph/step-graphs.js';
+import { SMALL_CNN_GRAPH_MODEL } from './_small-cnn-graph-model.js';
 import { decodeSavedModel, type DecodedNode } from './_tf-protos.js';
 
 describe('samePadding', () => {
@@ -56,18 +57,7 @@ describe('samePadding', () => {
   });
 });
 
-// small-cnn's plan (see sequential-plan.test.ts): a 1-channel first conv, a 16-channel second.
-const SMALL_CNN: GraphModel = {
-  inputShape: [28, 28, 1],
-  numWeights: 8,
-  layers: [
-    { kind: 'conv2d', inShape: [28, 28, 1], kernelSize: [4, 4], strides: [2, 2], padding: 'SAME', activation: 'relu', kernel: 0, bias: 1 },
-    { kind: 'conv2d', inShape: [14, 14, 16], kernelSize: [4, 4], strides: [2, 2], padding: 'SAME', activation: 'relu', kernel: 2, bias: 3 },
-    { kind: 'flatten', size: 1568 },
-    { kind: 'dense', activation: 'relu', kernel: 4, bias: 5 },
-    { kind: 'dense', activation: 'linear', kernel: 6, bias: 7 },
-  ] satisfies PlanLayer[],
-};
+const SMALL_CNN = SMALL_CNN_GRAPH_MODEL;
 
 /**
  * A tiny pre-activation block: conv → BN → ReLU, whose output feeds both a
