@@ -10,6 +10,8 @@ export interface WorkerFailure {
   /** Container exit code; undefined when the pod failed without one (eviction, node loss). */
   readonly exitCode?: number;
   readonly reason?: string;
+  /** The container's own account of the failure: its termination message (or, failing that, its last log line). */
+  readonly message?: string;
 }
 
 /** Owned pods, split by incarnation and state. */
@@ -53,6 +55,26 @@ export function podExitCode(pod: V1Pod): number | undefined {
   return undefined;
 }
 
+/** Longest failure message carried into conditions and events. */
+const MAX_FAILURE_MESSAGE = 300;
+
+/**
+ * The last non-empty line of the worker container's termination message: the
+ * worker writes its one-line fatal error there, and with
+ * `terminationMessagePolicy: FallbackToLogsOnError` the kubelet falls back to
+ * the log's tail. JSON (a final progress report) is not a failure message.
+ */
+export function podTerminationMessage(pod: V1Pod): string | undefined {
+  for (const s of pod.status?.containerStatuses ?? []) {
+    const text = s.state?.terminated?.message ?? s.lastState?.terminated?.message;
+    const line = text?.split('\n').map((l) => l.trim()).filter((l) => l !== '').pop();
+    if (line === undefined || line.startsWith('{')) continue;
+    const bare = line.replace(/^dat: error: /, '');
+    return bare.length > MAX_FAILURE_MESSAGE ? `${bare.slice(0, MAX_FAILURE_MESSAGE - 1)}…` : bare;
+  }
+  return undefined;
+}
+
 /** True when no gang restart can help this failure (bad config, bad data). */
 export function isPermanentFailure(f: WorkerFailure): boolean {
   return f.exitCode !== undefined && PERMANENT_EXIT_CODES.includes(f.exitCode);
@@ -80,7 +102,8 @@ export function classifyPods(pods: readonly V1Pod[], incarnation: number, replic
     if (phase === 'Succeeded') succeeded++;
     else if (phase === 'Failed') {
       const exitCode = podExitCode(pod);
-      failures.push({ rank, pod: pod.metadata?.name ?? '', exitCode, reason: pod.status?.reason });
+      const message = podTerminationMessage(pod);
+      failures.push({ rank, pod: pod.metadata?.name ?? '', exitCode, reason: pod.status?.reason, ...(message === undefined ? {} : { message }) });
     } else if (!isPodDeleting(pod)) {
       active++;
       if (phase === 'Running') {

@@ -157,7 +157,7 @@ function pickFailure(job: DATJob, prev: DATJobStatus, pods: ObservedPods, _now: 
 }
 
 function describeFailure(f: WorkerFailure): string {
-  if (f.exitCode !== undefined) return `worker ${f.rank} exited with code ${f.exitCode}`;
+  if (f.exitCode !== undefined) return `worker ${f.rank} exited with code ${f.exitCode}${f.message === undefined ? '' : ` (${f.message})`}`;
   if (f.reason === 'PodDeleted') return `worker ${f.rank} was deleted`;
   return `worker ${f.rank} failed${f.reason === undefined ? '' : ` (${f.reason})`}`;
 }

@@ -69,6 +69,8 @@ export function buildWorkerPod(job: DATJob, rank: number, opts: WorkerPodOptions
           name: POD_NAMES.container,
           image: workers.image ?? opts.defaultImage ?? DEFAULTS.workerImage,
           imagePullPolicy: workers.imagePullPolicy ?? DEFAULTS.imagePullPolicy,
+          // The worker writes its fatal error line there; a crash that could not falls back to the log's tail.
+          terminationMessagePolicy: 'FallbackToLogsOnError',
           command: ['dat'],
           args: ['train', ...args],
           env: [...buildWorkerEnv(name, namespace, rank, workers.replicas, incarnation), ...buildWorkerSecurityEnv(), ...(workers.env ?? [])],

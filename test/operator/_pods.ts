@@ -12,6 +12,8 @@ export interface PodState {
   /** Incarnation label override (default: the job's status.restarts). */
   readonly incarnation?: number;
   readonly podIP?: string;
+  /** The container's termination message (what the worker wrote, or the kubelet's log fallback). */
+  readonly message?: string;
 }
 
 /** The pod the operator would create for `rank`, in the given observed state. */
@@ -27,7 +29,7 @@ export function makePod(job: DATJob, rank: number, state: PodState = {}): V1Pod 
     containerStatuses:
       state.exitCode === undefined
         ? []
-        : [{ name: 'worker', image: 'x', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: state.exitCode } } }],
+        : [{ name: 'worker', image: 'x', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: state.exitCode, ...(state.message === undefined ? {} : { message: state.message }) } } }],
   };
   return pod;
 }

@@ -199,3 +199,26 @@ test('computeEvents reports transitions once, Warnings for failures and restarts
   assert.equal(computeEvents(after, again).length, 1);
   assert.deepEqual(computeEvents(undefined, { conditions: [created] }), [{ type: 'Normal', reason: 'JobCreated', message: 'm' }]);
 });
+
+test('a failed worker\'s termination message reaches the Failed condition and the event', () => {
+  const job = base().status(runningStatus()).obj();
+  const cases = [
+    { message: 'invalid --eps 2: expected a number in [0, 1] for the L-inf attack pgd', want: /worker 0 exited with code 2 \(invalid --eps 2: expected a number in \[0, 1\]/ },
+    // The kubelet's FallbackToLogsOnError tail: the last line counts, the CLI's prefix goes.
+    { message: 'INFO Loaded mnist\ndat: error: cannot write /out: read-only file system (EROFS)\n', want: /worker 0 exited with code 2 \(cannot write \/out: read-only file system \(EROFS\)\)/ },
+    // A final progress report (JSON) is not a failure's cause.
+    { message: '{"epoch":1,"totalEpochs":1,"step":3,"totalSteps":3}', want: /^worker 0 exited with code 2$|worker 0 exited with code 2[^(]*$/ },
+  ];
+  for (const c of cases) {
+    const pods = [makePod(job, 0, { phase: 'Failed', exitCode: 2, message: c.message }), makePod(job, 1, { phase: 'Running' })];
+    const got = computeStatus(job, { pods: classifyPods(pods, 0, 2) }, now);
+    const failed = got.conditions?.find((x) => x.type === 'Failed');
+    assert.match(failed?.message ?? '', c.want, `condition message for ${JSON.stringify(c.message)}`);
+    const events = computeEvents(job.status, got);
+    assert.ok(events.some((e) => c.want.test(e.message)), `an event carries it: ${JSON.stringify(events)}`);
+  }
+  const long = 'x'.repeat(1000);
+  const pods = [makePod(job, 0, { phase: 'Failed', exitCode: 2, message: long }), makePod(job, 1, { phase: 'Running' })];
+  const failed = computeStatus(job, { pods: classifyPods(pods, 0, 2) }, now).conditions?.find((x) => x.type === 'Failed');
+  assert.ok((failed?.message.length ?? 0) < 400, `a long message is cut (${failed?.message.length} chars)`);
+});

@@ -12,6 +12,7 @@ import { runTraining, singleProcessContext } from '../train/run-training.js';
 import { getErrorMessage } from '../util/errors.js';
 import { createLogger, type Logger } from '../util/log.js';
 import { exitCodeFor } from './exit-code.js';
+import { writeTerminationMessage } from './termination-message.js';
 import { formatFinalTable } from './final-table.js';
 import { formatMainHelp, formatTrainHelp } from './help-text.js';
 import { parseCommand } from './parse-args.js';
@@ -55,6 +56,8 @@ export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv, io
   } catch (err) {
     const code = exitCodeFor(err);
     io.stderr.write(`dat: error: ${getErrorMessage(err)}\n`);
+    // In a pod, the operator reads this as the failure's cause.
+    if (env[WORKER_ENV.rank] !== undefined) writeTerminationMessage(getErrorMessage(err), env);
     if (code === EXIT_CODES.failure && err instanceof Error && err.stack !== undefined && env.DAT_DEBUG !== undefined) io.stderr.write(err.stack + '\n');
     return code;
   }

@@ -17,7 +17,9 @@ const dir = join(REPO_ROOT, 'test', 'operator', 'desired', 'testdata');
 function checkGolden(file: string, value: unknown): void {
   const path = join(dir, file);
   const got = `${JSON.stringify(value, null, 2)}\n`;
-  if (process.env.UPDATE_GOLDEN === '1' || !existsSync(path)) writeFileSync(path, got);
+  // Rewritten only on request: a missing golden file is a failure, not a fresh baseline.
+  if (process.env.UPDATE_GOLDEN === '1') writeFileSync(path, got);
+  assert.ok(existsSync(path), `${file} is missing (UPDATE_GOLDEN=1 writes it; review the result)`);
   assert.equal(got, readFileSync(path, 'utf8'), `${file} differs from the golden file (UPDATE_GOLDEN=1 regenerates it)`);
 }
 
