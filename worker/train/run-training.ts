@@ -58,6 +58,7 @@ import { agreeOnResumeCheckpoint, readTrainCheckpoint, restoreResiduals, writeTr
 import { buildRunFingerprint, configId } from './run-config.js';
 import type { TrainSnapshot } from './train-checkpoint.js';
 import { ensureWritableDir } from '../checkpoint/writable-dir.js';
+import { yieldToEventLoop } from '../util/yield-to-event-loop.js';
 
 /** Progress of one rank, as passed to {@link RunContext.onProgress}. */
 export type TrainProgress = ProgressReport & {
@@ -407,6 +408,8 @@ export async function runTraining(opts: TrainOptions, ctx: RunContext): Promise<
       const firstStep = state.stepInEpoch;
       let lr = opts.lr;
       for (let s = firstStep; s < steps; s++) {
+        // Signals, /progress and /metrics are served between steps.
+        await yieldToEventLoop();
         const idx = batchIndices(train.n, epoch, s, state.seed, rank, worldSize, opts.batchSize);
         if (batchBuf.y.length < idx.length) {
           batchBuf.x = new Float32Array(idx.length * (train.x.length / train.n));
