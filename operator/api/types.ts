@@ -4,7 +4,19 @@
  * dataset-scaled defaults (`worker/cli/defaults.ts`): the operator then passes
  * no flag for them.
  */
-import type { V1ObjectMeta, V1ResourceRequirements, V1Toleration, V1EnvVar } from '@kubernetes/client-node';
+import type {
+  V1Affinity,
+  V1ConfigMapVolumeSource,
+  V1EmptyDirVolumeSource,
+  V1EnvVar,
+  V1LocalObjectReference,
+  V1ObjectMeta,
+  V1PersistentVolumeClaimVolumeSource,
+  V1ResourceRequirements,
+  V1SecretVolumeSource,
+  V1Toleration,
+  V1VolumeMount,
+} from '@kubernetes/client-node';
 import type {
   AttackId,
   BackendId,
@@ -24,6 +36,51 @@ export interface DATJobVolumeSource {
   readonly emptyDir?: Record<string, never>;
 }
 
+/** An extra volume of the worker pods: exactly one of the four sources. */
+export interface DATJobExtraVolume {
+  /** Must not be one of the operator's volume names (checkpoint, data, ring-tls, dataset-cache, tmp). */
+  readonly name: string;
+  /** A dataset PVC, typically `readOnly: true`. */
+  readonly persistentVolumeClaim?: V1PersistentVolumeClaimVolumeSource;
+  readonly configMap?: V1ConfigMapVolumeSource;
+  readonly secret?: V1SecretVolumeSource;
+  readonly emptyDir?: V1EmptyDirVolumeSource;
+}
+
+/** Pod metadata the user adds to every worker pod. */
+export interface DATJobPodTemplateMetadata {
+  /** Added to the operator's labels; the operator's own keys win. */
+  readonly labels?: Record<string, string>;
+  readonly annotations?: Record<string, string>;
+}
+
+/**
+ * The user's part of the worker pods' spec. The operator's own fields
+ * (command, args, ring and metrics ports, ring TLS and checkpoint mounts,
+ * security contexts, restart policy, hostname) are not settable here, and where
+ * a name overlaps (a volume, a mount path, an env var) the operator's wins.
+ */
+export interface DATJobPodTemplateSpec {
+  readonly affinity?: V1Affinity;
+  readonly tolerations?: V1Toleration[];
+  readonly nodeSelector?: Record<string, string>;
+  readonly priorityClassName?: string;
+  readonly schedulerName?: string;
+  readonly imagePullSecrets?: V1LocalObjectReference[];
+  readonly volumes?: DATJobExtraVolume[];
+  /** Mounts of `volumes` into the worker container. */
+  readonly volumeMounts?: V1VolumeMount[];
+  /** Extra environment of the worker container; `DAT_*` names are reserved. */
+  readonly env?: V1EnvVar[];
+  readonly serviceAccountName?: string;
+}
+
+/** The workers' pod template: metadata and the user's part of the spec. */
+export interface DATJobPodTemplate {
+  readonly metadata?: DATJobPodTemplateMetadata;
+  readonly spec?: DATJobPodTemplateSpec;
+}
+
 /** The worker gang: one pod per rank. */
 export interface DATJobWorkersSpec {
   /** Number of ranks in the ring. @default 2 */
@@ -39,6 +96,11 @@ export interface DATJobWorkersSpec {
   /** Extra environment; `DAT_*` names are reserved and rejected by the CRD. */
   readonly env?: V1EnvVar[];
   readonly serviceAccountName?: string;
+  /**
+   * Pod template of every worker. `nodeSelector`, `tolerations`, `env` and
+   * `serviceAccountName` may be set here or at the top of `workers`, not both.
+   */
+  readonly template?: DATJobPodTemplate;
 }
 
 /** Adversarial attack used during training. */

@@ -5,6 +5,7 @@ import type { DATJob, DATJobVolumeSource } from '../api/types.js';
 import { DEFAULTS, LABELS, MANAGED_BY, MOUNTS, POD_NAMES } from '../constants.js';
 import { buildPeers, serviceName, workerPodName } from '../names.js';
 import { buildOwnerReference } from './owner-reference.js';
+import { buildTemplatePodSpecFields, mergeEnv, mergeLabels, mergeVolumeMounts, mergeVolumes, templateEnv } from './pod-template.js';
 import { buildWorkerContainerSecurityContext, buildWorkerPodSecurityContext, buildWorkerSecurityEnv, buildWorkerSecurityVolumes } from './pod-security.js';
 import { buildTrainArgs } from './train-args.js';
 
@@ -14,7 +15,11 @@ export interface WorkerPodOptions {
   readonly defaultImage?: string;
 }
 
-/** Builds the pod of `rank` for the job's current incarnation (`status.restarts`). */
+/**
+ * Builds the pod of `rank` for the job's current incarnation (`status.restarts`).
+ * The user's pod template (`spec.workers.template`) is merged in; the
+ * operator's own labels, volumes, mounts and env win where names overlap.
+ */
 export function buildWorkerPod(job: DATJob, rank: number, opts: WorkerPodOptions = {}): V1Pod {
   const name = job.metadata.name ?? '';
   const namespace = job.metadata.namespace ?? 'default';
@@ -31,6 +36,9 @@ export function buildWorkerPod(job: DATJob, rank: number, opts: WorkerPodOptions
   const security = buildWorkerSecurityVolumes(name, incarnation, rank);
   mounts.push(...security.mounts);
   volumes.push(...security.volumes);
+  const template = workers.template;
+  const allVolumes = mergeVolumes(volumes, template?.spec?.volumes);
+  const allMounts = mergeVolumeMounts(mounts, template?.spec?.volumeMounts, allVolumes.slice(volumes.length));
 
   const args = buildTrainArgs(training, checkpoint, {
     checkpointDir: MOUNTS.checkpoint,
@@ -44,12 +52,16 @@ export function buildWorkerPod(job: DATJob, rank: number, opts: WorkerPodOptions
     metadata: {
       name: workerPodName(name, rank),
       namespace,
-      labels: {
-        [LABELS.jobName]: name,
-        [LABELS.rank]: String(rank),
-        [LABELS.incarnation]: String(incarnation),
-        [LABELS.managedBy]: MANAGED_BY,
-      },
+      labels: mergeLabels(
+        {
+          [LABELS.jobName]: name,
+          [LABELS.rank]: String(rank),
+          [LABELS.incarnation]: String(incarnation),
+          [LABELS.managedBy]: MANAGED_BY,
+        },
+        template?.metadata?.labels,
+      ),
+      ...(template?.metadata?.annotations === undefined ? {} : { annotations: { ...template.metadata.annotations } }),
       ownerReferences: [buildOwnerReference(job)],
     },
     spec: {
@@ -57,13 +69,11 @@ export function buildWorkerPod(job: DATJob, rank: number, opts: WorkerPodOptions
       restartPolicy: 'Never',
       hostname: workerPodName(name, rank),
       subdomain: serviceName(name),
-      serviceAccountName: workers.serviceAccountName,
+      ...buildTemplatePodSpecFields(workers),
       // Workers never call the API server: no token to steal from a compromised worker.
       automountServiceAccountToken: false,
       securityContext: buildWorkerPodSecurityContext(),
-      nodeSelector: workers.nodeSelector,
-      tolerations: workers.tolerations,
-      volumes,
+      volumes: allVolumes,
       containers: [
         {
           name: POD_NAMES.container,
@@ -73,13 +83,13 @@ export function buildWorkerPod(job: DATJob, rank: number, opts: WorkerPodOptions
           terminationMessagePolicy: 'FallbackToLogsOnError',
           command: ['dat'],
           args: ['train', ...args],
-          env: [...buildWorkerEnv(name, namespace, rank, workers.replicas, incarnation), ...buildWorkerSecurityEnv(), ...(workers.env ?? [])],
+          env: mergeEnv([...buildWorkerEnv(name, namespace, rank, workers.replicas, incarnation), ...buildWorkerSecurityEnv()], templateEnv(workers)),
           ports: [
             { name: POD_NAMES.ringPort, containerPort: DEFAULT_RING_PORT, protocol: 'TCP' },
             { name: POD_NAMES.metricsPort, containerPort: DEFAULT_METRICS_PORT, protocol: 'TCP' },
           ],
           resources: workers.resources,
-          volumeMounts: mounts,
+          volumeMounts: allMounts,
           securityContext: buildWorkerContainerSecurityContext(),
         },
       ],

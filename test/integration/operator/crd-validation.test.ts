@@ -157,3 +157,69 @@ test('immutable fields cannot change after creation; runPolicy can', async () =>
   }
   assert.ok(job.metadata.uid);
 });
+
+test('the pod template is validated: reserved names and paths, one volume source, no field set twice', async () => {
+  const tpl = (spec: Record<string, unknown>, name: string): DATJob => makeDATJob(name).template({ spec } as never).obj();
+  const cases: { name: string; job: DATJob; want: RegExp[] }[] = [
+    {
+      name: 'reserved volume name',
+      job: tpl({ volumes: [{ name: 'checkpoint', emptyDir: {} }] }, 't1'),
+      want: [/spec\.workers\.template\.spec\.volumes\[0\]\.name/, /reserved for the operator's volumes/],
+    },
+    {
+      name: 'two volume sources',
+      job: tpl({ volumes: [{ name: 'ds', emptyDir: {}, persistentVolumeClaim: { claimName: 'x' } }] }, 't2'),
+      want: [/spec\.workers\.template\.spec\.volumes\[0\]/, /exactly one of persistentVolumeClaim, configMap, secret and emptyDir/],
+    },
+    {
+      name: 'mount above an operator path',
+      job: tpl({ volumes: [{ name: 'ds', emptyDir: {} }], volumeMounts: [{ name: 'ds', mountPath: '/var/lib' }] }, 't3'),
+      want: [/spec\.workers\.template\.spec\.volumeMounts\[0\]\.mountPath/, /must not mount at, inside or above/],
+    },
+    {
+      name: 'mount of an undefined volume',
+      job: tpl({ volumeMounts: [{ name: 'nope', mountPath: '/data2' }] }, 't4'),
+      want: [/spec\.workers\.template\.spec\.volumeMounts/, /must name a volume/],
+    },
+    {
+      name: 'reserved env in the template',
+      job: tpl({ env: [{ name: 'DAT_PEERS', value: 'x' }] }, 't5'),
+      want: [/spec\.workers\.template\.spec\.env/, /must not set DAT_\* variables/],
+    },
+    {
+      name: 'nodeSelector set twice',
+      job: edit(makeDATJob('t6').template({ spec: { nodeSelector: { a: 'b' } } }), (s) => ((s.workers as Record<string, unknown>).nodeSelector = { c: 'd' })),
+      want: [/spec\.workers/, /set workers\.nodeSelector or workers\.template\.spec\.nodeSelector, not both/],
+    },
+    {
+      name: 'bad label key',
+      job: makeDATJob('t7').template({ metadata: { labels: { 'bad key!': 'v' } } }).obj(),
+      want: [/spec\.workers\.template\.metadata\.labels/, /must be qualified names/],
+    },
+    {
+      name: 'bad label value',
+      job: makeDATJob('t8').template({ metadata: { labels: { team: 'not ok!' } } }).obj(),
+      want: [/spec\.workers\.template\.metadata\.labels\.team/, /should match/],
+    },
+  ];
+  for (const c of cases) {
+    const msg = await rejection(c.job);
+    for (const re of c.want) assert.match(msg, re, `${c.name}: ${msg}`);
+  }
+  const ok = makeDATJob('t-ok')
+    .namespace(ns)
+    .template({
+      metadata: { labels: { 'example.com/team': 'robustness' }, annotations: { note: 'x' } },
+      spec: {
+        priorityClassName: 'high',
+        imagePullSecrets: [{ name: 'r' }],
+        affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'gpu', operator: 'Exists' }] }] } } },
+        volumes: [{ name: 'ds', persistentVolumeClaim: { claimName: 'imagenet', readOnly: true } }],
+        volumeMounts: [{ name: 'ds', mountPath: '/datasets', readOnly: true }],
+        env: [{ name: 'A', value: '1' }],
+      },
+    })
+    .obj();
+  const created = await jobs.create(ok);
+  assert.deepEqual(created.spec.workers.template, ok.spec.workers.template, 'the template round-trips unpruned');
+});

@@ -42,6 +42,40 @@ const job = makeDATJob('mnist-pgd')
   .status({ restarts: 1 })
   .obj();
 
+/** A job using every field of the pod template (a Kueue queue, a dataset PVC, spread across nodes). */
+const templated = makeDATJob('cifar-trades')
+  .namespace('research')
+  .uid('66666666-7777-8888-9999-000000000000')
+  .workers(3)
+  .claim('cifar-ckpt')
+  .training({ dataset: 'cifar10', model: 'preact-resnet', dataVolume: { claimName: 'cifar10' } })
+  .template({
+    metadata: { labels: { team: 'robustness', 'dat-operator.io/rank': 'ignored' }, annotations: { 'example.com/cost-center': 'ml-42' } },
+    spec: {
+      affinity: {
+        podAntiAffinity: {
+          preferredDuringSchedulingIgnoredDuringExecution: [
+            { weight: 100, podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: { 'dat-operator.io/job-name': 'cifar-trades' } } } },
+          ],
+        },
+      },
+      tolerations: [{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }],
+      nodeSelector: { 'cloud.example.com/accelerator': 'h100' },
+      priorityClassName: 'training-high',
+      schedulerName: 'default-scheduler',
+      imagePullSecrets: [{ name: 'registry-creds' }],
+      volumes: [{ name: 'imagenet', persistentVolumeClaim: { claimName: 'imagenet-ro', readOnly: true } }],
+      volumeMounts: [{ name: 'imagenet', mountPath: '/datasets/imagenet', readOnly: true }],
+      env: [{ name: 'HTTPS_PROXY', value: 'http://proxy.internal:3128' }, { name: 'TMPDIR', value: '/ignored' }],
+      serviceAccountName: 'trainer',
+    },
+  })
+  .obj();
+
+test('worker pod of rank 0 with a full pod template matches the golden file', () => {
+  checkGolden('worker-pod-template-rank0.json', buildWorkerPod(templated, 0));
+});
+
 test('worker pod of rank 1 matches the golden file', () => {
   checkGolden('worker-pod-rank1.json', buildWorkerPod(job, 1));
 });
