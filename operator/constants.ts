@@ -31,6 +31,8 @@ export const CONDITION_TYPES = {
   suspended: 'Suspended',
   succeeded: 'Succeeded',
   failed: 'Failed',
+  /** Workers the scheduler could not place for longer than `runPolicy.schedulingTimeoutSeconds`. */
+  unschedulable: 'Unschedulable',
 } as const;
 export type ConditionType = (typeof CONDITION_TYPES)[keyof typeof CONDITION_TYPES];
 
@@ -59,6 +61,9 @@ export const REASONS = {
   jobSuspended: 'JobSuspended',
   jobResumed: 'JobResumed',
   ttlExpired: 'TTLExpired',
+  podsUnschedulable: 'PodsUnschedulable',
+  podsScheduled: 'PodsScheduled',
+  schedulingTimeout: 'SchedulingTimeout',
 } as const;
 
 /** Condition messages (lowercase sentences). */
@@ -70,6 +75,7 @@ export const MESSAGES = {
   jobSuspended: 'the job is suspended and its workers were deleted',
   jobResumed: 'the job was resumed',
   deadlineExceeded: 'the job ran longer than runPolicy.activeDeadlineSeconds',
+  podsScheduled: 'every worker was scheduled',
 } as const;
 
 /** Defaults applied when a field is absent (the CRD applies the same ones on admission). */
@@ -79,6 +85,8 @@ export const DEFAULTS = {
   imagePullPolicy: 'IfNotPresent',
   backoffLimit: 3,
   cleanPodPolicy: 'Running',
+  schedulingTimeoutSeconds: 300,
+  schedulingTimeoutPolicy: 'Wait',
 } as const;
 
 /** Mount paths inside a worker pod. */

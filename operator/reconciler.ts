@@ -19,6 +19,7 @@ import { createRingCredentials } from '../worker/security/certs.js';
 import { serviceName, workerPodName } from './names.js';
 import { classifyPods, isPodDeleting, isPodTerminal } from './pods.js';
 import { readTerminationReport } from './progress-report.js';
+import { findUnschedulable, schedulingRemainingMs } from './scheduling.js';
 import {
   computeEvents,
   computeStatus,
@@ -90,7 +91,7 @@ export class Reconciler {
    * 4. Write it once if it changed, then emit Events.
    * 5. Act on the new status: clean up a finished job (TTL), delete pods of a
    *    suspended job or of an older incarnation, create the missing Service and pods.
-   * 6. Return when to look again (deadlines).
+   * 6. Return when to look again (deadlines, a scheduling timeout).
    */
   async reconcile(namespace: string, name: string): Promise<ReconcileResult> {
     const key = `${namespace}/${name}`;
@@ -150,7 +151,9 @@ export class Reconciler {
     await this.createMissingPods(job, pods);
 
     // Step 6
-    const waits = [deadlineRemainingMs(job, current, now), progressRemainingMs(job, current, now)].filter(
+    // A scheduling timeout still ahead needs a pass when it expires; one already past was acted on above.
+    const schedulingLeft = schedulingRemainingMs(job, findUnschedulable(live.current.values(), now));
+    const waits = [deadlineRemainingMs(job, current, now), progressRemainingMs(job, current, now), schedulingLeft !== undefined && schedulingLeft > 0 ? schedulingLeft : undefined].filter(
       (ms): ms is number => ms !== undefined,
     );
     return waits.length === 0 ? {} : { requeueAfterMs: Math.max(1, Math.min(...waits)) };

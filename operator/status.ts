@@ -9,6 +9,7 @@ import type { Condition, DATJob, DATJobProgress, DATJobStatus } from './api/type
 import { isConditionTrue, setCondition, findCondition } from './conditions.js';
 import { CONDITION_TYPES, DEFAULTS, MESSAGES, PHASES, REASONS, type Phase } from './constants.js';
 import { isPermanentFailure, type ObservedPods, type WorkerFailure } from './pods.js';
+import { describeUnschedulable, findUnschedulable, isSchedulingTimedOut, schedulingTimeoutPolicy, type UnschedulableGang } from './scheduling.js';
 
 /** What the reconciler observed about the job's world. */
 export interface Observed {
@@ -57,7 +58,10 @@ export function ttlRemainingMs(job: DATJob, status: DATJobStatus | undefined, no
  * 2. A finished job keeps its terminal conditions.
  * 3. Suspend wins over everything else while set; resume clears it and restarts the deadline clock.
  * 4. Then, in order: deadline exceeded, permanent failure, retryable failure or hang
- *    (gang restart until `backoffLimit`), all succeeded, all running.
+ *    (gang restart until `backoffLimit`), scheduling timeout with policy Fail,
+ *    all succeeded, all running.
+ * 5. The Unschedulable condition follows the gang's pods: True past the
+ *    scheduling timeout, False again once none is unschedulable.
  */
 export function computeStatus(job: DATJob, observed: Observed, now: Date): DATJobStatus {
   const prev = job.status ?? {};
@@ -100,6 +104,8 @@ export function computeStatus(job: DATJob, observed: Observed, now: Date): DATJo
 
   // Step 4
   const failure = pickFailure(job, prev, pods, now);
+  const unschedulable = findUnschedulable(pods.current.values(), now);
+  const schedulingTimedOut = isSchedulingTimedOut(job, unschedulable);
   const deadlineLeft = deadlineRemainingMs(job, { ...prev, startTime }, now);
   const hungLeft = progressRemainingMs(job, { ...prev, conditions, progress }, now);
   if (deadlineLeft !== undefined && deadlineLeft <= 0) {
@@ -125,6 +131,10 @@ export function computeStatus(job: DATJob, observed: Observed, now: Date): DATJo
       // The new gang gets a fresh progress clock; the step count itself stays (it is monotonic across resumes).
       progress = progress === undefined ? undefined : { ...progress, lastProgressTime: undefined };
     }
+  } else if (schedulingTimedOut && schedulingTimeoutPolicy(job) === 'Fail') {
+    set(CONDITION_TYPES.failed, 'True', REASONS.schedulingTimeout, `${describeUnschedulable(job, unschedulable!)}; schedulingTimeoutPolicy is Fail`);
+    phase = PHASES.failed;
+    completionTime = nowIso;
   } else if (pods.succeeded === replicas) {
     set(CONDITION_TYPES.succeeded, 'True', REASONS.allWorkersSucceeded, MESSAGES.allWorkersSucceeded);
     phase = PHASES.succeeded;
@@ -139,7 +149,18 @@ export function computeStatus(job: DATJob, observed: Observed, now: Date): DATJo
         ? PHASES.running
         : PHASES.pending;
   }
+  // Step 5
+  setUnschedulableCondition(conditions, job, unschedulable, schedulingTimedOut, now);
   return { ...prev, ...base, conditions, phase, restarts, startTime, completionTime, progress };
+}
+
+/** Sets Unschedulable True for a timed-out gang, or False once it was True and no worker is unschedulable any more. */
+function setUnschedulableCondition(conditions: Condition[], job: DATJob, gang: UnschedulableGang | undefined, timedOut: boolean, now: Date): void {
+  if (gang !== undefined && timedOut) {
+    setCondition(conditions, { type: CONDITION_TYPES.unschedulable, status: 'True', reason: REASONS.podsUnschedulable, message: describeUnschedulable(job, gang) }, now);
+  } else if (gang === undefined && isConditionTrue(conditions, CONDITION_TYPES.unschedulable)) {
+    setCondition(conditions, { type: CONDITION_TYPES.unschedulable, status: 'False', reason: REASONS.podsScheduled, message: MESSAGES.podsScheduled }, now);
+  }
 }
 
 /** The first failure of the current incarnation, or a missing pod of a gang that was Running. */
@@ -188,7 +209,7 @@ export interface StatusEvent {
   readonly message: string;
 }
 
-const WARNING_TYPES: readonly string[] = [CONDITION_TYPES.restarting, CONDITION_TYPES.failed];
+const WARNING_TYPES: readonly string[] = [CONDITION_TYPES.restarting, CONDITION_TYPES.failed, CONDITION_TYPES.unschedulable];
 
 /** Events for every condition that became True (or flipped to False on resume) between two statuses. */
 export function computeEvents(before: DATJobStatus | undefined, after: DATJobStatus): StatusEvent[] {

@@ -183,6 +183,10 @@ export interface DATJobCheckpointSpec {
 export const CLEAN_POD_POLICIES = ['All', 'Running', 'None'] as const;
 export type CleanPodPolicy = (typeof CLEAN_POD_POLICIES)[number];
 
+/** Values of `runPolicy.schedulingTimeoutPolicy`. */
+export const SCHEDULING_TIMEOUT_POLICIES = ['Wait', 'Fail'] as const;
+export type SchedulingTimeoutPolicy = (typeof SCHEDULING_TIMEOUT_POLICIES)[number];
+
 export interface DATJobRunPolicy {
   /** Maximum gang restarts before the job fails. @default 3 */
   readonly backoffLimit?: number;
@@ -194,6 +198,14 @@ export interface DATJobRunPolicy {
   readonly cleanPodPolicy?: CleanPodPolicy;
   /** A Running gang whose step counter does not advance for this long is restarted. */
   readonly progressDeadlineSeconds?: number;
+  /** A worker the scheduler cannot place for this long sets the Unschedulable condition. @default 300 */
+  readonly schedulingTimeoutSeconds?: number;
+  /**
+   * At the scheduling timeout: `Wait` keeps the gang's pods waiting (the condition
+   * says why), `Fail` fails the job, which deletes its pods and frees what the
+   * placed part of the gang held. @default Wait
+   */
+  readonly schedulingTimeoutPolicy?: SchedulingTimeoutPolicy;
 }
 
 export interface DATJobSpec {

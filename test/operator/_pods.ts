@@ -14,6 +14,10 @@ export interface PodState {
   readonly podIP?: string;
   /** The container's termination message (what the worker wrote, or the kubelet's log fallback). */
   readonly message?: string;
+  /** A pending pod the scheduler could not place since `since`, with its message. */
+  readonly unschedulable?: { readonly since: string; readonly message: string };
+  /** A pending pod held by a scheduling gate (e.g. Kueue's admission gate). */
+  readonly gated?: boolean;
 }
 
 /** The pod the operator would create for `rank`, in the given observed state. */
@@ -25,13 +29,21 @@ export function makePod(job: DATJob, rank: number, state: PodState = {}): V1Pod 
   pod.status = {
     phase,
     podIP: state.podIP,
-    conditions: phase === 'Running' ? [{ type: 'Ready', status: state.ready === false ? 'False' : 'True' }] : [],
+    conditions: phase === 'Running' ? [{ type: 'Ready', status: state.ready === false ? 'False' : 'True' }] : pendingConditions(state),
     containerStatuses:
       state.exitCode === undefined
         ? []
         : [{ name: 'worker', image: 'x', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: state.exitCode, ...(state.message === undefined ? {} : { message: state.message }) } } }],
   };
   return pod;
+}
+
+function pendingConditions(state: PodState): NonNullable<V1Pod['status']>['conditions'] {
+  if (state.unschedulable !== undefined) {
+    return [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: state.unschedulable.message, lastTransitionTime: new Date(state.unschedulable.since) }];
+  }
+  if (state.gated === true) return [{ type: 'PodScheduled', status: 'False', reason: 'SchedulingGated', message: 'Scheduling is blocked due to non-empty scheduling gates' }];
+  return [];
 }
 
 /** `n` pods of `job` all in `state`. */

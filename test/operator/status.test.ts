@@ -134,6 +134,61 @@ const cases: Case[] = [
   },
 ];
 
+const NO_GPU = '0/1 nodes are available: 1 Insufficient example.com/gpu. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod.';
+// now - 10 min and now - 1 min: past and within a 300 s timeout.
+const longAgo = { since: T0, message: NO_GPU };
+const recently = { since: '2026-01-01T00:09:00.000Z', message: NO_GPU };
+const unschedulableTrue = cond('Unschedulable', 'True', 'PodsUnschedulable');
+cases.push(
+  {
+    name: 'a pod unschedulable within the timeout sets no condition',
+    job: base().obj(),
+    pods: [{ phase: 'Running' }, { unschedulable: recently }],
+    want: { phase: 'Pending', conditions: { Created: ['True', 'JobCreated'] } },
+  },
+  {
+    name: 'a pod unschedulable past the timeout sets Unschedulable and keeps waiting by default',
+    job: base().obj(),
+    pods: [{ phase: 'Running' }, { unschedulable: longAgo }],
+    want: { phase: 'Pending', conditions: { Unschedulable: ['True', 'PodsUnschedulable'] } },
+  },
+  {
+    name: 'a gang timed out with policy Fail fails the job',
+    job: base().runPolicy({ schedulingTimeoutSeconds: 60, schedulingTimeoutPolicy: 'Fail' }).obj(),
+    pods: [{ unschedulable: recently }, { unschedulable: recently }],
+    want: { phase: 'Failed', conditions: { Failed: ['True', 'SchedulingTimeout'], Unschedulable: ['True', 'PodsUnschedulable'] }, completed: true },
+  },
+  {
+    name: 'pods gated by Kueue are queued, not unschedulable',
+    job: base().runPolicy({ schedulingTimeoutSeconds: 1, schedulingTimeoutPolicy: 'Fail' }).obj(),
+    pods: [{ gated: true }, { gated: true }],
+    want: { phase: 'Pending' },
+  },
+  {
+    name: 'Unschedulable turns False once every pod is placed',
+    job: base().status({ phase: 'Pending', conditions: [created, unschedulableTrue], startTime: T0 }).obj(),
+    pods: [{ phase: 'Running' }, { phase: 'Running' }],
+    want: { phase: 'Running', conditions: { Unschedulable: ['False', 'PodsScheduled'], Running: ['True', 'AllWorkersRunning'] } },
+  },
+  {
+    name: 'Unschedulable stays True while a recreated pod waits within the timeout',
+    job: base().status({ phase: 'Pending', conditions: [created, unschedulableTrue], startTime: T0 }).obj(),
+    pods: [{ phase: 'Running' }, { unschedulable: recently }],
+    want: { phase: 'Pending', conditions: { Unschedulable: ['True', 'PodsUnschedulable'] } },
+  },
+);
+
+test('the Unschedulable condition and the Failed condition name the scheduler\'s reason', () => {
+  const job = base().workers(3).runPolicy({ schedulingTimeoutSeconds: 120, schedulingTimeoutPolicy: 'Fail' }).obj();
+  const pods = [makePod(job, 0, { phase: 'Running' }), makePod(job, 1, { unschedulable: longAgo }), makePod(job, 2, { unschedulable: recently })];
+  const got = computeStatus(job, { pods: classifyPods(pods, 0, 3) }, now);
+  const want = `2 of 3 workers could not be scheduled within 120s: ${NO_GPU}`;
+  assert.equal(got.conditions?.find((c) => c.type === 'Unschedulable')?.message, want);
+  assert.equal(got.conditions?.find((c) => c.type === 'Failed')?.message, `${want}; schedulingTimeoutPolicy is Fail`);
+  const events = computeEvents(job.status, got);
+  assert.ok(events.some((e) => e.type === 'Warning' && e.reason === 'PodsUnschedulable' && e.message === want), JSON.stringify(events));
+});
+
 test('computeStatus covers every transition', () => {
   for (const c of cases) {
     const pods = c.pods.map((s, rank) => makePod(c.job, rank, s));

@@ -85,6 +85,13 @@ export interface ControlPlaneOptions {
    * @default false
    */
   readonly controllerManager?: boolean;
+  /**
+   * Also run kube-scheduler (the real one, default profile): pods get bound to
+   * registered Nodes, or get `PodScheduled=False, reason Unschedulable` with the
+   * scheduler's message when none fits. Without it, pods stay Pending unbound.
+   * @default false
+   */
+  readonly scheduler?: boolean;
   /** Where the process logs go; `undefined` keeps them in the temp dir (printed on start failure). @default undefined */
   readonly logDir?: string;
 }
@@ -365,6 +372,25 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
         procs,
         async () => (await httpsGet(`${server}/api/v1/namespaces/default/serviceaccounts/default`, caPem, adminToken)).status === 200,
         'kube-controller-manager (default ServiceAccount)',
+      );
+    }
+
+    if (opts.scheduler) {
+      procs.push(
+        startProcess(
+          'kube-scheduler',
+          join(binDir, 'kube-scheduler'),
+          [
+            `--kubeconfig=${kubeconfigPath}`,
+            `--authentication-kubeconfig=${kubeconfigPath}`,
+            `--authorization-kubeconfig=${kubeconfigPath}`,
+            '--leader-elect=false',
+            '--bind-address=127.0.0.1',
+            `--secure-port=${await freePort()}`,
+            '-v=1',
+          ],
+          logDir,
+        ),
       );
     }
 
