@@ -28,6 +28,8 @@ export interface ClusterWriter {
   /** Resolves to false when the pod already existed. */
   createPod(pod: V1Pod): Promise<boolean>;
   deletePod(namespace: string, name: string): Promise<void>;
+  /** Merge-patches a pod's annotations (404 counts as success: the pod is gone). */
+  patchPodAnnotations(namespace: string, name: string, annotations: Readonly<Record<string, string>>): Promise<void>;
   createService(svc: V1Service): Promise<void>;
   /** Creates the ring TLS Secret; resolves to false when it already existed (the operator never reads Secrets). */
   createSecret(secret: V1Secret): Promise<boolean>;
@@ -105,6 +107,18 @@ export class KubeClusterWriter implements ClusterWriter {
     } catch (err) {
       if (apiErrorCode(err) === 404) return;
       throw wrapApiError(`failed to delete pod ${namespace}/${name}`, err);
+    }
+  }
+
+  async patchPodAnnotations(namespace: string, name: string, annotations: Readonly<Record<string, string>>): Promise<void> {
+    try {
+      await this.core.patchNamespacedPod(
+        { namespace, name, body: { metadata: { annotations } }, fieldManager: FIELD_MANAGER },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
+    } catch (err) {
+      if (apiErrorCode(err) === 404) return;
+      throw wrapApiError(`failed to annotate pod ${namespace}/${name}`, err);
     }
   }
 

@@ -64,6 +64,8 @@ export const REASONS = {
   podsUnschedulable: 'PodsUnschedulable',
   podsScheduled: 'PodsScheduled',
   schedulingTimeout: 'SchedulingTimeout',
+  /** The gang was stopped by a higher-priority workload (Kueue eviction or scheduler preemption). */
+  preempted: 'Preempted',
 } as const;
 
 /** Condition messages (lowercase sentences). */
@@ -104,6 +106,23 @@ export const POD_NAMES = {
   dataVolume: 'data',
   ringPort: 'ring',
   metricsPort: 'metrics',
+} as const;
+
+/**
+ * Kueue's pod-group integration (kueue.x-k8s.io): a DATJob labelled with a
+ * queue name has its pods admitted as one group (docs/kueue.md).
+ */
+export const KUEUE = {
+  /** On the DATJob (and copied to its pods): the LocalQueue to submit to. */
+  queueLabel: 'kueue.x-k8s.io/queue-name',
+  /** On the pods: the group; Kueue's Workload for the group has this name. */
+  podGroupLabel: 'kueue.x-k8s.io/pod-group-name',
+  /** On the pods: the group's size (Kueue admits the group when it has this many pods). */
+  podGroupTotalCountAnnotation: 'kueue.x-k8s.io/pod-group-total-count',
+  /** On a pod: `"false"` tells Kueue the group will not be replaced, so it finishes the Workload and frees its quota. */
+  retriableInGroupAnnotation: 'kueue.x-k8s.io/retriable-in-group',
+  /** Pod condition Kueue sets before deleting the pods of an evicted (e.g. preempted) Workload. */
+  terminationTargetCondition: 'TerminationTarget',
 } as const;
 
 /** Leader election timings (as in kubernetes-sigs/jobset and Trainer). */

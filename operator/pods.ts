@@ -1,7 +1,7 @@
 /** Classifying a job's owned pods into what the status and the reconcile need. */
 import type { V1Pod } from '@kubernetes/client-node';
 import { PERMANENT_EXIT_CODES } from '../worker/contract.js';
-import { LABELS } from './constants.js';
+import { KUEUE, LABELS, REASONS } from './constants.js';
 
 /** A failed worker of the current incarnation. */
 export interface WorkerFailure {
@@ -75,6 +75,26 @@ export function podTerminationMessage(pod: V1Pod): string | undefined {
   return undefined;
 }
 
+/**
+ * Why a pod was stopped to make room for a higher-priority workload, or
+ * undefined: Kueue sets `TerminationTarget` on the pods of an evicted Workload
+ * before deleting them; the scheduler sets `DisruptionTarget` with reason
+ * `PreemptionByScheduler` on a pod it preempts.
+ */
+export function podPreemptionMessage(pod: V1Pod): string | undefined {
+  for (const c of pod.status?.conditions ?? []) {
+    if (c.status !== 'True') continue;
+    if (c.type === KUEUE.terminationTargetCondition) return `stopped by Kueue (${c.reason ?? 'no reason'}${c.message ? `: ${c.message}` : ''})`;
+    if (c.type === 'DisruptionTarget' && c.reason === 'PreemptionByScheduler') return `preempted by the scheduler${c.message ? ` (${c.message})` : ''}`;
+  }
+  return undefined;
+}
+
+/** True when the failure is a preemption: the gang is replaced, and the restart is not counted against `backoffLimit`. */
+export function isPreemption(f: WorkerFailure): boolean {
+  return f.reason === REASONS.preempted;
+}
+
 /** True when no gang restart can help this failure (bad config, bad data). */
 export function isPermanentFailure(f: WorkerFailure): boolean {
   return f.exitCode !== undefined && PERMANENT_EXIT_CODES.includes(f.exitCode);
@@ -99,7 +119,9 @@ export function classifyPods(pods: readonly V1Pod[], incarnation: number, replic
   const failures: WorkerFailure[] = [];
   for (const [rank, pod] of current) {
     const phase = podPhase(pod);
-    if (phase === 'Succeeded') succeeded++;
+    const preempted = phase === 'Succeeded' ? undefined : podPreemptionMessage(pod);
+    if (preempted !== undefined) failures.push({ rank, pod: pod.metadata?.name ?? '', reason: REASONS.preempted, message: preempted });
+    else if (phase === 'Succeeded') succeeded++;
     else if (phase === 'Failed') {
       const exitCode = podExitCode(pod);
       const message = podTerminationMessage(pod);

@@ -15,6 +15,7 @@ import { buildHeadlessService } from './desired/headless-service.js';
 import { buildNetworkPolicy, type OperatorSelector } from './desired/network-policy.js';
 import { buildRingTlsSecret, jobIncarnation, staleRingTlsSecretNames } from './desired/ring-tls-secret.js';
 import { buildWorkerPod } from './desired/worker-pod.js';
+import { GROUP_RELEASE_ANNOTATIONS, needsGroupRelease } from './desired/kueue.js';
 import { createRingCredentials } from '../worker/security/certs.js';
 import { serviceName, workerPodName } from './names.js';
 import { classifyPods, isPodDeleting, isPodTerminal } from './pods.js';
@@ -130,6 +131,8 @@ export class Reconciler {
 
     // Step 5
     if (isFinished(current)) {
+      // Pods kept by cleanPodPolicy still end their Kueue group, so its quota is released.
+      await this.releaseKueueGroups(pods);
       await this.deletePods(selectPodsToClean(pods, job.spec.runPolicy?.cleanPodPolicy ?? DEFAULTS.cleanPodPolicy));
       const ttlLeft = ttlRemainingMs(job, current, now);
       if (ttlLeft === undefined) return {};
@@ -195,7 +198,22 @@ export class Reconciler {
     if (this.opts.networkPolicy !== undefined) await this.opts.writer.createNetworkPolicy(buildNetworkPolicy(job, this.opts.networkPolicy));
   }
 
+  /**
+   * Marks Kueue-grouped pods `retriable-in-group: "false"`: the operator never
+   * replaces a pod within its group (a new incarnation is a new group), so Kueue
+   * may finish the group's Workload and release its quota once the pods are gone.
+   */
+  private async releaseKueueGroups(pods: readonly V1Pod[]): Promise<void> {
+    const targets = pods.filter(needsGroupRelease);
+    await runAll(
+      targets,
+      (p) => this.opts.writer.patchPodAnnotations(p.metadata?.namespace ?? '', p.metadata?.name ?? '', GROUP_RELEASE_ANNOTATIONS),
+      `failed to end the Kueue group of ${targets.length} pod(s)`,
+    );
+  }
+
   private async deletePods(pods: readonly V1Pod[]): Promise<void> {
+    await this.releaseKueueGroups(pods);
     const targets = pods.filter((p) => !isPodDeleting(p));
     await runAll(targets, (p) => this.opts.writer.deletePod(p.metadata?.namespace ?? '', p.metadata?.name ?? ''), `failed to delete ${targets.length} pod(s)`);
     for (const p of targets) this.log.info('Deleted worker pod', { pod: p.metadata?.name });

@@ -8,7 +8,7 @@ import type { ProgressReport } from '../worker/contract.js';
 import type { Condition, DATJob, DATJobProgress, DATJobStatus } from './api/types.js';
 import { isConditionTrue, setCondition, findCondition } from './conditions.js';
 import { CONDITION_TYPES, DEFAULTS, MESSAGES, PHASES, REASONS, type Phase } from './constants.js';
-import { isPermanentFailure, type ObservedPods, type WorkerFailure } from './pods.js';
+import { isPermanentFailure, isPreemption, type ObservedPods, type WorkerFailure } from './pods.js';
 import { describeUnschedulable, findUnschedulable, isSchedulingTimedOut, schedulingTimeoutPolicy, type UnschedulableGang } from './scheduling.js';
 
 /** What the reconciler observed about the job's world. */
@@ -70,6 +70,7 @@ export function computeStatus(job: DATJob, observed: Observed, now: Date): DATJo
   const pods = observed.pods;
   const nowIso = now.toISOString();
   let restarts = prev.restarts ?? 0;
+  let preemptions = prev.preemptions ?? 0;
   let startTime = prev.startTime;
   let completionTime = prev.completionTime;
   let progress = mergeProgress(prev.progress, observed.progress, nowIso);
@@ -116,17 +117,25 @@ export function computeStatus(job: DATJob, observed: Observed, now: Date): DATJo
     set(CONDITION_TYPES.failed, 'True', REASONS.permanentError, `${describeFailure(failure)}, a permanent error: not restarting`);
     phase = PHASES.failed;
     completionTime = nowIso;
+  } else if (failure !== undefined && isPreemption(failure)) {
+    // Preemption is not the job's fault: a new gang queues again and resumes from the checkpoint, with no backoffLimit cost.
+    restarts++;
+    preemptions++;
+    set(CONDITION_TYPES.restarting, 'True', REASONS.preempted, `${describeFailure(failure)}: restarting all workers from the last checkpoint once admitted again (preemption ${preemptions}, not counted against backoffLimit)`);
+    phase = PHASES.restarting;
+    progress = progress === undefined ? undefined : { ...progress, lastProgressTime: undefined };
   } else if (failure !== undefined || (hungLeft !== undefined && hungLeft <= 0)) {
     const reason = failure !== undefined ? REASONS.workerFailed : REASONS.progressDeadlineExceeded;
     const what = failure !== undefined ? describeFailure(failure) : `no training progress for ${job.spec.runPolicy?.progressDeadlineSeconds ?? 0}s`;
     const limit = job.spec.runPolicy?.backoffLimit ?? DEFAULTS.backoffLimit;
-    if (restarts >= limit) {
-      set(CONDITION_TYPES.failed, 'True', REASONS.backoffLimitExceeded, `${what} and the gang was already restarted ${restarts} times (backoffLimit ${limit})`);
+    const counted = restarts - preemptions;
+    if (counted >= limit) {
+      set(CONDITION_TYPES.failed, 'True', REASONS.backoffLimitExceeded, `${what} and the gang was already restarted ${counted} times (backoffLimit ${limit})`);
       phase = PHASES.failed;
       completionTime = nowIso;
     } else {
       restarts++;
-      set(CONDITION_TYPES.restarting, 'True', reason, `${what}: restarting all workers (restart ${restarts} of ${limit})`);
+      set(CONDITION_TYPES.restarting, 'True', reason, `${what}: restarting all workers (restart ${counted + 1} of ${limit})`);
       phase = PHASES.restarting;
       // The new gang gets a fresh progress clock; the step count itself stays (it is monotonic across resumes).
       progress = progress === undefined ? undefined : { ...progress, lastProgressTime: undefined };
@@ -151,7 +160,7 @@ export function computeStatus(job: DATJob, observed: Observed, now: Date): DATJo
   }
   // Step 5
   setUnschedulableCondition(conditions, job, unschedulable, schedulingTimedOut, now);
-  return { ...prev, ...base, conditions, phase, restarts, startTime, completionTime, progress };
+  return { ...prev, ...base, conditions, phase, restarts, ...(preemptions > 0 ? { preemptions } : {}), startTime, completionTime, progress };
 }
 
 /** Sets Unschedulable True for a timed-out gang, or False once it was True and no worker is unschedulable any more. */
@@ -167,6 +176,9 @@ function setUnschedulableCondition(conditions: Condition[], job: DATJob, gang: U
 function pickFailure(job: DATJob, prev: DATJobStatus, pods: ObservedPods, _now: Date): WorkerFailure | undefined {
   const permanent = pods.failures.find(isPermanentFailure);
   if (permanent !== undefined) return permanent;
+  // Ranks that crash because a preempted peer left the ring are a consequence, not the cause.
+  const preempted = pods.failures.find(isPreemption);
+  if (preempted !== undefined) return preempted;
   if (pods.failures.length > 0) return pods.failures[0];
   // A rank deleted from under a running gang breaks the ring just like a crash.
   if (isConditionTrue(prev.conditions, CONDITION_TYPES.running)) {
@@ -180,6 +192,7 @@ function pickFailure(job: DATJob, prev: DATJobStatus, pods: ObservedPods, _now: 
 function describeFailure(f: WorkerFailure): string {
   if (f.exitCode !== undefined) return `worker ${f.rank} exited with code ${f.exitCode}${f.message === undefined ? '' : ` (${f.message})`}`;
   if (f.reason === 'PodDeleted') return `worker ${f.rank} was deleted`;
+  if (isPreemption(f)) return `worker ${f.rank} was ${f.message ?? 'preempted'}`;
   return `worker ${f.rank} failed${f.reason === undefined ? '' : ` (${f.reason})`}`;
 }
 

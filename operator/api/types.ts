@@ -255,6 +255,8 @@ export interface DATJobStatus {
   readonly readyText?: string;
   /** Gang restarts so far; also the incarnation label of the current pods. */
   readonly restarts?: number;
+  /** Of `restarts`, those caused by preemption (not counted against `backoffLimit`). */
+  readonly preemptions?: number;
   readonly startTime?: string;
   readonly completionTime?: string;
   readonly progress?: DATJobProgress;

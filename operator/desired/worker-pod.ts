@@ -4,6 +4,7 @@ import { DEFAULT_METRICS_PORT, DEFAULT_RING_PORT, WORKER_ENV } from '../../worke
 import type { DATJob, DATJobVolumeSource } from '../api/types.js';
 import { DEFAULTS, LABELS, MANAGED_BY, MOUNTS, POD_NAMES } from '../constants.js';
 import { buildPeers, serviceName, workerPodName } from '../names.js';
+import { buildKueuePodMetadata } from './kueue.js';
 import { buildOwnerReference } from './owner-reference.js';
 import { buildTemplatePodSpecFields, mergeEnv, mergeLabels, mergeVolumeMounts, mergeVolumes, templateEnv } from './pod-template.js';
 import { buildWorkerContainerSecurityContext, buildWorkerPodSecurityContext, buildWorkerSecurityEnv, buildWorkerSecurityVolumes } from './pod-security.js';
@@ -37,6 +38,8 @@ export function buildWorkerPod(job: DATJob, rank: number, opts: WorkerPodOptions
   mounts.push(...security.mounts);
   volumes.push(...security.volumes);
   const template = workers.template;
+  const kueue = buildKueuePodMetadata(job, incarnation);
+  const annotations = { ...template?.metadata?.annotations, ...kueue.annotations };
   const allVolumes = mergeVolumes(volumes, template?.spec?.volumes);
   const allMounts = mergeVolumeMounts(mounts, template?.spec?.volumeMounts, allVolumes.slice(volumes.length));
 
@@ -58,10 +61,11 @@ export function buildWorkerPod(job: DATJob, rank: number, opts: WorkerPodOptions
           [LABELS.rank]: String(rank),
           [LABELS.incarnation]: String(incarnation),
           [LABELS.managedBy]: MANAGED_BY,
+          ...kueue.labels,
         },
         template?.metadata?.labels,
       ),
-      ...(template?.metadata?.annotations === undefined ? {} : { annotations: { ...template.metadata.annotations } }),
+      ...(Object.keys(annotations).length === 0 ? {} : { annotations }),
       ownerReferences: [buildOwnerReference(job)],
     },
     spec: {

@@ -80,7 +80,7 @@ test('RBAC grants exactly what the operator uses, with no wildcards', async () =
     'dat.dat-operator.io/datjobs:get', 'dat.dat-operator.io/datjobs:list', 'dat.dat-operator.io/datjobs:watch', 'dat.dat-operator.io/datjobs:delete',
     'dat.dat-operator.io/datjobs/status:get', 'dat.dat-operator.io/datjobs/status:patch', 'dat.dat-operator.io/datjobs/status:update',
     'dat.dat-operator.io/datjobs/finalizers:update',
-    '/pods:get', '/pods:list', '/pods:watch', '/pods:create', '/pods:delete',
+    '/pods:get', '/pods:list', '/pods:watch', '/pods:create', '/pods:delete', '/pods:patch',
     '/services:get', '/services:list', '/services:watch', '/services:create',
     '/events:create', '/events:patch',
     '/secrets:create', '/secrets:delete', 'networking.k8s.io/networkpolicies:create',

@@ -18,6 +18,8 @@ export interface PodState {
   readonly unschedulable?: { readonly since: string; readonly message: string };
   /** A pending pod held by a scheduling gate (e.g. Kueue's admission gate). */
   readonly gated?: boolean;
+  /** Kueue stopped the pod (its Workload was evicted, e.g. preempted): condition TerminationTarget. */
+  readonly stoppedByKueue?: boolean;
 }
 
 /** The pod the operator would create for `rank`, in the given observed state. */
@@ -29,7 +31,10 @@ export function makePod(job: DATJob, rank: number, state: PodState = {}): V1Pod 
   pod.status = {
     phase,
     podIP: state.podIP,
-    conditions: phase === 'Running' ? [{ type: 'Ready', status: state.ready === false ? 'False' : 'True' }] : pendingConditions(state),
+    conditions: [
+      ...(phase === 'Running' ? [{ type: 'Ready', status: state.ready === false ? 'False' : 'True' }] : pendingConditions(state) ?? []),
+      ...(state.stoppedByKueue === true ? [{ type: 'TerminationTarget', status: 'True', reason: 'WorkloadEvictedDueToPreempted', message: 'Preempted to accommodate a workload (UID: x) due to prioritization in the ClusterQueue' }] : []),
+    ],
     containerStatuses:
       state.exitCode === undefined
         ? []

@@ -46,6 +46,12 @@ class FakeCluster implements ClusterReader, ClusterWriter {
     this.pods.delete(name);
     return Promise.resolve();
   }
+  patchPodAnnotations(_ns: string, name: string, annotations: Readonly<Record<string, string>>): Promise<void> {
+    this.calls.push(`annotate pod ${name} ${JSON.stringify(annotations)}`);
+    const pod = this.pods.get(name);
+    if (pod !== undefined) pod.metadata!.annotations = { ...pod.metadata!.annotations, ...annotations };
+    return Promise.resolve();
+  }
   createService(svc: V1Service): Promise<void> {
     this.calls.push(`create service ${svc.metadata!.name!}`);
     this.services.set(svc.metadata!.name!, svc);
@@ -275,4 +281,47 @@ test('each incarnation gets a new ring TLS Secret before its pods; the previous 
   cluster.calls = [];
   await r.reconcile('default', 'j');
   assert.deepEqual(cluster.calls.filter((c) => /secret|pod/.test(c)), [], 'no keys are issued while the gang is complete');
+});
+
+test('a Kueue-queued job ends each pod group before its pods go, and the new gang forms a new group', async () => {
+  const { cluster, r } = setup(makeDATJob('j').uid('u').labels({ 'kueue.x-k8s.io/queue-name': 'q' }).obj());
+  await r.reconcile('default', 'j');
+  assert.deepEqual([...cluster.pods.values()].map((p) => p.metadata!.labels!['kueue.x-k8s.io/pod-group-name']), ['j-u-0', 'j-u-0']);
+  for (const n of ['j-worker-0', 'j-worker-1']) cluster.setPod(n, { phase: 'Running' });
+  await r.reconcile('default', 'j');
+  // Kueue evicts the group (a higher-priority workload): TerminationTarget on every pod.
+  for (const n of ['j-worker-0', 'j-worker-1']) cluster.setPod(n, { phase: 'Running', stoppedByKueue: true });
+  cluster.calls = [];
+  await r.reconcile('default', 'j');
+  const status = cluster.jobs.get('j')!.status!;
+  assert.deepEqual([status.phase, status.restarts, status.preemptions], ['Restarting', 1, 1]);
+  const release = '{"kueue.x-k8s.io/retriable-in-group":"false"}';
+  assert.deepEqual(cluster.calls.filter((c) => c.includes('pod')), [
+    `annotate pod j-worker-0 ${release}`,
+    `annotate pod j-worker-1 ${release}`,
+    'delete pod j-worker-0',
+    'delete pod j-worker-1',
+  ]);
+  await r.reconcile('default', 'j');
+  assert.deepEqual([...cluster.pods.values()].map((p) => p.metadata!.labels!['kueue.x-k8s.io/pod-group-name']), ['j-u-1', 'j-u-1']);
+
+  // A failed job keeps its failed pod (cleanPodPolicy Running) but still ends the group, so Kueue frees the quota.
+  cluster.setPod('j-worker-0', { phase: 'Failed', exitCode: 2 });
+  cluster.calls = [];
+  await r.reconcile('default', 'j');
+  assert.equal(phase(cluster), 'Failed');
+  assert.equal(cluster.pods.get('j-worker-0')?.metadata?.annotations?.['kueue.x-k8s.io/retriable-in-group'], 'false');
+  await r.reconcile('default', 'j'); // the worker counts follow the deleted peer
+  cluster.calls = [];
+  await r.reconcile('default', 'j');
+  assert.deepEqual(cluster.calls, [], 'released once: no writes on later passes');
+});
+
+test('jobs outside Kueue never annotate their pods', async () => {
+  const { cluster, r } = setup(makeDATJob('j').uid('u').obj());
+  await r.reconcile('default', 'j');
+  cluster.setPod('j-worker-0', { phase: 'Failed', exitCode: 2 });
+  await r.reconcile('default', 'j');
+  assert.equal(phase(cluster), 'Failed');
+  assert.ok(!cluster.calls.some((c) => c.startsWith('annotate')));
 });

@@ -178,6 +178,37 @@ cases.push(
   },
 );
 
+cases.push(
+  {
+    name: 'a gang stopped by Kueue restarts without spending backoffLimit',
+    job: base().runPolicy({ backoffLimit: 0 }).status(runningStatus()).obj(),
+    pods: [{ phase: 'Running', stoppedByKueue: true, deleting: true }, { phase: 'Failed', exitCode: 1, stoppedByKueue: true }],
+    want: { phase: 'Restarting', restarts: 1, conditions: { Restarting: ['True', 'Preempted'] } },
+  },
+  {
+    name: 'a peer crashing after a preemption is not what restarts the gang',
+    job: base().status(runningStatus()).obj(),
+    pods: [{ phase: 'Failed', exitCode: 1 }, { phase: 'Running', stoppedByKueue: true }],
+    want: { phase: 'Restarting', restarts: 1, conditions: { Restarting: ['True', 'Preempted'] } },
+  },
+  {
+    name: 'a real failure after preemptions counts only the non-preemption restarts',
+    job: base().runPolicy({ backoffLimit: 1 }).status(runningStatus({ restarts: 2, preemptions: 2 })).obj(),
+    pods: [{ phase: 'Failed', exitCode: 1, incarnation: 2 }, { phase: 'Running', incarnation: 2 }],
+    want: { phase: 'Restarting', restarts: 3, conditions: { Restarting: ['True', 'WorkerFailed'] } },
+  },
+);
+
+test('a preemption is recorded in preemptions and named in the condition', () => {
+  const job = base().status(runningStatus()).obj();
+  const pods = [makePod(job, 0, { phase: 'Running', stoppedByKueue: true }), makePod(job, 1, { phase: 'Running', stoppedByKueue: true })];
+  const got = computeStatus(job, { pods: classifyPods(pods, 0, 2) }, now);
+  assert.equal(got.preemptions, 1);
+  assert.match(got.conditions?.find((c) => c.type === 'Restarting')?.message ?? '', /^worker 0 was stopped by Kueue \(WorkloadEvictedDueToPreempted: Preempted to accommodate.*\): restarting all workers from the last checkpoint once admitted again \(preemption 1, not counted against backoffLimit\)$/);
+  const plain = computeStatus(base().status(runningStatus()).obj(), { pods: classifyPods([makePod(job, 0, { phase: 'Failed', exitCode: 1 }), makePod(job, 1, { phase: 'Running' })], 0, 2) }, now);
+  assert.equal(plain.preemptions, undefined, 'no preemptions field until there is one');
+});
+
 test('the Unschedulable condition and the Failed condition name the scheduler\'s reason', () => {
   const job = base().workers(3).runPolicy({ schedulingTimeoutSeconds: 120, schedulingTimeoutPolicy: 'Fail' }).obj();
   const pods = [makePod(job, 0, { phase: 'Running' }), makePod(job, 1, { unschedulable: longAgo }), makePod(job, 2, { unschedulable: recently })];

@@ -8,7 +8,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
+import { CoreV1Api, PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
 import type { DATJob } from '../../../operator/api/types.js';
 import { startOperator, type OperatorHandle } from '../../../operator/operator.js';
 import { startControlPlane, type ControlPlane } from '../../support/control-plane.js';
@@ -41,6 +41,9 @@ before(async () => {
     extraCapacity: { [GPU]: '2' },
     imageMap: { [IMAGE_REPO]: { resolve: (_cmd, args) => [...fake, ...args] } },
   });
+  // The TaintNodesByCondition admission plugin gives a new Node node.kubernetes.io/not-ready:NoSchedule;
+  // the node lifecycle controller that lifts it once the node is Ready does not run here, so lift it as that controller would.
+  await core.patchNode({ name: agent.nodeName, body: { spec: { taints: [] } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
   operator = await startOperator({ kubeConfig: cp.kubeConfig, leaderElect: false, metricsPort: 0, healthPort: -1, progressIntervalMs: 500 });
 });
 
