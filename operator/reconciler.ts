@@ -86,7 +86,8 @@ export class Reconciler {
 
   /**
    * One pass:
-   * 1. Get the DATJob; done if it is gone or being deleted.
+   * 1. Get the DATJob; done if it is gone or being deleted (after ending the
+ *    Kueue groups of the pods it leaves).
    * 2. List its pods from the cache and classify them.
    * 3. Compute the status.
    * 4. Write it once if it changed, then emit Events.
@@ -98,11 +99,13 @@ export class Reconciler {
     const key = `${namespace}/${name}`;
     // Step 1
     let job = this.freshest(key, this.opts.reader.getJob(namespace, name));
-    if (job === undefined) {
-      this.written.delete(key);
+    if (job === undefined || job.metadata.deletionTimestamp != null) {
+      if (job === undefined) this.written.delete(key);
+      // The garbage collector deletes the pods of a deleted job, but Kueue holds pods of a live group
+      // (its finalizer) until replacements come: end the group so they can go and the quota is freed.
+      await this.releaseKueueGroups(this.opts.reader.listPods(namespace, name).filter((p) => job === undefined || isOwnedBy(p, job.metadata.uid)));
       return {};
     }
-    if (job.metadata.deletionTimestamp != null) return {};
     const now = this.now();
 
     // Step 2

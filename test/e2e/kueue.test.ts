@@ -42,11 +42,14 @@ const GPU = 'example.com/gpu';
 const NODE_GPUS = 6;
 const QUOTA_GPUS = 4;
 const RANKS = 3;
-const CLUSTER_QUEUE = 'dat-gpu';
+/** Per run, like the namespaces: a ClusterQueue of an earlier run may still be finalizing. */
+const CLUSTER_QUEUE = `dat-gpu-${Date.now().toString(36)}`;
 const LOCAL_QUEUE = 'gpu';
 const PRIORITY = { low: 'dat-low', high: 'dat-high' } as const;
 const TIMEOUTS = { install: 10 * 60_000, running: 3 * 60_000, training: 8 * 60_000, scenario: 20 * 60_000 } as const;
 const FAST_POLL_MS = 250;
+/** Namespaces are per run: a namespace of an earlier run may still be terminating. */
+const RUN = Date.now().toString(36);
 
 const state: { ctx?: E2EContext; installed: boolean } = { installed: false };
 
@@ -84,9 +87,13 @@ function clusterObjects(): object[] {
   ];
 }
 
+/** The namespaces this run created. */
+const namespaces: string[] = [];
+
 /** A namespace with the example PVC and a LocalQueue on the ClusterQueue. */
 async function prepareNamespace(c: E2EContext, ns: string): Promise<void> {
   await c.createNamespaceWithPvc(ns);
+  namespaces.push(ns);
   await applyObjects(c, [{ apiVersion: 'kueue.x-k8s.io/v1beta2', kind: 'LocalQueue', metadata: { name: LOCAL_QUEUE }, spec: { clusterQueue: CLUSTER_QUEUE } }], ns);
 }
 
@@ -94,7 +101,8 @@ async function prepareNamespace(c: E2EContext, ns: string): Promise<void> {
 async function applyQueuedJob(c: E2EContext, ns: string, name: string, priority: string, spec: DeepPartial<DATJob['spec']> = {}): Promise<DATJob> {
   const { job } = deriveJob(c.mnistJob, name, {
     ...spec,
-    workers: { replicas: RANKS, resources: { limits: { [GPU]: '1' } }, template: { spec: { priorityClassName: priority } } },
+    // 100m CPU per rank: the kind node has 2 CPUs, and the operator's two replicas, Kueue and the system pods take their share.
+    workers: { replicas: RANKS, resources: { requests: { cpu: '100m' }, limits: { [GPU]: '1' } }, template: { spec: { priorityClassName: priority } } },
   });
   const queued: DATJob = { ...job, metadata: { ...job.metadata, labels: { ...job.metadata.labels, [KUEUE.queueLabel]: LOCAL_QUEUE } } };
   await c.cli.apply({ yaml: stringify(queued) }, { namespace: ns });
@@ -136,23 +144,34 @@ describe('Kueue admits DATJob gangs as one unit', { timeout: 60 * 60_000 }, () =
     );
     await applyObjects(c, clusterObjects());
     await helmInstallOperator(c.cli, c.provider.helmSetValues);
+    // Image tags are shared on the build host: make sure the operator running here is one that knows Kueue.
+    const probe = await c.cli.kubectlResult(['exec', 'deploy/dat-operator', '--', 'grep', '-c', KUEUE.podGroupLabel, '/app/dist/operator/constants.js'], { namespace: 'dat-system' });
+    assert.equal(probe.code, 0, `the operator image lacks Kueue support (rebuild and load it): ${probe.stderr}`);
     state.installed = true;
   }, { timeout: TIMEOUTS.install + 5 * 60_000 });
 
   after(async () => {
     const c = state.ctx;
     if (c === undefined) return;
+    // Jobs go while the operator runs: it ends their Kueue groups, so Kueue lets their pods (and namespaces) go.
+    for (const ns of namespaces) {
+      await c.cli.kubectlResult(['delete', 'datjobs', '--all', '--wait=false'], { namespace: ns });
+      await waitFor(async () => ((await c.cli.getJson<KubeList<V1Pod>>(['pods', '-l', LABELS.jobName], { namespace: ns })).items.length === 0 ? true : undefined), {
+        what: `the DATJob pods of ${ns} gone`,
+        timeoutMs: 120_000,
+      }).catch((err: unknown) => console.error(String(err)));
+    }
     if (state.installed) await helmUninstallOperator(c.cli).catch(() => undefined);
-    await c.cli.kubectlResult(['delete', 'clusterqueue', CLUSTER_QUEUE, '--ignore-not-found', '--wait=false']);
+    await c.cli.kubectlResult(['delete', 'clusterqueue', CLUSTER_QUEUE, '--ignore-not-found', '--timeout=60s']);
     await c.cleanup();
-  }, { timeout: 5 * 60_000 });
+  }, { timeout: 8 * 60_000 });
 
   /** Job B of the first test: the one preempted in the second. */
   const shared: { bNs?: string } = {};
 
   test('two 3-rank jobs on a quota of 4 GPUs: one runs, the other waits with no pod bound, then runs', { timeout: TIMEOUTS.scenario }, async (t) => {
     const c = ctx();
-    const [aNs, bNs] = ['e2e-kueue-a', 'e2e-kueue-b'];
+    const [aNs, bNs] = [`e2e-kueue-a-${RUN}`, `e2e-kueue-b-${RUN}`];
     await prepareNamespace(c, aNs);
     await prepareNamespace(c, bNs);
     await c.scenario(t, aNs, 'first', async () => {
@@ -166,16 +185,19 @@ describe('Kueue admits DATJob gangs as one unit', { timeout: 60 * 60_000 }, () =
       const violations: string[] = [];
       const first = await waitFor(
         async () => {
-          const firstJob = await c.cli.getJson<DATJob>(['datjob', 'first'], { namespace: aNs });
           const pods = await listJobPods(c.cli, bNs, 'second');
-          if (pods.length === RANKS) {
+          const second = await c.cli.getJson<DATJob>(['datjob', 'second'], { namespace: bNs });
+          // Read after the second job's pods: when all the first's ranks still run now, they held the quota then.
+          const firstPods = await listJobPods(c.cli, aNs, 'first');
+          const firstHolds = firstPods.length === RANKS && firstPods.every((p) => p.status?.phase === 'Running');
+          if (pods.length === RANKS && firstHolds) {
             samples++;
-            const second = await c.cli.getJson<DATJob>(['datjob', 'second'], { namespace: bNs });
             if (pods.some(isBound)) violations.push(`bound: ${pods.filter(isBound).map((p) => p.metadata?.name).join(', ')}`);
             if (!pods.every(isGated)) violations.push(`not gated: ${JSON.stringify(pods.map((p) => p.spec?.schedulingGates))}`);
             if (second.status?.phase !== 'Pending') violations.push(`phase ${second.status?.phase}`);
             if ((second.status?.conditions ?? []).some((x) => x.type === CONDITION_TYPES.unschedulable && x.status === 'True')) violations.push('reported Unschedulable');
           }
+          const firstJob = await c.cli.getJson<DATJob>(['datjob', 'first'], { namespace: aNs });
           return isSucceeded(firstJob) || isFailed(firstJob) ? firstJob : undefined;
         },
         { what: `${aNs}/first finished while ${bNs}/second waits`, timeoutMs: TIMEOUTS.training, intervalMs: 2000 },
@@ -197,7 +219,7 @@ describe('Kueue admits DATJob gangs as one unit', { timeout: 60 * 60_000 }, () =
     const c = ctx();
     const bNs = shared.bNs;
     assert.ok(bNs !== undefined, 'the second job of the previous test is running');
-    const cNs = 'e2e-kueue-c';
+    const cNs = `e2e-kueue-c-${RUN}`;
     await prepareNamespace(c, cNs);
     await c.scenario(t, bNs, 'second', async () => {
       const job = await c.cli.getJson<DATJob>(['datjob', 'second'], { namespace: bNs });

@@ -325,3 +325,15 @@ test('jobs outside Kueue never annotate their pods', async () => {
   assert.equal(phase(cluster), 'Failed');
   assert.ok(!cluster.calls.some((c) => c.startsWith('annotate')));
 });
+
+test('a deleted Kueue-queued job ends the group of the pods it leaves behind', async () => {
+  const { cluster, r } = setup(makeDATJob('j').uid('u').labels({ 'kueue.x-k8s.io/queue-name': 'q' }).obj());
+  await r.reconcile('default', 'j');
+  cluster.jobs.delete('j');
+  cluster.calls = [];
+  await r.reconcile('default', 'j');
+  assert.deepEqual(cluster.calls.filter((c) => c.startsWith('annotate')).length, 2, JSON.stringify(cluster.calls));
+  cluster.calls = [];
+  await r.reconcile('default', 'j');
+  assert.deepEqual(cluster.calls, [], 'once');
+});
