@@ -35,6 +35,7 @@ describe('examples/', () => {
     { name: 'pvc.yaml', path: EXAMPLES.pvc },
     { name: 'datjob-mnist.yaml', path: EXAMPLES.mnist },
     { name: 'datjob-gpu-resnet.yaml', path: EXAMPLES.gpuResnet },
+    { name: 'kueue/datjob-queued.yaml', path: EXAMPLES.kueueJob },
   ];
   for (const f of files) {
     test(`${f.name} passes kubectl apply --dry-run=server`, async () => {

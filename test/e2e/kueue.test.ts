@@ -109,8 +109,8 @@ async function applyQueuedJob(c: E2EContext, ns: string, name: string, priority:
   return queued;
 }
 
-/** A short run: the jobs that only need to hold the quota for a while. */
-const SHORT_TRAINING: DeepPartial<DATJob['spec']> = { training: { limit: 4800, epochs: 1, schedule: { type: 'cosine', warmupEpochs: 0 }, evaluation: { everyEpochs: 1, size: 200 } } };
+/** A short run (one epoch of `limit` images): the jobs that only need to hold the quota for a while. */
+const shortTraining = (limit: number): DeepPartial<DATJob['spec']> => ({ training: { limit, epochs: 1, schedule: { type: 'cosine', warmupEpochs: 0 }, evaluation: { everyEpochs: 1, size: 200 } } });
 
 const isGated = (p: V1Pod): boolean => (p.spec?.schedulingGates ?? []).some((g) => g.name === 'kueue.x-k8s.io/admission');
 const isBound = (p: V1Pod): boolean => (p.spec?.nodeName ?? '') !== '';
@@ -175,7 +175,8 @@ describe('Kueue admits DATJob gangs as one unit', { timeout: 60 * 60_000 }, () =
     await prepareNamespace(c, aNs);
     await prepareNamespace(c, bNs);
     await c.scenario(t, aNs, 'first', async () => {
-      await applyQueuedJob(c, aNs, 'first', PRIORITY.low, SHORT_TRAINING);
+      // 50 steps (~25 s measured here): long enough to watch the second job wait.
+      await applyQueuedJob(c, aNs, 'first', PRIORITY.low, shortTraining(9600));
       await waitForRunningWorker(c.cli, aNs, 'first', 0, 0, TIMEOUTS.running);
       await applyQueuedJob(c, bNs, 'second', PRIORITY.low);
 
@@ -205,7 +206,7 @@ describe('Kueue admits DATJob gangs as one unit', { timeout: 60 * 60_000 }, () =
       assert.ok(isSucceeded(first), `the first job Succeeded: ${JSON.stringify(first.status?.conditions)}`);
       t.diagnostic(`the waiting job was sampled ${samples} times while the first ran`);
       assert.deepEqual(violations, [], 'the waiting job stayed gated, unbound, Pending and not Unschedulable');
-      assert.ok(samples >= 3, `sampled the waiting job ${samples} times (want >= 3)`);
+      assert.ok(samples >= 5, `sampled the waiting job ${samples} times (want >= 5)`);
 
       // The quota is free again: the second gang is admitted and runs.
       for (let r = 0; r < RANKS; r++) await waitForRunningWorker(c.cli, bNs, 'second', r, 0, TIMEOUTS.running);
@@ -235,7 +236,7 @@ describe('Kueue admits DATJob gangs as one unit', { timeout: 60 * 60_000 }, () =
         { what: `${bNs}/second: a complete checkpoint with rank 0 past it`, timeoutMs: TIMEOUTS.training, intervalMs: FAST_POLL_MS },
       );
       // Step 2: the urgent job.
-      await applyQueuedJob(c, cNs, 'urgent', PRIORITY.high, SHORT_TRAINING);
+      await applyQueuedJob(c, cNs, 'urgent', PRIORITY.high, shortTraining(4800));
       t.diagnostic(`urgent job applied at step ${before.step} of the running job; newest checkpoint ${before.checkpoint}`);
 
       // Step 3: Kueue evicts the running gang; the operator restarts it as a preemption.

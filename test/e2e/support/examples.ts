@@ -14,6 +14,8 @@ export const EXAMPLES = {
   mnist: join(REPO_ROOT, 'examples', 'datjob-mnist.yaml'),
   gpuResnet: join(REPO_ROOT, 'examples', 'datjob-gpu-resnet.yaml'),
   pvc: join(REPO_ROOT, 'examples', 'pvc.yaml'),
+  /** A DATJob submitted to a Kueue LocalQueue (its queue objects need Kueue's CRDs: examples/kueue/gpu-queue.yaml). */
+  kueueJob: join(REPO_ROOT, 'examples', 'kueue', 'datjob-queued.yaml'),
 } as const;
 
 /** A Kubernetes object as parsed from YAML. */
