@@ -22,6 +22,7 @@ import type { DATJob, DATJobStatus } from './api/types.js';
 import { API_VERSION, FIELD_MANAGER, GROUP, KIND, PLURAL, VERSION } from './constants.js';
 import { buildMergePatch } from './merge-patch.js';
 import type { StatusEvent } from './status.js';
+import type { PodGroupObject } from './desired/pod-group.js';
 
 /** The operator's writes. Create treats 409 AlreadyExists as success, delete treats 404 as success. */
 export interface ClusterWriter {
@@ -35,6 +36,8 @@ export interface ClusterWriter {
   createSecret(secret: V1Secret): Promise<boolean>;
   deleteSecret(namespace: string, name: string): Promise<void>;
   createNetworkPolicy(policy: V1NetworkPolicy): Promise<void>;
+  /** Creates a gang scheduler's PodGroup (409 counts as success). */
+  createPodGroup(group: PodGroupObject): Promise<void>;
   /**
    * Merge-patches the status subresource from `job.status` to `status`, with the
    * job's resourceVersion as a precondition (a stale cache gets 409, not a double restart).
@@ -159,6 +162,17 @@ export class KubeClusterWriter implements ClusterWriter {
     } catch (err) {
       if (apiErrorCode(err) === 409) return;
       throw wrapApiError(`failed to create networkpolicy ${namespace}/${policy.metadata?.name ?? ''}`, err);
+    }
+  }
+
+  async createPodGroup(group: PodGroupObject): Promise<void> {
+    const [apiGroup = '', version = ''] = group.apiVersion.split('/');
+    const { namespace, name } = group.metadata;
+    try {
+      await this.custom.createNamespacedCustomObject({ group: apiGroup, version, namespace, plural: 'podgroups', body: group, fieldManager: FIELD_MANAGER });
+    } catch (err) {
+      if (apiErrorCode(err) === 409) return;
+      throw wrapApiError(`failed to create ${group.apiVersion} podgroup ${namespace}/${name} (is the gang scheduler installed?)`, err);
     }
   }
 

@@ -16,6 +16,7 @@ import { buildNetworkPolicy, type OperatorSelector } from './desired/network-pol
 import { buildRingTlsSecret, jobIncarnation, staleRingTlsSecretNames } from './desired/ring-tls-secret.js';
 import { buildWorkerPod } from './desired/worker-pod.js';
 import { GROUP_RELEASE_ANNOTATIONS, needsGroupRelease } from './desired/kueue.js';
+import { buildPodGroup } from './desired/pod-group.js';
 import { createRingCredentials } from '../worker/security/certs.js';
 import { serviceName, workerPodName } from './names.js';
 import { classifyPods, isPodDeleting, isPodTerminal } from './pods.js';
@@ -172,7 +173,12 @@ export class Reconciler {
     for (let rank = 0; rank < job.spec.workers.replicas; rank++) {
       if (!taken.has(workerPodName(job.metadata.name ?? '', rank))) missing.push(buildWorkerPod(job, rank, { defaultImage: this.opts.defaultImage }));
     }
-    if (missing.length > 0) await this.ensureRingSecurity(job);
+    if (missing.length > 0) {
+      await this.ensureRingSecurity(job);
+      // The gang scheduler must know the group before its first member arrives.
+      const group = buildPodGroup(job);
+      if (group !== undefined) await this.opts.writer.createPodGroup(group);
+    }
     await runAll(
       missing,
       async (pod) => {

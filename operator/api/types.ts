@@ -208,11 +208,31 @@ export interface DATJobRunPolicy {
   readonly schedulingTimeoutPolicy?: SchedulingTimeoutPolicy;
 }
 
+/** Values of `scheduling.podGroup.scheduler`. */
+export const GANG_SCHEDULERS = ['Coscheduling', 'Volcano'] as const;
+export type GangScheduler = (typeof GANG_SCHEDULERS)[number];
+
+/** A PodGroup for a gang scheduler, so the ranks are bound all together or not at all. */
+export interface DATJobPodGroupSpec {
+  /** scheduler-plugins' coscheduling (`scheduling.x-k8s.io/v1alpha1`) or Volcano (`scheduling.volcano.sh/v1beta1`). */
+  readonly scheduler: GangScheduler;
+  /** Coscheduling: how long the placed ranks wait for the rest before the group is retried. */
+  readonly scheduleTimeoutSeconds?: number;
+  /** Volcano: the Volcano queue. */
+  readonly queue?: string;
+}
+
+/** Co-scheduling without Kueue. */
+export interface DATJobSchedulingSpec {
+  readonly podGroup?: DATJobPodGroupSpec;
+}
+
 export interface DATJobSpec {
   readonly workers: DATJobWorkersSpec;
   readonly training: DATJobTrainingSpec;
   readonly checkpoint: DATJobCheckpointSpec;
   readonly runPolicy?: DATJobRunPolicy;
+  readonly scheduling?: DATJobSchedulingSpec;
 }
 
 /** A metav1.Condition. */

@@ -5,6 +5,7 @@ import type { DATJob, DATJobVolumeSource } from '../api/types.js';
 import { DEFAULTS, LABELS, MANAGED_BY, MOUNTS, POD_NAMES } from '../constants.js';
 import { buildPeers, serviceName, workerPodName } from '../names.js';
 import { buildKueuePodMetadata } from './kueue.js';
+import { buildPodGroupMembership } from './pod-group.js';
 import { buildOwnerReference } from './owner-reference.js';
 import { buildTemplatePodSpecFields, mergeEnv, mergeLabels, mergeVolumeMounts, mergeVolumes, templateEnv } from './pod-template.js';
 import { buildWorkerContainerSecurityContext, buildWorkerPodSecurityContext, buildWorkerSecurityEnv, buildWorkerSecurityVolumes } from './pod-security.js';
@@ -39,7 +40,8 @@ export function buildWorkerPod(job: DATJob, rank: number, opts: WorkerPodOptions
   volumes.push(...security.volumes);
   const template = workers.template;
   const kueue = buildKueuePodMetadata(job, incarnation);
-  const annotations = { ...template?.metadata?.annotations, ...kueue.annotations };
+  const gang = buildPodGroupMembership(job);
+  const annotations = { ...template?.metadata?.annotations, ...kueue.annotations, ...gang.annotations };
   const allVolumes = mergeVolumes(volumes, template?.spec?.volumes);
   const allMounts = mergeVolumeMounts(mounts, template?.spec?.volumeMounts, allVolumes.slice(volumes.length));
 
@@ -62,6 +64,7 @@ export function buildWorkerPod(job: DATJob, rank: number, opts: WorkerPodOptions
           [LABELS.incarnation]: String(incarnation),
           [LABELS.managedBy]: MANAGED_BY,
           ...kueue.labels,
+          ...gang.labels,
         },
         template?.metadata?.labels,
       ),
@@ -73,6 +76,7 @@ export function buildWorkerPod(job: DATJob, rank: number, opts: WorkerPodOptions
       restartPolicy: 'Never',
       hostname: workerPodName(name, rank),
       subdomain: serviceName(name),
+      ...(gang.schedulerName === undefined ? {} : { schedulerName: gang.schedulerName }),
       ...buildTemplatePodSpecFields(workers),
       // Workers never call the API server: no token to steal from a compromised worker.
       automountServiceAccountToken: false,

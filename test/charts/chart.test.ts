@@ -84,6 +84,7 @@ test('RBAC grants exactly what the operator uses, with no wildcards', async () =
     '/services:get', '/services:list', '/services:watch', '/services:create',
     '/events:create', '/events:patch',
     '/secrets:create', '/secrets:delete', 'networking.k8s.io/networkpolicies:create',
+    'scheduling.x-k8s.io/podgroups:create', 'scheduling.volcano.sh/podgroups:create',
   ];
   assert.deepEqual([...grants].sort(), [...want].sort());
   const lease = objs.find((o) => o.kind === 'Role' && o.metadata.name.endsWith('leader-election')) as unknown as { rules: Rule[] };

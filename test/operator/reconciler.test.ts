@@ -8,6 +8,7 @@ import { Reconciler, selectPodsToClean, type ClusterReader } from '../../operato
 import type { StatusEvent } from '../../operator/status.js';
 import { makeDATJob } from '../support/fixtures/datjob-builder.js';
 import { makePod } from './_pods.js';
+import type { PodGroupObject } from '../../operator/desired/pod-group.js';
 
 /** An in-memory cluster: the reader sees exactly what the writer wrote (an ideal cache). */
 class FakeCluster implements ClusterReader, ClusterWriter {
@@ -44,6 +45,12 @@ class FakeCluster implements ClusterReader, ClusterWriter {
   deletePod(_ns: string, name: string): Promise<void> {
     this.calls.push(`delete pod ${name}`);
     this.pods.delete(name);
+    return Promise.resolve();
+  }
+  podGroups: PodGroupObject[] = [];
+  createPodGroup(group: PodGroupObject): Promise<void> {
+    this.calls.push(`create podgroup ${group.metadata.name}`);
+    if (!this.podGroups.some((g) => g.metadata.name === group.metadata.name)) this.podGroups.push(group);
     return Promise.resolve();
   }
   patchPodAnnotations(_ns: string, name: string, annotations: Readonly<Record<string, string>>): Promise<void> {
@@ -336,4 +343,17 @@ test('a deleted Kueue-queued job ends the group of the pods it leaves behind', a
   cluster.calls = [];
   await r.reconcile('default', 'j');
   assert.deepEqual(cluster.calls, [], 'once');
+});
+
+test('a job with spec.scheduling.podGroup gets its PodGroup before its pods, once', async () => {
+  const job = makeDATJob('j').uid('u').workers(3).obj();
+  const { cluster, r } = setup({ ...job, spec: { ...job.spec, scheduling: { podGroup: { scheduler: 'Coscheduling', scheduleTimeoutSeconds: 60 } } } });
+  await r.reconcile('default', 'j');
+  const order = cluster.calls.filter((c) => c.startsWith('create podgroup') || c.startsWith('create pod '));
+  assert.equal(order[0], 'create podgroup j', JSON.stringify(order));
+  assert.deepEqual(cluster.podGroups.map((g) => g.spec), [{ minMember: 3, scheduleTimeoutSeconds: 60 }]);
+  assert.ok([...cluster.pods.values()].every((p) => p.metadata?.labels?.['scheduling.x-k8s.io/pod-group'] === 'j' && p.spec?.schedulerName === 'scheduler-plugins-scheduler'));
+  cluster.calls = [];
+  await r.reconcile('default', 'j');
+  assert.ok(!cluster.calls.some((c) => c.startsWith('create podgroup')), 'not again while the pods exist');
 });

@@ -197,6 +197,16 @@ test('the pod template is validated: reserved names and paths, one volume source
       want: [/spec\.workers\.template\.metadata\.labels/, /must be qualified names/],
     },
     {
+      name: 'Volcano PodGroup with a coscheduling timeout',
+      job: edit(makeDATJob('t9'), (s) => (s.scheduling = { podGroup: { scheduler: 'Volcano', scheduleTimeoutSeconds: 5 } })),
+      want: [/spec\.scheduling\.podGroup\.scheduleTimeoutSeconds/, /applies to Coscheduling only/],
+    },
+    {
+      name: 'unknown gang scheduler',
+      job: edit(makeDATJob('t10'), (s) => (s.scheduling = { podGroup: { scheduler: 'Yunikorn' } })),
+      want: [/spec\.scheduling\.podGroup\.scheduler/, /Unsupported value: "Yunikorn"/],
+    },
+    {
       name: 'bad label value',
       job: makeDATJob('t8').template({ metadata: { labels: { team: 'not ok!' } } }).obj(),
       want: [/spec\.workers\.template\.metadata\.labels\.team/, /should match/],
@@ -220,6 +230,8 @@ test('the pod template is validated: reserved names and paths, one volume source
       },
     })
     .obj();
+  (ok.spec as { scheduling?: unknown }).scheduling = { podGroup: { scheduler: 'Coscheduling', scheduleTimeoutSeconds: 60 } };
   const created = await jobs.create(ok);
+  assert.deepEqual(created.spec.scheduling, { podGroup: { scheduler: 'Coscheduling', scheduleTimeoutSeconds: 60 } });
   assert.deepEqual(created.spec.workers.template, ok.spec.workers.template, 'the template round-trips unpruned');
 });

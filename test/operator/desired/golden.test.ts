@@ -9,6 +9,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildHeadlessService } from '../../../operator/desired/headless-service.js';
 import { buildWorkerPod } from '../../../operator/desired/worker-pod.js';
+import { buildPodGroup } from '../../../operator/desired/pod-group.js';
+import type { DATJob } from '../../../operator/api/types.js';
 import { makeDATJob } from '../../support/fixtures/datjob-builder.js';
 import { REPO_ROOT } from '../../support/paths.js';
 
@@ -74,6 +76,21 @@ const templated = makeDATJob('cifar-trades')
 
 test('worker pod of rank 0 with a full pod template matches the golden file', () => {
   checkGolden('worker-pod-template-rank0.json', buildWorkerPod(templated, 0));
+});
+
+/** The same job under each gang scheduler. */
+const gangJob = (podGroup: NonNullable<DATJob['spec']['scheduling']>['podGroup']): DATJob => ({ ...job, spec: { ...job.spec, scheduling: { podGroup } } });
+
+test('coscheduling: PodGroup and the pod of rank 0 match the golden files', () => {
+  const coscheduled = gangJob({ scheduler: 'Coscheduling', scheduleTimeoutSeconds: 120 });
+  checkGolden('podgroup-coscheduling.json', buildPodGroup(coscheduled));
+  checkGolden('worker-pod-coscheduling-rank0.json', buildWorkerPod(coscheduled, 0));
+});
+
+test('Volcano: PodGroup and the pod of rank 0 match the golden files', () => {
+  const volcano = gangJob({ scheduler: 'Volcano', queue: 'research' });
+  checkGolden('podgroup-volcano.json', buildPodGroup(volcano));
+  checkGolden('worker-pod-volcano-rank0.json', buildWorkerPod(volcano, 0));
 });
 
 test('worker pod of rank 1 matches the golden file', () => {
