@@ -59,6 +59,9 @@ export function runCommand(bin: string, args: readonly string[], opts: RunComman
       const stderr = Buffer.concat(err).toString('utf8') + (signal === null ? '' : `\n(killed by ${signal})`);
       resolve({ code: code ?? 128, stdout: Buffer.concat(out).toString('utf8'), stderr });
     });
+    // A command that exits without reading its stdin (a fast `kubectl get`) closes the pipe first: the
+    // EPIPE is not the command's result (its exit code is), and unhandled it would fail the caller's test.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(opts.input ?? '');
   });
 }
