@@ -178,7 +178,8 @@ describe('Kueue admits DATJob gangs as one unit', { timeout: 60 * 60_000 }, () =
       // 50 steps (~25 s measured here): long enough to watch the second job wait.
       await applyQueuedJob(c, aNs, 'first', PRIORITY.low, shortTraining(9600));
       await waitForRunningWorker(c.cli, aNs, 'first', 0, 0, TIMEOUTS.running);
-      await applyQueuedJob(c, bNs, 'second', PRIORITY.low);
+      // The example's 3 epochs took 55 s on a quiet machine: 6 leave time to preempt it mid-run in the next test.
+      await applyQueuedJob(c, bNs, 'second', PRIORITY.low, { training: { epochs: 6 } });
 
       // While the first job runs, the second's 3 pods exist, gated by Kueue, none bound; sampled over the first's whole run.
       // (A probe's thrown error would only be retried by waitFor: violations are collected and asserted after.)
@@ -212,6 +213,8 @@ describe('Kueue admits DATJob gangs as one unit', { timeout: 60 * 60_000 }, () =
       for (let r = 0; r < RANKS; r++) await waitForRunningWorker(c.cli, bNs, 'second', r, 0, TIMEOUTS.running);
       const pods = await listJobPods(c.cli, bNs, 'second');
       assert.ok(pods.every((p) => isBound(p) && !isGated(p)), 'all 3 pods of the second job are bound and ungated');
+      // Start the checkpoint volume's reader pod now, so the next test reads checkpoints at once.
+      await listCompleteCheckpointSteps(c.provider.volumes, bNs, c.pvcName, RANKS);
       shared.bNs = bNs;
     });
   });
