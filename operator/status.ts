@@ -210,7 +210,8 @@ const WARNING_TYPES: readonly string[] = [CONDITION_TYPES.restarting, CONDITION_
 
 /** Cuts `s` to at most `max` characters, marking the cut. */
 export function truncate(s: string, max: number): string {
-  return s.length <= max ? s : `${s.slice(0, max - 15)} ... (truncated)`;
+  const mark = ' ... (truncated)';
+  return s.length <= max ? s : `${s.slice(0, max - mark.length)}${mark}`;
 }
 
 /** Events for every condition that became True (or flipped to False on resume) between two statuses. */
