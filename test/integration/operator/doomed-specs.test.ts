@@ -13,13 +13,18 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
 import { CoreV1Api, type CoreV1Event } from '@kubernetes/client-node';
 import type { DATJob } from '../../../operator/api/types.js';
 import { apiErrorMessage } from '../../../operator/api-error.js';
 import { startOperator, type OperatorHandle } from '../../../operator/operator.js';
+import { findSpecProblem } from '../../../operator/spec-checks.js';
 import { createLogger } from '../../../worker/util/log.js';
 import { startControlPlane, type ControlPlane } from '../../support/control-plane.js';
 import { createTestNamespace, waitFor } from '../../support/kube.js';
+import { REPO_ROOT } from '../../support/paths.js';
 import { makeDATJob } from '../../support/fixtures/datjob-builder.js';
 import { BOUNDARY_CASES, DOOMED_CASES, POD_FIELD_CASES, type InvalidJobCase } from '../../support/fixtures/invalid-datjobs.js';
 import { DATJobs, installDATJobCRD } from './_crd.js';
@@ -112,6 +117,23 @@ test('the valid side of every bound is accepted', async () => {
     const job = { ...c.job, spec: { ...c.job.spec, runPolicy: { suspend: true } } };
     assert.equal(await createIn(ns, job), 'accepted', c.name);
   }
+});
+
+test('the shipped examples pass the new rules: the API server accepts them and the operator finds no problem', async () => {
+  const ns = (await createTestNamespace(cp.kubeConfig, 'examples')).name;
+  const dir = join(REPO_ROOT, 'examples');
+  let n = 0;
+  for (const file of (await readdir(dir)).filter((f) => f.endsWith('.yaml'))) {
+    for (const doc of parseAllDocuments(await readFile(join(dir, file), 'utf8'))) {
+      const obj = doc.toJS() as DATJob | null;
+      if (obj?.kind !== 'DATJob') continue;
+      const job = { ...obj, spec: { ...obj.spec, runPolicy: { ...obj.spec.runPolicy, suspend: true } } };
+      assert.equal(await createIn(ns, job), 'accepted', file);
+      assert.equal(findSpecProblem(obj)?.message, undefined, file);
+      n++;
+    }
+  }
+  assert.ok(n >= 2, `${n} DATJob examples`);
 });
 
 test('a spec too big for its dataset fails with InvalidSpec and a Warning before any pod exists', async () => {
