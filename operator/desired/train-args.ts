@@ -27,7 +27,7 @@ const podPath = (option: keyof TrainOptions, path: keyof TrainArgsPaths): TrainA
 /**
  * Every option the operator renders, in flag order (stable, so rendered args
  * and pod diffs are too). The CRD field of each option is named here once:
- * the flag rendering reads it, and test/operator/crd-option-specs.test.ts
+ * the flag rendering reads it, and test/crds/datjob-option-specs.test.ts
  * checks that the CRD's type, bounds and enum at that path accept no value
  * the worker's option spec refuses.
  */
