@@ -192,7 +192,9 @@ describe('dat-operator end to end', { timeout: 60 * 60_000 }, () => {
       const name = fault.name;
       await ctx.scenario(t, ns, name, async () => {
         await ctx.createNamespaceWithPvc(ns);
-        const spec = await ctx.applyDerivedJob(ns, name, {});
+        // Twice the example's epochs: on a loaded 2-core node the example's ~30 s of training
+        // could end before a poll saw rank 0 past a checkpoint, leaving no moment for the fault.
+        const spec = await ctx.applyDerivedJob(ns, name, { training: { epochs: 6 } });
         const world = spec.spec.workers.replicas;
         // The example's first periodic checkpoint: far enough from step 0 that a restart from
         // scratch cannot reach it before the first poll of the new gang.
