@@ -31,6 +31,11 @@ export interface OperatorFlags {
   readonly operatorNamespace: string;
   /** Labels of the operator's pods, admitted to the workers' metrics port. @default app.kubernetes.io/name=dat-operator */
   readonly operatorPodLabels: Readonly<Record<string, string>>;
+  /**
+   * Pods also admitted to the workers' metrics port, e.g. a Prometheus: those
+   * with `podLabels` (all when empty) in `namespace`. Unset: the operator only.
+   */
+  readonly metricsScraper?: { readonly namespace: string; readonly podLabels: Readonly<Record<string, string>> };
 }
 
 const BOOLEAN_FLAGS = ['leader-elect', 'network-policy'] as const;
@@ -47,6 +52,8 @@ const VALUE_FLAGS = [
   'concurrency',
   'operator-namespace',
   'operator-pod-labels',
+  'metrics-scraper-namespace',
+  'metrics-scraper-pod-labels',
 ] as const;
 
 /** Usage text for `--help`. */
@@ -64,7 +71,9 @@ export const USAGE = `Usage: dat-operator [flags]
   --concurrency N                   concurrent reconciles (default 2)
   --network-policy[=true|false]     create a NetworkPolicy per job (default true)
   --operator-namespace NS           namespace of the operator pods (default $POD_NAMESPACE or default)
-  --operator-pod-labels K=V,...     labels of the operator pods (default app.kubernetes.io/name=dat-operator)`;
+  --operator-pod-labels K=V,...     labels of the operator pods (default app.kubernetes.io/name=dat-operator)
+  --metrics-scraper-namespace NS    also admit pods of NS (a Prometheus) to the workers' metrics port (default: none)
+  --metrics-scraper-pod-labels K=V,...  only those pods of --metrics-scraper-namespace (default: all its pods)`;
 
 /** Parses argv (without node and script); accepts `--flag value` and `--flag=value`. */
 export function parseOperatorFlags(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = {}): OperatorFlags {
@@ -99,6 +108,11 @@ export function parseOperatorFlags(argv: readonly string[], env: Readonly<Record
   const logLevel = values.get('log-level') ?? 'info';
   if (logLevel !== 'info' && logLevel !== 'debug') throw new ConfigError(`flag --log-level must be info or debug, got ${logLevel}`);
   const namespace = values.get('namespace');
+  const scraperNamespace = values.get('metrics-scraper-namespace');
+  const scraperLabels = values.get('metrics-scraper-pod-labels');
+  if (scraperLabels !== undefined && (scraperNamespace === undefined || scraperNamespace === '')) {
+    throw new ConfigError('flag --metrics-scraper-pod-labels needs --metrics-scraper-namespace (a NetworkPolicy peer names its namespace)');
+  }
   return {
     kubeconfig: values.get('kubeconfig'),
     namespace: namespace === '' ? undefined : namespace,
@@ -113,18 +127,22 @@ export function parseOperatorFlags(argv: readonly string[], env: Readonly<Record
     concurrency: int('concurrency', 2, 1),
     networkPolicy: bool('network-policy', true),
     operatorNamespace: values.get('operator-namespace') ?? env.POD_NAMESPACE ?? 'default',
-    operatorPodLabels: parseLabels(values.get('operator-pod-labels') ?? 'app.kubernetes.io/name=dat-operator'),
+    operatorPodLabels: parseLabels('operator-pod-labels', values.get('operator-pod-labels') ?? 'app.kubernetes.io/name=dat-operator'),
+    metricsScraper:
+      scraperNamespace === undefined || scraperNamespace === ''
+        ? undefined
+        : { namespace: scraperNamespace, podLabels: scraperLabels === undefined || scraperLabels === '' ? {} : parseLabels('metrics-scraper-pod-labels', scraperLabels) },
   };
 }
 
-/** Parses `k=v,k2=v2` (the operator pods' labels). */
-function parseLabels(raw: string): Record<string, string> {
+/** Parses `k=v,k2=v2` (pod labels), naming `flag` in errors. */
+function parseLabels(flag: string, raw: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const part of raw.split(',').map((p) => p.trim()).filter((p) => p !== '')) {
     const eq = part.indexOf('=');
-    if (eq <= 0) throw new ConfigError(`flag --operator-pod-labels: "${part}" is not key=value`);
+    if (eq <= 0) throw new ConfigError(`flag --${flag}: "${part}" is not key=value`);
     out[part.slice(0, eq)] = part.slice(eq + 1);
   }
-  if (Object.keys(out).length === 0) throw new ConfigError('flag --operator-pod-labels needs at least one key=value');
+  if (Object.keys(out).length === 0) throw new ConfigError(`flag --${flag} needs at least one key=value`);
   return out;
 }

@@ -116,8 +116,11 @@ export async function startOperator(opts: OperatorOptions): Promise<OperatorHand
     { name: 'services', log },
   );
 
+  // Created before the queue: the queue counts its adds into it, and the depth gauge reads the queue.
+  const metrics = createMetrics({ listJobs: () => [...jobs.cache.list()], queueDepth: () => queue.length });
+  const newQueue = (): WorkQueue => new WorkQueue({ onAdd: () => metrics.workqueueAdds.inc() });
   // Replaced on each activation: a shut-down queue cannot be reopened.
-  let queue = new WorkQueue();
+  let queue = newQueue();
   // Handlers only enqueue `namespace/name`: the reconcile is level-based.
   const enqueueJob = (j: DATJob): void => queue.add(objectKey(j.metadata.namespace ?? '', j.metadata.name ?? ''));
   const enqueueOwner = (o: V1Pod | V1Service): void => {
@@ -135,7 +138,6 @@ export async function startOperator(opts: OperatorOptions): Promise<OperatorHand
     listPods: (namespace, jobName) => pods.cache.list(namespace).filter((p) => p.metadata?.labels?.[LABELS.jobName] === jobName),
     getService: (namespace, name) => services.cache.get(name, namespace),
   };
-  const metrics = createMetrics(() => [...jobs.cache.list()]);
   const poller = new ProgressPoller({
     listJobs: () => [...jobs.cache.list()],
     listPods: reader.listPods,
@@ -187,7 +189,7 @@ export async function startOperator(opts: OperatorOptions): Promise<OperatorHand
   const activate = (): void => {
     if (active) return;
     active = true;
-    queue = new WorkQueue();
+    queue = newQueue();
     metrics.leader.set(1);
     for (const j of jobs.cache.list()) enqueueJob(j);
     workers = Array.from({ length: opts.concurrency ?? 2 }, () => worker(queue));

@@ -18,6 +18,8 @@ export interface WorkQueueOptions {
   /** Retry delay cap. @default 60000 */
   readonly maxDelayMs?: number;
   readonly timers?: Timers;
+  /** Called on every {@link WorkQueue.add} before de-duplication (the adds metric). */
+  readonly onAdd?: (key: string) => void;
 }
 
 const realTimers: Timers = {
@@ -42,17 +44,20 @@ export class WorkQueue {
   private readonly baseDelayMs: number;
   private readonly maxDelayMs: number;
   private readonly timers: Timers;
+  private readonly onAdd: ((key: string) => void) | undefined;
   private shuttingDown = false;
 
   constructor(opts: WorkQueueOptions = {}) {
     this.baseDelayMs = opts.baseDelayMs ?? 100;
     this.maxDelayMs = opts.maxDelayMs ?? 60_000;
     this.timers = opts.timers ?? realTimers;
+    this.onAdd = opts.onAdd;
   }
 
   /** Queues `key` unless it is already queued. */
   add(key: string): void {
     if (this.shuttingDown) return;
+    this.onAdd?.(key);
     if (this.processing.has(key)) {
       this.dirty.add(key);
       return;

@@ -19,6 +19,7 @@ test('parseOperatorFlags: defaults, both flag forms, the chart\'s flags', () => 
     networkPolicy: true,
     operatorNamespace: 'default',
     operatorPodLabels: { 'app.kubernetes.io/name': 'dat-operator' },
+    metricsScraper: undefined,
   });
   const np = parseOperatorFlags(['--network-policy=false', '--operator-pod-labels=app.kubernetes.io/name=x,app.kubernetes.io/instance=r'], { POD_NAMESPACE: 'ops' });
   assert.equal(np.networkPolicy, false);
@@ -35,6 +36,12 @@ test('parseOperatorFlags: defaults, both flag forms, the chart\'s flags', () => 
   assert.equal(chart.progressIntervalSeconds, 5);
   assert.equal(chart.namespace, 'team');
   assert.equal(parseOperatorFlags(['--leader-elect']).leaderElect, true);
+  const scrapers = [
+    { argv: ['--metrics-scraper-namespace=monitoring', '--metrics-scraper-pod-labels=app=prometheus'], want: { namespace: 'monitoring', podLabels: { app: 'prometheus' } } },
+    { argv: ['--metrics-scraper-namespace=monitoring'], want: { namespace: 'monitoring', podLabels: {} } },
+    { argv: ['--metrics-scraper-namespace='], want: undefined },
+  ];
+  for (const c of scrapers) assert.deepEqual(parseOperatorFlags(c.argv).metricsScraper, c.want, c.argv.join(' '));
   assert.equal(parseOperatorFlags([], { POD_NAMESPACE: 'p' }).leaderElectionNamespace, 'p');
 });
 
@@ -46,6 +53,8 @@ test('parseOperatorFlags rejects bad input with the flag named', () => {
     { argv: ['--kubeconfig'], want: /--kubeconfig needs a value/ },
     { argv: ['stray'], want: /unexpected argument stray/ },
     { argv: ['--operator-pod-labels=novalue'], want: /--operator-pod-labels: "novalue" is not key=value/ },
+    { argv: ['--metrics-scraper-pod-labels=app=prometheus'], want: /--metrics-scraper-pod-labels needs --metrics-scraper-namespace/ },
+    { argv: ['--metrics-scraper-namespace=m', '--metrics-scraper-pod-labels=x'], want: /--metrics-scraper-pod-labels: "x" is not key=value/ },
   ];
   for (const c of cases) assert.throws(() => parseOperatorFlags(c.argv), c.want, c.argv.join(' '));
 });

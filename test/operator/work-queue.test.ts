@@ -86,3 +86,18 @@ test('WorkQueue shutDown releases waiters', async () => {
   q.add('late');
   assert.equal(await q.get(), undefined);
 });
+
+test('WorkQueue reports every add to onAdd, duplicates and delayed adds included, none after shutdown', () => {
+  const timers = fakeTimers();
+  const added: string[] = [];
+  const q = new WorkQueue({ timers, onAdd: (k) => added.push(k) });
+  q.add('a');
+  q.add('a');
+  q.addAfter('b', 10);
+  assert.deepEqual(added, ['a', 'a'], 'a delayed key is added when its timer fires');
+  timers.fire();
+  assert.deepEqual(added, ['a', 'a', 'b']);
+  q.shutDown();
+  q.add('c');
+  assert.deepEqual(added, ['a', 'a', 'b']);
+});
