@@ -10,7 +10,8 @@ import { Registry } from 'prom-client';
 import { createMetrics } from '../../operator/metrics.js';
 import { createTrainingMetrics } from '../../worker/telemetry/training-metrics.js';
 import { listDashboardQueries, listPanels, loadDashboard, substituteVariables, type GrafanaDashboard } from '../support/grafana-dashboard.js';
-import { checkPromQL } from '../support/promtool.js';
+import { checkPromQL, checkPrometheusConfig } from '../support/promtool.js';
+import { PROMETHEUS_CONFIG_EXAMPLE } from '../support/prometheus-tools.js';
 
 /** Values promtool parses in place of Grafana's variables (any label regex and range work). */
 const PARSE_VALUES = { namespace: '.*', datjob: '.*', __rate_interval: '1m' } as const;
@@ -108,4 +109,10 @@ test('substituteVariables replaces Grafana variables and refuses unknown ones', 
   const values = { namespace: 'ml', datjob: 'j', __rate_interval: '2m' };
   for (const c of cases) assert.equal(substituteVariables(c.input, values), c.want);
   assert.throws(() => substituteVariables('x{pod="$pod"}', values), /no value for Grafana variable \$pod/);
+});
+
+test('examples/prometheus/prometheus.yml (the scrape configuration the e2e suite runs) passes promtool check config', async () => {
+  const r = await checkPrometheusConfig(PROMETHEUS_CONFIG_EXAMPLE);
+  assert.ok(r.ok, r.output);
+  assert.match(r.output, /is valid prometheus config file syntax/);
 });

@@ -30,3 +30,11 @@ export function prometheusTool(name: 'promtool' | 'prometheus'): string {
   if (!existsSync(bin)) throw new Error(`${name} not found at ${bin}; run scripts/prometheus/install-prometheus.sh ${name}`);
   return bin;
 }
+
+/** The image scripts/images/build-images.sh builds from the server and cluster.sh loads into kind. */
+export function prometheusImage(): string {
+  return `dat-operator.local/prometheus:${readPrometheusVersions().PROMETHEUS_VERSION ?? ''}`;
+}
+
+/** examples/prometheus/prometheus.yml: the scrape configuration the docs show and the kind e2e suite runs. */
+export const PROMETHEUS_CONFIG_EXAMPLE = join(REPO_ROOT, 'examples', 'prometheus', 'prometheus.yml');

@@ -42,22 +42,28 @@ export async function checkPromQL(exprs: readonly PromQLExpression[]): Promise<P
     const file = join(dir, 'rules.yaml');
     const rules = exprs.map((e, i) => ({ record: ruleName(i), expr: e.expr }));
     await writeFile(file, stringify({ groups: [{ name: 'dashboard', rules }] }));
-    let output: string;
-    let ok: boolean;
-    try {
-      const r = await run(prometheusTool('promtool'), ['check', 'rules', file]);
-      output = r.stdout + r.stderr;
-      ok = true;
-    } catch (err) {
-      const e = err as { stdout?: string; stderr?: string; code?: unknown };
-      if (typeof e.code !== 'number') throw err;
-      output = (e.stdout ?? '') + (e.stderr ?? '');
-      ok = false;
-    }
+    const { ok, output } = await runPromtool(['check', 'rules', file]);
     const found = /SUCCESS: (\d+) rules found/.exec(output);
     const failed = exprs.filter((_, i) => output.includes(`"${ruleName(i)}"`)).map((e) => e.where);
     return { ok, output, failed, ...(found !== null ? { rulesFound: Number(found[1]) } : {}) };
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Runs `promtool check config` on a Prometheus configuration file. */
+export function checkPrometheusConfig(file: string): Promise<{ ok: boolean; output: string }> {
+  return runPromtool(['check', 'config', file]);
+}
+
+/** Runs promtool; a non-zero exit is a verdict (ok false), a failure to start it throws. */
+async function runPromtool(args: readonly string[]): Promise<{ ok: boolean; output: string }> {
+  try {
+    const r = await run(prometheusTool('promtool'), args);
+    return { ok: true, output: r.stdout + r.stderr };
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string; code?: unknown };
+    if (typeof e.code !== 'number') throw err;
+    return { ok: false, output: (e.stdout ?? '') + (e.stderr ?? '') };
   }
 }
