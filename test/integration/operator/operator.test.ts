@@ -124,6 +124,9 @@ test('a DATJob gets its Service and pods with the contract env, runs, and succee
   const metrics = await (await fetch(`http://127.0.0.1:${operator?.metricsPort ?? 0}/metrics`)).text();
   assert.match(metrics, /dat_operator_jobs\{phase="Succeeded"\} [1-9]/);
   assert.match(metrics, /dat_operator_reconcile_duration_seconds_count [1-9]/);
+  assert.match(metrics, new RegExp(`dat_operator_job_restarts\\{namespace="${ns}",datjob="j"\\} 0`));
+  assert.match(metrics, /dat_operator_workqueue_adds_total [1-9]/, 'the informers and the progress poller queued the job');
+  assert.match(metrics, /dat_operator_workqueue_depth \d+/);
 });
 
 test('a killed worker restarts the whole gang once, then the job succeeds', async () => {
