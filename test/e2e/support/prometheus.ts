@@ -93,10 +93,13 @@ export async function deployPrometheus(cli: KubeCli): Promise<void> {
   await cli.kubectl(['wait', '--for=condition=Ready', `pod/${PROMETHEUS.name}`, '--timeout=120s'], { namespace: PROMETHEUS.namespace, timeoutMs: 130_000 });
 }
 
-/** Deletes what {@link deployPrometheus} created (without waiting for the namespace). */
+/**
+ * Deletes what {@link deployPrometheus} created and waits for the namespace to
+ * go: a later deploy into a namespace still terminating would be refused.
+ */
 export async function removePrometheus(cli: KubeCli): Promise<void> {
   await cli.kubectlResult(['delete', 'clusterrolebinding,clusterrole', PROMETHEUS.rbacName, '--ignore-not-found']);
-  await cli.kubectlResult(['delete', 'namespace', PROMETHEUS.namespace, '--ignore-not-found', '--wait=false']);
+  await cli.kubectlResult(['delete', 'namespace', PROMETHEUS.namespace, '--ignore-not-found', '--timeout=90s'], { timeoutMs: 100_000 });
 }
 
 /** One series of an instant query's vector result. */
