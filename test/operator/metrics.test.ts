@@ -21,7 +21,7 @@ test('scrape-time gauges read the job cache and the queue', async () => {
       jobs: [makeDATJob('a').status({ phase: 'Running' }).obj(), makeDATJob('b').status({ phase: 'Running' }).obj(), makeDATJob('c').obj()],
       depth: 0,
       metric: OPERATOR_METRIC_NAMES.jobs,
-      want: ['{phase="Failed"} 0', '{phase="Pending"} 1', '{phase="Restarting"} 0', '{phase="Running"} 2', '{phase="Succeeded"} 0', '{phase="Suspended"} 0'],
+      want: ['{phase="Blocked"} 0', '{phase="Failed"} 0', '{phase="Pending"} 1', '{phase="Restarting"} 0', '{phase="Running"} 2', '{phase="Succeeded"} 0', '{phase="Suspended"} 0'],
     },
     {
       name: 'restarts per job from status.restarts, 0 when unset',
