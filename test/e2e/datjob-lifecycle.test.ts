@@ -26,6 +26,7 @@ import { CRD_NAME, helmInstallOperator, helmUninstallOperator, listOperatorPods,
 import { StopWaiting, waitFor } from './support/poll.js';
 import { readRankZeroProgress } from './support/rank-zero-progress.js';
 import { startProvider } from './support/start-provider.js';
+import { getErrorMessage } from '../../worker/util/errors.js';
 import { deployPrometheus, PROMETHEUS_RELEASE_VALUES, queryPrometheus, removePrometheus, type PromSample } from './support/prometheus.js';
 import { listDashboardQueries, loadDashboard, substituteVariables } from '../support/grafana-dashboard.js';
 
@@ -422,12 +423,20 @@ describe('dat-operator end to end', { timeout: 60 * 60_000 }, () => {
         await waitForTrainingStep(ctx, ns, name, (p) => p.step >= 1, 'step >= 1');
         const started = Date.now();
         const seen = new Map<string, PromSample[]>();
+        /** The last answer (or error) of each query still waiting, for the timeout message. */
+        const last = new Map<string, string>();
         await waitFor(
           async () => {
             await readProgressOrStop(ctx, ns, name);
             for (const q of queries) {
               if (seen.has(q.where)) continue;
-              const samples = await queryPrometheus(ctx.provider, q.expr);
+              // One failing query must not keep the others from being asked.
+              const samples = await queryPrometheus(ctx.provider, q.expr).catch((err: unknown) => {
+                last.set(q.where, `error: ${getErrorMessage(err)}`);
+                return undefined;
+              });
+              if (samples === undefined) continue;
+              last.set(q.where, samples.length === 0 ? 'no series' : formatSamples(samples));
               if (hasDashboardData(q.where, q.expr, samples, name)) {
                 seen.set(q.where, samples);
                 t.diagnostic(`${((Date.now() - started) / 1000).toFixed(0)} s ${q.where}: ${formatSamples(samples)}`);
@@ -439,7 +448,7 @@ describe('dat-operator end to end', { timeout: 60 * 60_000 }, () => {
             what: `every dashboard query to return data for ${ns}/${name}`,
             timeoutMs: TIMEOUTS.training,
             intervalMs: 2_000,
-            describe: async () => queries.filter((q) => !seen.has(q.where)).map((q) => `${q.where}: ${q.expr}`).join('\n'),
+            describe: async () => queries.filter((q) => !seen.has(q.where)).map((q) => `${q.where}: ${q.expr} -> ${last.get(q.where) ?? 'not asked'}`).join('\n'),
           },
         );
         assert.equal(seen.size, queries.length);
