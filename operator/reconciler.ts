@@ -15,7 +15,7 @@ import { buildHeadlessService } from './desired/headless-service.js';
 import { buildNetworkPolicy, type OperatorSelector } from './desired/network-policy.js';
 import { buildRingTlsSecret, jobIncarnation, staleRingTlsSecretNames } from './desired/ring-tls-secret.js';
 import { buildWorkerPod } from './desired/worker-pod.js';
-import { createRingCredentials } from '../worker/security/certs.js';
+import { createJobCa } from '../worker/security/certs.js';
 import { serviceName, workerPodName } from './names.js';
 import { classifyPods, isPodDeleting, isPodTerminal } from './pods.js';
 import { readTerminationReport } from './progress-report.js';
@@ -176,15 +176,15 @@ export class Reconciler {
 
   /**
    * Before the pods of an incarnation start: its ring TLS Secret (a new CA per
-   * incarnation; 409 means an earlier pass created it, and those credentials
-   * stay), the previous incarnation's Secret deleted, and the job's
-   * NetworkPolicy. Keys are issued only when pods are about to be created.
+   * incarnation; 409 means an earlier pass created it, and that CA stays),
+   * the previous incarnation's Secret deleted, and the job's NetworkPolicy.
+   * A CA is made only when pods are about to be created.
    */
   private async ensureRingSecurity(job: DATJob): Promise<void> {
     const namespace = job.metadata.namespace ?? 'default';
     const name = job.metadata.name ?? '';
-    const creds = await createRingCredentials({ namespace, name }, job.spec.workers.replicas);
-    const secret = buildRingTlsSecret(job, { caPem: creds.ca.certPem, ranks: creds.ranks });
+    // One CA per incarnation, whatever the replicas: each worker issues its own rank certificate from it.
+    const secret = buildRingTlsSecret(job, await createJobCa({ namespace, name }));
     if (await this.opts.writer.createSecret(secret)) {
       this.log.info('Created ring TLS secret', { secret: secret.metadata?.name, job: name, incarnation: jobIncarnation(job) });
     }
