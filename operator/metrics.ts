@@ -7,6 +7,8 @@ import { PHASES } from './constants.js';
 export interface OperatorMetrics {
   readonly registry: Registry;
   readonly reconcileDuration: Histogram;
+  /** Time a ready key waited in the work queue for a free reconcile worker. */
+  readonly queueWait: Histogram;
   readonly reconcileErrors: Counter;
   readonly restarts: Counter;
   readonly leader: Gauge;
@@ -36,6 +38,12 @@ export function createMetrics(listJobs: () => DATJob[]): OperatorMetrics {
       name: 'dat_operator_reconcile_duration_seconds',
       help: 'Duration of one DATJob reconcile',
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    queueWait: new Histogram({
+      name: 'dat_operator_queue_wait_seconds',
+      help: 'Time a DATJob waited in the work queue for a free reconcile worker (see --concurrency)',
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers: [registry],
     }),
     reconcileErrors: new Counter({ name: 'dat_operator_reconcile_errors_total', help: 'Reconciles that failed', registers: [registry] }),

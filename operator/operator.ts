@@ -114,8 +114,10 @@ export async function startOperator(opts: OperatorOptions): Promise<OperatorHand
     { name: 'services', log },
   );
 
+  const metrics = createMetrics(() => [...jobs.cache.list()]);
+  const newQueue = (): WorkQueue => new WorkQueue({ onWait: (ms) => metrics.queueWait.observe(ms / 1000) });
   // Replaced on each activation: a shut-down queue cannot be reopened.
-  let queue = new WorkQueue();
+  let queue = newQueue();
   // Handlers only enqueue `namespace/name`: the reconcile is level-based.
   const enqueueJob = (j: DATJob): void => queue.add(objectKey(j.metadata.namespace ?? '', j.metadata.name ?? ''));
   const enqueueOwner = (o: V1Pod | V1Service): void => {
@@ -133,7 +135,6 @@ export async function startOperator(opts: OperatorOptions): Promise<OperatorHand
     listPods: (namespace, jobName) => pods.cache.list(namespace).filter((p) => p.metadata?.labels?.[LABELS.jobName] === jobName),
     getService: (namespace, name) => services.cache.get(name, namespace),
   };
-  const metrics = createMetrics(() => [...jobs.cache.list()]);
   const poller = new ProgressPoller({
     listJobs: () => [...jobs.cache.list()],
     listPods: reader.listPods,
@@ -184,7 +185,7 @@ export async function startOperator(opts: OperatorOptions): Promise<OperatorHand
   const activate = (): void => {
     if (active) return;
     active = true;
-    queue = new WorkQueue();
+    queue = newQueue();
     metrics.leader.set(1);
     for (const j of jobs.cache.list()) enqueueJob(j);
     workers = Array.from({ length: opts.concurrency ?? 2 }, () => worker(queue));
