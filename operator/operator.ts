@@ -19,6 +19,7 @@ import { DatError, getErrorMessage } from '../worker/util/errors.js';
 import { silentLogger, type Logger } from '../worker/util/log.js';
 import type { DATJob } from './api/types.js';
 import { KubeClusterWriter } from './apply.js';
+import { DEFAULT_CONCURRENCY } from './flags.js';
 import { GROUP, LABELS, LEADER_ELECTION, OWNED_SELECTOR, PLURAL, VERSION } from './constants.js';
 import { makeCachedInformer, type CachedInformer } from './informer.js';
 import { LeaderElector } from './leader-election.js';
@@ -51,7 +52,7 @@ export interface OperatorOptions {
   readonly progressIntervalMs?: number;
   /** Worker image for jobs that do not name one. */
   readonly workerImage?: string;
-  /** Concurrent reconciles (different keys). @default 2 */
+  /** Concurrent reconciles (different keys). @default {@link DEFAULT_CONCURRENCY} */
   readonly concurrency?: number;
   /** Where the operator's pods run: each job gets a NetworkPolicy admitting them. Unset: no NetworkPolicy. */
   readonly networkPolicy?: OperatorSelector;
@@ -188,7 +189,7 @@ export async function startOperator(opts: OperatorOptions): Promise<OperatorHand
     queue = newQueue();
     metrics.leader.set(1);
     for (const j of jobs.cache.list()) enqueueJob(j);
-    workers = Array.from({ length: opts.concurrency ?? 2 }, () => worker(queue));
+    workers = Array.from({ length: opts.concurrency ?? DEFAULT_CONCURRENCY }, () => worker(queue));
     poller.start();
   };
   const deactivate = async (): Promise<void> => {

@@ -105,6 +105,7 @@ test('values switch the optional pieces', async () => {
       want: (o: K8sObject[]) => !JSON.stringify(o).includes('networkpolicies') && JSON.stringify(o).includes('--network-policy=false'),
     },
     { name: 'no ServiceMonitor by default', args: [], want: (o: K8sObject[]) => !o.some((x) => x.kind === 'ServiceMonitor') },
+    { name: 'concurrency reaches the operator flag', args: ['--set', 'concurrency=24'], want: (o: K8sObject[]) => JSON.stringify(o).includes('--concurrency=24') },
   ];
   for (const c of cases) assert.ok(c.want(await render(...c.args)), c.name);
   await assert.rejects(render('--set', 'serviceMonitor.enabled=true'), /monitoring.coreos.com\/v1 API \(Prometheus Operator\) is not installed/);
