@@ -203,7 +203,8 @@ async function main(): Promise<void> {
     const metricsText = await (await fetch(`http://127.0.0.1:${op.metricsPort}/metrics`)).text();
     const reconcile = parseHistogram(metricsText, 'dat_operator_reconcile_duration_seconds');
     const queueWait = parseHistogram(metricsText, 'dat_operator_queue_wait_seconds');
-    const concurrency = Number(/--concurrency N\s+concurrent reconciles \(default (\d+)\)/.exec(await usageOf(args.operatorEntry))?.[1] ?? NaN);
+    const concurrency = Number(/--concurrency N\s+concurrent reconciles.*\(default (\d+)\)/.exec(await usageOf(args.operatorEntry))?.[1] ?? NaN);
+    const heapAtJobs = heapOf(metricsText);
     const steady = await rssOf(op.child.pid!);
 
     // Step 6
@@ -219,6 +220,7 @@ async function main(): Promise<void> {
     const deletedMs = performance.now() - tDel;
     await sleep(args.settleSeconds * 1000);
     const after = await rssOf(op.child.pid!);
+    const heapAfter = heapOf(await (await fetch(`http://127.0.0.1:${op.metricsPort}/metrics`)).text());
     const errors = (await readFile(logPath, 'utf8')).split('\n').filter((l) => l.includes('Failed to reconcile')).length;
 
     // Step 8
@@ -237,6 +239,7 @@ async function main(): Promise<void> {
       queueWaitP99Seconds: q(queueWait, 0.99),
       reconcileErrorsLogged: errors,
       rssMiB: { idle: idle.rssMiB, atAllChildren: atJobs.rssMiB, steady: steady.rssMiB, peak: after.peakMiB, afterDeletion: after.rssMiB },
+      heapMiB: { steady: heapAtJobs, afterDeletion: heapAfter },
       deletionSeconds: deletedMs / 1000,
       settleSeconds: args.settleSeconds,
       desiredState: { replicas: GOALS.bigJobReplicas, medianMs: desired.medianMs, podBytesAt2: desired.podBytes2, podBytesAtBig: desired.podBytesBig, totalPodBytes: desired.totalPodBytes },
@@ -256,6 +259,9 @@ async function main(): Promise<void> {
         ['RSS at all children (MiB)', atJobs.rssMiB],
         ['RSS peak, VmHWM (MiB)', after.peakMiB],
         [`RSS ${args.settleSeconds} s after deletion (MiB)`, after.rssMiB],
+        ['V8 heap used / total, steady (MiB)', `${fmt(heapAtJobs.used)} / ${fmt(heapAtJobs.total)}`],
+        ['external memory, steady (MiB)', heapAtJobs.external],
+        ['V8 heap used / total, after deletion (MiB)', `${fmt(heapAfter.used)} / ${fmt(heapAfter.total)}`],
         ['children deleted by GC (s)', result.deletionSeconds],
       ],
     );
@@ -285,6 +291,20 @@ async function main(): Promise<void> {
     await cp.stop();
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** The operator's own Node memory gauges (prom-client default metrics), in MiB. */
+function heapOf(metricsText: string): { used: number; total: number; external: number } {
+  const gauge = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metricsText)?.[1] ?? NaN) / MIB;
+  return {
+    used: gauge('dat_operator_nodejs_heap_size_used_bytes'),
+    total: gauge('dat_operator_nodejs_heap_size_total_bytes'),
+    external: gauge('dat_operator_nodejs_external_memory_bytes'),
+  };
+}
+
+function fmt(mib: number): string {
+  return mib.toFixed(1);
 }
 
 function scaleMs(seconds: number | undefined): number | undefined {

@@ -43,7 +43,7 @@ export function createMetrics(listJobs: () => DATJob[]): OperatorMetrics {
     queueWait: new Histogram({
       name: 'dat_operator_queue_wait_seconds',
       help: 'Time a DATJob waited in the work queue for a free reconcile worker (see --concurrency)',
-      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 60],
       registers: [registry],
     }),
     reconcileErrors: new Counter({ name: 'dat_operator_reconcile_errors_total', help: 'Reconciles that failed', registers: [registry] }),

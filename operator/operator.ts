@@ -19,6 +19,7 @@ import { DatError, getErrorMessage } from '../worker/util/errors.js';
 import { silentLogger, type Logger } from '../worker/util/log.js';
 import type { DATJob } from './api/types.js';
 import { KubeClusterWriter } from './apply.js';
+import { makeApiClient } from './kube-client.js';
 import { DEFAULT_CONCURRENCY } from './flags.js';
 import { GROUP, LABELS, LEADER_ELECTION, OWNED_SELECTOR, PLURAL, VERSION } from './constants.js';
 import { makeCachedInformer, type CachedInformer } from './informer.js';
@@ -85,8 +86,8 @@ export async function startOperator(opts: OperatorOptions): Promise<OperatorHand
   const kc = opts.kubeConfig;
   const ns = opts.namespace;
   const identity = opts.identity ?? process.env.POD_NAME ?? `${hostname()}_${process.pid}`;
-  const core = kc.makeApiClient(CoreV1Api);
-  const custom = kc.makeApiClient(CustomObjectsApi);
+  const core = makeApiClient(kc, CoreV1Api);
+  const custom = makeApiClient(kc, CustomObjectsApi);
   const nsPath = ns === undefined ? '' : `/namespaces/${ns}`;
 
   const jobs: CachedInformer<DATJob> = makeCachedInformer<DATJob>(
