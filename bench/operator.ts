@@ -18,6 +18,7 @@
  *    peak RSS (VmHWM) from /proc.
  * 6. Delete every DATJob; wait until the garbage collector removed their pods;
  *    wait `--settle-seconds` (default 15); read the RSS after deletion.
+ *    With `--big-job N`, then create one job of N workers and time it the same way.
  * 7. In this process: the desired state of one 1,024-replica job (Service, CA
  *    Secret, 1,024 pods) built with the operator's pure builders, timed
  *    (median of 5), and the bytes of a pod at 2 and at 1,024 replicas.
@@ -26,12 +27,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CoreV1Api, NetworkingV1Api } from '@kubernetes/client-node';
 import type { DATJob } from '../operator/api/types.js';
-import { LABELS, MANAGED_BY } from '../operator/constants.js';
 import { buildHeadlessService } from '../operator/desired/headless-service.js';
 import { buildRingTlsSecret } from '../operator/desired/ring-tls-secret.js';
 import { buildWorkerPod } from '../operator/desired/worker-pod.js';
@@ -50,12 +50,16 @@ export const GOALS = { peakRssMiB: 200, desiredStateMs: 2000, bigJobReplicas: 10
 /** Requests the bench itself keeps in flight when creating or deleting jobs. */
 const CLIENT_PARALLELISM = 20;
 const MIB = 1024 * 1024;
+/** USER_HZ of /proc/<pid>/stat on Linux. */
+const CLOCK_TICKS_PER_SECOND = 100;
 
 interface Args {
   readonly jobs: number;
   readonly replicas: number;
   readonly concurrency?: number;
   readonly settleSeconds: number;
+  /** Replicas of one more job created after the others are gone (0: skip). */
+  readonly bigJob: number;
   readonly operatorEntry: string;
   readonly label: string;
 }
@@ -77,6 +81,7 @@ function parseArgs(argv: readonly string[]): Args {
     replicas: int('replicas', 2),
     ...(c === undefined ? {} : { concurrency: int('concurrency', 0) }),
     settleSeconds: int('settle-seconds', 15),
+    bigJob: int('big-job', 0),
     operatorEntry: get('operator-entry') ?? join(REPO_ROOT, 'dist', 'operator', 'main.js'),
     label: get('label') ?? 'current',
   };
@@ -123,16 +128,37 @@ async function startOperatorProcess(cp: ControlPlane, args: Args, logPath: strin
   return { child, metricsPort, exited };
 }
 
-/** Counts of a namespace's operator-made children. */
+/**
+ * Counts of the children in the bench's own namespace (nothing else creates
+ * pods, Services, Secrets or NetworkPolicies there). Each list asks for one
+ * item and reads the rest from `remainingItemCount`, so polling does not make
+ * the API server serialise every pod several times a second (it shares the
+ * CPU with the operator being measured); a server that leaves the count out
+ * gets a full list instead.
+ */
 async function countChildren(core: CoreV1Api, net: NetworkingV1Api, namespace: string): Promise<{ pods: number; services: number; secrets: number; policies: number }> {
-  const labelSelector = `${LABELS.managedBy}=${MANAGED_BY}`;
+  type List = { items: unknown[]; metadata?: { remainingItemCount?: number; _continue?: string } };
+  const count = async (list: (q: { namespace: string; limit?: number }) => Promise<List>): Promise<number> => {
+    const first = await list({ namespace, limit: 1 });
+    if (first.metadata?.remainingItemCount !== undefined) return first.items.length + first.metadata.remainingItemCount;
+    if (!first.metadata?._continue) return first.items.length;
+    return (await list({ namespace })).items.length;
+  };
   const [pods, services, secrets, policies] = await Promise.all([
-    core.listNamespacedPod({ namespace, labelSelector }),
-    core.listNamespacedService({ namespace, labelSelector }),
-    core.listNamespacedSecret({ namespace, labelSelector }),
-    net.listNamespacedNetworkPolicy({ namespace, labelSelector }),
+    count((q) => core.listNamespacedPod(q)),
+    count((q) => core.listNamespacedService(q)),
+    count((q) => core.listNamespacedSecret(q)),
+    count((q) => net.listNamespacedNetworkPolicy(q)),
   ]);
-  return { pods: pods.items.length, services: services.items.length, secrets: secrets.items.length, policies: policies.items.length };
+  return { pods, services, secrets, policies };
+}
+
+/** CPU seconds (user + system) `pid` has used. */
+async function cpuSecondsOf(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the parenthesised command name; utime and stime are the 14th and 15th fields overall.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
 }
 
 /** Step 7: building the desired state of one big job with the pure builders, in ms (median of `runs`). */
@@ -176,6 +202,7 @@ async function main(): Promise<void> {
     op = await startOperatorProcess(cp, args, logPath);
     await sleep(3_000);
     const idle = await rssOf(op.child.pid!);
+    const cpuBefore = await cpuSecondsOf(op.child.pid!);
 
     // Step 3
     const names = Array.from({ length: args.jobs }, (_, i) => `job-${i}`);
@@ -187,15 +214,15 @@ async function main(): Promise<void> {
 
     // Step 4
     const want = { pods: args.jobs * args.replicas, services: args.jobs, secrets: args.jobs, policies: args.jobs };
-    let last = { pods: 0, services: 0, secrets: 0, policies: 0 };
     await waitFor(
       async () => {
-        last = await countChildren(core, net, ns);
-        return last.pods === want.pods && last.services === want.services && last.secrets === want.secrets && last.policies === want.policies;
+        const c = await countChildren(core, net, ns);
+        return c.pods === want.pods && c.services === want.services && c.secrets === want.secrets && c.policies === want.policies;
       },
-      { description: `all children of ${args.jobs} jobs (last: ${JSON.stringify(last)})`, timeoutMs: 600_000, intervalMs: 250 },
+      { description: `all children of ${args.jobs} jobs`, timeoutMs: 300_000, intervalMs: 250 },
     );
     const allChildrenMs = performance.now() - t0;
+    const cpuToAllChildren = (await cpuSecondsOf(op.child.pid!)) - cpuBefore;
     const atJobs = await rssOf(op.child.pid!);
 
     // Step 5: the status writes after the last child still queue reconciles; let them finish.
@@ -221,6 +248,7 @@ async function main(): Promise<void> {
     await sleep(args.settleSeconds * 1000);
     const after = await rssOf(op.child.pid!);
     const heapAfter = heapOf(await (await fetch(`http://127.0.0.1:${op.metricsPort}/metrics`)).text());
+    const big = args.bigJob > 0 ? await runBigJob(args.bigJob, ns, op.child.pid!, jobsApi, core, net) : undefined;
     const errors = (await readFile(logPath, 'utf8')).split('\n').filter((l) => l.includes('Failed to reconcile')).length;
 
     // Step 8
@@ -233,6 +261,8 @@ async function main(): Promise<void> {
       concurrency: args.concurrency ?? concurrency,
       createRequestsSeconds: createdMs / 1000,
       allChildrenSeconds: allChildrenMs / 1000,
+      operatorCpuSecondsToAllChildren: cpuToAllChildren,
+      loadAverage1m: loadavg()[0],
       reconciles: reconcile === undefined ? undefined : histogramCount(reconcile),
       reconcileP50Seconds: q(reconcile, 0.5),
       reconcileP99Seconds: q(reconcile, 0.99),
@@ -242,6 +272,7 @@ async function main(): Promise<void> {
       heapMiB: { steady: heapAtJobs, afterDeletion: heapAfter },
       deletionSeconds: deletedMs / 1000,
       settleSeconds: args.settleSeconds,
+      ...(big === undefined ? {} : { bigJob: big }),
       desiredState: { replicas: GOALS.bigJobReplicas, medianMs: desired.medianMs, podBytesAt2: desired.podBytes2, podBytesAtBig: desired.podBytesBig, totalPodBytes: desired.totalPodBytes },
     };
     printTable(
@@ -250,6 +281,8 @@ async function main(): Promise<void> {
       [
         ['create requests done (s)', result.createRequestsSeconds],
         ['all children exist (s)', result.allChildrenSeconds],
+        ['operator CPU until then (s)', cpuToAllChildren],
+        ['machine load average, 1 min', result.loadAverage1m],
         ['reconciles', result.reconciles],
         ['reconcile p50 (ms)', scaleMs(result.reconcileP50Seconds)],
         ['reconcile p99 (ms)', scaleMs(result.reconcileP99Seconds)],
@@ -265,6 +298,17 @@ async function main(): Promise<void> {
         ['children deleted by GC (s)', result.deletionSeconds],
       ],
     );
+    if (big !== undefined) {
+      printTable(
+        `One ${big.replicas}-replica DATJob on the same operator, after the others were deleted`,
+        ['measure', 'value'],
+        [
+          ['all pods, Secret, Service exist (s)', big.allChildrenSeconds],
+          ['RSS when they exist (MiB)', big.rssMiB],
+          ['RSS peak, VmHWM, whole run (MiB)', big.peakMiB],
+        ],
+      );
+    }
     printTable(
       `Desired state of one ${GOALS.bigJobReplicas}-replica job (pure builders, median of 5)`,
       ['measure', 'value'],
@@ -305,6 +349,23 @@ function heapOf(metricsText: string): { used: number; total: number; external: n
 
 function fmt(mib: number): string {
   return mib.toFixed(1);
+}
+
+/** Optional step: one job of `replicas` workers, timed until its children exist, then deleted. */
+async function runBigJob(replicas: number, ns: string, pid: number, jobsApi: DATJobs, core: CoreV1Api, net: NetworkingV1Api): Promise<{ replicas: number; allChildrenSeconds: number; rssMiB: number; peakMiB: number }> {
+  const t0 = performance.now();
+  await jobsApi.create(makeDATJob('big').namespace(ns).workers(replicas).obj());
+  await waitFor(
+    async () => {
+      const c = await countChildren(core, net, ns);
+      return c.pods === replicas && c.services === 1 && c.secrets === 1;
+    },
+    { description: `${replicas} pods of one job`, timeoutMs: 600_000, intervalMs: 500 },
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  const mem = await rssOf(pid);
+  await jobsApi.delete(ns, 'big');
+  return { replicas, allChildrenSeconds: seconds, rssMiB: mem.rssMiB, peakMiB: mem.peakMiB };
 }
 
 function scaleMs(seconds: number | undefined): number | undefined {
