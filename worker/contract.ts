@@ -164,7 +164,7 @@ export const WORKER_ENV = {
   jobName: 'DAT_JOB_NAME',
   /** Gang incarnation: increments on every gang restart (for logs and TLS rotation). */
   restartCount: 'DAT_RESTART_COUNT',
-  /** Directory with `ca.crt`, `tls.crt`, `tls.key` for ring mTLS. */
+  /** Directory with `ca.crt` and `tls.crt`, `tls.key` (or the job CA key `ca.key`: the worker issues its own certificate) for ring mTLS. */
   tlsDir: 'DAT_TLS_DIR',
   /** Writable directory for the built-in datasets' compact binary cache (falls back to the temp dir). */
   cacheDir: 'DAT_CACHE_DIR',
