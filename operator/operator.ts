@@ -57,6 +57,8 @@ export interface OperatorOptions {
   readonly concurrency?: number;
   /** Where the operator's pods run: each job gets a NetworkPolicy admitting them. Unset: no NetworkPolicy. */
   readonly networkPolicy?: OperatorSelector;
+  /** Retry delays of a job whose children the API server refused (Blocked). @default CREATE_RETRY_BACKOFF (10 s doubling to 5 min) */
+  readonly createBackoff?: { readonly initialMs: number; readonly maxMs: number };
   /** Leader election timings (tests shorten them). */
   readonly leaseDurationMs?: number;
   readonly renewDeadlineMs?: number;
@@ -150,6 +152,7 @@ export async function startOperator(opts: OperatorOptions): Promise<OperatorHand
     progress: poller,
     defaultImage: opts.workerImage,
     networkPolicy: opts.networkPolicy,
+    createBackoff: opts.createBackoff,
     observer: { onRestart: (j) => metrics.restarts.inc({ namespace: j.metadata.namespace ?? '' }) },
     log,
   });
