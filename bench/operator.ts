@@ -354,7 +354,8 @@ function fmt(mib: number): string {
 /** Optional step: one job of `replicas` workers, timed until its children exist, then deleted. */
 async function runBigJob(replicas: number, ns: string, pid: number, jobsApi: DATJobs, core: CoreV1Api, net: NetworkingV1Api): Promise<{ replicas: number; allChildrenSeconds: number; rssMiB: number; peakMiB: number }> {
   const t0 = performance.now();
-  await jobsApi.create(makeDATJob('big').namespace(ns).workers(replicas).obj());
+  // A per-worker batch of 4 keeps the global batch within mnist's 8,000 training examples (the operator checks it).
+  await jobsApi.create(makeDATJob('big').namespace(ns).workers(replicas).training({ batchSizePerWorker: 4 }).obj());
   await waitFor(
     async () => {
       const c = await countChildren(core, net, ns);
