@@ -20,6 +20,7 @@ import { apiErrorCode, toApiError, type ApiError } from './api-error.js';
 import type { DATJob, DATJobStatus } from './api/types.js';
 import { API_VERSION, FIELD_MANAGER, GROUP, KIND, PLURAL, VERSION } from './constants.js';
 import { buildMergePatch } from './merge-patch.js';
+import { makeApiClient } from './kube-client.js';
 import type { StatusEvent } from './status.js';
 
 /** The operator's writes. Create treats 409 AlreadyExists as success, delete treats 404 as success. */
@@ -57,9 +58,9 @@ export class KubeClusterWriter implements ClusterWriter {
   private readonly identity: string;
 
   constructor(kc: KubeConfig, identity = FIELD_MANAGER) {
-    this.core = kc.makeApiClient(CoreV1Api);
-    this.custom = kc.makeApiClient(CustomObjectsApi);
-    this.networking = kc.makeApiClient(NetworkingV1Api);
+    this.core = makeApiClient(kc, CoreV1Api);
+    this.custom = makeApiClient(kc, CustomObjectsApi);
+    this.networking = makeApiClient(kc, NetworkingV1Api);
     this.identity = identity;
   }
 

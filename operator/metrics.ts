@@ -17,6 +17,7 @@ export const OPERATOR_METRIC_NAMES = {
   leader: 'dat_operator_leader',
   workqueueDepth: 'dat_operator_workqueue_depth',
   workqueueAdds: 'dat_operator_workqueue_adds_total',
+  queueWait: 'dat_operator_queue_wait_seconds',
 } as const;
 
 /** What the scrape-time gauges read. */
@@ -31,6 +32,8 @@ export interface MetricsSources {
 export interface OperatorMetrics {
   readonly registry: Registry;
   readonly reconcileDuration: Histogram;
+  /** Time a ready key waited in the work queue for a free reconcile worker. */
+  readonly queueWait: Histogram;
   readonly reconcileErrors: Counter;
   readonly restarts: Counter;
   readonly leader: Gauge;
@@ -82,6 +85,12 @@ export function createMetrics({ listJobs, queueDepth }: MetricsSources): Operato
       name: OPERATOR_METRIC_NAMES.reconcileDuration,
       help: 'Duration of one DATJob reconcile',
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    }),
+    queueWait: new Histogram({
+      name: OPERATOR_METRIC_NAMES.queueWait,
+      help: 'Time a DATJob waited in the work queue for a free reconcile worker (see --concurrency)',
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 60],
       registers,
     }),
     reconcileErrors: new Counter({ name: OPERATOR_METRIC_NAMES.reconcileErrors, help: 'Reconciles that failed', registers }),

@@ -16,7 +16,7 @@ import { buildHeadlessService } from './desired/headless-service.js';
 import { buildNetworkPolicy, type OperatorSelector } from './desired/network-policy.js';
 import { buildRingTlsSecret, jobIncarnation, ringTlsSecretName, staleRingTlsSecretNames } from './desired/ring-tls-secret.js';
 import { buildWorkerPod } from './desired/worker-pod.js';
-import { createRingCredentials, type RingJobRef } from '../worker/security/certs.js';
+import { createJobCa, type PemPair, type RingJobRef } from '../worker/security/certs.js';
 import { serviceName, workerPodName } from './names.js';
 import { classifyPods, isPodDeleting, isPodTerminal } from './pods.js';
 import { readTerminationReport } from './progress-report.js';
@@ -68,8 +68,8 @@ export interface ReconcilerOptions {
   readonly networkPolicy?: OperatorSelector;
   /** Retry delays of a job whose children the API server refused (Blocked). @default CREATE_RETRY_BACKOFF */
   readonly createBackoff?: { readonly initialMs: number; readonly maxMs: number };
-  /** Issues a job's ring CA and rank certificates. @default createRingCredentials */
-  readonly issueCredentials?: (job: RingJobRef, worldSize: number) => ReturnType<typeof createRingCredentials>;
+  /** Creates a job's ring CA (one per incarnation). @default createJobCa */
+  readonly issueCa?: (job: RingJobRef) => Promise<PemPair>;
   readonly log?: Logger;
 }
 
@@ -85,8 +85,8 @@ interface Refusal {
 
 /**
  * The ring TLS Secret of a job's current incarnation: known to exist, or
- * built but refused (kept, so a retry sends the same credentials instead of
- * issuing a certificate per rank again).
+ * built but refused (kept, so a retry sends the same CA instead of making
+ * another).
  */
 interface RingSecretState {
   readonly uid: string | undefined;
@@ -264,12 +264,12 @@ export class Reconciler {
 
   /**
    * Before the pods of an incarnation start: its ring TLS Secret (a new CA per
-   * incarnation; 409 means an earlier pass created it, and those credentials
-   * stay), the previous incarnation's Secret deleted, and the job's
-   * NetworkPolicy. Keys are issued only when pods are about to be created,
-   * and once per incarnation: a Secret known to exist is not created again,
-   * and a refused one is resent as built (a job of 1,024 ranks would
-   * otherwise issue 1,024 certificates per retry).
+   * incarnation; 409 means an earlier pass created it, and that CA stays),
+   * the previous incarnation's Secret deleted, and the job's NetworkPolicy.
+   * The CA is made only when pods are about to be created, and once per
+   * incarnation: a Secret known to exist is not created again, and a refused
+   * one is resent as built. One CA whatever the replicas: each worker issues
+   * its own rank certificate from it (ring-tls-secret.ts).
    */
   private async ensureRingSecurity(job: DATJob): Promise<void> {
     const namespace = job.metadata.namespace ?? 'default';
@@ -281,10 +281,9 @@ export class Reconciler {
     if (known?.exists !== true) {
       let secret = known?.secret;
       if (secret === undefined) {
-        const issue = this.opts.issueCredentials ?? createRingCredentials;
-        const creds = await issue({ namespace, name }, job.spec.workers.replicas);
-        this.log.info('Issued ring TLS credentials', { job: key, incarnation: jobIncarnation(job), ranks: creds.ranks.length });
-        secret = buildRingTlsSecret(job, { caPem: creds.ca.certPem, ranks: creds.ranks });
+        const issue = this.opts.issueCa ?? createJobCa;
+        secret = buildRingTlsSecret(job, await issue({ namespace, name }));
+        this.log.info('Issued ring TLS CA', { job: key, incarnation: jobIncarnation(job) });
       }
       try {
         if (await this.opts.writer.createSecret(secret)) {

@@ -119,6 +119,7 @@ test('values switch the optional pieces', async () => {
       args: ['--set', 'networkPolicy.metricsScraper.podLabels.app=prometheus'],
       want: (o: K8sObject[]) => !JSON.stringify(o).includes('--metrics-scraper'),
     },
+    { name: 'concurrency reaches the operator flag', args: ['--set', 'concurrency=24'], want: (o: K8sObject[]) => JSON.stringify(o).includes('--concurrency=24') },
   ];
   for (const c of cases) assert.ok(c.want(await render(...c.args)), c.name);
   await assert.rejects(render('--set', 'serviceMonitor.enabled=true'), /monitoring.coreos.com\/v1 API \(Prometheus Operator\) is not installed/);

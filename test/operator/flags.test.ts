@@ -15,7 +15,7 @@ test('parseOperatorFlags: defaults, both flag forms, the chart\'s flags', () => 
     progressIntervalSeconds: 10,
     workerImage: 'ghcr.io/dat-operator/worker:0.1.0',
     logLevel: 'info',
-    concurrency: 2,
+    concurrency: 10,
     networkPolicy: true,
     operatorNamespace: 'default',
     operatorPodLabels: { 'app.kubernetes.io/name': 'dat-operator' },
@@ -26,7 +26,7 @@ test('parseOperatorFlags: defaults, both flag forms, the chart\'s flags', () => 
   assert.equal(np.operatorNamespace, 'ops');
   assert.deepEqual(np.operatorPodLabels, { 'app.kubernetes.io/name': 'x', 'app.kubernetes.io/instance': 'r' });
   const chart = parseOperatorFlags(
-    ['--leader-elect=true', '--leader-election-namespace=ops', '--metrics-port=9090', '--health-port', '9091', '--progress-interval=5', '--worker-image=w:1', '--log-level=debug', '--namespace=team'],
+    ['--leader-elect=true', '--leader-election-namespace=ops', '--metrics-port=9090', '--health-port', '9091', '--progress-interval=5', '--worker-image=w:1', '--log-level=debug', '--namespace=team', '--concurrency=16'],
     { POD_NAMESPACE: 'ignored' },
   );
   assert.equal(chart.leaderElect, true);
@@ -35,6 +35,7 @@ test('parseOperatorFlags: defaults, both flag forms, the chart\'s flags', () => 
   assert.equal(chart.healthPort, 9091);
   assert.equal(chart.progressIntervalSeconds, 5);
   assert.equal(chart.namespace, 'team');
+  assert.equal(chart.concurrency, 16);
   assert.equal(parseOperatorFlags(['--leader-elect']).leaderElect, true);
   const scrapers = [
     { argv: ['--metrics-scraper-namespace=monitoring', '--metrics-scraper-pod-labels=app=prometheus'], want: { namespace: 'monitoring', podLabels: { app: 'prometheus' } } },

@@ -6,7 +6,7 @@ import type { ClusterWriter } from '../../operator/apply.js';
 import { buildMergePatch } from '../../operator/merge-patch.js';
 import { ApiError } from '../../operator/api-error.js';
 import { Reconciler, computeRetryDelayMs, selectPodsToClean, type ClusterReader, type ReconcilerOptions } from '../../operator/reconciler.js';
-import { createRingCredentials } from '../../worker/security/certs.js';
+import { createJobCa } from '../../worker/security/certs.js';
 import { DatError } from '../../worker/util/errors.js';
 import type { StatusEvent } from '../../operator/status.js';
 import { makeDATJob } from '../support/fixtures/datjob-builder.js';
@@ -288,17 +288,17 @@ test('each incarnation gets a new ring TLS Secret before its pods; the previous 
   assert.deepEqual(cluster.calls.filter((c) => /secret|pod/.test(c)), [], 'no keys are issued while the gang is complete');
 });
 
-/** A reconciler on a fake cluster with a controllable clock, a short backoff and counted certificate issuance. */
+/** A reconciler on a fake cluster with a controllable clock, a short backoff and counted CA issuance. */
 function setupBlocked(job: DATJob): { cluster: FakeCluster; r: Reconciler; clock: { t: number }; issued: { n: number } } {
   const cluster = new FakeCluster();
   cluster.put(job);
   const clock = { t: Date.parse('2026-01-01T00:00:00.000Z') };
   const issued = { n: 0 };
-  const issueCredentials: ReconcilerOptions['issueCredentials'] = (ref, n) => {
+  const issueCa: ReconcilerOptions['issueCa'] = (ref) => {
     issued.n++;
-    return createRingCredentials(ref, n);
+    return createJobCa(ref);
   };
-  const r = new Reconciler({ reader: cluster, writer: cluster, now: () => new Date(clock.t), createBackoff: { initialMs: 1_000, maxMs: 4_000 }, issueCredentials });
+  const r = new Reconciler({ reader: cluster, writer: cluster, now: () => new Date(clock.t), createBackoff: { initialMs: 1_000, maxMs: 4_000 }, issueCa });
   return { cluster, r, clock, issued };
 }
 
@@ -317,7 +317,7 @@ test('computeRetryDelayMs doubles from the initial delay up to the cap', () => {
   for (const c of cases) assert.equal(computeRetryDelayMs(c.attempts, backoff), c.want, `attempt ${c.attempts}`);
 });
 
-test('a refused pod blocks the job: one request per attempt, retried on backoff only, certificates issued once; fixed, it unblocks', async () => {
+test('a refused pod blocks the job: one request per attempt, retried on backoff only, the CA issued once; fixed, it unblocks', async () => {
   const { cluster, r, clock, issued } = setupBlocked(makeDATJob('j').uid('u').workers(4).obj());
   cluster.podError = new ApiError('failed to create pod default/j-worker-0', 403, 'pods "j-worker-0" is forbidden: error looking up service account default/sa: serviceaccount "sa" not found');
 
@@ -346,7 +346,7 @@ test('a refused pod blocks the job: one request per attempt, retried on backoff 
   }
   // Refused at 0; 500 ms passed above: retries at 1 s, then 2, 4 and 4 s (the cap) later.
   assert.deepEqual(retriesAt, [500, 2_500, 6_500, 10_500], 'retries 1, 2, 4, 4 s apart (cap)');
-  assert.equal(issued.n, 1, 'the Secret exists: no certificates issued for the retries');
+  assert.equal(issued.n, 1, 'the Secret exists: no CA issued for the retries');
   assert.equal(cluster.events.filter((e) => e.reason === 'CreateRefused').length, 1, 'one Warning for one cause');
 
   cluster.podError = undefined;
@@ -381,13 +381,14 @@ test('a transient API error goes to the work queue and does not block the job', 
   assert.equal(podCreates(cluster), 2, 'retried on every pass: the work queue backs off');
 });
 
-test('a refused ring TLS Secret is resent as built: certificates are issued once', async () => {
+test('a refused ring TLS Secret is resent as built: the CA is issued once', async () => {
   const { cluster, r, clock, issued } = setupBlocked(makeDATJob('j').uid('u').workers(3).obj());
-  cluster.secretError = new ApiError('failed to create secret default/j-ring-tls-0', 422, 'Secret "j-ring-tls-0" is invalid: data: Too long: may not be more than 1048576 bytes');
+  // The CA-only Secret is about 1 KiB; an admission refusal (a quota) still blocks it.
+  cluster.secretError = new ApiError('failed to create secret default/j-ring-tls-0', 403, 'secrets "j-ring-tls-0" is forbidden: exceeded quota: q, requested: count/secrets=1, used: count/secrets=0, limited: count/secrets=0');
   await r.reconcile('default', 'j');
   await r.reconcile('default', 'j');
   assert.equal(phase(cluster), 'Blocked');
-  assert.match(blockedOf(cluster)?.message ?? '', /failed to create secret default\/j-ring-tls-0: HTTP 422: .*Too long/);
+  assert.match(blockedOf(cluster)?.message ?? '', /failed to create secret default\/j-ring-tls-0: HTTP 403: .*exceeded quota/);
   for (let i = 0; i < 3; i++) {
     clock.t += 5_000;
     await r.reconcile('default', 'j');

@@ -101,3 +101,40 @@ test('WorkQueue reports every add to onAdd, duplicates and delayed adds included
   q.add('c');
   assert.deepEqual(added, ['a', 'a', 'b']);
 });
+
+test('WorkQueue reports how long each key waited until a worker took it', async () => {
+  let clock = 1000;
+  const waits: number[] = [];
+  const q = new WorkQueue({ now: () => clock, onWait: (ms) => waits.push(ms) });
+  const cases: Array<{ name: string; run: () => Promise<void>; want: number[] }> = [
+    {
+      name: 'queued keys wait until taken; a re-add of a queued key keeps its first time',
+      run: async () => {
+        q.add('a');
+        clock += 5;
+        q.add('b');
+        q.add('a');
+        clock += 10;
+        q.done((await q.get())!);
+        clock += 1;
+        q.done((await q.get())!);
+      },
+      want: [15, 11],
+    },
+    {
+      name: 'a key handed to a waiting worker waited 0',
+      run: async () => {
+        const p = q.get();
+        clock += 50;
+        q.add('c');
+        q.done((await p)!);
+      },
+      want: [0],
+    },
+  ];
+  for (const c of cases) {
+    waits.length = 0;
+    await c.run();
+    assert.deepEqual(waits, c.want, c.name);
+  }
+});
