@@ -22,7 +22,7 @@ import { createProgressDisplay } from '../worker/cli/progress-display.js';
 import { runTraining, singleProcessContext } from '../worker/train/run-training.js';
 import { getErrorMessage } from '../worker/util/errors.js';
 import { createLogger } from '../worker/util/log.js';
-import { printTable, writeResult } from './lib/report.js';
+import { printTable, saveCurves, writeResult } from './lib/report.js';
 
 /** The accuracy target of the issue (fractions). */
 export const TARGET = { cleanAccuracy: 0.97, robustAccuracy: 0.85 } as const;
@@ -98,6 +98,7 @@ async function main(): Promise<void> {
   );
   const path = await writeResult(quick ? 'accuracy-quick' : 'accuracy', { quick, target: TARGET, met, metrics });
   process.stdout.write(`Wrote ${path}\n`);
+  if (!quick) process.stdout.write(`Wrote ${await saveCurves('accuracy', undefined, opts.output)}\n`);
 }
 
 main().catch((err: unknown) => {

@@ -26,7 +26,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RunMetrics } from '../worker/train/metrics.js';
 import { getErrorMessage } from '../worker/util/errors.js';
-import { printTable, writeResult } from './lib/report.js';
+import { printTable, saveCurves, writeResult } from './lib/report.js';
 
 /** Robust accuracy points a 4-worker variant may lose against 1 worker. */
 export const TARGET_MAX_ROBUST_DROP = 0.02;
@@ -58,7 +58,7 @@ function datCommand(): string[] {
   return [process.execPath, ...(fromSource ? ['--import', 'tsx'] : []), main];
 }
 
-async function runVariant(args: readonly string[]): Promise<{ metrics: RunMetrics; wallSeconds: number }> {
+async function runVariant(args: readonly string[]): Promise<{ metrics: RunMetrics; wallSeconds: number; out: string }> {
   const out = await mkdtemp(join(tmpdir(), 'bench-dat-'));
   const [cmd, ...prefix] = datCommand();
   const t0 = Date.now();
@@ -68,7 +68,7 @@ async function runVariant(args: readonly string[]): Promise<{ metrics: RunMetric
   });
   if (code !== 0) throw new Error(`dat train ${args.join(' ')} exited with ${code}`);
   const metrics = JSON.parse(await readFile(join(out, 'metrics.json'), 'utf8')) as RunMetrics;
-  return { metrics, wallSeconds: (Date.now() - t0) / 1000 };
+  return { metrics, wallSeconds: (Date.now() - t0) / 1000, out };
 }
 
 async function main(): Promise<void> {
@@ -77,11 +77,13 @@ async function main(): Promise<void> {
   const dash = argv.indexOf('--');
   const extra = dash >= 0 ? argv.slice(dash + 1) : [];
   const common = quick ? COMMON_QUICK : COMMON_FULL;
+  const curves: string[] = [];
   const rows: Array<{ name: string; reference: boolean; clean: number; robust: number; wallSeconds: number; bytesPerStep: number | undefined; optimizer: string; lr: number; globalBatch: number }> = [];
   for (const v of VARIANTS) {
     process.stderr.write(`\n=== ${v.name} ===\n`);
     const variantExtra = quick && v.args.includes('sign-ef') ? QUICK_SIGN_EF_EXTRA : [];
-    const { metrics, wallSeconds } = await runVariant([...common, ...v.args, ...variantExtra, ...extra]);
+    const { metrics, wallSeconds, out } = await runVariant([...common, ...v.args, ...variantExtra, ...extra]);
+    if (!quick) curves.push(await saveCurves('dat', v.name, out));
     rows.push({
       name: v.name,
       reference: v.reference === true,
@@ -103,7 +105,7 @@ async function main(): Promise<void> {
   const met = rows.slice(1).filter((r) => !r.reference).every((r) => base - r.robust <= TARGET_MAX_ROBUST_DROP);
   process.stdout.write(`\nTarget (each 4-worker variant within ${100 * TARGET_MAX_ROBUST_DROP} points of 1 worker's robust accuracy): ${met ? 'met' : 'NOT met'}\n`);
   const path = await writeResult('dat', { quick, common: [...common, ...extra], rows, targetMet: met });
-  process.stdout.write(`Wrote ${path}\n`);
+  process.stdout.write(`Wrote ${path}${curves.map((c) => `\nWrote ${c}`).join('')}\n`);
 }
 
 main().catch((err: unknown) => {

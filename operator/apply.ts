@@ -4,7 +4,6 @@
  * on the cluster (besides the informers' reads and the Lease store).
  */
 import {
-  ApiException,
   CoreV1Api,
   CustomObjectsApi,
   KubeConfig,
@@ -17,10 +16,11 @@ import {
   type V1Secret,
   type V1Service,
 } from '@kubernetes/client-node';
-import { DatError, getErrorMessage } from '../worker/util/errors.js';
+import { apiErrorCode, toApiError, type ApiError } from './api-error.js';
 import type { DATJob, DATJobStatus } from './api/types.js';
 import { API_VERSION, FIELD_MANAGER, GROUP, KIND, PLURAL, VERSION } from './constants.js';
 import { buildMergePatch } from './merge-patch.js';
+import { makeApiClient } from './kube-client.js';
 import type { StatusEvent } from './status.js';
 import type { PodGroupObject } from './desired/pod-group.js';
 
@@ -48,35 +48,11 @@ export interface ClusterWriter {
   emitEvent(job: DATJob, event: StatusEvent): Promise<void>;
 }
 
-/** HTTP status of an API error, if it is one. */
-export function apiErrorCode(err: unknown): number | undefined {
-  if (err instanceof ApiException) return err.code;
-  if (err !== null && typeof err === 'object' && 'code' in err && typeof err.code === 'number') return err.code;
-  return undefined;
-}
+export { apiErrorCode, apiErrorMessage } from './api-error.js';
 
-/** Short reason from an API error body (the server's `message`), else the error's message. */
-export function apiErrorMessage(err: unknown): string {
-  if (err instanceof ApiException) {
-    const body: unknown = typeof err.body === 'string' ? safeParse(err.body) : err.body;
-    if (body !== null && typeof body === 'object' && 'message' in body && typeof body.message === 'string') return body.message;
-  }
-  return getErrorMessage(err);
-}
-
-function safeParse(s: string): unknown {
-  try {
-    return JSON.parse(s) as unknown;
-  } catch {
-    return s;
-  }
-}
-
-/** Wraps an API failure with context; 4xx other than 409/429 is not retryable. */
-function wrapApiError(context: string, err: unknown): DatError {
-  const code = apiErrorCode(err);
-  const retryable = code === undefined || code >= 500 || code === 409 || code === 429;
-  return new DatError(`${context}: ${code === undefined ? '' : `HTTP ${code}: `}${apiErrorMessage(err)}`, { retryable, cause: err });
+/** Wraps an API failure with context as an {@link ApiError}: transient (5xx, 409, 429, no answer) or refused (other 4xx). */
+function wrapApiError(context: string, err: unknown): ApiError {
+  return toApiError(context, err);
 }
 
 /** The real {@link ClusterWriter} on @kubernetes/client-node. */
@@ -87,9 +63,9 @@ export class KubeClusterWriter implements ClusterWriter {
   private readonly identity: string;
 
   constructor(kc: KubeConfig, identity = FIELD_MANAGER) {
-    this.core = kc.makeApiClient(CoreV1Api);
-    this.custom = kc.makeApiClient(CustomObjectsApi);
-    this.networking = kc.makeApiClient(NetworkingV1Api);
+    this.core = makeApiClient(kc, CoreV1Api);
+    this.custom = makeApiClient(kc, CustomObjectsApi);
+    this.networking = makeApiClient(kc, NetworkingV1Api);
     this.identity = identity;
   }
 

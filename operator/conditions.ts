@@ -8,11 +8,11 @@ import { CONDITION_TYPES, type ConditionType } from './constants.js';
  * Running and Succeeded (trainer#1711).
  */
 const EXCLUSIVE: Readonly<Record<string, readonly ConditionType[]>> = {
-  [CONDITION_TYPES.running]: [CONDITION_TYPES.restarting, CONDITION_TYPES.suspended],
+  [CONDITION_TYPES.running]: [CONDITION_TYPES.restarting, CONDITION_TYPES.suspended, CONDITION_TYPES.blocked],
   [CONDITION_TYPES.restarting]: [CONDITION_TYPES.running],
   [CONDITION_TYPES.suspended]: [CONDITION_TYPES.running, CONDITION_TYPES.restarting],
-  [CONDITION_TYPES.succeeded]: [CONDITION_TYPES.running, CONDITION_TYPES.restarting, CONDITION_TYPES.failed],
-  [CONDITION_TYPES.failed]: [CONDITION_TYPES.running, CONDITION_TYPES.restarting, CONDITION_TYPES.succeeded],
+  [CONDITION_TYPES.succeeded]: [CONDITION_TYPES.running, CONDITION_TYPES.restarting, CONDITION_TYPES.failed, CONDITION_TYPES.blocked],
+  [CONDITION_TYPES.failed]: [CONDITION_TYPES.running, CONDITION_TYPES.restarting, CONDITION_TYPES.succeeded, CONDITION_TYPES.blocked],
 };
 
 /** A condition to set; `lastTransitionTime` is filled from `now` when the status flips. */

@@ -26,6 +26,8 @@ export const OWNED_SELECTOR = LABELS.jobName;
 /** Condition types of `status.conditions`. */
 export const CONDITION_TYPES = {
   created: 'Created',
+  /** True while the API server refuses a child the job needs (ServiceAccount missing, quota, Secret too large, admission). */
+  blocked: 'Blocked',
   running: 'Running',
   restarting: 'Restarting',
   suspended: 'Suspended',
@@ -39,6 +41,7 @@ export type ConditionType = (typeof CONDITION_TYPES)[keyof typeof CONDITION_TYPE
 /** `status.phase` values. */
 export const PHASES = {
   pending: 'Pending',
+  blocked: 'Blocked',
   running: 'Running',
   restarting: 'Restarting',
   suspended: 'Suspended',
@@ -66,6 +69,12 @@ export const REASONS = {
   schedulingTimeout: 'SchedulingTimeout',
   /** The gang was stopped by a higher-priority workload (Kueue eviction or scheduler preemption). */
   preempted: 'Preempted',
+  /** The spec can never start (spec-checks.ts): Failed before any pod exists. */
+  invalidSpec: 'InvalidSpec',
+  /** The API server refused to create a child: Blocked, retried with backoff. */
+  createRefused: 'CreateRefused',
+  /** Blocked went False: every child of the current incarnation exists. */
+  childrenCreated: 'ChildrenCreated',
 } as const;
 
 /** Condition messages (lowercase sentences). */
@@ -78,7 +87,11 @@ export const MESSAGES = {
   jobResumed: 'the job was resumed',
   deadlineExceeded: 'the job ran longer than runPolicy.activeDeadlineSeconds',
   podsScheduled: 'every worker was scheduled',
+  childrenCreated: 'the API server accepted every worker pod',
 } as const;
+
+/** Condition messages are capped (the CRD allows 32 KiB; an API server's message is usually one line). */
+export const MAX_CONDITION_MESSAGE = 4096;
 
 /** Defaults applied when a field is absent (the CRD applies the same ones on admission). */
 export const DEFAULTS = {
@@ -132,6 +145,12 @@ export const LEADER_ELECTION = {
   renewDeadlineMs: 10_000,
   retryPeriodMs: 2_000,
 } as const;
+
+/**
+ * Backoff of a job whose children the API server refused (condition Blocked):
+ * the first retry after 10 s, doubling to 5 min. A spec change retries at once.
+ */
+export const CREATE_RETRY_BACKOFF = { initialMs: 10_000, maxMs: 300_000 } as const;
 
 /** Informer restart backoff bounds. */
 export const INFORMER_BACKOFF = { initialMs: 1_000, maxMs: 30_000 } as const;

@@ -171,8 +171,29 @@ export interface CachedInformer<T extends KubernetesObject> {
 }
 
 /**
+ * Drops `metadata.managedFields` from an object the informer just cached
+ * (in place: client-node hands its handlers the cached object itself). The
+ * operator never reads them, and they are often larger than the rest of a
+ * pod; controller-runtime's caches offer the same transform.
+ */
+export function dropManagedFields(obj: KubernetesObject): void {
+  if (obj.metadata?.managedFields !== undefined) delete obj.metadata.managedFields;
+}
+
+/**
+ * Registers {@link dropManagedFields} on `informer`. Call it before any other
+ * handler: every object a list or a watch event stores passes an add or
+ * update handler, so the cache holds trimmed objects only.
+ */
+export function trimCachedObjects<T extends KubernetesObject>(informer: Pick<Informer<T>, 'on'>): void {
+  informer.on('add', dropManagedFields);
+  informer.on('update', dropManagedFields);
+}
+
+/**
  * Makes a label-selected informer. The selector is applied to the list call
- * too: client-node's informer only passes it to the watch.
+ * too: client-node's informer only passes it to the watch. Cached objects
+ * carry no managedFields ({@link dropManagedFields}).
  */
 export function makeCachedInformer<T extends KubernetesObject>(
   kc: KubeConfig,
@@ -182,6 +203,7 @@ export function makeCachedInformer<T extends KubernetesObject>(
   opts: ResilientInformerOptions,
 ): CachedInformer<T> {
   const informer = makeInformer<T>(kc, path, () => list(labelSelector), labelSelector);
+  trimCachedObjects(informer);
   const resilient = new ResilientInformer<T>(informer, opts);
   return { cache: informer, resilient, on: (verb, cb) => informer.on(verb, cb) };
 }

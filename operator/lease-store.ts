@@ -32,6 +32,7 @@ export class KubeLeaseStore implements LeaseStore {
   private readonly name: string;
 
   constructor(kc: KubeConfig, namespace: string, name: string) {
+    // Not the reconciles' shared pool (kube-client.ts): a burst of creates queued there must never delay a renewal.
     this.api = kc.makeApiClient(CoordinationV1Api);
     this.namespace = namespace;
     this.name = name;

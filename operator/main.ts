@@ -6,6 +6,7 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import { DatError, getErrorMessage } from '../worker/util/errors.js';
 import { createLogger } from '../worker/util/log.js';
+import { buildMetricsScraperPeer } from './desired/network-policy.js';
 import { parseOperatorFlags, USAGE } from './flags.js';
 import { startOperator } from './operator.js';
 
@@ -32,7 +33,13 @@ async function main(): Promise<void> {
     progressIntervalMs: flags.progressIntervalSeconds * 1000,
     workerImage: flags.workerImage,
     concurrency: flags.concurrency,
-    networkPolicy: flags.networkPolicy ? { namespace: flags.operatorNamespace, podLabels: flags.operatorPodLabels } : undefined,
+    networkPolicy: flags.networkPolicy
+      ? {
+          namespace: flags.operatorNamespace,
+          podLabels: flags.operatorPodLabels,
+          ...(flags.metricsScraper === undefined ? {} : { extraMetricsPeers: [buildMetricsScraperPeer(flags.metricsScraper.namespace, flags.metricsScraper.podLabels)] }),
+        }
+      : undefined,
     onLostLeadership: () => {
       log.error('Lost leadership, exiting');
       process.exit(1);

@@ -1,8 +1,11 @@
 /** Deterministic names of a DATJob's children: "create" means "create whatever name is missing". */
-import { DEFAULT_RING_PORT } from '../worker/contract.js';
+import { DEFAULT_RING_PORT, PEER_RANK_PLACEHOLDER } from '../worker/contract.js';
+
+/** A rank, or the placeholder a worker replaces with each rank (DAT_PEER_TEMPLATE). */
+export type RankOrPlaceholder = number | typeof PEER_RANK_PLACEHOLDER;
 
 /** Pod name of `rank`: `<job>-worker-<rank>`, also its hostname. */
-export function workerPodName(jobName: string, rank: number): string {
+export function workerPodName(jobName: string, rank: RankOrPlaceholder): string {
   return `${jobName}-worker-${rank}`;
 }
 
@@ -12,13 +15,17 @@ export function serviceName(jobName: string): string {
 }
 
 /** Cluster DNS name of a rank's pod through the headless Service. */
-export function workerHost(jobName: string, namespace: string, rank: number): string {
+export function workerHost(jobName: string, namespace: string, rank: RankOrPlaceholder): string {
   return `${workerPodName(jobName, rank)}.${serviceName(jobName)}.${namespace}.svc`;
 }
 
-/** `DAT_PEERS`: every rank's `host:port` in rank order. */
-export function buildPeers(jobName: string, namespace: string, worldSize: number, port = DEFAULT_RING_PORT): string {
-  return Array.from({ length: worldSize }, (_, r) => `${workerHost(jobName, namespace, r)}:${port}`).join(',');
+/**
+ * `DAT_PEER_TEMPLATE`: every rank's `host:port` as one pattern
+ * (`<job>-worker-{rank}.<svc>.<ns>.svc:<port>`), so a pod's size does not
+ * grow with the number of ranks; the worker expands it up to DAT_WORLD_SIZE.
+ */
+export function buildPeerTemplate(jobName: string, namespace: string, port = DEFAULT_RING_PORT): string {
+  return `${workerHost(jobName, namespace, PEER_RANK_PLACEHOLDER)}:${port}`;
 }
 
 /** Work-queue key of an object: `namespace/name`. */

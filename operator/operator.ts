@@ -19,6 +19,8 @@ import { DatError, getErrorMessage } from '../worker/util/errors.js';
 import { silentLogger, type Logger } from '../worker/util/log.js';
 import type { DATJob } from './api/types.js';
 import { KubeClusterWriter } from './apply.js';
+import { makeApiClient } from './kube-client.js';
+import { DEFAULT_CONCURRENCY } from './flags.js';
 import { GROUP, LABELS, LEADER_ELECTION, OWNED_SELECTOR, PLURAL, VERSION } from './constants.js';
 import { makeCachedInformer, type CachedInformer } from './informer.js';
 import { LeaderElector } from './leader-election.js';
@@ -51,10 +53,12 @@ export interface OperatorOptions {
   readonly progressIntervalMs?: number;
   /** Worker image for jobs that do not name one. */
   readonly workerImage?: string;
-  /** Concurrent reconciles (different keys). @default 2 */
+  /** Concurrent reconciles (different keys). @default {@link DEFAULT_CONCURRENCY} */
   readonly concurrency?: number;
   /** Where the operator's pods run: each job gets a NetworkPolicy admitting them. Unset: no NetworkPolicy. */
   readonly networkPolicy?: OperatorSelector;
+  /** Retry delays of a job whose children the API server refused (Blocked). @default CREATE_RETRY_BACKOFF (10 s doubling to 5 min) */
+  readonly createBackoff?: { readonly initialMs: number; readonly maxMs: number };
   /** Leader election timings (tests shorten them). */
   readonly leaseDurationMs?: number;
   readonly renewDeadlineMs?: number;
@@ -84,8 +88,8 @@ export async function startOperator(opts: OperatorOptions): Promise<OperatorHand
   const kc = opts.kubeConfig;
   const ns = opts.namespace;
   const identity = opts.identity ?? process.env.POD_NAME ?? `${hostname()}_${process.pid}`;
-  const core = kc.makeApiClient(CoreV1Api);
-  const custom = kc.makeApiClient(CustomObjectsApi);
+  const core = makeApiClient(kc, CoreV1Api);
+  const custom = makeApiClient(kc, CustomObjectsApi);
   const nsPath = ns === undefined ? '' : `/namespaces/${ns}`;
 
   const jobs: CachedInformer<DATJob> = makeCachedInformer<DATJob>(
@@ -114,8 +118,12 @@ export async function startOperator(opts: OperatorOptions): Promise<OperatorHand
     { name: 'services', log },
   );
 
+  // Created before the queue: the queue reports its adds and waits into it, and the depth gauge reads the queue.
+  const metrics = createMetrics({ listJobs: () => [...jobs.cache.list()], queueDepth: () => queue.length });
+  const newQueue = (): WorkQueue =>
+    new WorkQueue({ onAdd: () => metrics.workqueueAdds.inc(), onWait: (ms) => metrics.queueWait.observe(ms / 1000) });
   // Replaced on each activation: a shut-down queue cannot be reopened.
-  let queue = new WorkQueue();
+  let queue = newQueue();
   // Handlers only enqueue `namespace/name`: the reconcile is level-based.
   const enqueueJob = (j: DATJob): void => queue.add(objectKey(j.metadata.namespace ?? '', j.metadata.name ?? ''));
   const enqueueOwner = (o: V1Pod | V1Service): void => {
@@ -133,7 +141,6 @@ export async function startOperator(opts: OperatorOptions): Promise<OperatorHand
     listPods: (namespace, jobName) => pods.cache.list(namespace).filter((p) => p.metadata?.labels?.[LABELS.jobName] === jobName),
     getService: (namespace, name) => services.cache.get(name, namespace),
   };
-  const metrics = createMetrics(() => [...jobs.cache.list()]);
   const poller = new ProgressPoller({
     listJobs: () => [...jobs.cache.list()],
     listPods: reader.listPods,
@@ -147,6 +154,7 @@ export async function startOperator(opts: OperatorOptions): Promise<OperatorHand
     progress: poller,
     defaultImage: opts.workerImage,
     networkPolicy: opts.networkPolicy,
+    createBackoff: opts.createBackoff,
     observer: { onRestart: (j) => metrics.restarts.inc({ namespace: j.metadata.namespace ?? '' }) },
     log,
   });
@@ -184,10 +192,10 @@ export async function startOperator(opts: OperatorOptions): Promise<OperatorHand
   const activate = (): void => {
     if (active) return;
     active = true;
-    queue = new WorkQueue();
+    queue = newQueue();
     metrics.leader.set(1);
     for (const j of jobs.cache.list()) enqueueJob(j);
-    workers = Array.from({ length: opts.concurrency ?? 2 }, () => worker(queue));
+    workers = Array.from({ length: opts.concurrency ?? DEFAULT_CONCURRENCY }, () => worker(queue));
     poller.start();
   };
   const deactivate = async (): Promise<void> => {

@@ -7,15 +7,18 @@
 import type { ProgressReport } from '../worker/contract.js';
 import type { Condition, DATJob, DATJobProgress, DATJobStatus } from './api/types.js';
 import { isConditionTrue, setCondition, findCondition } from './conditions.js';
-import { CONDITION_TYPES, DEFAULTS, MESSAGES, PHASES, REASONS, type Phase } from './constants.js';
+import { CONDITION_TYPES, DEFAULTS, MAX_CONDITION_MESSAGE, MESSAGES, PHASES, REASONS, type Phase } from './constants.js';
 import { isPermanentFailure, isPreemption, type ObservedPods, type WorkerFailure } from './pods.js';
 import { describeUnschedulable, findUnschedulable, isSchedulingTimedOut, schedulingTimeoutPolicy, type UnschedulableGang } from './scheduling.js';
+import { findSpecProblem } from './spec-checks.js';
 
 /** What the reconciler observed about the job's world. */
 export interface Observed {
   readonly pods: ObservedPods;
   /** Rank 0's latest progress report, when the poller has one for the current incarnation. */
   readonly progress?: ProgressReport;
+  /** The API server's latest refusal to create a child of this job (it makes the job Blocked). */
+  readonly refusal?: { readonly message: string };
 }
 
 /** True when the job reached Succeeded or Failed. */
@@ -55,11 +58,13 @@ export function ttlRemainingMs(job: DATJob, status: DATJobStatus | undefined, no
  * Computes the next status.
  *
  * 1. Counts and `observedGeneration` always follow the observation.
- * 2. A finished job keeps its terminal conditions.
+ * 2. A finished job keeps its terminal conditions; a spec that can never
+ *    start (spec-checks.ts) fails at once, before any pod exists.
  * 3. Suspend wins over everything else while set; resume clears it and restarts the deadline clock.
  * 4. Then, in order: deadline exceeded, permanent failure, retryable failure or hang
  *    (gang restart until `backoffLimit`), scheduling timeout with policy Fail,
- *    all succeeded, all running.
+ *    a create the API server refused (Blocked), all succeeded, all running.
+ *    Blocked clears once every current pod exists.
  * 5. The Unschedulable condition follows the gang's pods: True past the
  *    scheduling timeout, False again once none is unschedulable.
  */
@@ -91,6 +96,11 @@ export function computeStatus(job: DATJob, observed: Observed, now: Date): DATJo
   if (isFinished(prev)) {
     return { ...prev, ...base, conditions, progress };
   }
+  const problem = findSpecProblem(job);
+  if (problem !== undefined) {
+    set(CONDITION_TYPES.failed, 'True', REASONS.invalidSpec, `${problem.message}: not starting any worker`);
+    return { ...prev, ...base, conditions, phase: PHASES.failed, completionTime: nowIso, progress };
+  }
 
   // Step 3
   if (isSuspended(job)) {
@@ -104,6 +114,9 @@ export function computeStatus(job: DATJob, observed: Observed, now: Date): DATJo
   startTime ??= nowIso;
 
   // Step 4
+  if (observed.refusal === undefined && isConditionTrue(conditions, CONDITION_TYPES.blocked) && pods.current.size >= replicas) {
+    set(CONDITION_TYPES.blocked, 'False', REASONS.childrenCreated, MESSAGES.childrenCreated);
+  }
   const failure = pickFailure(job, prev, pods, now);
   const unschedulable = findUnschedulable(pods.current.values(), now);
   const schedulingTimedOut = isSchedulingTimedOut(job, unschedulable);
@@ -144,6 +157,9 @@ export function computeStatus(job: DATJob, observed: Observed, now: Date): DATJo
     set(CONDITION_TYPES.failed, 'True', REASONS.schedulingTimeout, `${describeUnschedulable(job, unschedulable!)}; schedulingTimeoutPolicy is Fail`);
     phase = PHASES.failed;
     completionTime = nowIso;
+  } else if (observed.refusal !== undefined) {
+    set(CONDITION_TYPES.blocked, 'True', REASONS.createRefused, truncate(observed.refusal.message, MAX_CONDITION_MESSAGE));
+    phase = PHASES.blocked;
   } else if (pods.succeeded === replicas) {
     set(CONDITION_TYPES.succeeded, 'True', REASONS.allWorkersSucceeded, MESSAGES.allWorkersSucceeded);
     phase = PHASES.succeeded;
@@ -152,11 +168,13 @@ export function computeStatus(job: DATJob, observed: Observed, now: Date): DATJo
     set(CONDITION_TYPES.running, 'True', REASONS.allWorkersRunning, MESSAGES.allWorkersRunning);
     phase = PHASES.running;
   } else {
-    phase = isConditionTrue(conditions, CONDITION_TYPES.restarting)
-      ? PHASES.restarting
-      : isConditionTrue(conditions, CONDITION_TYPES.running)
-        ? PHASES.running
-        : PHASES.pending;
+    phase = isConditionTrue(conditions, CONDITION_TYPES.blocked)
+      ? PHASES.blocked
+      : isConditionTrue(conditions, CONDITION_TYPES.restarting)
+        ? PHASES.restarting
+        : isConditionTrue(conditions, CONDITION_TYPES.running)
+          ? PHASES.running
+          : PHASES.pending;
   }
   // Step 5
   setUnschedulableCondition(conditions, job, unschedulable, schedulingTimedOut, now);
@@ -222,7 +240,13 @@ export interface StatusEvent {
   readonly message: string;
 }
 
-const WARNING_TYPES: readonly string[] = [CONDITION_TYPES.restarting, CONDITION_TYPES.failed, CONDITION_TYPES.unschedulable];
+const WARNING_TYPES: readonly string[] = [CONDITION_TYPES.restarting, CONDITION_TYPES.failed, CONDITION_TYPES.blocked, CONDITION_TYPES.unschedulable];
+
+/** Cuts `s` to at most `max` characters, marking the cut. */
+export function truncate(s: string, max: number): string {
+  const mark = ' ... (truncated)';
+  return s.length <= max ? s : `${s.slice(0, max - mark.length)}${mark}`;
+}
 
 /** Events for every condition that became True (or flipped to False on resume) between two statuses. */
 export function computeEvents(before: DATJobStatus | undefined, after: DATJobStatus): StatusEvent[] {
@@ -231,7 +255,9 @@ export function computeEvents(before: DATJobStatus | undefined, after: DATJobSta
     const old = findCondition(before?.conditions, c.type);
     // A second gang restart keeps Restarting True but is still an event worth a Warning.
     const restartedAgain = c.type === CONDITION_TYPES.restarting && (after.restarts ?? 0) !== (before?.restarts ?? 0);
-    const flippedOn = c.status === 'True' && (old?.status !== 'True' || old.reason !== c.reason || restartedAgain);
+    // A job blocked for a new reason (say, quota after the ServiceAccount was fixed) deserves its own Warning.
+    const blockedAgain = c.type === CONDITION_TYPES.blocked && old?.message !== c.message;
+    const flippedOn = c.status === 'True' && (old?.status !== 'True' || old.reason !== c.reason || restartedAgain || blockedAgain);
     const resumed = c.type === CONDITION_TYPES.suspended && c.status === 'False' && old?.status === 'True';
     if (flippedOn || resumed) {
       events.push({ type: WARNING_TYPES.includes(c.type) && c.status === 'True' ? 'Warning' : 'Normal', reason: c.reason, message: c.message });

@@ -18,6 +18,15 @@ export interface WorkQueueOptions {
   /** Retry delay cap. @default 60000 */
   readonly maxDelayMs?: number;
   readonly timers?: Timers;
+  /** Called on every {@link WorkQueue.add} before de-duplication (the adds metric). */
+  readonly onAdd?: (key: string) => void;
+  /**
+   * Called with how long a key waited in the queue (from when it became ready,
+   * not counting backoff or `addAfter` delays, until a worker took it).
+   */
+  readonly onWait?: (ms: number) => void;
+  /** Clock of {@link onWait}, in ms. @default performance.now */
+  readonly now?: () => number;
 }
 
 const realTimers: Timers = {
@@ -42,17 +51,26 @@ export class WorkQueue {
   private readonly baseDelayMs: number;
   private readonly maxDelayMs: number;
   private readonly timers: Timers;
+  private readonly onAdd: ((key: string) => void) | undefined;
+  private readonly onWait: ((ms: number) => void) | undefined;
+  private readonly now: () => number;
+  /** When each queued key became ready. */
+  private readonly readyAt = new Map<string, number>();
   private shuttingDown = false;
 
   constructor(opts: WorkQueueOptions = {}) {
     this.baseDelayMs = opts.baseDelayMs ?? 100;
     this.maxDelayMs = opts.maxDelayMs ?? 60_000;
     this.timers = opts.timers ?? realTimers;
+    this.onAdd = opts.onAdd;
+    this.onWait = opts.onWait;
+    this.now = opts.now ?? (() => performance.now());
   }
 
   /** Queues `key` unless it is already queued. */
   add(key: string): void {
     if (this.shuttingDown) return;
+    this.onAdd?.(key);
     if (this.processing.has(key)) {
       this.dirty.add(key);
       return;
@@ -61,11 +79,13 @@ export class WorkQueue {
     const waiter = this.waiters.shift();
     if (waiter !== undefined) {
       this.processing.add(key);
+      this.onWait?.(0);
       waiter(key);
       return;
     }
     this.queued.add(key);
     this.queue.push(key);
+    if (this.onWait !== undefined) this.readyAt.set(key, this.now());
   }
 
   /** Queues `key` after `ms`; an earlier pending delay for the same key wins. */
@@ -113,6 +133,11 @@ export class WorkQueue {
     if (key !== undefined) {
       this.queued.delete(key);
       this.processing.add(key);
+      const at = this.readyAt.get(key);
+      if (at !== undefined) {
+        this.readyAt.delete(key);
+        this.onWait?.(this.now() - at);
+      }
       return Promise.resolve(key);
     }
     if (this.shuttingDown) return Promise.resolve(undefined);

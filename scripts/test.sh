@@ -56,6 +56,9 @@ if [ "$unit_only" = 0 ]; then
   step "control-plane toolchain (etcd, kube-apiserver, kube-controller-manager, kubelet, kubeadm, kubectl, helm)"
   bash scripts/install-toolchain.sh
 
+  step "Prometheus from its Go module (promtool checks the Grafana dashboard; the server runs in the kind e2e suite; cached)"
+  bash scripts/prometheus/install-prometheus.sh >/dev/null
+
   step "kind cluster (Docker engine, node and project images built locally; cached)"
   if ! kubeconfig="$(DAT_IMAGES_SKIP_TSC=1 bash scripts/kind/cluster.sh up --recreate)"; then
     echo "test.sh: the kind cluster could not be created (see above). The e2e suite needs a Docker engine:" >&2

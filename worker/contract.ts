@@ -142,8 +142,18 @@ export const WORKER_ENV = {
   rank: 'DAT_RANK',
   /** Number of workers in the ring. */
   worldSize: 'DAT_WORLD_SIZE',
-  /** Comma-separated `host:port` of every rank's ring server, in rank order. */
+  /** Comma-separated `host:port` of every rank's ring server, in rank order (local launcher; size grows with the ring). */
   peers: 'DAT_PEERS',
+  /**
+   * `host:port` of every rank as one pattern with {@link PEER_RANK_PLACEHOLDER}
+   * for the rank, e.g. `j-worker-{rank}.j.ns.svc:29500` (the operator: the
+   * headless Service's stable pod DNS names). Expanded for ranks
+   * 0..DAT_WORLD_SIZE-1, so a pod's env has the same size at any world size.
+   * Set this or {@link WORKER_ENV.peers}, not both.
+   */
+  peerTemplate: 'DAT_PEER_TEMPLATE',
+  /** Namespace of the job: with a job CA key in DAT_TLS_DIR, the worker issues its own rank certificate for it. */
+  namespace: 'DAT_NAMESPACE',
   /** Address the ring server binds to. */
   ringBind: 'DAT_RING_BIND',
   /** Port of the ring gRPC server. */
@@ -154,11 +164,14 @@ export const WORKER_ENV = {
   jobName: 'DAT_JOB_NAME',
   /** Gang incarnation: increments on every gang restart (for logs and TLS rotation). */
   restartCount: 'DAT_RESTART_COUNT',
-  /** Directory with `ca.crt`, `tls.crt`, `tls.key` for ring mTLS. */
+  /** Directory with `ca.crt` and `tls.crt`, `tls.key` (or the job CA key `ca.key`: the worker issues its own certificate) for ring mTLS. */
   tlsDir: 'DAT_TLS_DIR',
   /** Writable directory for the built-in datasets' compact binary cache (falls back to the temp dir). */
   cacheDir: 'DAT_CACHE_DIR',
 } as const;
+
+/** What {@link WORKER_ENV.peerTemplate} holds in place of a rank number. */
+export const PEER_RANK_PLACEHOLDER = '{rank}';
 
 /** Default ports; the operator uses the same on pods. */
 export const DEFAULT_RING_PORT = 29500;

@@ -2,7 +2,7 @@
  * Shared output of the benchmarks: aligned text tables on stdout and a JSON
  * result file under bench/results/, stamped with the machine and the time.
  */
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, rename, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -63,4 +63,18 @@ export async function writeResult(name: string, data: Record<string, unknown>, d
   await writeFile(tmp, JSON.stringify(body, null, 2) + '\n');
   await rename(tmp, path);
   return path;
+}
+
+/**
+ * Keeps a run's `<output>/curves.svg` beside the results, as
+ * `curves/<bench>[-<variant>].svg` (one current file each, like the JSON), so
+ * the README can show the curves of the latest full run. Returns its path.
+ */
+export async function saveCurves(bench: string, variant: string | undefined, runOutputDir: string, dir: string = RESULTS_DIR): Promise<string> {
+  const slug = variant === undefined ? '' : `-${variant.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '')}`;
+  const target = join(dir, 'curves', `${bench}${slug}.svg`);
+  await mkdir(dirname(target), { recursive: true });
+  await copyFile(join(runOutputDir, 'curves.svg'), `${target}.tmp`);
+  await rename(`${target}.tmp`, target);
+  return target;
 }

@@ -27,6 +27,16 @@ export interface OperatorSelector {
   readonly extraMetricsPeers?: readonly V1NetworkPolicyPeer[];
 }
 
+/**
+ * The peer for a metrics scraper (e.g. Prometheus): pods with `podLabels` in
+ * `namespace`; empty labels admit every pod of that namespace.
+ */
+export function buildMetricsScraperPeer(namespace: string, podLabels: Readonly<Record<string, string>>): V1NetworkPolicyPeer {
+  const namespaceSelector = { matchLabels: { [NAMESPACE_NAME_LABEL]: namespace } };
+  // A namespaceSelector alone admits every pod of the namespace.
+  return Object.keys(podLabels).length === 0 ? { namespaceSelector } : { namespaceSelector, podSelector: { matchLabels: { ...podLabels } } };
+}
+
 /** The NetworkPolicy's name: `<job>-ring`. */
 export function networkPolicyName(jobName: string): string {
   return `${jobName}-ring`;

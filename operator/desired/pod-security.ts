@@ -42,11 +42,11 @@ export function buildWorkerContainerSecurityContext(): V1SecurityContext {
   };
 }
 
-/** The ring TLS volume and the scratch emptyDirs of rank `rank`. */
-export function buildWorkerSecurityVolumes(jobName: string, incarnation: number, rank: number): { volumes: V1Volume[]; mounts: V1VolumeMount[] } {
+/** The ring TLS volume and the scratch emptyDirs of a worker pod (the same for every rank). */
+export function buildWorkerSecurityVolumes(jobName: string, incarnation: number): { volumes: V1Volume[]; mounts: V1VolumeMount[] } {
   return {
     volumes: [
-      buildRingTlsVolume(jobName, incarnation, rank),
+      buildRingTlsVolume(jobName, incarnation),
       { name: SCRATCH_MOUNTS.cache.volume, emptyDir: {} },
       { name: SCRATCH_MOUNTS.tmp.volume, emptyDir: {} },
     ],

@@ -1,10 +1,14 @@
 /**
- * The per-job ring TLS Secret and how a worker pod mounts its part of it.
+ * The per-job ring TLS Secret and how a worker pod mounts it.
  *
- * The Secret holds the job CA certificate and every rank's certificate and
- * key (`ca.crt`, `rank-<r>.crt`, `rank-<r>.key`); the CA's private key is
- * never stored: the operator issues all rank certificates at once and drops
- * it, so nothing in the cluster can mint another identity for the job.
+ * The Secret holds the job CA's certificate and private key (`ca.crt`,
+ * `ca.key`), whatever the number of ranks: each worker issues its own rank
+ * certificate from it at start (worker/security/tls-files.ts), so the Secret
+ * stays about 1 KiB at 1,024 ranks (one certificate per rank would pass the
+ * API server's 1 MiB Secret limit there) and the operator's work per
+ * incarnation is one CA, not one certificate per rank. The operator keeps no
+ * copy of the CA key once the Secret is built. What this changes for the
+ * threat model is in docs/security.md.
  *
  * Rotation: each gang incarnation gets its own Secret, named after it
  * (`<job>-ring-tls-<incarnation>`) with a new CA, so a pod of an older
@@ -15,8 +19,8 @@
  * only, which cannot disclose any Secret in the namespace.
  */
 import type { V1Secret, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
-import type { RingCredentials } from '../../worker/security/certs.js';
-import { TLS_FILES } from '../../worker/security/tls-files.js';
+import type { PemPair } from '../../worker/security/certs.js';
+import { JOB_CA_KEY_FILE, TLS_FILES } from '../../worker/security/tls-files.js';
 import type { DATJob } from '../api/types.js';
 import { LABELS, MANAGED_BY } from '../constants.js';
 import { buildOwnerReference } from './owner-reference.js';
@@ -27,6 +31,8 @@ export const RING_TLS_MOUNT_PATH = '/var/run/dat/ring-tls';
 export const RING_TLS_VOLUME = 'ring-tls';
 /** Secret key of the CA certificate. */
 export const CA_KEY = 'ca.crt';
+/** Secret key of the CA's private key. */
+export const CA_PRIVATE_KEY = 'ca.key';
 /**
  * Mode of the mounted files: readable by owner and group. Secret files are
  * owned by root; with the pod's `fsGroup` the non-root worker reads them
@@ -39,39 +45,23 @@ export function ringTlsSecretName(jobName: string, incarnation: number): string 
   return `${jobName}-ring-tls-${incarnation}`;
 }
 
-/** Secret key of rank `rank`'s certificate. */
-export function rankCertKey(rank: number): string {
-  return `rank-${rank}.crt`;
-}
-
-/** Secret key of rank `rank`'s private key. */
-export function rankKeyKey(rank: number): string {
-  return `rank-${rank}.key`;
-}
-
 /** The current gang incarnation of `job` (the pods' incarnation label). */
 export function jobIncarnation(job: DATJob): number {
   return job.status?.restarts ?? 0;
 }
 
-/** The issued credentials of one incarnation: the CA certificate and one pair per rank. */
-export interface RingTlsMaterial {
-  readonly caPem: string;
-  readonly ranks: readonly RingCredentials[];
-}
-
 /**
- * Builds the Secret holding `creds` for `job`'s current incarnation (pure).
- * Create it only when about to create the incarnation's pods: issuing keys on
- * every reconcile would be wasted work (the create would get 409).
+ * Builds the Secret holding `ca` (the job CA of the current incarnation:
+ * certificate and key) for `job` (pure). Create it only when about to create
+ * the incarnation's pods: a new CA on every reconcile would be wasted work
+ * (the create would get 409).
  */
-export function buildRingTlsSecret(job: DATJob, creds: RingTlsMaterial): V1Secret {
+export function buildRingTlsSecret(job: DATJob, ca: PemPair): V1Secret {
   const name = job.metadata.name ?? '';
-  const data: Record<string, string> = { [CA_KEY]: Buffer.from(creds.caPem).toString('base64') };
-  creds.ranks.forEach((r, rank) => {
-    data[rankCertKey(rank)] = Buffer.from(r.certPem).toString('base64');
-    data[rankKeyKey(rank)] = Buffer.from(r.keyPem).toString('base64');
-  });
+  const data: Record<string, string> = {
+    [CA_KEY]: Buffer.from(ca.certPem).toString('base64'),
+    [CA_PRIVATE_KEY]: Buffer.from(ca.keyPem).toString('base64'),
+  };
   return {
     apiVersion: 'v1',
     kind: 'Secret',
@@ -99,11 +89,11 @@ export function staleRingTlsSecretNames(job: DATJob): string[] {
 }
 
 /**
- * The pod volume for rank `rank` of incarnation `incarnation`: only the CA,
- * its own certificate and its own key (as `ca.crt`, `tls.crt`, `tls.key`),
- * so a compromised worker holds no other rank's key.
+ * The pod volume of incarnation `incarnation`: the job CA certificate and key
+ * (as `ca.crt`, `ca.key`), the same for every rank; the worker issues its own
+ * rank certificate from them.
  */
-export function buildRingTlsVolume(jobName: string, incarnation: number, rank: number): V1Volume {
+export function buildRingTlsVolume(jobName: string, incarnation: number): V1Volume {
   return {
     name: RING_TLS_VOLUME,
     secret: {
@@ -111,8 +101,7 @@ export function buildRingTlsVolume(jobName: string, incarnation: number, rank: n
       defaultMode: RING_TLS_FILE_MODE,
       items: [
         { key: CA_KEY, path: TLS_FILES.ca },
-        { key: rankCertKey(rank), path: TLS_FILES.cert },
-        { key: rankKeyKey(rank), path: TLS_FILES.key },
+        { key: CA_PRIVATE_KEY, path: JOB_CA_KEY_FILE },
       ],
     },
   };

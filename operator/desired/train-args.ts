@@ -12,6 +12,65 @@ export interface TrainArgsPaths {
 
 type FlagValue = string | number | readonly number[] | undefined;
 
+/** Where a flag's value comes from: a DATJob field (path below `spec`) or a pod path the operator chooses. */
+export type TrainArgSource = { readonly field: string } | { readonly path: keyof TrainArgsPaths };
+
+/** One `dat train` option the operator renders. */
+export interface TrainArgField {
+  readonly option: keyof TrainOptions;
+  readonly from: TrainArgSource;
+}
+
+const field = (option: keyof TrainOptions, path: string): TrainArgField => ({ option, from: { field: path } });
+const podPath = (option: keyof TrainOptions, path: keyof TrainArgsPaths): TrainArgField => ({ option, from: { path } });
+
+/**
+ * Every option the operator renders, in flag order (stable, so rendered args
+ * and pod diffs are too). The CRD field of each option is named here once:
+ * the flag rendering reads it, and test/crds/datjob-option-specs.test.ts
+ * checks that the CRD's type, bounds and enum at that path accept no value
+ * the worker's option spec refuses.
+ */
+export const TRAIN_ARG_FIELDS: readonly TrainArgField[] = [
+  field('dataset', 'training.dataset'),
+  podPath('dataDir', 'dataDir'),
+  field('limit', 'training.limit'),
+  field('testSize', 'training.testSize'),
+  field('unlabeledFraction', 'training.unlabeledFraction'),
+  field('teacherEpochs', 'training.teacherEpochs'),
+  field('model', 'training.model'),
+  field('attack', 'training.attack.type'),
+  field('eps', 'training.attack.eps'),
+  field('attackSteps', 'training.attack.steps'),
+  field('attackStepSize', 'training.attack.stepSize'),
+  field('attackRestarts', 'training.attack.restarts'),
+  field('loss', 'training.loss.type'),
+  field('lambda', 'training.loss.lambda'),
+  field('beta', 'training.loss.beta'),
+  field('optimizer', 'training.optimizer.type'),
+  field('lr', 'training.optimizer.lr'),
+  field('weightDecay', 'training.optimizer.weightDecay'),
+  field('momentum', 'training.optimizer.momentum'),
+  field('schedule', 'training.schedule.type'),
+  field('warmupEpochs', 'training.schedule.warmupEpochs'),
+  field('milestones', 'training.schedule.milestones'),
+  field('gamma', 'training.schedule.gamma'),
+  field('epochs', 'training.epochs'),
+  field('batchSize', 'training.batchSizePerWorker'),
+  field('evalEvery', 'training.evaluation.everyEpochs'),
+  field('evalAttackSteps', 'training.evaluation.attackSteps'),
+  field('evalRestarts', 'training.evaluation.restarts'),
+  field('evalSize', 'training.evaluation.size'),
+  field('compression', 'training.compression.type'),
+  field('compressionWarmupSteps', 'training.compression.warmupSteps'),
+  field('collectiveTimeoutMs', 'training.collectiveTimeoutMs'),
+  field('backend', 'training.backend'),
+  field('seed', 'training.seed'),
+  podPath('checkpointDir', 'checkpointDir'),
+  field('checkpointEvery', 'checkpoint.everySteps'),
+  podPath('output', 'outputDir'),
+];
+
 /** camelCase option name → `--kebab-case` flag, as the contract defines. */
 export function toFlag(option: keyof TrainOptions): string {
   return `--${option.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
@@ -22,52 +81,24 @@ export function toFlag(option: keyof TrainOptions): string {
  * Absent optional fields produce no flag, so the worker's dataset-scaled default applies.
  */
 export function buildTrainArgs(training: DATJobTrainingSpec, checkpoint: DATJobCheckpointSpec, paths: TrainArgsPaths): string[] {
-  // Pairs in a fixed order so the rendered args are stable (golden tests, pod diffs).
-  const pairs: [keyof TrainOptions, FlagValue][] = [
-    ['dataset', training.dataset],
-    ['dataDir', paths.dataDir],
-    ['limit', training.limit],
-    ['testSize', training.testSize],
-    ['unlabeledFraction', training.unlabeledFraction],
-    ['teacherEpochs', training.teacherEpochs],
-    ['model', training.model],
-    ['attack', training.attack?.type],
-    ['eps', training.attack?.eps],
-    ['attackSteps', training.attack?.steps],
-    ['attackStepSize', training.attack?.stepSize],
-    ['attackRestarts', training.attack?.restarts],
-    ['loss', training.loss?.type],
-    ['lambda', training.loss?.lambda],
-    ['beta', training.loss?.beta],
-    ['optimizer', training.optimizer?.type],
-    ['lr', training.optimizer?.lr],
-    ['weightDecay', training.optimizer?.weightDecay],
-    ['momentum', training.optimizer?.momentum],
-    ['schedule', training.schedule?.type],
-    ['warmupEpochs', training.schedule?.warmupEpochs],
-    ['milestones', training.schedule?.milestones],
-    ['gamma', training.schedule?.gamma],
-    ['epochs', training.epochs],
-    ['batchSize', training.batchSizePerWorker],
-    ['evalEvery', training.evaluation?.everyEpochs],
-    ['evalAttackSteps', training.evaluation?.attackSteps],
-    ['evalRestarts', training.evaluation?.restarts],
-    ['evalSize', training.evaluation?.size],
-    ['compression', training.compression?.type],
-    ['compressionWarmupSteps', training.compression?.warmupSteps],
-    ['collectiveTimeoutMs', training.collectiveTimeoutMs],
-    ['backend', training.backend],
-    ['seed', training.seed],
-    ['checkpointDir', paths.checkpointDir],
-    ['checkpointEvery', checkpoint.everySteps],
-    ['output', paths.outputDir],
-  ];
+  const spec = { training, checkpoint };
   const args: string[] = [];
-  for (const [option, value] of pairs) {
+  for (const { option, from } of TRAIN_ARG_FIELDS) {
+    const value = 'field' in from ? (readPath(spec, from.field) as FlagValue) : paths[from.path];
     if (value === undefined) continue;
     args.push(toFlag(option), formatValue(value));
   }
   return args;
+}
+
+/** The value at a dotted path (`training.attack.eps`), undefined when any step is absent. */
+export function readPath(obj: unknown, path: string): unknown {
+  let cur: unknown = obj;
+  for (const key of path.split('.')) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[key];
+  }
+  return cur;
 }
 
 function formatValue(value: string | number | readonly number[]): string {

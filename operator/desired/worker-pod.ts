@@ -3,7 +3,7 @@ import type { V1EnvVar, V1Pod, V1Volume, V1VolumeMount } from '@kubernetes/clien
 import { DEFAULT_METRICS_PORT, DEFAULT_RING_PORT, WORKER_ENV } from '../../worker/contract.js';
 import type { DATJob, DATJobVolumeSource } from '../api/types.js';
 import { DEFAULTS, LABELS, MANAGED_BY, MOUNTS, POD_NAMES } from '../constants.js';
-import { buildPeers, serviceName, workerPodName } from '../names.js';
+import { buildPeerTemplate, serviceName, workerPodName } from '../names.js';
 import { buildKueuePodMetadata } from './kueue.js';
 import { buildPodGroupMembership } from './pod-group.js';
 import { buildOwnerReference } from './owner-reference.js';
@@ -34,8 +34,8 @@ export function buildWorkerPod(job: DATJob, rank: number, opts: WorkerPodOptions
     mounts.push({ name: POD_NAMES.dataVolume, mountPath: MOUNTS.data, readOnly: true });
     volumes.push(buildVolume(POD_NAMES.dataVolume, training.dataVolume, true));
   }
-  // Ring TLS (this rank's key only) and the writable scratch dirs of the read-only root filesystem.
-  const security = buildWorkerSecurityVolumes(name, incarnation, rank);
+  // Ring TLS (the job CA: the worker issues its own rank certificate) and the writable scratch dirs of the read-only root filesystem.
+  const security = buildWorkerSecurityVolumes(name, incarnation);
   mounts.push(...security.mounts);
   volumes.push(...security.volumes);
   const template = workers.template;
@@ -105,12 +105,16 @@ export function buildWorkerPod(job: DATJob, rank: number, opts: WorkerPodOptions
   };
 }
 
-/** The contract's `DAT_*` variables for one rank. */
+/**
+ * The contract's `DAT_*` variables for one rank. Their size does not depend on
+ * the world size: peers are one DNS name pattern, not a list.
+ */
 export function buildWorkerEnv(jobName: string, namespace: string, rank: number, worldSize: number, incarnation: number): V1EnvVar[] {
   return [
     { name: WORKER_ENV.rank, value: String(rank) },
     { name: WORKER_ENV.worldSize, value: String(worldSize) },
-    { name: WORKER_ENV.peers, value: buildPeers(jobName, namespace, worldSize) },
+    { name: WORKER_ENV.peerTemplate, value: buildPeerTemplate(jobName, namespace) },
+    { name: WORKER_ENV.namespace, value: namespace },
     // Bind the pod IP: right in a cluster, and pods of the test node agent share loopback.
     { name: WORKER_ENV.ringBind, valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
     { name: WORKER_ENV.ringPort, value: String(DEFAULT_RING_PORT) },

@@ -25,12 +25,9 @@ log() { printf 'start-dockerd: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 # 1. Packages.
-if ! command -v dockerd >/dev/null || ! command -v jq >/dev/null || ! command -v runc >/dev/null; then
-  [[ "$(id -u)" == 0 ]] || die "dockerd is not installed; as root: apt-get install docker.io jq"
-  log "installing docker.io and jq (Debian packages)"
-  apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io jq >/dev/null
-fi
+# shellcheck source=../lib/apt-packages.sh
+source "${SCRIPT_DIR}/../lib/apt-packages.sh"
+ensure_commands start-dockerd dockerd:docker.io runc:runc jq:jq
 
 # True when the CAP_SYS_RESOURCE-style gap exists: some capability is missing from the bounding set.
 needs_wrapper() {

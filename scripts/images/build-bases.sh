@@ -27,6 +27,9 @@ declare -A PACKAGES=(
 )
 readonly ALL=(base-node20 base-net base-kind)
 
+# shellcheck source=../lib/apt-packages.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/apt-packages.sh"
+
 log() { printf 'build-bases: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
@@ -45,7 +48,7 @@ build_one() {
   image_current "${name}" "${hash}" && { log "dat-operator/${name}:${SUITE} is current (${hash})"; return; }
   tarball="${CACHE}/${name}-${hash}.tar"
   if [[ ! -f "${tarball}" ]]; then
-    command -v debootstrap >/dev/null || die "debootstrap is not installed (apt-get install debootstrap)"
+    ensure_commands build-bases debootstrap:debootstrap
     root="$(mktemp -d "${CACHE}/${name}.XXXXXX")"
     # shellcheck disable=SC2064 # the path is fixed now
     trap "rm -rf '${root}' '${root}.log'" EXIT

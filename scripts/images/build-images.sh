@@ -4,13 +4,16 @@
 #   ghcr.io/dat-operator/worker:<appVersion>     images/worker.Dockerfile (tfjs-node inside)
 #   ghcr.io/dat-operator/worker:<appVersion>-gpu images/worker-gpu.Dockerfile (tfjs-node-gpu with
 #                                                the CUDA 11.8 / cuDNN 8.9 libraries from PyPI; ~4 GB)
+#   dat-operator.local/prometheus:<version>      images/prometheus.Dockerfile: the Prometheus server of
+#                                                scripts/prometheus/install-prometheus.sh on the base-net
+#                                                base, for the kind e2e suite (not a project image)
 # Each Dockerfile copies an application folder staged here (compiled dist/,
 # production node_modules, for the worker the native TensorFlow binding built
 # by scripts/install-tfjs-node.sh) onto a base image given as a build
 # argument. No network is needed inside the build: our machines reach the npm
 # registry and PyPI from the host only.
 #
-# Usage: build-images.sh [--base IMAGE] [operator] [worker] [worker-gpu]
+# Usage: build-images.sh [--base IMAGE] [operator] [worker] [worker-gpu] [prometheus]
 #   (default: operator and worker)
 #   --base IMAGE  runtime base with Node.js 20 at /usr/bin/node or on PATH
 #                 (default: dat-operator/base-node20:trixie from build-bases.sh;
@@ -31,8 +34,8 @@ targets=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --base) base="${2:?--base needs an image}"; shift ;;
-    operator | worker | worker-gpu) targets+=("$1") ;;
-    *) die "unknown argument $1 (usage: build-images.sh [--base IMAGE] [operator] [worker] [worker-gpu])" ;;
+    operator | worker | worker-gpu | prometheus) targets+=("$1") ;;
+    *) die "unknown argument $1 (usage: build-images.sh [--base IMAGE] [operator] [worker] [worker-gpu] [prometheus])" ;;
   esac
   shift
 done
@@ -85,8 +88,26 @@ stage_app() {
   echo "${dir%/app}"
 }
 
+# The Prometheus server image: a static Go binary on the network base, no Node.js application.
+build_prometheus() {
+  local bin ctx="${CACHE}/stage-prometheus" started=${SECONDS} tag
+  # shellcheck source=../prometheus/versions.env
+  tag="dat-operator.local/prometheus:$(source "${ROOT}/scripts/prometheus/versions.env" && echo "${PROMETHEUS_VERSION}")"
+  bin="$(bash "${ROOT}/scripts/prometheus/install-prometheus.sh" prometheus)"
+  bash "${ROOT}/scripts/images/build-bases.sh" base-net
+  rm -rf "${ctx}" && mkdir -p "${ctx}"
+  cp "${bin}/prometheus" "${ctx}/"
+  DOCKER_BUILDKIT=0 docker build -q --build-arg "BASE=dat-operator/base-net:trixie" -t "${tag}" -f "${ROOT}/images/prometheus.Dockerfile" "${ctx}" >/dev/null
+  log "built ${tag} in $((SECONDS - started)) s ($(docker image inspect --format '{{.Size}}' "${tag}" | awk '{printf "%.0f MB", $1/1e6}'))"
+}
+
 main() {
   bash "${ROOT}/scripts/docker/start-dockerd.sh"
+  local t context tag started node_targets=()
+  for t in "${targets[@]}"; do
+    if [[ "${t}" == prometheus ]]; then build_prometheus; else node_targets+=("${t}"); fi
+  done
+  [[ ${#node_targets[@]} -gt 0 ]] || return 0
   if [[ -z "${base}" ]]; then
     bash "${ROOT}/scripts/images/build-bases.sh" base-node20
     base="dat-operator/base-node20:trixie"
@@ -96,8 +117,7 @@ main() {
     log "compiling (tsc)"
     (cd "${ROOT}" && npx tsc -p tsconfig.json)
   fi
-  local t context tag started
-  for t in "${targets[@]}"; do
+  for t in "${node_targets[@]}"; do
     started=${SECONDS}
     context="$(stage_app "${t}")"
     tag="ghcr.io/dat-operator/${t%-gpu}:${APP_VERSION}"

@@ -3,7 +3,8 @@
 #
 #   cluster.sh up [--recreate]   starts the Docker engine (scripts/docker), builds
 #                                what is missing (node image, operator and worker
-#                                images; cached), creates the cluster unless it
+#                                images, the Prometheus image the e2e suite runs;
+#                                cached), creates the cluster unless it
 #                                exists (--recreate: delete it first), waits until
 #                                the node and the system pods are Ready, and loads
 #                                the project's images into the node
@@ -21,7 +22,9 @@ readonly KIND="${CACHE}/kind-tools/${KIND_TOOLS_REV}/bin/kind"
 readonly CLUSTER="${KIND_CLUSTER_NAME:-dat-e2e}"
 readonly KUBECONFIG_PATH="${CACHE}/kind/${CLUSTER}.kubeconfig"
 readonly APP_VERSION="$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "${ROOT}/charts/dat-operator/Chart.yaml")"
-readonly IMAGES=("ghcr.io/dat-operator/operator:${APP_VERSION}" "ghcr.io/dat-operator/worker:${APP_VERSION}")
+# shellcheck source=../prometheus/versions.env
+readonly PROMETHEUS_IMAGE="dat-operator.local/prometheus:$(source "${ROOT}/scripts/prometheus/versions.env" && echo "${PROMETHEUS_VERSION}")"
+readonly IMAGES=("ghcr.io/dat-operator/operator:${APP_VERSION}" "ghcr.io/dat-operator/worker:${APP_VERSION}" "${PROMETHEUS_IMAGE}")
 
 log() { printf 'kind-cluster: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -35,7 +38,7 @@ up() {
   bash "${ROOT}/scripts/docker/start-dockerd.sh"
   local node_image t0=${SECONDS}
   node_image="$(bash "${ROOT}/scripts/kind/build-node-image.sh")"
-  bash "${ROOT}/scripts/images/build-images.sh" operator worker
+  bash "${ROOT}/scripts/images/build-images.sh" operator worker prometheus
   log "images ready in $((SECONDS - t0)) s"
   if [[ "${recreate}" == 1 ]] && exists; then
     log "deleting the existing cluster ${CLUSTER}"

@@ -106,7 +106,47 @@ test('values switch the optional pieces', async () => {
       want: (o: K8sObject[]) => !JSON.stringify(o).includes('networkpolicies') && JSON.stringify(o).includes('--network-policy=false'),
     },
     { name: 'no ServiceMonitor by default', args: [], want: (o: K8sObject[]) => !o.some((x) => x.kind === 'ServiceMonitor') },
+    { name: 'no Grafana dashboard by default', args: [], want: (o: K8sObject[]) => !o.some((x) => x.kind === 'ConfigMap') },
+    {
+      name: 'a metrics scraper is passed to the operator for the NetworkPolicy',
+      args: ['--set', 'networkPolicy.metricsScraper.namespace=monitoring', '--set', 'networkPolicy.metricsScraper.podLabels.app=prometheus', '--set', 'networkPolicy.metricsScraper.podLabels.tier=obs'],
+      want: (o: K8sObject[]) => {
+        const args = JSON.stringify(o);
+        return args.includes('--metrics-scraper-namespace=monitoring') && args.includes('--metrics-scraper-pod-labels=app=prometheus,tier=obs');
+      },
+    },
+    {
+      name: 'scraper labels alone (no namespace) pass nothing',
+      args: ['--set', 'networkPolicy.metricsScraper.podLabels.app=prometheus'],
+      want: (o: K8sObject[]) => !JSON.stringify(o).includes('--metrics-scraper'),
+    },
+    { name: 'concurrency reaches the operator flag', args: ['--set', 'concurrency=24'], want: (o: K8sObject[]) => JSON.stringify(o).includes('--concurrency=24') },
   ];
   for (const c of cases) assert.ok(c.want(await render(...c.args)), c.name);
   await assert.rejects(render('--set', 'serviceMonitor.enabled=true'), /monitoring.coreos.com\/v1 API \(Prometheus Operator\) is not installed/);
+});
+
+test('grafana.dashboard.enabled renders the dashboard as a ConfigMap for Grafana\'s sidecar', async () => {
+  const dashboard = JSON.parse(await readFile(join(CHART, 'dashboards', 'dat-operator.json'), 'utf8')) as unknown;
+  type ConfigMap = K8sObject & { metadata: { labels: Record<string, string>; annotations?: Record<string, string> }; data: Record<string, string> };
+  const cases = [
+    { name: 'defaults', args: [], want: { namespace: 'dat-system', label: ['grafana_dashboard', '1'] } },
+    {
+      name: 'label, value, namespace and annotations from values',
+      args: ['--set', 'grafana.dashboard.label=dashboards', '--set', 'grafana.dashboard.labelValue=dat', '--set', 'grafana.dashboard.namespace=monitoring', '--set', 'grafana.dashboard.annotations.grafana_folder=DAT'],
+      want: { namespace: 'monitoring', label: ['dashboards', 'dat'], annotations: { grafana_folder: 'DAT' } },
+    },
+  ];
+  for (const c of cases) {
+    const objs = await render('--set', 'grafana.dashboard.enabled=true', ...c.args);
+    const cms = objs.filter((o) => o.kind === 'ConfigMap') as ConfigMap[];
+    assert.equal(cms.length, 1, `${c.name}: one ConfigMap`);
+    const cm = cms[0]!;
+    assert.equal(cm.metadata.name, 'dat-dat-operator-dashboard', c.name);
+    assert.equal(cm.metadata.namespace, c.want.namespace, c.name);
+    assert.equal(cm.metadata.labels[c.want.label[0]!], c.want.label[1], `${c.name}: the sidecar's label, as a string`);
+    assert.deepEqual(cm.metadata.annotations, c.want.annotations, c.name);
+    assert.deepEqual(Object.keys(cm.data), ['dat-operator.json'], c.name);
+    assert.deepEqual(JSON.parse(cm.data['dat-operator.json']!), dashboard, `${c.name}: the ConfigMap carries the dashboard file unchanged`);
+  }
 });

@@ -12,6 +12,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import type { V1ConfigMap } from '@kubernetes/client-node';
 import type { DATJob } from '../../operator/api/types.js';
 import { CONDITION_TYPES, LABELS, PHASES, REASONS } from '../../operator/constants.js';
 import { serviceName, workerPodName } from '../../operator/names.js';
@@ -25,6 +26,9 @@ import { CRD_NAME, helmInstallOperator, helmUninstallOperator, listOperatorPods,
 import { StopWaiting, waitFor } from './support/poll.js';
 import { readRankZeroProgress } from './support/rank-zero-progress.js';
 import { startProvider } from './support/start-provider.js';
+import { getErrorMessage } from '../../worker/util/errors.js';
+import { deployPrometheus, PROMETHEUS_RELEASE_VALUES, queryPrometheus, removePrometheus, type PromSample } from './support/prometheus.js';
+import { listDashboardQueries, loadDashboard, substituteVariables } from '../support/grafana-dashboard.js';
 
 /** Budgets (ms). The example trains in ~1-2 min on 2 cores; the rest is slack for a loaded machine. */
 const TIMEOUTS = {
@@ -42,6 +46,14 @@ const FAST_POLL_MS = 250;
 const HANG_DEADLINE_S = 20;
 /** Node pause scenario: how long the node container stays frozen (below the example's 120 s progress deadline). */
 const NODE_PAUSE_MS = 30_000;
+
+/**
+ * Prometheus scenario: Grafana's `$__rate_interval` (15 scrapes at the example
+ * configuration's 2 s), and the panels whose values must be positive while a
+ * job trains (a zero there would be a metric that is exported but never fed).
+ */
+const RATE_INTERVAL = '30s';
+const POSITIVE_WHILE_TRAINING = ['Images/s per DATJob /', 'Training loss /', 'Steps/s /', 'All-reduce latency p50 / p99 /', 'Bytes on the wire /', 'Clean and robust accuracy / A'];
 
 const ctxHolder: { ctx?: E2EContext; installed: boolean } = { installed: false };
 
@@ -115,6 +127,23 @@ async function readLeaseHolder(ctx: E2EContext): Promise<string | undefined> {
   return holder === undefined || holder === '' ? undefined : holder;
 }
 
+/**
+ * Whether an instant query's answer counts as the panel showing data: at least
+ * one series, every value a number (not NaN), the job's own series where the
+ * query selects a job, and a positive value where training must move it.
+ */
+function hasDashboardData(where: string, expr: string, samples: readonly PromSample[], jobName: string): boolean {
+  if (samples.length === 0 || !samples.every((s) => Number.isFinite(s.value))) return false;
+  if (expr.includes(`datjob=~"${jobName}"`) && !samples.every((s) => s.metric.datjob === undefined || s.metric.datjob === jobName)) return false;
+  if (POSITIVE_WHILE_TRAINING.some((p) => where.startsWith(p)) && !samples.every((s) => s.value > 0)) return false;
+  if (where.startsWith('DATJobs by phase /') && !samples.some((s) => s.metric.phase === PHASES.running && s.value >= 1)) return false;
+  return true;
+}
+
+function formatSamples(samples: readonly PromSample[]): string {
+  return samples.map((s) => `${JSON.stringify(s.metric)} ${s.value}`).join(', ');
+}
+
 describe('dat-operator end to end', { timeout: 60 * 60_000 }, () => {
   before(async () => {
     ctxHolder.ctx = new E2EContext(await startProvider());
@@ -127,7 +156,8 @@ describe('dat-operator end to end', { timeout: 60 * 60_000 }, () => {
   test('helm install deploys the operator as a pod of the release, with the CRD', { timeout: TIMEOUTS.install }, async (t) => {
     const ctx = context();
     const started = Date.now();
-    await helmInstallOperator(ctx.cli, ctx.provider.helmSetValues);
+    // Scraped by the suite's Prometheus (scenario i), with the Grafana dashboard shipped.
+    await helmInstallOperator(ctx.cli, [...ctx.provider.helmSetValues, ...PROMETHEUS_RELEASE_VALUES]);
     const pods = await listOperatorPods(ctx.cli);
     assert.equal(pods.length, OPERATOR_REPLICAS, `${OPERATOR_REPLICAS} operator replicas (leader and standby)`);
     const op = await waitForReadyOperatorPod(ctx.cli, [], TIMEOUTS.install);
@@ -192,7 +222,9 @@ describe('dat-operator end to end', { timeout: 60 * 60_000 }, () => {
       const name = fault.name;
       await ctx.scenario(t, ns, name, async () => {
         await ctx.createNamespaceWithPvc(ns);
-        const spec = await ctx.applyDerivedJob(ns, name, {});
+        // Twice the example's epochs: on a loaded 2-core node the example's ~30 s of training
+        // could end before a poll saw rank 0 past a checkpoint, leaving no moment for the fault.
+        const spec = await ctx.applyDerivedJob(ns, name, { training: { epochs: 6 } });
         const world = spec.spec.workers.replicas;
         // The example's first periodic checkpoint: far enough from step 0 that a restart from
         // scratch cannot reach it before the first poll of the new gang.
@@ -367,6 +399,63 @@ describe('dat-operator end to end', { timeout: 60 * 60_000 }, () => {
       assert.ok(restarts <= 1, `at most one gang restart after a pause (got ${restarts})`);
       assert.equal(job.status?.workers?.succeeded, spec.spec.workers.replicas, 'every worker succeeded');
       await assertRunOutput(ctx, ns, job, atPause.totalSteps);
+    });
+  });
+
+  test('(i) a real Prometheus scrapes the operator and the workers: every query of the chart\'s Grafana dashboard returns data during a DATJob', { timeout: TIMEOUTS.scenario }, async (t) => {
+    const ctx = requireOperator();
+    const ns = 'e2e-prometheus';
+    const name = 'mnist-prometheus';
+    await ctx.scenario(t, ns, name, async () => {
+      try {
+        await deployPrometheus(ctx.cli);
+        // The dashboard as the release shipped it: the ConfigMap Grafana's sidecar loads.
+        const cm = await ctx.cli.getJson<V1ConfigMap>(['configmap', `${RELEASE.name}-dashboard`], { namespace: RELEASE.namespace });
+        const text = cm.data?.['dat-operator.json'];
+        assert.ok(text !== undefined, 'the release ships the dashboard ConfigMap');
+        assert.equal(cm.metadata?.labels?.grafana_dashboard, '1', 'labelled for the sidecar');
+        const values = { namespace: ns, datjob: name, __rate_interval: RATE_INTERVAL };
+        const queries = listDashboardQueries(loadDashboard(text)).map((q) => ({ where: q.where, expr: substituteVariables(q.expr, values) }));
+
+        await ctx.createNamespaceWithPvc(ns);
+        // Long enough to be queried mid-run (deleted afterwards); evaluated every epoch so the accuracy panels fill early.
+        await ctx.applyDerivedJob(ns, name, { training: { epochs: 20, evaluation: { everyEpochs: 1, size: 100, attackSteps: 2 } } });
+        await waitForTrainingStep(ctx, ns, name, (p) => p.step >= 1, 'step >= 1');
+        const started = Date.now();
+        const seen = new Map<string, PromSample[]>();
+        /** The last answer (or error) of each query still waiting, for the timeout message. */
+        const last = new Map<string, string>();
+        await waitFor(
+          async () => {
+            await readProgressOrStop(ctx, ns, name);
+            for (const q of queries) {
+              if (seen.has(q.where)) continue;
+              // One failing query must not keep the others from being asked.
+              const samples = await queryPrometheus(ctx.provider, q.expr).catch((err: unknown) => {
+                last.set(q.where, `error: ${getErrorMessage(err)}`);
+                return undefined;
+              });
+              if (samples === undefined) continue;
+              last.set(q.where, samples.length === 0 ? 'no series' : formatSamples(samples));
+              if (hasDashboardData(q.where, q.expr, samples, name)) {
+                seen.set(q.where, samples);
+                t.diagnostic(`${((Date.now() - started) / 1000).toFixed(0)} s ${q.where}: ${formatSamples(samples)}`);
+              }
+            }
+            return seen.size === queries.length ? true : undefined;
+          },
+          {
+            what: `every dashboard query to return data for ${ns}/${name}`,
+            timeoutMs: TIMEOUTS.training,
+            intervalMs: 2_000,
+            describe: async () => queries.filter((q) => !seen.has(q.where)).map((q) => `${q.where}: ${q.expr} -> ${last.get(q.where) ?? 'not asked'}`).join('\n'),
+          },
+        );
+        assert.equal(seen.size, queries.length);
+        await ctx.cli.kubectl(['delete', 'datjob', name, '--wait=false'], { namespace: ns });
+      } finally {
+        await removePrometheus(ctx.cli);
+      }
     });
   });
 

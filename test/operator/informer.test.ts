@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { KubernetesObject } from '@kubernetes/client-node';
-import { nextBackoffMs, ResilientInformer, type RestartableInformer } from '../../operator/informer.js';
+import { ListWatch, type KubernetesListObject, type KubernetesObject, type Watch } from '@kubernetes/client-node';
+import { nextBackoffMs, ResilientInformer, trimCachedObjects, type RestartableInformer } from '../../operator/informer.js';
 
 /** A fake informer: records starts/stops and lets the test fire callbacks. */
 class FakeInformer {
@@ -89,4 +89,36 @@ test('ResilientInformer restarts at once after an AbortError (its own aborted re
   assert.equal(fake.starts, 2);
   assert.equal(fake.stops, 0, 'never stop(): a late abort would kill the next watch');
   await inf.stop();
+});
+
+test('cached objects carry no managedFields, whether they came from the list or a watch event', async () => {
+  const managed = [{ manager: 'dat-operator', operation: 'Update', fieldsV1: { 'f:metadata': {} } }];
+  const obj = (name: string, rv: string): KubernetesObject => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'ns', resourceVersion: rv, managedFields: managed.map((m) => ({ ...m })) } });
+  let emit: ((phase: string, o: KubernetesObject) => void) | undefined;
+  // client-node's real ListWatch, with the list and the watch stream supplied by the test.
+  const watch = {
+    watch: (_path: string, _q: unknown, cb: (phase: string, o: KubernetesObject) => void) => {
+      emit = cb;
+      return Promise.resolve(new AbortController());
+    },
+  } as unknown as Watch;
+  const list = (): Promise<KubernetesListObject<KubernetesObject>> => Promise.resolve({ apiVersion: 'v1', kind: 'PodList', metadata: { resourceVersion: '1' }, items: [obj('listed', '1')] });
+  const informer = new ListWatch<KubernetesObject>('/api/v1/pods', watch, list, false);
+  trimCachedObjects(informer);
+  const seen: string[] = [];
+  informer.on('add', (o) => seen.push(`add ${o.metadata?.name} managedFields=${o.metadata?.managedFields !== undefined}`));
+  await informer.start();
+  emit!('ADDED', obj('watched', '2'));
+  emit!('MODIFIED', obj('listed', '3'));
+  const cases = [
+    { name: 'from the list, then modified', key: 'listed', wantVersion: '3' },
+    { name: 'from a watch event', key: 'watched', wantVersion: '2' },
+  ];
+  for (const c of cases) {
+    const cached = informer.get(c.key, 'ns');
+    assert.equal(cached?.metadata?.resourceVersion, c.wantVersion, c.name);
+    assert.equal(cached?.metadata?.managedFields, undefined, c.name);
+  }
+  assert.deepEqual(seen, ['add listed managedFields=false', 'add watched managedFields=false'], 'later handlers see trimmed objects');
+  await informer.stop();
 });

@@ -4,7 +4,10 @@ import type { V1NetworkPolicy, V1Pod, V1Secret, V1Service } from '@kubernetes/cl
 import type { DATJob, DATJobStatus } from '../../operator/api/types.js';
 import type { ClusterWriter } from '../../operator/apply.js';
 import { buildMergePatch } from '../../operator/merge-patch.js';
-import { Reconciler, selectPodsToClean, type ClusterReader } from '../../operator/reconciler.js';
+import { ApiError } from '../../operator/api-error.js';
+import { Reconciler, computeRetryDelayMs, selectPodsToClean, type ClusterReader, type ReconcilerOptions } from '../../operator/reconciler.js';
+import { createJobCa } from '../../worker/security/certs.js';
+import { DatError } from '../../worker/util/errors.js';
 import type { StatusEvent } from '../../operator/status.js';
 import { makeDATJob } from '../support/fixtures/datjob-builder.js';
 import { makePod } from './_pods.js';
@@ -36,8 +39,14 @@ class FakeCluster implements ClusterReader, ClusterWriter {
   getService(_ns: string, name: string): V1Service | undefined {
     return this.services.get(name);
   }
+  /** When set, every pod create fails with it (what an admission plugin or the API server answers). */
+  podError: Error | undefined;
+  secretError: Error | undefined;
+  /** Every Secret sent to createSecret, in order (refused ones too). */
+  sentSecrets: V1Secret[] = [];
   createPod(pod: V1Pod): Promise<boolean> {
     this.calls.push(`create pod ${pod.metadata!.name!}`);
+    if (this.podError !== undefined) return Promise.reject(this.podError);
     if (this.pods.has(pod.metadata!.name!)) return Promise.resolve(false);
     this.pods.set(pod.metadata!.name!, pod);
     return Promise.resolve(true);
@@ -65,6 +74,8 @@ class FakeCluster implements ClusterReader, ClusterWriter {
     return Promise.resolve();
   }
   createSecret(secret: V1Secret): Promise<boolean> {
+    this.sentSecrets.push(secret);
+    if (this.secretError !== undefined) return Promise.reject(this.secretError);
     if (this.secrets.has(secret.metadata!.name!)) return Promise.resolve(false);
     this.calls.push(`create secret ${secret.metadata!.name!}`);
     this.secrets.set(secret.metadata!.name!, secret);
@@ -288,6 +299,127 @@ test('each incarnation gets a new ring TLS Secret before its pods; the previous 
   cluster.calls = [];
   await r.reconcile('default', 'j');
   assert.deepEqual(cluster.calls.filter((c) => /secret|pod/.test(c)), [], 'no keys are issued while the gang is complete');
+});
+
+/** A reconciler on a fake cluster with a controllable clock, a short backoff and counted CA issuance. */
+function setupBlocked(job: DATJob): { cluster: FakeCluster; r: Reconciler; clock: { t: number }; issued: { n: number } } {
+  const cluster = new FakeCluster();
+  cluster.put(job);
+  const clock = { t: Date.parse('2026-01-01T00:00:00.000Z') };
+  const issued = { n: 0 };
+  const issueCa: ReconcilerOptions['issueCa'] = (ref) => {
+    issued.n++;
+    return createJobCa(ref);
+  };
+  const r = new Reconciler({ reader: cluster, writer: cluster, now: () => new Date(clock.t), createBackoff: { initialMs: 1_000, maxMs: 4_000 }, issueCa });
+  return { cluster, r, clock, issued };
+}
+
+const podCreates = (c: FakeCluster): number => c.calls.filter((x) => x.startsWith('create pod')).length;
+const blockedOf = (c: FakeCluster): { status: string; reason: string; message: string } | undefined => c.jobs.get('j')?.status?.conditions?.find((x) => x.type === 'Blocked');
+
+test('computeRetryDelayMs doubles from the initial delay up to the cap', () => {
+  const backoff = { initialMs: 10_000, maxMs: 300_000 };
+  const cases = [
+    { attempts: 1, want: 10_000 },
+    { attempts: 2, want: 20_000 },
+    { attempts: 5, want: 160_000 },
+    { attempts: 6, want: 300_000 },
+    { attempts: 1_000, want: 300_000 },
+  ];
+  for (const c of cases) assert.equal(computeRetryDelayMs(c.attempts, backoff), c.want, `attempt ${c.attempts}`);
+});
+
+test('a refused pod blocks the job: one request per attempt, retried on backoff only, the CA issued once; fixed, it unblocks', async () => {
+  const { cluster, r, clock, issued } = setupBlocked(makeDATJob('j').uid('u').workers(4).obj());
+  cluster.podError = new ApiError('failed to create pod default/j-worker-0', 403, 'pods "j-worker-0" is forbidden: error looking up service account default/sa: serviceaccount "sa" not found');
+
+  // Pass 1 tries (slow start: rank 0 alone) and is refused; pass 2 records Blocked.
+  assert.deepEqual(await r.reconcile('default', 'j'), { requeueAfterMs: 1 });
+  assert.equal(podCreates(cluster), 1, 'slow start: one refused pod, not four');
+  assert.deepEqual(await r.reconcile('default', 'j'), { requeueAfterMs: 1_000 });
+  assert.equal(phase(cluster), 'Blocked');
+  assert.deepEqual([blockedOf(cluster)?.status, blockedOf(cluster)?.reason], ['True', 'CreateRefused']);
+  assert.match(blockedOf(cluster)?.message ?? '', /failed to create 1 of 4 missing worker pod\(s\) of datjob default\/j: failed to create pod default\/j-worker-0: HTTP 403: .*serviceaccount "sa" not found/);
+  assert.deepEqual(cluster.events.filter((e) => e.reason === 'CreateRefused').map((e) => e.type), ['Warning']);
+
+  // Progress polls enqueue the job often: no create until the backoff ends.
+  for (let i = 0; i < 5; i++) {
+    clock.t += 100;
+    await r.reconcile('default', 'j');
+  }
+  assert.equal(podCreates(cluster), 1, 'no retry within the backoff');
+  const retriesAt: number[] = [];
+  const t0 = clock.t;
+  for (let ms = 0; ms < 12_000; ms += 100) {
+    clock.t += 100;
+    const before = podCreates(cluster);
+    await r.reconcile('default', 'j');
+    if (podCreates(cluster) > before) retriesAt.push(clock.t - t0);
+  }
+  // Refused at 0; 500 ms passed above: retries at 1 s, then 2, 4 and 4 s (the cap) later.
+  assert.deepEqual(retriesAt, [500, 2_500, 6_500, 10_500], 'retries 1, 2, 4, 4 s apart (cap)');
+  assert.equal(issued.n, 1, 'the Secret exists: no CA issued for the retries');
+  assert.equal(cluster.events.filter((e) => e.reason === 'CreateRefused').length, 1, 'one Warning for one cause');
+
+  cluster.podError = undefined;
+  clock.t += 4_000;
+  await r.reconcile('default', 'j');
+  assert.deepEqual([...cluster.pods.keys()].sort(), ['j-worker-0', 'j-worker-1', 'j-worker-2', 'j-worker-3']);
+  await r.reconcile('default', 'j');
+  assert.deepEqual([blockedOf(cluster)?.status, blockedOf(cluster)?.reason], ['False', 'ChildrenCreated']);
+  assert.equal(phase(cluster), 'Pending');
+  assert.equal(issued.n, 1);
+});
+
+test('a spec edit retries a blocked job at once', async () => {
+  const { cluster, r } = setupBlocked(makeDATJob('j').uid('u').obj());
+  cluster.podError = new ApiError('failed to create pod default/j-worker-0', 403, 'exceeded quota');
+  await r.reconcile('default', 'j');
+  await r.reconcile('default', 'j');
+  assert.equal(podCreates(cluster), 1);
+  cluster.podError = undefined;
+  const job = cluster.jobs.get('j')!;
+  cluster.put({ ...job, metadata: { ...job.metadata, generation: 2 }, spec: { ...job.spec, workers: { ...job.spec.workers, serviceAccountName: 'fixed' } } });
+  await r.reconcile('default', 'j');
+  assert.equal(cluster.pods.size, 2, 'created without waiting for the backoff');
+});
+
+test('a transient API error goes to the work queue and does not block the job', async () => {
+  const { cluster, r } = setupBlocked(makeDATJob('j').uid('u').obj());
+  cluster.podError = new ApiError('failed to create pod default/j-worker-0', 503, 'etcdserver: request timed out');
+  await assert.rejects(r.reconcile('default', 'j'), (err: unknown) => err instanceof DatError && err.retryable && /HTTP 503/.test(err.message));
+  await assert.rejects(r.reconcile('default', 'j'));
+  assert.equal(blockedOf(cluster), undefined);
+  assert.equal(podCreates(cluster), 2, 'retried on every pass: the work queue backs off');
+});
+
+test('a refused ring TLS Secret is resent as built: the CA is issued once', async () => {
+  const { cluster, r, clock, issued } = setupBlocked(makeDATJob('j').uid('u').workers(3).obj());
+  // The CA-only Secret is about 1 KiB; an admission refusal (a quota) still blocks it.
+  cluster.secretError = new ApiError('failed to create secret default/j-ring-tls-0', 403, 'secrets "j-ring-tls-0" is forbidden: exceeded quota: q, requested: count/secrets=1, used: count/secrets=0, limited: count/secrets=0');
+  await r.reconcile('default', 'j');
+  await r.reconcile('default', 'j');
+  assert.equal(phase(cluster), 'Blocked');
+  assert.match(blockedOf(cluster)?.message ?? '', /failed to create secret default\/j-ring-tls-0: HTTP 403: .*exceeded quota/);
+  for (let i = 0; i < 3; i++) {
+    clock.t += 5_000;
+    await r.reconcile('default', 'j');
+  }
+  assert.equal(cluster.sentSecrets.length, 4);
+  assert.equal(issued.n, 1, 'issued once, resent three times');
+  assert.ok(cluster.sentSecrets.every((s) => s === cluster.sentSecrets[0]), 'the same credentials each time');
+  assert.equal(podCreates(cluster), 0, 'no pod without its Secret');
+});
+
+test('a job whose global batch exceeds the dataset fails with InvalidSpec and gets no children', async () => {
+  const { cluster, r, issued } = setupBlocked(makeDATJob('j').uid('u').training({ batchSizePerWorker: 65_536 }).obj());
+  await r.reconcile('default', 'j');
+  await r.reconcile('default', 'j');
+  assert.equal(phase(cluster), 'Failed');
+  assert.equal(cluster.jobs.get('j')?.status?.conditions?.find((c) => c.type === 'Failed')?.reason, 'InvalidSpec');
+  assert.deepEqual(cluster.calls.filter((c) => c !== 'patch status'), []);
+  assert.equal(issued.n, 0);
 });
 
 test('a Kueue-queued job ends each pod group before its pods go, and the new gang forms a new group', async () => {

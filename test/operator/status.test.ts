@@ -308,3 +308,66 @@ test('a failed worker\'s termination message reaches the Failed condition and th
   const failed = computeStatus(job, { pods: classifyPods(pods, 0, 2) }, now).conditions?.find((x) => x.type === 'Failed');
   assert.ok((failed?.message.length ?? 0) < 400, `a long message is cut (${failed?.message.length} chars)`);
 });
+
+test('a spec that can never start fails with InvalidSpec before any pod, and a Warning', () => {
+  const job = base().training({ batchSizePerWorker: 65_536 }).obj();
+  const got = computeStatus(job, { pods: classifyPods([], 0, 2) }, now);
+  assert.equal(got.phase, 'Failed');
+  assert.ok(got.completionTime !== undefined);
+  const failed = got.conditions?.find((x) => x.type === 'Failed');
+  assert.deepEqual([failed?.status, failed?.reason], ['True', 'InvalidSpec']);
+  assert.match(failed?.message ?? '', /training\.batchSizePerWorker 65536 x 2 workers .*: not starting any worker$/);
+  assert.deepEqual(
+    computeEvents(job.status, got).filter((e) => e.reason === 'InvalidSpec').map((e) => e.type),
+    ['Warning'],
+  );
+  assert.ok(statusEqual(got, computeStatus({ ...job, status: got }, { pods: classifyPods([], 0, 2) }, now)), 'stable');
+});
+
+test('a refused create makes the job Blocked; it clears once every pod exists', () => {
+  const refusal = { message: 'failed to create pod ns/j-worker-0: HTTP 403: serviceaccount "sa" not found' };
+  const cases: { name: string; job: DATJob; pods: readonly PodState[]; refusal?: { message: string }; want: { phase: string; blocked?: [string, string] } }[] = [
+    { name: 'refused on the first pass', job: base().obj(), pods: [], refusal, want: { phase: 'Blocked', blocked: ['True', 'CreateRefused'] } },
+    {
+      name: 'still Blocked while waiting out the backoff (operator restarted: no refusal in memory)',
+      job: base().status({ conditions: [created, { ...cond('Blocked', 'True', 'CreateRefused'), message: refusal.message }] }).obj(),
+      pods: [],
+      want: { phase: 'Blocked', blocked: ['True', 'CreateRefused'] },
+    },
+    {
+      name: 'some pods created, one refused: still Blocked',
+      job: base().status({ conditions: [created, { ...cond('Blocked', 'True', 'CreateRefused'), message: refusal.message }] }).obj(),
+      pods: [{ phase: 'Pending' }],
+      want: { phase: 'Blocked', blocked: ['True', 'CreateRefused'] },
+    },
+    {
+      name: 'every pod exists: Blocked False, Pending',
+      job: base().status({ conditions: [created, { ...cond('Blocked', 'True', 'CreateRefused'), message: refusal.message }] }).obj(),
+      pods: [{ phase: 'Pending' }, { phase: 'Pending' }],
+      want: { phase: 'Pending', blocked: ['False', 'ChildrenCreated'] },
+    },
+    { name: 'never refused: no Blocked condition', job: base().obj(), pods: [], want: { phase: 'Pending' } },
+  ];
+  for (const c of cases) {
+    const pods = c.pods.map((s, rank) => makePod(c.job, rank, s));
+    const got = computeStatus(c.job, { pods: classifyPods(pods, 0, 2), refusal: c.refusal }, now);
+    assert.equal(got.phase, c.want.phase, c.name);
+    const blocked = got.conditions?.find((x) => x.type === 'Blocked');
+    assert.deepEqual(blocked === undefined ? undefined : [blocked.status, blocked.reason], c.want.blocked, c.name);
+    if (c.refusal !== undefined) assert.equal(blocked?.message, c.refusal.message, `${c.name}: the API server's message`);
+  }
+});
+
+test('Blocked is a Warning when it starts and when its cause changes, not on every pass', () => {
+  const blocked = (message: string): DATJobStatus => ({ conditions: [created, { ...cond('Blocked', 'True', 'CreateRefused'), message }] });
+  assert.deepEqual(computeEvents({ conditions: [created] }, blocked('no sa')), [{ type: 'Warning', reason: 'CreateRefused', message: 'no sa' }]);
+  assert.deepEqual(computeEvents(blocked('no sa'), blocked('no sa')), []);
+  assert.deepEqual(computeEvents(blocked('no sa'), blocked('quota exceeded')), [{ type: 'Warning', reason: 'CreateRefused', message: 'quota exceeded' }]);
+});
+
+test('a refusal message is capped for the condition', () => {
+  const job = base().obj();
+  const got = computeStatus(job, { pods: classifyPods([], 0, 2), refusal: { message: 'x'.repeat(10_000) } }, now);
+  const msg = got.conditions?.find((x) => x.type === 'Blocked')?.message ?? '';
+  assert.ok(msg.length <= 4096 && msg.endsWith('(truncated)'), `${msg.length} chars`);
+});

@@ -86,3 +86,55 @@ test('WorkQueue shutDown releases waiters', async () => {
   q.add('late');
   assert.equal(await q.get(), undefined);
 });
+
+test('WorkQueue reports every add to onAdd, duplicates and delayed adds included, none after shutdown', () => {
+  const timers = fakeTimers();
+  const added: string[] = [];
+  const q = new WorkQueue({ timers, onAdd: (k) => added.push(k) });
+  q.add('a');
+  q.add('a');
+  q.addAfter('b', 10);
+  assert.deepEqual(added, ['a', 'a'], 'a delayed key is added when its timer fires');
+  timers.fire();
+  assert.deepEqual(added, ['a', 'a', 'b']);
+  q.shutDown();
+  q.add('c');
+  assert.deepEqual(added, ['a', 'a', 'b']);
+});
+
+test('WorkQueue reports how long each key waited until a worker took it', async () => {
+  let clock = 1000;
+  const waits: number[] = [];
+  const q = new WorkQueue({ now: () => clock, onWait: (ms) => waits.push(ms) });
+  const cases: Array<{ name: string; run: () => Promise<void>; want: number[] }> = [
+    {
+      name: 'queued keys wait until taken; a re-add of a queued key keeps its first time',
+      run: async () => {
+        q.add('a');
+        clock += 5;
+        q.add('b');
+        q.add('a');
+        clock += 10;
+        q.done((await q.get())!);
+        clock += 1;
+        q.done((await q.get())!);
+      },
+      want: [15, 11],
+    },
+    {
+      name: 'a key handed to a waiting worker waited 0',
+      run: async () => {
+        const p = q.get();
+        clock += 50;
+        q.add('c');
+        q.done((await p)!);
+      },
+      want: [0],
+    },
+  ];
+  for (const c of cases) {
+    waits.length = 0;
+    await c.run();
+    assert.deepEqual(waits, c.want, c.name);
+  }
+});

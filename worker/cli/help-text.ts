@@ -57,6 +57,7 @@ export function formatTrainHelp(): string {
     '',
     'Environment (set by the operator or the local launcher, not by hand):',
     '  DAT_RANK, DAT_WORLD_SIZE, DAT_PEERS   run as one rank of a ring',
+    '  DAT_PEER_TEMPLATE                     peers as one pattern, {rank} for the rank (instead of DAT_PEERS)',
     '  DAT_METRICS_PORT                      serve /metrics and /progress over HTTP',
   );
   return lines.join('\n');

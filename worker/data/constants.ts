@@ -31,6 +31,12 @@ export const UNLABELED = -1;
 /** Classes of every dataset this layer loads. */
 export const NUM_CLASSES = 10;
 
+/**
+ * Examples in each built-in dataset before the held-out split (the operator
+ * checks a job's global batch against them before it creates any pod).
+ */
+export const BUILTIN_EXAMPLES = { mnist: 10_000, 'fashion-mnist': 70_000 } as const;
+
 /** Built-in MNIST: 10,000 digits, 2,000 held out by default. */
 export const MNIST_DEFAULT_TEST_SIZE = 2000;
 /** Built-in Fashion-MNIST: the standard 60,000 / 10,000 sizes. */

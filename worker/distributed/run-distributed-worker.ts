@@ -105,7 +105,7 @@ async function runRank(opts: TrainOptions, env: WorkerEnv, log: Logger, watch: (
   const credentials = process.env[TLS_STDIN_ENV] === '1' ? await readCredentialsLine(process.stdin) : undefined;
   watch();
   const security = await createRingSecurity({
-    rank: env.rank, worldSize: env.worldSize, jobName: env.jobName, tlsDir: env.tlsDir, credentials, insecure: isInsecureRingRequested(process.env), log, registry,
+    rank: env.rank, worldSize: env.worldSize, jobName: env.jobName, namespace: env.namespace, tlsDir: env.tlsDir, credentials, insecure: isInsecureRingRequested(process.env), log, registry,
   });
   const ring = await listenGrpcRing(
     { rank: env.rank, worldSize: env.worldSize, session: `${env.jobName}/${env.restartCount}`, timeoutMs: opts.collectiveTimeoutMs, log, channelCredentials: security.channelCredentials },

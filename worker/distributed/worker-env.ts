@@ -3,7 +3,7 @@
  * worker/contract.ts). Pure: takes the env object, returns typed values or
  * throws a ConfigError naming the variable.
  */
-import { DEFAULT_RING_PORT, WORKER_ENV } from '../contract.js';
+import { DEFAULT_RING_PORT, PEER_RANK_PLACEHOLDER, WORKER_ENV } from '../contract.js';
 import { ConfigError } from '../util/errors.js';
 
 /** Set by the local launcher: exit when stdin closes (the launcher died), so no worker outlives it. */
@@ -23,6 +23,8 @@ export interface WorkerEnv {
   readonly jobName: string;
   readonly restartCount: number;
   readonly tlsDir?: string;
+  /** The job's namespace (DAT_NAMESPACE), needed to issue this rank's certificate from a job CA key. */
+  readonly namespace?: string;
 }
 
 function intVar(env: NodeJS.ProcessEnv, name: string, min: number, fallback?: number): number {
@@ -41,9 +43,7 @@ export function parseWorkerEnv(env: NodeJS.ProcessEnv): WorkerEnv {
   const worldSize = intVar(env, WORKER_ENV.worldSize, 1);
   const rank = intVar(env, WORKER_ENV.rank, 0);
   if (rank >= worldSize) throw new ConfigError(`${WORKER_ENV.rank}=${rank} is not below ${WORKER_ENV.worldSize}=${worldSize}`);
-  const peers = (env[WORKER_ENV.peers] ?? '').split(',').map((p) => p.trim()).filter((p) => p !== '');
-  if (peers.length !== worldSize) throw new ConfigError(`${WORKER_ENV.peers} lists ${peers.length} addresses, expected ${worldSize} (one host:port per rank, in rank order)`);
-  for (const p of peers) if (!/^.+:\d+$/.test(p)) throw new ConfigError(`${WORKER_ENV.peers}: "${p}" is not host:port`);
+  const peers = parsePeers(env, worldSize);
   const ringPort = intVar(env, WORKER_ENV.ringPort, 0, DEFAULT_RING_PORT);
   const metricsRaw = env[WORKER_ENV.metricsPort];
   return {
@@ -56,5 +56,36 @@ export function parseWorkerEnv(env: NodeJS.ProcessEnv): WorkerEnv {
     jobName: env[WORKER_ENV.jobName] || 'dat',
     restartCount: intVar(env, WORKER_ENV.restartCount, 0, 0),
     ...(env[WORKER_ENV.tlsDir] ? { tlsDir: env[WORKER_ENV.tlsDir] } : {}),
+    ...(env[WORKER_ENV.namespace] ? { namespace: env[WORKER_ENV.namespace] } : {}),
   };
+}
+
+/**
+ * Every rank's `host:port`, from DAT_PEERS (an explicit list) or
+ * DAT_PEER_TEMPLATE (one pattern, expanded for each rank).
+ */
+function parsePeers(env: NodeJS.ProcessEnv, worldSize: number): string[] {
+  const list = env[WORKER_ENV.peers] ?? '';
+  const template = env[WORKER_ENV.peerTemplate] ?? '';
+  if (list !== '' && template !== '') throw new ConfigError(`${WORKER_ENV.peers} and ${WORKER_ENV.peerTemplate} are both set; set one`);
+  if (template !== '') {
+    if (!template.includes(PEER_RANK_PLACEHOLDER)) throw new ConfigError(`${WORKER_ENV.peerTemplate}: "${template}" has no ${PEER_RANK_PLACEHOLDER} placeholder`);
+    const peers = expandPeerTemplate(template, worldSize);
+    checkHostPorts(peers, WORKER_ENV.peerTemplate);
+    return peers;
+  }
+  const peers = list.split(',').map((p) => p.trim()).filter((p) => p !== '');
+  if (peers.length === 0) throw new ConfigError(`${WORKER_ENV.peers} or ${WORKER_ENV.peerTemplate} is required in distributed mode`);
+  if (peers.length !== worldSize) throw new ConfigError(`${WORKER_ENV.peers} lists ${peers.length} addresses, expected ${worldSize} (one host:port per rank, in rank order)`);
+  checkHostPorts(peers, WORKER_ENV.peers);
+  return peers;
+}
+
+function checkHostPorts(peers: readonly string[], from: string): void {
+  for (const p of peers) if (!/^[^\s,]+:\d+$/.test(p)) throw new ConfigError(`${from}: "${p}" is not host:port`);
+}
+
+/** `template` with {@link PEER_RANK_PLACEHOLDER} replaced by each rank 0..worldSize-1. */
+export function expandPeerTemplate(template: string, worldSize: number): string[] {
+  return Array.from({ length: worldSize }, (_, r) => template.replaceAll(PEER_RANK_PLACEHOLDER, String(r)));
 }

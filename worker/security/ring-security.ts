@@ -44,7 +44,9 @@ export interface RingSecurityOptions {
   readonly rank: number;
   readonly worldSize: number;
   readonly jobName: string;
-  /** Directory with ca.crt, tls.crt, tls.key. */
+  /** The job's namespace: needed when `tlsDir` holds the job CA key, to issue this rank's certificate. */
+  readonly namespace?: string;
+  /** Directory with ca.crt and tls.crt, tls.key (or ca.key: see tls-files.ts). */
   readonly tlsDir?: string;
   /** Credentials already in memory (tests); wins over `tlsDir`. */
   readonly credentials?: RingCredentials;
@@ -84,9 +86,10 @@ export async function createRingSecurity(opts: RingSecurityOptions): Promise<Rin
   let creds = opts.credentials;
   if (creds === undefined) {
     if (opts.tlsDir === undefined) {
-      throw new ConfigError(`ring TLS is required: set ${WORKER_ENV.tlsDir} to a directory with ca.crt, tls.crt and tls.key, or ${INSECURE_RING_ENV}=1 for an unauthenticated plain-text ring`);
+      throw new ConfigError(`ring TLS is required: set ${WORKER_ENV.tlsDir} to a directory with ca.crt, tls.crt and tls.key (or ca.crt and ca.key), or ${INSECURE_RING_ENV}=1 for an unauthenticated plain-text ring`);
     }
-    creds = await loadRingTlsDir(opts.tlsDir);
+    const self = opts.namespace === undefined ? undefined : { job: { namespace: opts.namespace, name: opts.jobName }, rank: opts.rank };
+    creds = await loadRingTlsDir(opts.tlsDir, self);
   }
   const identity = ownRingIdentity(creds);
   if (identity.rank !== opts.rank) throw new ConfigError(`ring certificate is for rank ${identity.rank}, but this worker is rank ${opts.rank}`);

@@ -1,15 +1,19 @@
 /**
  * Ring credentials on disk: the directory named by DAT_TLS_DIR holds
- * `ca.crt` (the job CA), `tls.crt` and `tls.key` (this rank's pair). In a pod
- * it is the mounted ring-TLS Secret ({@link writeRingTlsDir} writes the same
- * layout, for tests and tools; local mode hands keys over stdin instead, see
- * local-ring-tls.ts).
+ * `ca.crt` (the job CA) and either
+ * - `tls.crt` and `tls.key`: this rank's pair ({@link writeRingTlsDir} writes
+ *   this layout, for tests and tools), or
+ * - `ca.key`: the job CA's key (a pod: the operator's per-incarnation Secret),
+ *   from which the worker issues its own rank certificate at start, so the
+ *   Secret holds two entries whatever the number of ranks.
+ * Local mode hands keys over stdin instead, see local-ring-tls.ts.
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { mkdir, readFile, writeFile, chmod } from 'node:fs/promises';
+import { access, mkdir, readFile, writeFile, chmod } from 'node:fs/promises';
 import { join } from 'node:path';
+import { WORKER_ENV } from '../contract.js';
 import { ConfigError, getErrorMessage } from '../util/errors.js';
-import type { RingCredentials } from './certs.js';
+import { issueRankCertificate, type RingCredentials, type RingJobRef } from './certs.js';
 
 /** File names inside a ring TLS directory (the same keys as a kubernetes.io/tls Secret plus `ca.crt`). */
 export const TLS_FILES = {
@@ -17,6 +21,9 @@ export const TLS_FILES = {
   cert: 'tls.crt',
   key: 'tls.key',
 } as const;
+
+/** File of the job CA's private key in a pod's ring TLS directory (instead of tls.crt and tls.key). */
+export const JOB_CA_KEY_FILE = 'ca.key';
 
 /** Mode of the private key file: readable by the owner only. */
 const KEY_FILE_MODE = 0o600;
@@ -73,12 +80,20 @@ export function checkRingCredentials(creds: RingCredentials, from: RingCredentia
   return creds;
 }
 
+/** The ring member a worker is: whose certificate it issues from a job CA key. */
+export interface RingMember {
+  readonly job: RingJobRef;
+  readonly rank: number;
+}
+
 /**
  * Loads and checks a ring TLS directory: every file is present and parses,
  * the key matches the certificate, and the certificate was issued by the CA.
+ * With a job CA key (`ca.key`) it issues `self`'s certificate instead.
  * Throws a ConfigError naming the file at fault.
  */
-export async function loadRingTlsDir(dir: string): Promise<RingCredentials> {
+export async function loadRingTlsDir(dir: string, self?: RingMember): Promise<RingCredentials> {
+  if (await exists(join(dir, JOB_CA_KEY_FILE))) return issueFromJobCa(dir, self);
   const [caPem, certPem, keyPem] = await Promise.all([
     readPem(dir, TLS_FILES.ca, 'CA certificate'),
     readPem(dir, TLS_FILES.cert, 'certificate'),
@@ -98,4 +113,36 @@ export async function writeRingTlsDir(dir: string, creds: RingCredentials): Prom
   await writeFile(join(dir, TLS_FILES.key), creds.keyPem, { mode: KEY_FILE_MODE });
   // writeFile's mode applies only when it creates the file; an existing key keeps its old mode otherwise.
   await chmod(join(dir, TLS_FILES.key), KEY_FILE_MODE);
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Issues `self`'s certificate from the job CA in `dir` (`ca.crt`, `ca.key`). */
+async function issueFromJobCa(dir: string, self: RingMember | undefined): Promise<RingCredentials> {
+  const caKeyPath = join(dir, JOB_CA_KEY_FILE);
+  // Both layouts at once means a mount we did not expect: refuse rather than guess which identity to use.
+  if ((await exists(join(dir, TLS_FILES.cert))) || (await exists(join(dir, TLS_FILES.key)))) {
+    throw new ConfigError(`ring TLS directory ${dir} holds both a job CA key (${JOB_CA_KEY_FILE}) and a rank pair (${TLS_FILES.cert}, ${TLS_FILES.key}); it must hold one of them`);
+  }
+  if (self === undefined) {
+    throw new ConfigError(`ring TLS directory ${dir} holds a job CA key (${JOB_CA_KEY_FILE}): set ${WORKER_ENV.namespace} so this worker can issue its rank certificate`);
+  }
+  const [caPem, caKeyPem] = await Promise.all([readPem(dir, TLS_FILES.ca, 'CA certificate'), readPem(dir, JOB_CA_KEY_FILE, 'CA private key')]);
+  const ca = checkCertificate(caPem, join(dir, TLS_FILES.ca), 'CA certificate');
+  let caKey;
+  try {
+    caKey = createPrivateKey(caKeyPem);
+  } catch (err) {
+    throw new ConfigError(`ring TLS CA private key ${caKeyPath} is not a valid private key: ${getErrorMessage(err)}`, err);
+  }
+  if (!ca.checkPrivateKey(caKey)) throw new ConfigError(`ring TLS CA private key ${caKeyPath} does not match CA certificate ${join(dir, TLS_FILES.ca)}`);
+  const pair = await issueRankCertificate({ certPem: caPem, keyPem: caKeyPem }, self.job, self.rank);
+  return checkRingCredentials({ caPem, ...pair }, { ca: join(dir, TLS_FILES.ca), cert: `(issued from ${caKeyPath})`, key: `(issued from ${caKeyPath})` });
 }

@@ -101,14 +101,16 @@ test('a DATJob gets its Service and pods with the contract env, runs, and succee
   const env = Object.fromEntries((pod1.spec!.containers[0]!.env ?? []).map((e) => [e.name, e.value ?? 'valueFrom']));
   assert.equal(env.DAT_RANK, '1');
   assert.equal(env.DAT_WORLD_SIZE, '2');
-  assert.equal(env.DAT_PEERS, `j-worker-0.j.${ns}.svc:29500,j-worker-1.j.${ns}.svc:29500`);
+  assert.equal(env.DAT_PEER_TEMPLATE, `j-worker-{rank}.j.${ns}.svc:29500`);
+  assert.equal(env.DAT_NAMESPACE, ns);
+  assert.equal(env.DAT_PEERS, undefined, 'no peer list: the pod size does not grow with replicas');
   assert.equal(env.DAT_RESTART_COUNT, '0');
   assert.equal(pod1.spec?.hostname, 'j-worker-1');
   assert.equal(pod1.spec?.subdomain, 'j');
-  // Ring security: this incarnation's TLS Secret (the pod mounts only its own key) and the job's NetworkPolicy.
+  // Ring security: this incarnation's TLS Secret (the job CA; each worker issues its own rank certificate) and the job's NetworkPolicy.
   const secret = await core.readNamespacedSecret({ namespace: ns, name: 'j-ring-tls-0' });
-  assert.deepEqual(Object.keys(secret.data ?? {}).sort(), ['ca.crt', 'rank-0.crt', 'rank-0.key', 'rank-1.crt', 'rank-1.key']);
-  assert.deepEqual(pod1.spec?.volumes?.find((v) => v.name === 'ring-tls')?.secret?.items?.map((i) => i.key), ['ca.crt', 'rank-1.crt', 'rank-1.key']);
+  assert.deepEqual(Object.keys(secret.data ?? {}).sort(), ['ca.crt', 'ca.key']);
+  assert.deepEqual(pod1.spec?.volumes?.find((v) => v.name === 'ring-tls')?.secret?.items?.map((i) => i.key), ['ca.crt', 'ca.key']);
   const policy = await cp.kubeConfig.makeApiClient(NetworkingV1Api).readNamespacedNetworkPolicy({ namespace: ns, name: 'j-ring' });
   assert.deepEqual(policy.spec?.ingress?.map((r) => r.ports?.[0]?.port), [29500, 9400]);
   assert.equal(policy.spec?.ingress?.[0]?._from?.[0]?.podSelector?.matchLabels?.['dat-operator.io/job-name'], 'j');
@@ -124,6 +126,9 @@ test('a DATJob gets its Service and pods with the contract env, runs, and succee
   const metrics = await (await fetch(`http://127.0.0.1:${operator?.metricsPort ?? 0}/metrics`)).text();
   assert.match(metrics, /dat_operator_jobs\{phase="Succeeded"\} [1-9]/);
   assert.match(metrics, /dat_operator_reconcile_duration_seconds_count [1-9]/);
+  assert.match(metrics, new RegExp(`dat_operator_job_restarts\\{namespace="${ns}",datjob="j"\\} 0`));
+  assert.match(metrics, /dat_operator_workqueue_adds_total [1-9]/, 'the informers and the progress poller queued the job');
+  assert.match(metrics, /dat_operator_workqueue_depth \d+/);
 });
 
 test('a killed worker restarts the whole gang once, then the job succeeds', async () => {

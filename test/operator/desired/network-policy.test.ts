@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildNetworkPolicy } from '../../../operator/desired/network-policy.js';
+import { buildMetricsScraperPeer, buildNetworkPolicy } from '../../../operator/desired/network-policy.js';
 import { makeDATJob } from '../../support/fixtures/datjob-builder.js';
 
 test('buildNetworkPolicy admits ring traffic from the job\'s pods and metrics reads from the operator only', () => {
@@ -27,4 +27,16 @@ test('buildNetworkPolicy appends extra metrics peers after the operator', () => 
   const np = buildNetworkPolicy(makeDATJob('j').obj(), { namespace: 'dat-system', podLabels: { a: 'b' }, extraMetricsPeers: [prom] });
   assert.deepEqual(np.spec!.ingress![1]!._from!.slice(1), [prom]);
   assert.equal(np.spec!.ingress![0]!._from!.length, 1, 'ring port stays job-only');
+});
+
+test('buildMetricsScraperPeer selects by namespace, and by pod labels when given', () => {
+  const cases: { name: string; input: { namespace: string; podLabels: Record<string, string> }; want: unknown }[] = [
+    {
+      name: 'labels',
+      input: { namespace: 'monitoring', podLabels: { 'app.kubernetes.io/name': 'prometheus' } },
+      want: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } }, podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } } },
+    },
+    { name: 'no labels: the whole namespace', input: { namespace: 'monitoring', podLabels: {} }, want: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } } },
+  ];
+  for (const c of cases) assert.deepEqual(buildMetricsScraperPeer(c.input.namespace, c.input.podLabels), c.want, c.name);
 });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRingCredentials } from '../../../worker/security/certs.js';
+import { createJobCa } from '../../../worker/security/certs.js';
 import {
   buildRingTlsSecret,
   buildRingTlsVolume,
@@ -10,22 +10,35 @@ import {
 } from '../../../operator/desired/ring-tls-secret.js';
 import { makeDATJob } from '../../support/fixtures/datjob-builder.js';
 
-test('buildRingTlsSecret holds the CA certificate and every rank pair, owned by the job and labelled with its incarnation', async () => {
+test('buildRingTlsSecret holds the job CA (certificate and key), owned by the job and labelled with its incarnation', async () => {
   const job = makeDATJob('j').namespace('ns').uid('u').workers(3).status({ restarts: 2 }).obj();
-  const creds = await createRingCredentials({ namespace: 'ns', name: 'j' }, 3);
-  const secret = buildRingTlsSecret(job, { caPem: creds.ca.certPem, ranks: creds.ranks });
+  const ca = await createJobCa({ namespace: 'ns', name: 'j' });
+  const secret = buildRingTlsSecret(job, ca);
   assert.equal(secret.metadata!.name, 'j-ring-tls-2', 'the name carries the incarnation');
   assert.equal(secret.metadata!.namespace, 'ns');
   assert.equal(secret.immutable, true);
   assert.deepEqual(secret.metadata!.labels, { 'dat-operator.io/job-name': 'j', 'dat-operator.io/incarnation': '2', 'app.kubernetes.io/managed-by': 'dat-operator' });
   const owner = secret.metadata!.ownerReferences![0]!;
   assert.deepEqual([owner.kind, owner.name, owner.uid, owner.controller], ['DATJob', 'j', 'u', true]);
-  assert.deepEqual(Object.keys(secret.data!).sort(), ['ca.crt', 'rank-0.crt', 'rank-0.key', 'rank-1.crt', 'rank-1.key', 'rank-2.crt', 'rank-2.key']);
+  assert.deepEqual(Object.keys(secret.data!).sort(), ['ca.crt', 'ca.key']);
   const decode = (k: string): string => Buffer.from(secret.data![k]!, 'base64').toString('utf8');
-  assert.equal(decode('ca.crt'), creds.ca.certPem);
-  assert.equal(decode('rank-1.key'), creds.ranks[1]!.keyPem);
-  // The CA's private key must never be stored.
-  for (const k of Object.keys(secret.data!)) assert.notEqual(decode(k), creds.ca.keyPem, k);
+  assert.equal(decode('ca.crt'), ca.certPem);
+  assert.equal(decode('ca.key'), ca.keyPem);
+});
+
+test('the ring TLS Secret does not grow with replicas and stays far below the 1 MiB Secret limit at 1,024', async () => {
+  // A 48-character name: the case where one certificate per rank passed 1 MiB.
+  const name = 'a'.repeat(48);
+  // One CA for both: ECDSA signatures vary by a byte or two from one key to the next.
+  const ca = await createJobCa({ namespace: 'ns', name });
+  const size = (replicas: number): number => {
+    const job = makeDATJob(name).namespace('ns').workers(replicas).obj();
+    const secret = buildRingTlsSecret(job, ca);
+    return Object.values(secret.data!).reduce((n, v) => n + Buffer.from(v, 'base64').length, 0);
+  };
+  const [small, large] = [size(2), size(1024)];
+  assert.equal(large, small, 'same data size at 2 and 1,024 replicas');
+  assert.ok(large < 4096, `data of ${large} bytes`);
 });
 
 test('each incarnation has its own Secret name; a rotation deletes only the previous one', () => {
@@ -40,13 +53,12 @@ test('each incarnation has its own Secret name; a rotation deletes only the prev
   assert.notEqual(ringTlsSecretName('j', 1), ringTlsSecretName('j', 2));
 });
 
-test('buildRingTlsVolume gives a pod only its own rank key, as ca.crt/tls.crt/tls.key', () => {
-  const vol = buildRingTlsVolume('j', 3, 1);
+test('buildRingTlsVolume gives every rank the job CA certificate and key, as ca.crt/ca.key', () => {
+  const vol = buildRingTlsVolume('j', 3);
   assert.equal(vol.secret!.secretName, 'j-ring-tls-3');
   assert.deepEqual(vol.secret!.items, [
     { key: 'ca.crt', path: 'ca.crt' },
-    { key: 'rank-1.crt', path: 'tls.crt' },
-    { key: 'rank-1.key', path: 'tls.key' },
+    { key: 'ca.key', path: 'ca.key' },
   ]);
   assert.equal(vol.secret!.defaultMode, 0o440);
   assert.deepEqual(buildRingTlsVolumeMount(), { name: 'ring-tls', mountPath: '/var/run/dat/ring-tls', readOnly: true });

@@ -38,7 +38,8 @@ test('buildWorkerPod renders the worker contract for each rank', () => {
     assert.deepEqual(envOf(pod), {
       DAT_RANK: String(c.rank),
       DAT_WORLD_SIZE: '3',
-      DAT_PEERS: 'j-worker-0.j.ns.svc:29500,j-worker-1.j.ns.svc:29500,j-worker-2.j.ns.svc:29500',
+      DAT_PEER_TEMPLATE: 'j-worker-{rank}.j.ns.svc:29500',
+      DAT_NAMESPACE: 'ns',
       DAT_RING_BIND: { fieldRef: { fieldPath: 'status.podIP' } },
       DAT_RING_PORT: '29500',
       DAT_METRICS_PORT: '9400',
@@ -63,8 +64,7 @@ test('buildWorkerPod renders the worker contract for each rank', () => {
           defaultMode: 0o440,
           items: [
             { key: 'ca.crt', path: 'ca.crt' },
-            { key: `rank-${c.rank}.crt`, path: 'tls.crt' },
-            { key: `rank-${c.rank}.key`, path: 'tls.key' },
+            { key: 'ca.key', path: 'ca.key' },
           ],
         },
       },
@@ -72,6 +72,18 @@ test('buildWorkerPod renders the worker contract for each rank', () => {
       { name: 'tmp', emptyDir: {} },
     ]);
   }
+});
+
+test('a worker pod has the same size at 2 and 1,024 replicas (peers are a DNS name pattern, not a list)', () => {
+  // Rank 1 in both: the rank's digits are the only per-rank part, and they are the same here.
+  const bytes = (replicas: number): number => {
+    const job = makeDATJob('a'.repeat(48)).namespace('team-a').uid('u').workers(replicas).obj();
+    return Buffer.byteLength(JSON.stringify(buildWorkerPod(job, 1)));
+  };
+  const cases = [2, 4, 1024].map((replicas) => ({ replicas, got: bytes(replicas) }));
+  // DAT_WORLD_SIZE itself is the only value that grows: by its number of digits.
+  const worldSizeDigits = (n: number): number => String(n).length;
+  for (const c of cases) assert.equal(c.got - worldSizeDigits(c.replicas), cases[0]!.got - worldSizeDigits(2), `${c.replicas} replicas: ${c.got} bytes`);
 });
 
 test('buildWorkerPod carries images, resources, scheduling, extra env and volumes', () => {

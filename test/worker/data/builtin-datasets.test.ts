@@ -5,6 +5,7 @@ import { basename, dirname, join } from 'node:path';
 import { mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { cacheFileName, loadBuiltinRaw } from '../../../worker/data/builtin-datasets.js';
+import { BUILTIN_EXAMPLES } from '../../../worker/data/constants.js';
 import { silentLogger } from '../../../worker/util/log.js';
 import { recordingLogger, removeDir } from '../../fixtures/data/dataset-files.js';
 
@@ -19,6 +20,7 @@ test('mnist: parses the package JSON, caches it, and hits, rebuilds or skips the
   await t.test('cold load parses 10,000 digits in class order', () => {
     assert.equal(cold.fromCache, false);
     assert.equal(cold.raw.n, 10_000);
+    assert.equal(cold.raw.n, BUILTIN_EXAMPLES.mnist, 'the operator sizes global batches by BUILTIN_EXAMPLES');
     assert.deepEqual(cold.raw.shape, [28, 28, 1]);
     const counts = new Array<number>(10).fill(0);
     for (const y of cold.raw.labels) counts[y]!++;

@@ -1,0 +1,142 @@
+/**
+ * The CRD's training fields against the worker's option specs, field by field.
+ *
+ * Why a test rather than generating the CRD fragment from the specs: the CRD
+ * is hand-written YAML with descriptions, defaults, CEL rules and comments
+ * that a generator would have to carry too, while the facts that must agree
+ * (type, enum, bounds) are few and mechanical to compare. TRAIN_ARG_FIELDS
+ * (operator/desired/train-args.ts) names each option's CRD path once, and the
+ * same table renders the flags, so this walk covers exactly what reaches the
+ * worker. A new option fails here until it is mapped or listed as not in the
+ * CRD, and a bound changed on one side only fails here too.
+ *
+ * The rule checked is containment: every value the CRD accepts, the worker's
+ * parser accepts (a CRD bound may be stricter, e.g. collectiveTimeoutMs >= 100).
+ * Cross-field rules (warm-up vs epochs, limit vs unlabeledFraction, ...) are
+ * checked against the real API server in test/integration/operator/doomed-specs.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { TRAIN_ARG_FIELDS, toFlag } from '../../operator/desired/train-args.js';
+import { DATASET_DEFAULTS } from '../../worker/cli/defaults.js';
+import { OPTION_SPECS, type ValueSpec } from '../../worker/cli/option-specs.js';
+import type { TrainOptions } from '../../worker/contract.js';
+import { REPO_ROOT } from '../support/paths.js';
+
+/** A JSON schema node of the CRD (the keys this test reads). */
+interface SchemaNode {
+  type?: string;
+  enum?: unknown[];
+  minimum?: number;
+  maximum?: number;
+  exclusiveMinimum?: boolean;
+  exclusiveMaximum?: boolean;
+  properties?: Record<string, SchemaNode>;
+  items?: SchemaNode;
+  'x-kubernetes-list-type'?: string;
+  'x-kubernetes-validations'?: { rule: string; message?: string }[];
+}
+
+/** Options the CRD does not carry, each with the reason. */
+const NOT_IN_CRD: Readonly<Partial<Record<keyof TrainOptions, string>>> = {
+  progress: 'a terminal display mode; pods log plain lines',
+  workers: 'local launcher only; a pod gets its world size from DAT_WORLD_SIZE (spec.workers.replicas)',
+  epsWarmupEpochs: 'not exposed yet: the worker default (a third of the epochs at most) applies',
+  allowConfigChange: 'a resume override for the CLI; the operator never changes the configuration of a job',
+};
+
+async function loadSpecSchema(): Promise<SchemaNode> {
+  const crd = parse(await readFile(join(REPO_ROOT, 'crds', 'datjob.yaml'), 'utf8')) as {
+    spec: { versions: { schema: { openAPIV3Schema: SchemaNode } }[] };
+  };
+  return crd.spec.versions[0]!.schema.openAPIV3Schema.properties!.spec!;
+}
+
+function nodeAt(root: SchemaNode, path: string): SchemaNode | undefined {
+  let cur: SchemaNode | undefined = root;
+  for (const key of path.split('.')) cur = cur?.properties?.[key];
+  return cur;
+}
+
+/** Problems of one CRD node against the worker's value spec; empty when the CRD accepts nothing the worker refuses. */
+function compare(node: SchemaNode, v: ValueSpec): string[] {
+  const out: string[] = [];
+  const bounds = (n: SchemaNode, min: number, max: number, minEx: boolean, maxEx: boolean): void => {
+    if (n.minimum === undefined) out.push(`no minimum (worker: ${minEx ? '>' : '>='} ${min})`);
+    else if (n.minimum < min || (n.minimum === min && minEx && n.exclusiveMinimum !== true)) out.push(`minimum ${n.minimum}${n.exclusiveMinimum === true ? ' (exclusive)' : ''} below the worker's ${minEx ? '>' : '>='} ${min}`);
+    if (n.maximum === undefined) out.push(`no maximum (worker: ${maxEx ? '<' : '<='} ${max})`);
+    else if (n.maximum > max || (n.maximum === max && maxEx && n.exclusiveMaximum !== true)) out.push(`maximum ${n.maximum}${n.exclusiveMaximum === true ? ' (exclusive)' : ''} above the worker's ${maxEx ? '<' : '<='} ${max}`);
+  };
+  switch (v.kind) {
+    case 'enum':
+      if (node.type !== 'string') out.push(`type ${node.type}, want string`);
+      if (JSON.stringify([...(node.enum ?? [])].sort()) !== JSON.stringify([...v.values].sort())) out.push(`enum [${(node.enum ?? []).join(', ')}], worker [${v.values.join(', ')}]`);
+      break;
+    case 'int':
+      if (node.type !== 'integer') out.push(`type ${node.type}, want integer`);
+      bounds(node, v.min, v.max, false, false);
+      break;
+    case 'number':
+      if (node.type !== 'number') out.push(`type ${node.type}, want number`);
+      bounds(node, v.min, v.max, v.minExclusive === true, v.maxExclusive === true);
+      break;
+    case 'number-list': {
+      if (node.type !== 'array' || node.items?.type !== 'number') out.push('want an array of numbers');
+      const min = node.items?.minimum;
+      if (min === undefined || min < v.min) out.push(`item minimum ${min}, worker >= ${v.min}`);
+      // The worker takes strictly increasing lists: a set (no repeats) that is sorted.
+      if (node['x-kubernetes-list-type'] !== 'set') out.push('not x-kubernetes-list-type: set (repeats pass)');
+      if (!(node['x-kubernetes-validations'] ?? []).some((r) => r.rule.includes('self.isSorted()'))) out.push('no self.isSorted() rule');
+      break;
+    }
+    case 'string':
+    case 'enum-list':
+      out.push(`kind ${v.kind} is rendered from a pod path, not a CRD field`);
+      break;
+  }
+  return out;
+}
+
+test('every option the operator renders has a CRD field that accepts nothing the worker refuses', async () => {
+  const spec = await loadSpecSchema();
+  const problems: string[] = [];
+  for (const f of TRAIN_ARG_FIELDS) {
+    if (!('field' in f.from)) continue;
+    const optionSpec = OPTION_SPECS.find((s) => s.key === f.option);
+    if (optionSpec === undefined) {
+      problems.push(`${f.option}: no worker option spec`);
+      continue;
+    }
+    const node = nodeAt(spec, f.from.field);
+    if (node === undefined) {
+      problems.push(`${f.option}: no CRD field spec.${f.from.field}`);
+      continue;
+    }
+    for (const p of compare(node, optionSpec.value)) problems.push(`spec.${f.from.field} (${toFlag(f.option)}): ${p}`);
+  }
+  assert.deepEqual(problems, []);
+});
+
+test('every worker option is either rendered by the operator or deliberately not in the CRD', () => {
+  const rendered = new Set(TRAIN_ARG_FIELDS.map((f) => f.option));
+  const unaccounted = OPTION_SPECS.map((s) => s.key).filter((k) => !rendered.has(k) && NOT_IN_CRD[k] === undefined);
+  assert.deepEqual(unaccounted, [], 'map these in TRAIN_ARG_FIELDS or list them in NOT_IN_CRD with a reason');
+  const both = OPTION_SPECS.map((s) => s.key).filter((k) => rendered.has(k) && NOT_IN_CRD[k] !== undefined);
+  assert.deepEqual(both, []);
+});
+
+test('the CEL rules that stand in for unset epochs use the worker\'s per-dataset default', async () => {
+  const training = nodeAt(await loadSpecSchema(), 'training')!;
+  const others = [...new Set(Object.entries(DATASET_DEFAULTS).filter(([d]) => d !== 'cifar10').map(([, v]) => v.epochs))];
+  assert.equal(others.length, 1, 'the rules assume one default for every dataset but cifar10');
+  const expr = `(has(self.epochs) ? self.epochs : (self.dataset == 'cifar10' ? ${DATASET_DEFAULTS.cifar10.epochs} : ${others[0]}))`;
+  const warmupRules = (training['x-kubernetes-validations'] ?? []).filter((r) => r.rule.includes('warmupEpochs'));
+  assert.equal(warmupRules.length, 2, 'warm-up at most epochs, and below epochs for cosine');
+  for (const r of warmupRules) {
+    assert.ok(r.rule.includes(expr), `${r.rule}\nshould contain ${expr}`);
+    assert.ok(r.message?.includes(`unset epochs means ${others[0]}, or ${DATASET_DEFAULTS.cifar10.epochs} on cifar10`), r.message);
+  }
+});
