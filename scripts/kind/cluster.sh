@@ -14,13 +14,8 @@
 # Environment: KIND_CLUSTER_NAME (default dat-e2e), DAT_CACHE.
 set -euo pipefail
 
-readonly ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-# shellcheck source=versions.env
-source "${ROOT}/scripts/kind/versions.env"
-readonly CACHE="${DAT_CACHE:-${HOME}/.cache/dat-operator}"
-readonly KIND="${CACHE}/kind-tools/${KIND_TOOLS_REV}/bin/kind"
-readonly CLUSTER="${KIND_CLUSTER_NAME:-dat-e2e}"
-readonly KUBECONFIG_PATH="${CACHE}/kind/${CLUSTER}.kubeconfig"
+# shellcheck source=cluster-env.sh
+source "$(dirname "${BASH_SOURCE[0]}")/cluster-env.sh"
 readonly APP_VERSION="$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "${ROOT}/charts/dat-operator/Chart.yaml")"
 # shellcheck source=../prometheus/versions.env
 readonly PROMETHEUS_IMAGE="dat-operator.local/prometheus:$(source "${ROOT}/scripts/prometheus/versions.env" && echo "${PROMETHEUS_VERSION}")"

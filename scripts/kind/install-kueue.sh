@@ -11,13 +11,8 @@
 # Usage: install-kueue.sh   (KIND_CLUSTER_NAME: default dat-e2e; DAT_CACHE)
 set -euo pipefail
 
-readonly ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-# shellcheck source=versions.env
-source "${ROOT}/scripts/kind/versions.env"
-readonly CACHE="${DAT_CACHE:-${HOME}/.cache/dat-operator}"
-readonly KIND="${CACHE}/kind-tools/${KIND_TOOLS_REV}/bin/kind"
-readonly CLUSTER="${KIND_CLUSTER_NAME:-dat-e2e}"
-readonly KUBECONFIG_PATH="${CACHE}/kind/${CLUSTER}.kubeconfig"
+# shellcheck source=cluster-env.sh
+source "$(dirname "${BASH_SOURCE[0]}")/cluster-env.sh"
 readonly KUEUE_VERSION="$(sed -n 's/^require sigs.k8s.io\/kueue \(v[^ ]*\)$/\1/p' "${ROOT}/scripts/kueue/go.mod")"
 readonly IMAGE="dat-operator.local/kueue:${KUEUE_VERSION}"
 readonly BASE="dat-operator/base-net:trixie"
