@@ -109,8 +109,10 @@ async function applyQueuedJob(c: E2EContext, ns: string, name: string, priority:
   return queued;
 }
 
-/** A short run (one epoch of `limit` images): the jobs that only need to hold the quota for a while. */
-const shortTraining = (limit: number): DeepPartial<DATJob['spec']> => ({ training: { limit, epochs: 1, schedule: { type: 'cosine', warmupEpochs: 0 }, evaluation: { everyEpochs: 1, size: 200 } } });
+/** A short run (`epochs` passes over `limit` images): the jobs that only need to hold the quota for a while. */
+const shortTraining = (limit: number, epochs = 1): DeepPartial<DATJob['spec']> => ({
+  training: { limit, epochs, schedule: { type: 'cosine', warmupEpochs: 0 }, evaluation: { everyEpochs: epochs, size: 200 } },
+});
 
 const isGated = (p: V1Pod): boolean => (p.spec?.schedulingGates ?? []).some((g) => g.name === 'kueue.x-k8s.io/admission');
 const isBound = (p: V1Pod): boolean => (p.spec?.nodeName ?? '') !== '';
@@ -175,8 +177,9 @@ describe('Kueue admits DATJob gangs as one unit', { timeout: 60 * 60_000 }, () =
     await prepareNamespace(c, aNs);
     await prepareNamespace(c, bNs);
     await c.scenario(t, aNs, 'first', async () => {
-      // 50 steps (~25 s measured here): long enough to watch the second job wait.
-      await applyQueuedJob(c, aNs, 'first', PRIORITY.low, shortTraining(9600));
+      // 150 steps: long enough to watch the second job wait. One epoch (50 steps) ran 18 s on a quiet
+      // machine, and the second job was sampled only 4 times.
+      await applyQueuedJob(c, aNs, 'first', PRIORITY.low, shortTraining(9600, 3));
       await waitForRunningWorker(c.cli, aNs, 'first', 0, 0, TIMEOUTS.running);
       // The example's 3 epochs took 55 s on a quiet machine: 6 leave time to preempt it mid-run in the next test.
       await applyQueuedJob(c, bNs, 'second', PRIORITY.low, { training: { epochs: 6 } });
