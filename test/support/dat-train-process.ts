@@ -48,3 +48,16 @@ export function startDatTrain(args: readonly string[], env: Record<string, strin
     });
   return { child, pid: child.pid!, lines, exited, waitForLine };
 }
+
+/** A tiny `dat train` run (mlp on 192 digits, cpu backend): the process tests need a run, not a model. */
+export const TINY_TRAIN_ARGS: readonly string[] = ['--dataset', 'mnist', '--limit', '192', '--test-size', '64', '--model', 'mlp', '--attack', 'fgsm', '--batch-size', '32', '--eval-size', '32', '--eval-attack-steps', '1', '--backend', 'cpu', '--progress', 'plain'];
+
+/** Whether a process with this pid still exists (signal 0 probes without signalling). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

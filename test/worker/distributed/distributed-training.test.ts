@@ -8,21 +8,14 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startDatTrain } from '../../support/dat-train-process.js';
+import { isAlive, startDatTrain, TINY_TRAIN_ARGS } from '../../support/dat-train-process.js';
 import { REQUIRE_NATIVE_ENV } from '../backend/_compare.js';
 
-const TINY = ['--dataset', 'mnist', '--limit', '192', '--test-size', '64', '--model', 'mlp', '--attack', 'fgsm', '--batch-size', '32', '--eval-size', '32', '--eval-attack-steps', '1', '--backend', 'cpu', '--progress', 'plain'];
+const TINY = TINY_TRAIN_ARGS;
 
 const startDat = startDatTrain;
 
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
+const alive = isAlive;
 
 test('3 workers with sign-ef hold bit-identical weights after every step', { timeout: 120_000 }, async () => {
   const out = await mkdtemp(join(tmpdir(), 'dat-dist-'));

@@ -11,21 +11,14 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startDatTrain, type DatTrainRun } from '../../support/dat-train-process.js';
+import { isAlive, startDatTrain, TINY_TRAIN_ARGS, type DatTrainRun } from '../../support/dat-train-process.js';
 
-const TINY = ['--dataset', 'mnist', '--limit', '192', '--test-size', '64', '--model', 'mlp', '--attack', 'fgsm', '--batch-size', '32', '--eval-size', '32', '--eval-attack-steps', '1', '--backend', 'cpu', '--progress', 'plain'];
+const TINY = TINY_TRAIN_ARGS;
 
 type Run = DatTrainRun;
 const startDat = startDatTrain;
 
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
+const alive = isAlive;
 
 /** Last resort so no test leaves a process behind (SIGCONT first, in case one was stopped). */
 function killAll(pids: readonly number[]): void {
