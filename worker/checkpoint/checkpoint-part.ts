@@ -10,7 +10,7 @@
  * meta records each part's tensor names explicitly, so decoding never splits
  * names by prefix.
  */
-import { DataError } from '../util/errors.js';
+import { DataError, getErrorMessage } from '../util/errors.js';
 
 /** What one part saves: named tensors and JSON. */
 export interface SavedPart {
@@ -110,8 +110,17 @@ export function checkParts(parts: readonly CheckpointPart[], saved: ReadonlyMap<
       if (part.required === true) throw new DataError(`checkpoint ${file} is not a complete training checkpoint: ${part.key} is missing`);
       continue;
     }
-    const reason = part.check?.(got);
+    const reason = checkOne(part, got);
     if (reason !== undefined) throw new DataError(`checkpoint ${file} is inconsistent: ${part.key}: ${reason}`);
+  }
+}
+
+/** A part's check, where a check that throws on garbage counts as a reason, not a crash. */
+function checkOne(part: CheckpointPart, saved: SavedPart): string | undefined {
+  try {
+    return part.check?.(saved);
+  } catch (err) {
+    return getErrorMessage(err);
   }
 }
 

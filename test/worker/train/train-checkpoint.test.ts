@@ -123,6 +123,42 @@ describe("each part's own check", () => {
   }
 });
 
+describe('decoding garbage', () => {
+  /** Replacements a hostile or buggy writer could put anywhere in the meta. */
+  const JUNK: unknown[] = [null, 0, -1, 1.5, 'x', [], {}, [null], { tensors: null }, { scope: 'run', tensors: [null] }];
+
+  /** Every path to a value in `v`. */
+  function paths(v: unknown, at: (string | number)[] = []): (string | number)[][] {
+    if (v === null || typeof v !== 'object') return [at];
+    return [at, ...Object.entries(v).flatMap(([k, c]) => paths(c, [...at, Array.isArray(v) ? Number(k) : k]))];
+  }
+
+  function replaced(v: unknown, path: readonly (string | number)[], junk: unknown): unknown {
+    if (path.length === 0) return junk;
+    const copy = (Array.isArray(v) ? [...v] : { ...(v as object) }) as Record<string | number, unknown>;
+    copy[path[0]!] = replaced(copy[path[0]!], path.slice(1), junk);
+    return copy;
+  }
+
+  it('every field of the meta replaced by junk decodes, or fails with a DataError (never a TypeError)', () => {
+    const body = roundTrip(encodeTrainCheckpoint(0, 6, chiefParts(true), fingerprint));
+    const parts = [createWeightsPart({} as tf.LayersModel), createOptimizerPart({} as Optimizer)];
+    let cases = 0;
+    for (const path of paths(body.meta)) {
+      for (const junk of JUNK) {
+        cases++;
+        try {
+          const got = decodeTrainCheckpoint({ meta: replaced(body.meta, path, junk), tensors: body.tensors }, 'fuzz');
+          checkParts(parts, got.parts, 'fuzz');
+        } catch (err) {
+          assert.ok(err instanceof DataError, `${path.join('.')} = ${JSON.stringify(junk)}: ${String(err)}`);
+        }
+      }
+    }
+    assert.ok(cases > 500, `${cases} cases`);
+  });
+});
+
 describe('format 1 checkpoints (written before the parts) stay loadable', () => {
   /** Rank 0's and rank 1's files as format 1 wrote them (its encoder, inlined). */
   const v1Chief = {

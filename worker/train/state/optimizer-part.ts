@@ -37,6 +37,7 @@ function checkOptimizer(saved: SavedPart): string | undefined {
   const meta = saved.meta as Partial<OptimizerMeta> | undefined;
   if (meta === null || typeof meta !== 'object' || typeof meta.id !== 'string' || !Array.isArray(meta.slots)) return 'the optimizer state is missing';
   for (const slot of meta.slots as OptimizerMeta['slots']) {
+    if (slot === null || typeof slot !== 'object' || typeof slot.name !== 'string' || !Array.isArray(slot.shape)) return 'an optimizer slot is malformed';
     const values = saved.tensors.get(slot.name);
     if (values === undefined) return `optimizer slot ${slot.name} is missing`;
     const size = slot.shape.reduce((a, b) => a * b, 1);
