@@ -50,8 +50,10 @@ export function createLoopPart(state: LoopState): CheckpointPart {
     check: checkLoop,
     load: (saved) => {
       const s = saved.meta as LoopState;
-      // Absent optional fields must clear what a fresh state holds, not keep it.
-      Object.assign(state, createLoopState(), { lastEval: undefined, collapse: undefined }, s, { history: [...s.history] });
+      // Optional fields absent from the checkpoint must not survive from before the load.
+      delete state.lastEval;
+      delete state.collapse;
+      Object.assign(state, createLoopState(), s, { history: [...s.history] });
     },
   };
 }
