@@ -113,6 +113,9 @@ const STATE_NAME = /^(worker|server)\/(\d+)$/;
 export const SIGN_EF_PART = 'sign-ef';
 
 export class SignEfHook implements CheckpointPart {
+  /** Checkpoint part key: each rank saves its own error memories. */
+  readonly key = SIGN_EF_PART;
+  readonly scope = PART_SCOPES.rank;
   /** Worker error memory, keyed by bucket index. */
   private readonly workerError = new Map<number, Float32Array>();
   /** Server error memory for the chunk this rank owns, keyed by bucket index. */
@@ -164,10 +167,6 @@ export class SignEfHook implements CheckpointPart {
     }
     return out;
   };
-
-  /** Checkpoint part key: each rank saves its own error memories. */
-  readonly key = SIGN_EF_PART;
-  readonly scope = PART_SCOPES.rank;
 
   /**
    * The error memories for a checkpoint, as `worker/<bucket>` and

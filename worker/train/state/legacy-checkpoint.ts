@@ -12,8 +12,7 @@ import type { RunFingerprint } from '../run-config.js';
 import { BATCH_NORM_PART } from './batch-norm-part.js';
 import { GUARD_PART } from './guard-part.js';
 import { LOOP_PART } from './loop-state.js';
-import type { OptimizerMeta } from './optimizer-part.js';
-import { OPTIMIZER_PART } from './optimizer-part.js';
+import { OPTIMIZER_PART, type OptimizerMeta } from './optimizer-part.js';
 import { WEIGHTS_PART } from './weights-part.js';
 
 const LEGACY_VERSION = 1;
