@@ -74,10 +74,11 @@ export async function setupRun(opts: TrainOptions, ctx: RunContext): Promise<Tra
     throw new ConfigError(`--batch-size ${opts.batchSize}: ${train.n} training examples give no full global batch of ${ctx.worldSize} x ${opts.batchSize}; lower --batch-size or raise --limit`);
   }
   // Step 2
-  const model = createModel(opts.model, dataset.inputShape, dataset.numClasses, opts.seed);
   const optimizer = createRunOptimizer(opts, ctx);
-  const compiled = ctx.compileStep?.(model);
+  const model = createModel(opts.model, dataset.inputShape, dataset.numClasses, opts.seed);
+  let compiled: CompiledStep | undefined;
   try {
+    compiled = ctx.compileStep?.(model);
     // Step 3
     return await assembleRun({ opts, ctx, startedAt, dataset, train, steps, model, optimizer, compiled, report });
   } catch (err) {
