@@ -2,8 +2,9 @@
  * Checkpoints on a shared directory (the job's checkpoint volume).
  *
  * Layout: `<dir>/step-<00000000>/rank-<r>.ckpt` plus `rank-<r>.manifest.json`.
- * Rank 0's file holds the model, optimizer state and run position; every rank's
- * file holds its own compression residuals. A checkpoint is complete when all
+ * Rank 0's file holds the parts of the whole run (model, optimizer state, run
+ * position); every rank's file holds its own parts, such as compression
+ * memories (checkpoint-part.ts, worker/train/train-checkpoint.ts). A checkpoint is complete when all
  * `worldSize` manifests exist and every file matches its manifest's size and
  * SHA-256: a crash mid-write leaves an incomplete checkpoint that readers skip,
  * and the previous complete one is kept until a newer one is complete.

@@ -128,7 +128,7 @@ async function runRank(opts: TrainOptions, env: WorkerEnv, log: Logger, watch: (
     const backend = await selectBackend(opts.backend, log);
 
     // Step 4
-    const { reducer, stats, state: reducerState } = createGradientReducer({
+    const { reducer, stats, parts: reducerParts } = createGradientReducer({
       collective,
       compression: opts.compression,
       warmupSteps: opts.compressionWarmupSteps,
@@ -164,8 +164,8 @@ async function runRank(opts: TrainOptions, env: WorkerEnv, log: Logger, watch: (
       },
       bytesSentLastStep: () => stats.lastStepBytes,
       log,
-      // Checkpoints carry each rank's compression residuals (sign-ef) so a resume continues the error feedback.
-      ...(reducerState !== undefined ? { reducerState } : {}),
+      // Checkpoints carry each rank's compression memories (sign-ef, local moments) so a resume continues the error feedback.
+      parts: reducerParts,
       isChief: env.rank === 0,
       backend: backend.name,
       compileStep: stepCompiler(log),

@@ -2,50 +2,33 @@
  * The side effects of checkpoint and resume for the training loop, on top of
  * worker/checkpoint/checkpoint-store.ts (atomic files, SHA-256 manifests,
  * complete-checkpoint listing, pruning) and the pure bodies of
- * `train-checkpoint.ts`.
+ * `train-checkpoint.ts`, over the run's registered checkpoint parts
+ * (state/register-parts.ts).
  *
  * Resume, on every rank:
  * 1. Rank 0 lists the complete checkpoints of any ring size and
  *    configuration (verifying every rank's file on the shared volume against
  *    its checksum), newest first.
- * 2. Rank 0 picks the newest one whose files also decode (a file can pass its
- *    checksum and still be malformed), warns about each newer one it skipped
+ * 2. Rank 0 picks the newest one whose files also decode and pass each
+ *    registered part's own check (a file can pass its checksum and still be
+ *    malformed), warns about each newer one it skipped
  *    with the reason, and broadcasts its step and ring size, so all ranks load
  *    the same step even if a file changes between their listings.
  * 3. Every rank reads rank 0's file and refuses it when it was written with
  *    another configuration (run-config.ts): another configuration's
  *    checkpoint is never skipped, or this run would start over next to it.
- * 4. Every rank reads its own file (BatchNorm statistics of ranks > 0,
- *    compression residuals).
+ * 4. Every rank reads its own file (its `rank` parts: BatchNorm statistics
+ *    of ranks > 0, compression memories).
+ * 5. Every rank loads the parts: rank 0's `run` parts and its own `rank` ones.
  */
 import { dirname, join } from 'node:path';
+import { checkParts, loadParts, PART_SCOPES, saveParts, type CheckpointPart, type DecodedPart } from '../checkpoint/checkpoint-part.js';
 import type { CheckpointRef, SkippedCheckpoint } from '../checkpoint/checkpoint-store.js';
 import { listCheckpoints, readCheckpoint, stepDirName, writeCheckpoint } from '../checkpoint/checkpoint-store.js';
 import { ConfigError, DatError, getErrorMessage } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { checkResumeConfig, type ConfigDifference, type RunFingerprint } from './run-config.js';
-import {
-  CheckpointVersionError,
-  decodeChiefCheckpoint,
-  decodeRankMeta,
-  decodeResiduals,
-  encodeChiefCheckpoint,
-  encodeRankCheckpoint,
-  type CheckpointBody,
-  type Residuals,
-  type TrainCheckpointMeta,
-  type TrainSnapshot,
-} from './train-checkpoint.js';
-
-/**
- * Save/restore of a gradient reducer's internal state (compression
- * error-feedback residuals); provided by the distributed worker when its
- * compressor keeps state. Names are the reducer's own (e.g. `worker/0`).
- */
-export interface ReducerStateHooks {
-  save(): Map<string, Float32Array>;
-  load(m: Map<string, Float32Array>): void;
-}
+import { CheckpointVersionError, decodeTrainCheckpoint, encodeTrainCheckpoint, requireFingerprint, type DecodedCheckpoint } from './train-checkpoint.js';
 
 /** What the checkpoint functions need to know about the ring. */
 export interface CheckpointRing {
@@ -53,37 +36,28 @@ export interface CheckpointRing {
   readonly worldSize: number;
   /** Rank 0's buffer on every rank (agreement on the step to resume from). */
   broadcastWeights?(flat: Float32Array): Promise<Float32Array>;
-  readonly reducerState?: ReducerStateHooks;
   readonly log: Logger;
 }
 
-/** Name of the non-trainable weights (BatchNorm statistics) a rank > 0 keeps in its own file. */
-export const RANK_NON_TRAINABLE = 'model/non-trainable';
-
-/** What this rank writes besides rank 0's snapshot. */
-export interface RankExtras {
-  /** This rank's non-trainable weights (ranks > 0; BatchNorm statistics drift per rank within an epoch). */
-  readonly nonTrainable?: Float32Array;
-  /** The run's configuration identity for the manifest (run-config.ts `configId`); pruning keeps other ones. */
+/** What identifies the run in the files it writes. */
+export interface CheckpointHeader {
+  /** The run's configuration (rank 0's file). */
+  readonly fingerprint: RunFingerprint;
+  /** Its identity for the manifests (run-config.ts `configId`); pruning keeps other ones. */
   readonly configId?: string;
 }
 
-/**
- * Writes this rank's file of the checkpoint at `globalStep`: the snapshot on
- * rank 0 (`snap` is ignored elsewhere), residuals and extras on every rank.
- */
-export async function writeTrainCheckpoint(dir: string, ring: CheckpointRing, globalStep: number, snap: TrainSnapshot | undefined, extras: RankExtras = {}): Promise<void> {
-  const residuals: Residuals | undefined = ring.reducerState?.save();
-  let body: CheckpointBody;
-  if (ring.rank === 0) {
-    if (snap === undefined) throw new DatError('writeTrainCheckpoint: rank 0 needs the run snapshot', { retryable: false });
-    body = encodeChiefCheckpoint(snap, residuals);
-  } else {
-    body = encodeRankCheckpoint(ring.rank, globalStep, residuals);
-    if (extras.nonTrainable !== undefined) body.tensors.set(RANK_NON_TRAINABLE, extras.nonTrainable);
-  }
+/** The parts a rank writes into its own file: all of them on rank 0, its `rank` parts elsewhere. */
+function partsWrittenBy(rank: number, parts: readonly CheckpointPart[]): readonly CheckpointPart[] {
+  return rank === 0 ? parts : parts.filter((p) => p.scope === PART_SCOPES.rank);
+}
+
+/** Writes this rank's file of the checkpoint at `globalStep`: every part it holds (see {@link partsWrittenBy}). */
+export async function writeTrainCheckpoint(dir: string, ring: CheckpointRing, globalStep: number, parts: readonly CheckpointPart[], header: CheckpointHeader): Promise<void> {
+  const saved = await saveParts(partsWrittenBy(ring.rank, parts));
+  const body = encodeTrainCheckpoint(ring.rank, globalStep, saved, ring.rank === 0 ? header.fingerprint : undefined);
   try {
-    const { configId } = extras;
+    const { configId } = header;
     await writeCheckpoint(dir, { step: globalStep, rank: ring.rank, worldSize: ring.worldSize, tensors: body.tensors, meta: body.meta, ...(configId !== undefined ? { configId } : {}) });
   } catch (err) {
     const msg = `failed to write checkpoint ${stepDirName(globalStep)} in ${dir}: ${getErrorMessage(err)}`;
@@ -106,20 +80,24 @@ function decodeChoice(buf: Float32Array, dir: string): CheckpointRef | undefined
   return { step, dir: join(dir, stepDirName(step)), ...(worldSize > 0 ? { worldSize } : {}) };
 }
 
+/** Reads and decodes rank `rank`'s file, then runs the part checks that apply to it (DataError when it fails). */
+async function readRankFile(ref: CheckpointRef, rank: number, worldSize: number, parts: readonly CheckpointPart[]): Promise<DecodedCheckpoint> {
+  const file = join(ref.dir, `rank-${rank}`);
+  const decoded = decodeTrainCheckpoint(await readCheckpoint(ref, rank, worldSize), file);
+  if (rank === 0) requireFingerprint(decoded, file);
+  checkParts(partsWrittenBy(rank, parts), decoded.parts, file);
+  return decoded;
+}
+
 /**
  * Why the complete checkpoint `ref` cannot be loaded although it passed its
  * checksums (undefined: it decodes). A checkpoint of another format version
  * throws: it is not damage, and skipping it would let this run overwrite it.
  */
-async function undecodableReason(ref: CheckpointRef): Promise<string | undefined> {
+async function undecodableReason(ref: CheckpointRef, parts: readonly CheckpointPart[]): Promise<string | undefined> {
   const worldSize = ref.worldSize ?? 1;
   try {
-    for (let r = 0; r < worldSize; r++) {
-      const contents = await readCheckpoint<TrainCheckpointMeta>(ref, r, worldSize);
-      const file = join(ref.dir, `rank-${r}`);
-      if (r === 0) decodeChiefCheckpoint(contents, file);
-      else decodeRankMeta(contents.meta, file);
-    }
+    for (let r = 0; r < worldSize; r++) await readRankFile(ref, r, worldSize, parts);
   } catch (err) {
     if (err instanceof CheckpointVersionError) throw err;
     return `it passes its checksums but cannot be decoded: ${getErrorMessage(err)}`;
@@ -128,14 +106,14 @@ async function undecodableReason(ref: CheckpointRef): Promise<string | undefined
 }
 
 /** Steps 1-2 on rank 0: the newest loadable checkpoint, warning about every newer one skipped. */
-async function chooseResumeCheckpoint(dir: string, log: Logger): Promise<CheckpointRef | undefined> {
+async function chooseResumeCheckpoint(dir: string, parts: readonly CheckpointPart[], log: Logger): Promise<CheckpointRef | undefined> {
   // Step 1
   const { complete, skipped } = await listCheckpoints(dir);
   // Step 2
   const undecodable: SkippedCheckpoint[] = [];
   let chosen: CheckpointRef | undefined;
   for (const ref of complete) {
-    const reason = await undecodableReason(ref);
+    const reason = await undecodableReason(ref, parts);
     if (reason === undefined) {
       chosen = ref;
       break;
@@ -154,9 +132,9 @@ async function chooseResumeCheckpoint(dir: string, log: Logger): Promise<Checkpo
  * Steps 1-2: the checkpoint every rank resumes from, or undefined for a fresh
  * start. Collective when the ring has more than one rank.
  */
-export async function agreeOnResumeCheckpoint(dir: string, ring: CheckpointRing): Promise<CheckpointRef | undefined> {
+export async function agreeOnResumeCheckpoint(dir: string, ring: CheckpointRing, parts: readonly CheckpointPart[]): Promise<CheckpointRef | undefined> {
   const collective = ring.broadcastWeights !== undefined && ring.worldSize > 1;
-  const chosen = ring.rank === 0 || !collective ? await chooseResumeCheckpoint(dir, ring.log) : undefined;
+  const chosen = ring.rank === 0 || !collective ? await chooseResumeCheckpoint(dir, parts, ring.log) : undefined;
   if (!collective) return chosen;
   const agreed = decodeChoice(await ring.broadcastWeights!(encodeChoice(chosen)), dir);
   return chosen?.step === agreed?.step ? chosen : agreed;
@@ -164,10 +142,10 @@ export async function agreeOnResumeCheckpoint(dir: string, ring: CheckpointRing)
 
 /** What a rank restores from a checkpoint. */
 export interface RestoredCheckpoint {
-  readonly snapshot: TrainSnapshot;
-  readonly residuals: Map<string, Float32Array>;
-  /** This rank's own non-trainable weights (ranks > 0 only). */
-  readonly nonTrainable?: Float32Array;
+  /** The run's configuration when the checkpoint was written. */
+  readonly fingerprint: RunFingerprint;
+  /** What this rank loads: rank 0's `run` parts and its own `rank` parts, checked. */
+  readonly parts: ReadonlyMap<string, DecodedPart>;
   /** Differences from the checkpoint's configuration that `--allow-config-change` accepted. */
   readonly changed: readonly ConfigDifference[];
 }
@@ -179,30 +157,28 @@ export interface ResumeExpectation {
   readonly allowChanges: readonly string[];
 }
 
-/** Steps 3-4: reads rank 0's snapshot, checks its configuration against `expect`, then reads this rank's own file. */
-export async function readTrainCheckpoint(ref: CheckpointRef, ring: CheckpointRing, expect?: ResumeExpectation): Promise<RestoredCheckpoint> {
+/** Steps 3-4: reads rank 0's file, checks its configuration against `expect`, then reads this rank's own file. */
+export async function readTrainCheckpoint(ref: CheckpointRef, ring: CheckpointRing, parts: readonly CheckpointPart[], expect?: ResumeExpectation): Promise<RestoredCheckpoint> {
   const worldSize = ref.worldSize ?? ring.worldSize;
-  let snapshot: TrainSnapshot;
-  let chiefTensors: ReadonlyMap<string, Float32Array>;
+  let chief: DecodedCheckpoint;
   try {
-    const chiefFile = await readCheckpoint<TrainCheckpointMeta>(ref, 0, worldSize);
-    snapshot = decodeChiefCheckpoint(chiefFile, join(ref.dir, 'rank-0'));
-    chiefTensors = chiefFile.tensors;
+    chief = await readRankFile(ref, 0, worldSize, parts);
   } catch (err) {
     throw readFailure(ref, ring, err);
   }
+  const fingerprint = requireFingerprint(chief, join(ref.dir, 'rank-0'));
   // Step 3 (outside the try: a refusal is permanent, not a flaky read)
-  const changed = expect === undefined ? [] : checkResumeConfig(snapshot.fingerprint, expect.fingerprint, expect.allowChanges, `${stepDirName(ref.step)} in ${dirname(ref.dir)}`);
-  if (ring.rank === 0) return { snapshot, residuals: decodeResiduals(chiefTensors), changed };
+  const changed = expect === undefined ? [] : checkResumeConfig(fingerprint, expect.fingerprint, expect.allowChanges, `${stepDirName(ref.step)} in ${dirname(ref.dir)}`);
+  if (ring.rank === 0) return { fingerprint, parts: chief.parts, changed };
   // Step 4
+  let own: DecodedCheckpoint;
   try {
-    const own = await readCheckpoint<TrainCheckpointMeta>(ref, ring.rank, worldSize);
-    decodeRankMeta(own.meta, join(ref.dir, `rank-${ring.rank}`));
-    const nonTrainable = own.tensors.get(RANK_NON_TRAINABLE);
-    return { snapshot, residuals: decodeResiduals(own.tensors), ...(nonTrainable !== undefined ? { nonTrainable } : {}), changed };
+    own = await readRankFile(ref, ring.rank, worldSize, parts);
   } catch (err) {
     throw readFailure(ref, ring, err);
   }
+  const ofScope = (d: DecodedCheckpoint, scope: string): [string, DecodedPart][] => [...d.parts].filter(([, p]) => p.scope === scope);
+  return { fingerprint, parts: new Map([...ofScope(chief, PART_SCOPES.run), ...ofScope(own, PART_SCOPES.rank)]), changed };
 }
 
 function readFailure(ref: CheckpointRef, ring: CheckpointRing, err: unknown): DatError {
@@ -212,8 +188,8 @@ function readFailure(ref: CheckpointRef, ring: CheckpointRing, err: unknown): Da
   return new DatError(msg, { retryable: true, cause: err });
 }
 
-/** Loads residuals into the reducer; warns when the checkpoint has some but the reducer cannot take them. */
-export function restoreResiduals(ring: CheckpointRing, residuals: Map<string, Float32Array>, step: number): void {
-  if (ring.reducerState !== undefined) ring.reducerState.load(residuals);
-  else if (residuals.size > 0) ring.log.warn('Dropped compression residuals from checkpoint: the reducer keeps no state', { step, tensors: residuals.size });
+/** Step 5: loads every registered part the checkpoint holds; warns about saved parts this run has no part for. */
+export function restoreParts(ring: CheckpointRing, parts: readonly CheckpointPart[], restored: RestoredCheckpoint, step: number): void {
+  const dropped = loadParts(parts, restored.parts);
+  if (dropped.length > 0) ring.log.warn('Dropped checkpoint parts this run keeps no state for', { step, parts: dropped.join(',') });
 }

@@ -11,7 +11,7 @@ import { parseProgressLine } from '../../../worker/cli/progress-display.js';
 import type { ProgressReport } from '../../../worker/contract.js';
 import type { RunMetrics } from '../../../worker/train/metrics.js';
 import { agreeOnResumeCheckpoint, readTrainCheckpoint, writeTrainCheckpoint, type CheckpointRing } from '../../../worker/train/resume.js';
-import type { TrainSnapshot } from '../../../worker/train/train-checkpoint.js';
+import { PART_SCOPES, type CheckpointPart, type SavedPart } from '../../../worker/checkpoint/checkpoint-part.js';
 import { buildRunFingerprint } from '../../../worker/train/run-config.js';
 import { resolveTrainOptions } from '../../../worker/cli/defaults.js';
 import { createLogger, silentLogger } from '../../../worker/util/log.js';
@@ -31,21 +31,28 @@ const TINY_FINGERPRINT = buildRunFingerprint(resolveTrainOptions({ model: 'mlp',
   weightCount: 2,
 });
 
-function tinySnapshot(step: number): TrainSnapshot {
-  return {
-    position: { epoch: 0, stepInEpoch: step, globalStep: step },
-    fingerprint: TINY_FINGERPRINT,
-    weights: Float32Array.from([step, -step]),
-    optimizer: { id: 'sgd', step, slots: [] },
-    loop: { epochLossSum: 0, epochSeconds: 0, trainSecondsTotal: 0, history: [], lastEvalEpoch: -1 },
-  };
+/** The run's state at `step` (one `run` part standing for weights, optimizer and position). */
+function tinyRunState(step: number): SavedPart {
+  return { meta: { epoch: 0, stepInEpoch: step, globalStep: step }, tensors: new Map([['weights', Float32Array.from([step, -step])]]) };
+}
+
+/**
+ * A rank's parts at `step`: the run state (saved by rank 0 only), its own
+ * residuals, and its own BatchNorm statistics (ranks > 0).
+ */
+function tinyParts(rank: number, step: number): CheckpointPart[] {
+  const load = (): void => {};
+  return [
+    { key: 'run', scope: PART_SCOPES.run, required: true, save: () => tinyRunState(step), load },
+    { key: 'residual', scope: PART_SCOPES.rank, save: () => ({ tensors: new Map([[`worker/${rank}`, Float32Array.of(rank + 0.5)]]) }), load },
+    { key: 'batch-norm', scope: PART_SCOPES.rank, save: () => (rank === 0 ? undefined : { tensors: new Map([['statistics', Float32Array.of(step * 10)]]) }), load },
+  ];
 }
 
 /** Two in-process "ranks" whose broadcast hands rank 0's buffer to both (a stand-in for the ring's broadcast). */
 function pairRings(log: (line: string) => void): [CheckpointRing, CheckpointRing] {
   let resolveRoot!: (b: Float32Array) => void;
   const root = new Promise<Float32Array>((r) => (resolveRoot = r));
-  const residuals = new Map<string, Float32Array>();
   const ring = (rank: number): CheckpointRing => ({
     rank,
     worldSize: 2,
@@ -54,7 +61,6 @@ function pairRings(log: (line: string) => void): [CheckpointRing, CheckpointRing
       if (rank === 0) resolveRoot(flat.slice());
       return root;
     },
-    reducerState: { save: () => new Map([[`worker/${rank}`, Float32Array.of(rank + 0.5)]]), load: (m) => m.forEach((v, k) => residuals.set(`${rank}:${k}`, v)) },
   });
   return [ring(0), ring(1)];
 }
@@ -64,35 +70,38 @@ describe('agreeOnResumeCheckpoint + readTrainCheckpoint (two ranks, one shared v
     await withDir(async (dir) => {
       const lines: string[] = [];
       const [r0, r1] = pairRings((l) => lines.push(l));
+      const header = { fingerprint: TINY_FINGERPRINT };
       for (const step of [4, 8]) {
-        await writeTrainCheckpoint(dir, r1, step, undefined, { nonTrainable: Float32Array.of(step * 10) });
-        await writeTrainCheckpoint(dir, r0, step, tinySnapshot(step));
+        await writeTrainCheckpoint(dir, r1, step, tinyParts(1, step), header);
+        await writeTrainCheckpoint(dir, r0, step, tinyParts(0, step), header);
       }
       // Step 12: rank 0 finished, rank 1 was killed before its manifest.
       await writeCheckpoint(dir, { step: 12, rank: 0, worldSize: 2, tensors: new Map(), meta: {} });
 
-      const [ref0, ref1] = await Promise.all([agreeOnResumeCheckpoint(dir, r0), agreeOnResumeCheckpoint(dir, r1)]);
+      const [ref0, ref1] = await Promise.all([agreeOnResumeCheckpoint(dir, r0, tinyParts(0, 0)), agreeOnResumeCheckpoint(dir, r1, tinyParts(1, 0))]);
       assert.equal(ref0?.step, 8);
       assert.equal(ref1?.step, 8);
       assert.equal(ref1?.dir, join(dir, stepDirName(8)));
       assert.equal(lines.length, 1, lines.join('\n'));
       assert.match(lines[0]!, /WARN Skipped checkpoint step=12 reason="rank 1 has not finished writing \(no manifest\)"/);
 
-      const got0 = await readTrainCheckpoint(ref0!, r0);
-      const got1 = await readTrainCheckpoint(ref1!, r1);
-      assert.deepEqual(got0.snapshot, tinySnapshot(8));
-      assert.deepEqual(got1.snapshot, tinySnapshot(8), 'every rank reads rank 0 model state');
-      assert.deepEqual(got0.residuals, new Map([['worker/0', Float32Array.of(0.5)]]));
-      assert.deepEqual(got1.residuals, new Map([['worker/1', Float32Array.of(1.5)]]));
-      assert.deepEqual(got1.nonTrainable, Float32Array.of(80), "rank 1's own BatchNorm statistics");
-      assert.equal(got0.nonTrainable, undefined);
+      const got0 = await readTrainCheckpoint(ref0!, r0, tinyParts(0, 0));
+      const got1 = await readTrainCheckpoint(ref1!, r1, tinyParts(1, 0));
+      const runState = { scope: PART_SCOPES.run, ...tinyRunState(8) };
+      assert.deepEqual(got0.parts.get('run'), runState);
+      assert.deepEqual(got1.parts.get('run'), runState, 'every rank reads rank 0 model state');
+      assert.deepEqual(got1.fingerprint, TINY_FINGERPRINT);
+      assert.deepEqual(got0.parts.get('residual')?.tensors, new Map([['worker/0', Float32Array.of(0.5)]]));
+      assert.deepEqual(got1.parts.get('residual')?.tensors, new Map([['worker/1', Float32Array.of(1.5)]]));
+      assert.deepEqual(got1.parts.get('batch-norm')?.tensors.get('statistics'), Float32Array.of(80), "rank 1's own BatchNorm statistics");
+      assert.equal(got0.parts.get('batch-norm'), undefined);
     });
   });
 
   it('an empty directory means a fresh start on every rank', async () => {
     await withDir(async (dir) => {
       const [r0, r1] = pairRings(() => {});
-      assert.deepEqual(await Promise.all([agreeOnResumeCheckpoint(join(dir, 'none'), r0), agreeOnResumeCheckpoint(join(dir, 'none'), r1)]), [undefined, undefined]);
+      assert.deepEqual(await Promise.all([agreeOnResumeCheckpoint(join(dir, 'none'), r0, []), agreeOnResumeCheckpoint(join(dir, 'none'), r1, [])]), [undefined, undefined]);
     });
   });
 });

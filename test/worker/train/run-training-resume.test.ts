@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { selectBackend } from '../../../worker/backend/select-backend.js';
 import { listCompleteCheckpoints, stepDirName } from '../../../worker/checkpoint/checkpoint-store.js';
+import type { CheckpointPart } from '../../../worker/checkpoint/checkpoint-part.js';
 import { encodeTensorFile } from '../../../worker/checkpoint/tensor-file.js';
 import { exitCodeFor } from '../../../worker/cli/exit-code.js';
 import { EXIT_CODES, type TrainOptions } from '../../../worker/contract.js';
@@ -123,10 +124,12 @@ describe('a resume with another configuration is refused, listing the difference
     const ckpt = join(dir, 'ckpt');
     const one: CheckpointRing = { rank: 0, worldSize: 1, log: silentLogger };
     const [ref] = (await listCompleteCheckpoints(join(done.dir, 'ckpt'), 1)).complete;
-    const { snapshot } = await readTrainCheckpoint(ref!, one);
-    const fingerprint = { ...snapshot.fingerprint, worldSize: 2 };
+    const saved = await readTrainCheckpoint(ref!, one, []);
+    const fingerprint = { ...saved.fingerprint, worldSize: 2 };
+    // The saved parts written back as they are (rank 1's file gets the `rank` ones, which a 1-rank run has none of).
+    const parts: CheckpointPart[] = [...saved.parts].map(([key, p]) => ({ key, scope: p.scope, save: () => p, load: () => {} }));
     for (const rank of [1, 0]) {
-      await writeTrainCheckpoint(ckpt, { rank, worldSize: 2, log: silentLogger }, ref!.step, { ...snapshot, fingerprint }, { configId: configId(fingerprint) });
+      await writeTrainCheckpoint(ckpt, { rank, worldSize: 2, log: silentLogger }, ref!.step, parts, { fingerprint, configId: configId(fingerprint) });
     }
     const o = await train(makeTinyRun().output(join(dir, 'output')).checkpointDir(ckpt).opts());
     assertConfigError(o, [/ring size 2→1/]);

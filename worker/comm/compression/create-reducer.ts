@@ -3,13 +3,14 @@
  * wraps it with the uncompressed warm-up, and counts the bytes each step puts
  * on the wire.
  */
+import type { CheckpointPart } from '../../checkpoint/checkpoint-part.js';
 import type { CompressionId } from '../../contract.js';
 import type { Collective, GradientReducer } from '../collective.js';
 import { allreduceHook, withWarmup, type CommHook } from '../hooks.js';
 import { fp16Hook } from './fp16.js';
 import { MajorityVoteHook } from './majority-vote.js';
 import { Qsgd8Hook } from './qsgd8.js';
-import { LOCAL_MOMENTUM_STATE, LocalMomentum } from './local-momentum.js';
+import { LocalMomentum } from './local-momentum.js';
 import { SignEfHook } from './sign-ef.js';
 
 /** Options of {@link createGradientReducer}. */
@@ -57,21 +58,12 @@ export function createCommHook(compression: CompressionId, seed: number, segment
 }
 
 /**
- * Save/restore of a reducer's internal state (sign-ef's error-feedback
- * memory) for checkpoints; the training loop's `RunContext.reducerState`.
- */
-export interface ReducerState {
-  save(): Map<string, Float32Array>;
-  load(m: Map<string, Float32Array>): void;
-}
-
-/**
  * The reducer (flat gradient → mean over the ring), its byte statistics, and
- * `state` when it keeps any (sign-ef's error-feedback memory, the local
- * moments; the others are stateless: qsgd8 draws from a generator seeded by
- * (seed, rank, step)).
+ * the checkpoint parts of the state it keeps: each stateful algorithm is its
+ * own part (sign-ef's error-feedback memory, the local moments); the others
+ * are stateless (qsgd8 draws from a generator seeded by (seed, rank, step)).
  */
-export function createGradientReducer(opts: ReducerOptions): { reducer: GradientReducer; stats: CommStats; state?: ReducerState } {
+export function createGradientReducer(opts: ReducerOptions): { reducer: GradientReducer; stats: CommStats; parts: readonly CheckpointPart[] } {
   const signEf = opts.compression === 'sign-ef' ? new SignEfHook() : undefined;
   const momentum = opts.localMomentum === undefined ? undefined : new LocalMomentum(opts.localMomentum);
   const warmed = withWarmup(signEf?.hook ?? createCommHook(opts.compression, opts.seed ?? 0, opts.segments), opts.warmupSteps ?? 0);
@@ -86,14 +78,6 @@ export function createGradientReducer(opts: ReducerOptions): { reducer: Gradient
     stats.steps++;
     return mean;
   };
-  if (signEf === undefined && momentum === undefined) return { reducer, stats };
-  const saved: ReducerState = {
-    save: () => new Map([...(signEf?.saveState() ?? []), ...(momentum?.saveState() ?? [])]),
-    load: (m) => {
-      const isMomentum = (name: string): boolean => name.startsWith(`${LOCAL_MOMENTUM_STATE}/`);
-      momentum?.loadState(new Map([...m].filter(([name]) => isMomentum(name))));
-      signEf?.loadState(new Map([...m].filter(([name]) => !isMomentum(name))));
-    },
-  };
-  return { reducer, stats, state: saved };
+  const parts = [signEf, momentum].filter((p): p is SignEfHook | LocalMomentum => p !== undefined);
+  return { reducer, stats, parts };
 }

@@ -18,6 +18,7 @@
  * now tracks the squared moment rather than the squared gradient.
  */
 import type { CompressionId, OptimizerId } from '../../contract.js';
+import { PART_SCOPES, type CheckpointPart, type SavedPart } from '../../checkpoint/checkpoint-part.js';
 import type { CommHook, CommState } from '../hooks.js';
 
 /** Compressions that send only signs (plus scales). */
@@ -35,11 +36,14 @@ export function localMomentumBeta(opts: { readonly optimizer: OptimizerId; reado
   return worldSize > 1 && opts.optimizer === 'lamb' && SIGN_COMPRESSIONS.has(opts.compression) ? LAMB_BETA1 : undefined;
 }
 
-/** State name prefix of the moments in {@link LocalMomentum.saveState}. */
-export const LOCAL_MOMENTUM_STATE = 'momentum';
+/** Checkpoint part key of the moments (one tensor per bucket index). */
+export const LOCAL_MOMENTUM_PART = 'local-momentum';
 
 /** Wraps a hook so it reduces each rank's moment of the gradient instead of the gradient. */
-export class LocalMomentum {
+export class LocalMomentum implements CheckpointPart {
+  readonly key = LOCAL_MOMENTUM_PART;
+  /** Each rank keeps its own moment. */
+  readonly scope = PART_SCOPES.rank;
   /** Moment per bucket index. */
   private readonly moments = new Map<number, Float32Array>();
 
@@ -61,19 +65,24 @@ export class LocalMomentum {
     };
   }
 
-  /** The moments for a checkpoint, as `momentum/<bucket>` (copies). */
-  saveState(): Map<string, Float32Array> {
-    const out = new Map<string, Float32Array>();
-    for (const [i, m] of this.moments) out.set(`${LOCAL_MOMENTUM_STATE}/${i}`, m.slice());
-    return out;
+  /** The moments for a checkpoint, named by bucket index (copies). */
+  save(): SavedPart {
+    const tensors = new Map<string, Float32Array>();
+    for (const [i, m] of this.moments) tensors.set(String(i), m.slice());
+    return { tensors };
   }
 
-  /** Restores moments saved by {@link saveState}; other names are ignored (they belong to the compressor). */
-  loadState(state: ReadonlyMap<string, Float32Array>): void {
+  /** Why `saved` is not a {@link save} result (undefined: it is). */
+  check(saved: SavedPart): string | undefined {
+    const bad = [...saved.tensors.keys()].find((name) => !/^\d+$/.test(name));
+    return bad === undefined ? undefined : `local momentum state ${bad} is not a bucket index`;
+  }
+
+  /** Replaces the moments with a {@link save} result; throws on a name it did not write. */
+  load(saved: SavedPart): void {
+    const reason = this.check(saved);
+    if (reason !== undefined) throw new RangeError(reason);
     this.moments.clear();
-    for (const [name, m] of state) {
-      const match = /^momentum\/(\d+)$/.exec(name);
-      if (match !== null) this.moments.set(Number(match[1]), m.slice());
-    }
+    for (const [name, m] of saved.tensors) this.moments.set(Number(name), m.slice());
   }
 }

@@ -24,6 +24,7 @@
  * for the owned chunk (d/N floats). Both start at zero and stay zero during
  * uncompressed warm-up.
  */
+import { PART_SCOPES, type CheckpointPart, type SavedPart } from '../../checkpoint/checkpoint-part.js';
 import { UnsupportedOperationError } from '../ring-errors.js';
 import { chunkBounds } from '../ring-allreduce.js';
 import type { CommState, GradBucket } from '../hooks.js';
@@ -105,10 +106,16 @@ export function addDecodedPieces(block: Uint8Array, pieces: readonly number[], d
   });
 }
 
-/** Prefixes of the state names of {@link SignEfHook.saveState}. */
+/** Prefixes of the state names of {@link SignEfHook.save}. */
 export const SIGN_EF_STATE = { worker: 'worker', server: 'server' } as const;
+const STATE_NAME = /^(worker|server)\/(\d+)$/;
+/** Checkpoint part key of the error memories. */
+export const SIGN_EF_PART = 'sign-ef';
 
-export class SignEfHook {
+export class SignEfHook implements CheckpointPart {
+  /** Checkpoint part key: each rank saves its own error memories. */
+  readonly key = SIGN_EF_PART;
+  readonly scope = PART_SCOPES.rank;
   /** Worker error memory, keyed by bucket index. */
   private readonly workerError = new Map<number, Float32Array>();
   /** Server error memory for the chunk this rank owns, keyed by bucket index. */
@@ -166,20 +173,27 @@ export class SignEfHook {
    * `server/<bucket>` (copies), so a resumed run continues the same
    * error feedback instead of restarting it from zero.
    */
-  saveState(): Map<string, Float32Array> {
-    const out = new Map<string, Float32Array>();
-    for (const [i, e] of this.workerError) out.set(`${SIGN_EF_STATE.worker}/${i}`, e.slice());
-    for (const [i, e] of this.serverError) out.set(`${SIGN_EF_STATE.server}/${i}`, e.slice());
-    return out;
+  save(): SavedPart {
+    const tensors = new Map<string, Float32Array>();
+    for (const [i, e] of this.workerError) tensors.set(`${SIGN_EF_STATE.worker}/${i}`, e.slice());
+    for (const [i, e] of this.serverError) tensors.set(`${SIGN_EF_STATE.server}/${i}`, e.slice());
+    return { tensors };
   }
 
-  /** Replaces the error memories with a {@link saveState} result; throws on a name it did not write. */
-  loadState(state: ReadonlyMap<string, Float32Array>): void {
+  /** Why `saved` is not a {@link save} result (undefined: it is). */
+  check(saved: SavedPart): string | undefined {
+    const bad = [...saved.tensors.keys()].find((name) => STATE_NAME.exec(name) === null);
+    return bad === undefined ? undefined : `sign-ef state ${bad} is not worker/<bucket> or server/<bucket>`;
+  }
+
+  /** Replaces the error memories with a {@link save} result; throws on a name it did not write. */
+  load(saved: SavedPart): void {
+    const reason = this.check(saved);
+    if (reason !== undefined) throw new RangeError(reason);
     this.workerError.clear();
     this.serverError.clear();
-    for (const [name, e] of state) {
-      const m = /^(worker|server)\/(\d+)$/.exec(name);
-      if (m === null) throw new RangeError(`sign-ef state ${name} is not worker/<bucket> or server/<bucket>`);
+    for (const [name, e] of saved.tensors) {
+      const m = STATE_NAME.exec(name)!;
       (m[1] === SIGN_EF_STATE.worker ? this.workerError : this.serverError).set(Number(m[2]), e.slice());
     }
   }

@@ -1,0 +1,189 @@
+/**
+ * The setup phase of a run:
+ *
+ * 0. Check that the outputs (chief) and the checkpoint directory can be
+ *    written: a bad path fails now, permanently, not after all training.
+ * 1. Load the dataset; pseudo-label the unlabeled fraction with a teacher.
+ * 2. Build the model (same seed on every rank) and the optimizer.
+ * 3. Broadcast rank 0's initial weights; build the step, evaluation, guard
+ *    and loop state, and register the checkpoint parts.
+ */
+import { performance } from 'node:perf_hooks';
+import type * as tf from '@tensorflow/tfjs';
+import { ensureWritableDir } from '../../checkpoint/writable-dir.js';
+import { SIGN_COMPRESSIONS, localMomentumBeta } from '../../comm/compression/local-momentum.js';
+import type { TrainOptions } from '../../contract.js';
+import { loadDataset } from '../../data/load-dataset.js';
+import { batchIndices, stepsPerEpoch } from '../../data/shard.js';
+import { concatSplits, gatherBatch } from '../../data/split-ops.js';
+import type { Dataset, Split } from '../../data/types.js';
+import { splitUnlabeled, withPseudoLabels } from '../../data/unlabeled.js';
+import { ConfigError } from '../../util/errors.js';
+import { deriveSeed } from '../../util/rng.js';
+import type { CompiledStep } from '../compiled-step.js';
+import type { EvaluateOptions } from '../evaluate.js';
+import { checkOutputDir } from '../metrics.js';
+import { createModel } from '../models/index.js';
+import { createOptimizer, type Optimizer } from '../optimizers/index.js';
+import { BestWeightsGuard, needsOverfitGuard } from '../overfit-guard.js';
+import { pseudoLabel } from '../pseudo-label.js';
+import type { RunContext } from '../run-context.js';
+import { buildRunFingerprint, configId } from '../run-config.js';
+import { validateScheduleOptions, type ScheduleOptions } from '../schedules.js';
+import { createLoopState } from '../state/loop-state.js';
+import { registerRunParts } from '../state/register-parts.js';
+import { createTimeSplit } from '../time-split.js';
+import type { StepConfig } from '../train-step.js';
+import { modelVariables, totalSize, trainableVariables } from '../variables.js';
+import { evalAttackFor, SEED_TAGS, syncWeightsFromChief, type RunReport, type TrainRun } from './train-run.js';
+
+/** The step configuration (attack, loss) built from the options. */
+export function buildStepConfig(opts: TrainOptions, dataset: Pick<Dataset, 'numClasses' | 'inputShape'>): StepConfig {
+  return {
+    attack: opts.attack,
+    attackParams: {
+      eps: opts.eps,
+      steps: opts.attackSteps,
+      stepSize: opts.attackStepSize,
+      restarts: opts.attackRestarts,
+      randomStart: true,
+      seed: opts.seed,
+    },
+    loss: opts.loss,
+    lambda: opts.lambda,
+    beta: opts.beta,
+    numClasses: dataset.numClasses,
+    inputShape: dataset.inputShape,
+  };
+}
+
+/** Runs Steps 0-3 (see the module comment); the caller disposes the run. */
+export async function setupRun(opts: TrainOptions, ctx: RunContext): Promise<TrainRun> {
+  const startedAt = performance.now();
+  const report = (p: RunReport): void =>
+    ctx.onProgress?.({ ...p, rank: ctx.rank, worldSize: ctx.worldSize, globalBatch: ctx.worldSize * opts.batchSize, lastHeartbeat: new Date().toISOString() });
+  // Step 0
+  report({ phase: 'starting', epoch: 0, totalEpochs: opts.epochs, step: 0, totalSteps: 0 });
+  if (ctx.isChief) await checkOutputDir(opts.output);
+  if (opts.checkpointDir !== undefined) await ensureWritableDir(opts.checkpointDir, 'checkpoint directory (--checkpoint-dir)');
+  // Step 1
+  const dataset = await loadDataset({ dataset: opts.dataset, dataDir: opts.dataDir, limit: opts.limit, testSize: opts.testSize, seed: opts.seed, log: ctx.log });
+  const train = await prepareTrainSplit(dataset, opts, ctx);
+  const steps = stepsPerEpoch(train.n, ctx.worldSize, opts.batchSize);
+  if (steps === 0) {
+    throw new ConfigError(`--batch-size ${opts.batchSize}: ${train.n} training examples give no full global batch of ${ctx.worldSize} x ${opts.batchSize}; lower --batch-size or raise --limit`);
+  }
+  // Step 2
+  const optimizer = createRunOptimizer(opts, ctx);
+  const model = createModel(opts.model, dataset.inputShape, dataset.numClasses, opts.seed);
+  let compiled: CompiledStep | undefined;
+  try {
+    compiled = ctx.compileStep?.(model);
+    // Step 3
+    return await assembleRun({ opts, ctx, startedAt, dataset, train, steps, model, optimizer, compiled, report });
+  } catch (err) {
+    compiled?.dispose();
+    optimizer.dispose();
+    model.dispose();
+    throw err;
+  }
+}
+
+/** The optimizer, without its own first moment when the ring carries it (local-momentum.ts). */
+function createRunOptimizer(opts: TrainOptions, ctx: RunContext): Optimizer {
+  // With a sign compression the ring carries LAMB's first moment (local-momentum.ts): the optimizer must not add its own.
+  const ringMomentum = localMomentumBeta(opts, ctx.worldSize);
+  if (ringMomentum !== undefined) ctx.log.info('Each rank keeps and compresses its own first moment; LAMB runs with beta1 = 0', { beta1: ringMomentum, compression: opts.compression });
+  else if (ctx.worldSize > 1 && SIGN_COMPRESSIONS.has(opts.compression) && !(opts.optimizer === 'sgd' && opts.momentum === 0)) {
+    // Measured: momentum SGD + sign-ef collapsed PGD training on MNIST; SGD without momentum matched uncompressed.
+    ctx.log.warn('Sign compression with an optimizer that keeps its own momentum can amplify the error-feedback residual and diverge; use --optimizer lamb (the ring then carries the moment) or --optimizer sgd --momentum 0', { optimizer: opts.optimizer, compression: opts.compression });
+  }
+  return createOptimizer(opts.optimizer, { weightDecay: opts.weightDecay, momentum: opts.momentum, ...(ringMomentum !== undefined ? { beta1: 0 } : {}) });
+}
+
+interface Built {
+  readonly opts: TrainOptions;
+  readonly ctx: RunContext;
+  readonly startedAt: number;
+  readonly dataset: Dataset;
+  readonly train: Split;
+  readonly steps: number;
+  readonly model: tf.LayersModel;
+  readonly optimizer: Optimizer;
+  readonly compiled: CompiledStep | undefined;
+  readonly report: (p: RunReport) => void;
+}
+
+/** Step 3. */
+async function assembleRun(b: Built): Promise<TrainRun> {
+  const { opts, ctx, dataset, train, model } = b;
+  await syncWeightsFromChief(model, ctx);
+  const evalOpts: EvaluateOptions = { ...heldOutEvalOptions(opts, dataset, ctx), ...(b.compiled !== undefined ? { compiled: b.compiled } : {}) };
+  const guard = needsOverfitGuard(opts.attack)
+    ? new BestWeightsGuard({
+        batch: gatherBatch(train, batchIndices(train.n, 0, 0, opts.seed, 0, 1, Math.min(opts.batchSize, train.n))),
+        eps: opts.eps,
+        seed: deriveSeed(opts.seed, SEED_TAGS.guard),
+        inputShape: dataset.inputShape,
+        attack: evalAttackFor(opts),
+      })
+    : undefined;
+  const loop = createLoopState();
+  const schedule: ScheduleOptions = { schedule: opts.schedule, lr: opts.lr, warmupEpochs: opts.warmupEpochs, epochs: opts.epochs, milestones: opts.milestones, gamma: opts.gamma };
+  validateScheduleOptions(schedule);
+  const fingerprint = buildRunFingerprint(opts, { worldSize: ctx.worldSize, trainExamples: train.n, weightCount: totalSize(modelVariables(model)) });
+  return {
+    ...b,
+    totalSteps: b.steps * opts.epochs,
+    guard,
+    loop,
+    parts: registerRunParts({ rank: ctx.rank, model, optimizer: b.optimizer, ...(guard !== undefined ? { guard } : {}), loop, ...(ctx.parts !== undefined ? { extraParts: ctx.parts } : {}) }),
+    fingerprint,
+    configId: configId(fingerprint),
+    stepConfig: buildStepConfig(opts, dataset),
+    evalOpts,
+    schedule,
+    gradSegments: trainableVariables(model).map((v) => v.size),
+    hasBatchNorm: model.nonTrainableWeights.length > 0,
+    timeSplit: createTimeSplit(),
+    recorder: undefined,
+  };
+}
+
+/** Training split after pseudo-labeling (Step 1). */
+async function prepareTrainSplit(dataset: Dataset, opts: TrainOptions, ctx: RunContext): Promise<Split> {
+  if (opts.unlabeledFraction <= 0) return dataset.train;
+  const { labeled, unlabeled } = splitUnlabeled(dataset.train, opts.unlabeledFraction, opts.seed);
+  if (unlabeled.n === 0) return labeled;
+  let labels = await pseudoLabel({
+    labeled,
+    unlabeled,
+    model: opts.model,
+    inputShape: dataset.inputShape,
+    numClasses: dataset.numClasses,
+    epochs: opts.teacherEpochs,
+    batchSize: opts.batchSize,
+    seed: opts.seed,
+    log: ctx.log,
+  });
+  if (ctx.broadcastWeights !== undefined && ctx.worldSize > 1) {
+    // Teachers train identically from the same seed; rank 0's labels make agreement certain.
+    labels = Int32Array.from(await ctx.broadcastWeights(Float32Array.from(labels)));
+  }
+  return concatSplits(labeled, withPseudoLabels(unlabeled, labels));
+}
+
+/** Evaluation options for the held-out set. */
+function heldOutEvalOptions(opts: TrainOptions, dataset: Dataset, ctx: RunContext): EvaluateOptions {
+  const shard = ctx.sumAcrossRanks !== undefined && ctx.worldSize > 1 ? { rank: ctx.rank, worldSize: ctx.worldSize } : undefined;
+  return {
+    attack: evalAttackFor(opts),
+    eps: opts.eps,
+    steps: opts.evalAttackSteps,
+    restarts: opts.evalRestarts,
+    seed: deriveSeed(opts.seed, SEED_TAGS.eval),
+    limit: opts.evalSize,
+    inputShape: dataset.inputShape,
+    ...(shard !== undefined ? { shard } : {}),
+  };
+}
