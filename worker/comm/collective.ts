@@ -42,6 +42,8 @@ export interface Collective {
   alltoall?(blocks: readonly Uint8Array[], opts?: CollectiveCallOptions): Promise<Uint8Array[]>;
   /** Bytes this rank has put on the wire so far (for bytes-per-step statistics), when the transport counts them. */
   readonly bytesSent?: number;
+  /** Bytes this rank has taken off the wire so far, when the transport counts them. */
+  readonly bytesReceived?: number;
   /** Releases sockets and servers; idempotent. */
   close(): Promise<void>;
 }

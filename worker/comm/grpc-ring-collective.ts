@@ -97,6 +97,7 @@ export class GrpcRingCollective implements Collective {
   private closed = false;
   private listener: RingListener | undefined;
   private sent = 0;
+  private received = 0;
   private readonly pool: EncodePool;
 
   constructor(opts: GrpcRingOptions) {
@@ -131,6 +132,11 @@ export class GrpcRingCollective implements Collective {
   /** Total bytes this rank has written to the wire (encoded chunks). */
   get bytesSent(): number {
     return this.sent;
+  }
+
+  /** Total bytes this rank has received from the wire (encoded chunks). */
+  get bytesReceived(): number {
+    return this.received;
   }
 
   /** Hands the (already listening) ring port to this collective so `close()` shuts it down. */
@@ -319,6 +325,7 @@ export class GrpcRingCollective implements Collective {
     const request = { seq, receiverRank: this.rank, kind: shape.kind, totalElements: shape.totalElements, wire: shape.wire, worldSize: this.worldSize };
     const inb: Inbound = openInbound(this.client(from), request, deadline, {
       onClosed: () => this.inbound.delete(inb),
+      onBytes: (n) => (this.received += n),
       onError: (e) => {
         if (this.closed) return;
         const failure = e.code === grpc.status.DEADLINE_EXCEEDED ? RING_FAILURES.timeout : e.code === grpc.status.ABORTED ? RING_FAILURES.aborted : RING_FAILURES.disconnected;

@@ -27,6 +27,8 @@ export interface InboundEvents {
   onError(e: grpc.ServiceError): void;
   /** The stream ended, normally or not. */
   onClosed(): void;
+  /** A message of `bytes` encoded bytes arrived. */
+  onBytes(bytes: number): void;
 }
 
 /** Opens the Pull stream for `request` with an absolute `deadline`. */
@@ -35,6 +37,7 @@ export function openInbound(client: RingClient, request: PullRequest, deadline: 
   const call = client.pull(request, { deadline });
   const inb: Inbound = { queue, call, done: false };
   call.on('data', (m: RingMessage) => {
+    events.onBytes(m.encodedBytes ?? m.data.byteLength);
     queue.push(m);
     if (queue.length >= RECEIVE_HIGH_WATER) call.pause();
   });
