@@ -45,6 +45,23 @@ export function addIntoChecked(dst: Float32Array, src: Float32Array): number {
   return acc === 0 ? -1 : scanNonFinite(dst);
 }
 
+/**
+ * `dst[i] = a[i] + b[i]` in float32 (bitwise what `dst[i] = a[i]; dst[i] += b[i]`
+ * gives); returns the index of the first non-finite sum, or -1. Lets the ring
+ * write each output element once instead of copying the input first.
+ */
+export function sumIntoChecked(dst: Float32Array, a: Float32Array, b: Float32Array): number {
+  const n = dst.length;
+  if (a.length < n || b.length < n) throw new RangeError(`sumIntoChecked: sources of ${a.length} and ${b.length} elements are shorter than the destination's ${n}`);
+  let acc = 0;
+  for (let i = 0; i < n; i++) {
+    const v = Math.fround(a[i]! + b[i]!);
+    dst[i] = v;
+    acc += v - v;
+  }
+  return acc === 0 ? -1 : scanNonFinite(dst);
+}
+
 /** Copies `src` into `dst` (same length); returns the index of the first non-finite value, or -1. */
 export function copyChecked(dst: Float32Array, src: Float32Array): number {
   dst.set(src.subarray(0, dst.length));

@@ -1,11 +1,11 @@
 /** The ring's float32 kernels against a plain per-element reference: sums, float32 rounding, overflow, NaN positions. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { addIntoChecked, copyChecked, firstNonFinite } from '../../../worker/comm/reduce-kernels.js';
+import { addIntoChecked, copyChecked, firstNonFinite, sumIntoChecked } from '../../../worker/comm/reduce-kernels.js';
 
 const MAX_F32 = 3.4028234663852886e38;
 
-test('addIntoChecked matches float32 += and names the first non-finite sum', () => {
+test('addIntoChecked and sumIntoChecked match float32 += and name the first non-finite sum', () => {
   const cases: Array<{ name: string; dst: number[]; src: number[]; want: number }> = [
     { name: 'finite', dst: [1, 2.5, -3], src: [0.1, 0.2, 0.3], want: -1 },
     { name: 'float32 rounding', dst: [16777216, 1e-8], src: [1, 1], want: -1 },
@@ -20,6 +20,9 @@ test('addIntoChecked matches float32 += and names the first non-finite sum', () 
     for (let i = 0; i < ref.length; i++) ref[i] += c.src[i]!;
     assert.equal(addIntoChecked(dst, Float32Array.from(c.src)), c.want, c.name);
     assert.deepEqual(dst, ref, `${c.name}: -want +got`);
+    const fresh = new Float32Array(c.dst.length);
+    assert.equal(sumIntoChecked(fresh, Float32Array.from(c.dst), Float32Array.from(c.src)), c.want, `${c.name} (sumInto)`);
+    assert.deepEqual(fresh, ref, `${c.name} (sumInto): -want +got`);
   }
 });
 
