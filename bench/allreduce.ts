@@ -289,7 +289,7 @@ async function main(): Promise<void> {
     `gRPC/TCP busbw at 64 MiB, N=3: ${ratio64 === undefined ? 'not measured' : `${(100 * ratio64).toFixed(0)}% (target >= 60%)`}; ` +
     `sign-ef reduction: ${targets.signEfReductionMin === undefined ? 'not measured' : `${targets.signEfReductionMin.toFixed(1)}x (target >= 25x)`}\n`);
   const load = loadavg();
-  process.stdout.write(`Machine load average at the end: ${load.map((l) => l.toFixed(1)).join(' ')} on ${cpus().length} cores (others' jobs slow both transports alike)\n`);
+  process.stdout.write(`Machine load average at the end: ${load.map((l) => l.toFixed(1)).join(' ')} on ${cpus().length} cores (others' jobs slow every transport alike)\n`);
   const path = await writeResult('allreduce', { quick, rounds, gloo: 'missing' in gloo ? { missing: gloo.missing } : { torch: gloo.torch }, security: SECURITY, messageBytes: messageBytes ?? DEFAULT_MAX_MESSAGE_BYTES, worlds, sizesMiB: sizes, allreduce, compression, targets, loadAverage: load });
   process.stdout.write(`Wrote ${path}\n`);
 }
