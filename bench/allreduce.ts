@@ -107,16 +107,18 @@ async function runPeer(cfg: PeerConfig): Promise<void> {
   // Step 2
   for (const mib of cfg.sizesMiB) {
     const buf = new Float32Array((mib * MIB) / 4).fill(cfg.rank + 1);
-    const check = await collective.allreduce(buf);
+    // In place, as torch.distributed.all_reduce (the gloo column) reduces: each call gets a fresh copy, made before the clock starts.
+    const check = await collective.allreduce(new Float32Array(buf), { inPlace: true });
     const want = (cfg.world * (cfg.world + 1)) / 2;
     if (check[0] !== want || check[check.length - 1] !== want) throw new Error(`wrong sum ${check[0]} at ${mib} MiB`);
     const seconds: number[] = [];
     const cpuSeconds: number[] = [];
     for (let i = 0; i < itersFor(mib, cfg.quick); i++) {
+      const work = new Float32Array(buf);
       await collective.barrier();
       const t0 = process.hrtime.bigint();
       const c0 = process.cpuUsage();
-      await collective.allreduce(buf);
+      await collective.allreduce(work, { inPlace: true });
       const c = process.cpuUsage(c0);
       seconds.push(Number(process.hrtime.bigint() - t0) / 1e9);
       cpuSeconds.push((c.user + c.system) / 1e6);

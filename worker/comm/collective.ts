@@ -21,6 +21,14 @@ export interface AllreduceOptions extends CollectiveCallOptions {
    * @default 'f32'
    */
   readonly wire?: WireDtype;
+  /**
+   * Write the sum into `buf` and return it, as `torch.distributed.all_reduce`
+   * does, instead of allocating the result: for callers that own `buf` and no
+   * longer need its values (a 64 MiB gradient then costs no fresh 64 MiB).
+   * When the call fails, `buf` holds partial sums.
+   * @default false
+   */
+  readonly inPlace?: boolean;
 }
 
 /** A group of `worldSize` ranks that exchange buffers. */

@@ -173,11 +173,11 @@ export class GrpcRingCollective implements Collective {
 
   allreduce(buf: Float32Array, opts: AllreduceOptions = {}): Promise<Float32Array> {
     if (opts.op !== undefined && opts.op !== 'sum') return Promise.reject(new UnsupportedOperationError('grpc-ring', `allreduce op ${String(opts.op)}`));
-    if (this.worldSize === 1) return this.single(() => Float32Array.from(buf));
+    if (this.worldSize === 1) return this.single(() => (opts.inPlace === true ? buf : Float32Array.from(buf)));
     const wire: WireFormatValue = opts.wire === 'f16' ? WIRE_FORMATS.f16 : WIRE_FORMATS.f32;
     const bpe = wire === WIRE_FORMATS.f16 ? 2 : 4;
     return this.run(OP_KINDS.allreduce, buf.length, wire, opts.timeoutMs, partCount(buf.length * bpe, this.maxMessageBytes), (ctx, right, left) =>
-      ringAllreduce(buf, ctx, right(mod(this.rank + 1, this.worldSize)), left(mod(this.rank - 1, this.worldSize)), wire),
+      ringAllreduce(buf, ctx, right(mod(this.rank + 1, this.worldSize)), left(mod(this.rank - 1, this.worldSize)), wire, opts.inPlace === true),
     );
   }
 

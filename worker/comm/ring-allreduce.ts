@@ -139,8 +139,9 @@ function viewFloat32(data: Uint8Array, scratch: Uint8Array): Float32Array {
 
 /**
  * Ring all-reduce (sum) of `input` with the left and right neighbours; returns
- * a new array, identical bits on every rank. `wire` f16 sends partial sums as
- * binary16 and accumulates in float32.
+ * a new array (or, with `inPlace`, `input` holding the sum), identical bits on
+ * every rank. `wire` f16 sends partial sums as binary16 and accumulates in
+ * float32.
  */
 export async function ringAllreduce(
   input: Float32Array,
@@ -148,6 +149,7 @@ export async function ringAllreduce(
   right: RingSendLink,
   left: RingReceiveLink,
   wire: WireFormatValue = WIRE_FORMATS.f32,
+  inPlace = false,
 ): Promise<Float32Array> {
   const n = ctx.worldSize;
   const r = ctx.rank;
@@ -155,12 +157,13 @@ export async function ringAllreduce(
   // With the f32 wire every output element is written exactly once (reduce-scatter writes input + incoming,
   // all-gather copies), so the input is never copied whole, and only chunk r, which this rank sends
   // unchecked at step 0, is checked up front; every other chunk is checked as part of its sum (step 2).
-  const direct = n > 1 && bpe === 4;
+  // In place, a sum overwrites the input it would name, so the whole input is checked up front instead.
+  const direct = n > 1 && bpe === 4 && !inPlace;
   const [ownA, ownB] = direct ? chunkBounds(input.length, n, r) : [0, input.length];
   const bad = firstNonFinite(input.subarray(ownA, ownB));
   if (bad >= 0) throw nonFiniteError(ctx, `has a non-finite gradient: element ${ownA + bad} is ${input[ownA + bad]}`, r);
   // The typed-array constructor copies with memcpy; Float32Array.from iterates (measured ~6x slower at 64 MiB).
-  const out = direct ? new Float32Array(input.length) : new Float32Array(input);
+  const out = inPlace ? input : direct ? new Float32Array(input.length) : new Float32Array(input);
   if (n === 1) return out;
   const leftRank = mod(r - 1, n);
   const partElems = Math.max(1, Math.floor(ctx.maxMessageBytes / bpe));
@@ -201,7 +204,7 @@ export async function ringAllreduce(
         } else {
           const own = input.subarray(lo, lo + region.length);
           badSum = sumIntoChecked(region, own, viewFloat32(msg.data, scratch));
-          const badOwn = badSum >= 0 ? firstNonFinite(own) : -1;
+          const badOwn = badSum >= 0 && !inPlace ? firstNonFinite(own) : -1;
           if (badOwn >= 0) throw nonFiniteError(ctx, `has a non-finite gradient: element ${lo + badOwn} is ${own[badOwn]}`, r);
         }
         // Inputs are checked by their owners, so a non-finite sum is a bad partial sum from the left or an overflow.
