@@ -21,6 +21,14 @@ export interface AllreduceOptions extends CollectiveCallOptions {
    * @default 'f32'
    */
   readonly wire?: WireDtype;
+  /**
+   * Write the sum into `buf` and return it, as `torch.distributed.all_reduce`
+   * does, instead of allocating the result: for callers that own `buf` and no
+   * longer need its values (a 64 MiB gradient then costs no fresh 64 MiB).
+   * When the call fails, `buf` holds partial sums.
+   * @default false
+   */
+  readonly inPlace?: boolean;
 }
 
 /** A group of `worldSize` ranks that exchange buffers. */
@@ -42,6 +50,8 @@ export interface Collective {
   alltoall?(blocks: readonly Uint8Array[], opts?: CollectiveCallOptions): Promise<Uint8Array[]>;
   /** Bytes this rank has put on the wire so far (for bytes-per-step statistics), when the transport counts them. */
   readonly bytesSent?: number;
+  /** Bytes this rank has taken off the wire so far, when the transport counts them. */
+  readonly bytesReceived?: number;
   /** Releases sockets and servers; idempotent. */
   close(): Promise<void>;
 }

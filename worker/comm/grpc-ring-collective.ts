@@ -4,6 +4,11 @@
  * over one server-streaming `Pull` call (the receiver is the client, so its
  * HTTP/2 window applies). The algorithms live in ring-allreduce.ts.
  *
+ * This class wires the parts together: the service's handlers
+ * (ring-handlers.ts), outbound flow control (ring-outbound.ts), inbound
+ * streams (ring-inbound.ts), operation sequencing (ring-sequencer.ts) and
+ * failure diagnosis (ring-diagnosis.ts).
+ *
  * Failure model (torchrun style): the first failure of any operation (a hop
  * deadline, a broken stream, a malformed message, an `Abort` from a peer)
  * poisons this collective. It cancels its streams, fails its outgoing streams
@@ -14,33 +19,31 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Collective, AllreduceOptions, CollectiveCallOptions } from './collective.js';
 import type { RingClient } from '../gen/dat/ring/v1/Ring.js';
-import type { PullRequest__Output } from '../gen/dat/ring/v1/PullRequest.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import { getErrorMessage } from '../util/errors.js';
-import { MessageQueue } from './message-queue.js';
-import { EncodePool, type PooledMessage } from './encode-pool.js';
+import type { MessageQueue } from './message-queue.js';
+import { EncodePool } from './encode-pool.js';
 import { RING_FAILURES, RingError, UnsupportedOperationError } from './ring-errors.js';
-import { OP_KINDS, WIRE_FORMATS, encodeRingMessage, encodedBytesBound, type RingMessage, type OpKindValue, type WireFormatValue } from './ring-message.js';
+import { OP_KINDS, WIRE_FORMATS, encodedBytesBound, type OpKindValue, type WireFormatValue } from './ring-message.js';
 import {
-  DEFAULT_MAX_MESSAGE_BYTES, allToAll, mod, partCount, ringAllreduce, ringGather, type RingContext, type RingSendLink,
+  DEFAULT_MAX_MESSAGE_BYTES, allToAll, mod, partCount, ringAllreduce, ringGather, type RingContext,
 } from './ring-allreduce.js';
-import { GRPC_MESSAGE_PREFIX_BYTES, createRingClient, type PullCall, type RingServerHandlers } from './transport.js';
+import { createRingClient, type RingServerHandlers } from './transport.js';
 import type { RingListener } from './ring-listener.js';
+import { createRingHandlers } from './ring-handlers.js';
+import { Outbound } from './ring-outbound.js';
+import { openInbound, type Inbound } from './ring-inbound.js';
+import { OpSequencer } from './ring-sequencer.js';
+import { HEALTH_PROBE_TIMEOUT_MS, diagnoseTimeout } from './ring-diagnosis.js';
 
 /** Default per-hop deadline. */
 export const DEFAULT_HOP_TIMEOUT_MS = 30_000;
 /** Default time `connect()` keeps dialing peers that are still starting. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 60_000;
-/** Pause a Pull stream when this many messages wait to be reduced (reads are pull-based: the window then fills). */
-const RECEIVE_HIGH_WATER = 32;
 /** Deadline of a best-effort Abort RPC to a peer (a hung peer must not delay our own failure). */
 const ABORT_RPC_TIMEOUT_MS = 1_000;
-/** Deadline of the Health probes that find a hung rank after a hop timeout. */
-const HEALTH_PROBE_TIMEOUT_MS = 500;
 /** Delay between Join attempts while a peer is still starting. */
 const JOIN_RETRY_MS = 100;
-/** Payloads from this size up are encoded into pooled buffers (see encode-pool.ts). */
-const POOL_MIN_PAYLOAD_BYTES = 64 * 1024;
 /**
  * Idle encode buffers kept per rank. Step 0 of an all-reduce queues a whole
  * ring chunk at once (22 messages for 64 MiB at N = 3), so 24 covers the usual
@@ -65,118 +68,14 @@ export interface GrpcRingOptions {
   readonly log?: Logger;
 }
 
-/** One outgoing stream: what this rank sends to `receiver` in operation `seq`. */
-class Outbound implements RingSendLink {
-  call: PullCall | undefined;
-  /** What this rank runs in the operation, to compare with what the receiver asked for. */
-  expected: { kind: number; totalElements: number; wire: number } | undefined;
-  /** Called when the receiver's request disagrees with {@link expected}. */
-  onMismatch: ((details: string) => void) | undefined;
-  private readonly queue: Array<Buffer | PooledMessage> = [];
-  private waitingDrain = false;
-  private finishing = false;
-  private done = false;
-  private finished: { resolve: () => void; reject: (e: Error) => void } | undefined;
-  private attached: (() => void) | undefined;
+/** The body of one operation, given its context and its links. */
+type OpBody<T> = (ctx: RingContext, sender: (peer: number) => Outbound, receiver: (peer: number) => MessageQueue) => Promise<T>;
 
-  constructor(
-    private readonly onBytes: (n: number) => void,
-    private readonly pool: EncodePool,
-  ) {}
-
-  /** True once the stream ended (normally or not). grpc-js also emits 'cancelled' after a normal end. */
-  get isDone(): boolean {
-    return this.done;
-  }
-
-  send(msg: RingMessage): void {
-    // Small messages (barriers, compressed payloads, last parts) are not worth a pooled buffer. Both
-    // align the payload so the receiver reduces it in place (see GRPC_MESSAGE_PREFIX_BYTES).
-    const buf = msg.data.byteLength >= POOL_MIN_PAYLOAD_BYTES && this.pool.fits(msg)
-      ? this.pool.encode(msg, GRPC_MESSAGE_PREFIX_BYTES)
-      : encodeRingMessage(msg, GRPC_MESSAGE_PREFIX_BYTES);
-    this.onBytes(buf.length);
-    this.queue.push(buf);
-    this.pump();
-  }
-
-  /** Compares the receiver's request with this rank's operation (both sides must agree on kind and size). */
-  check(): void {
-    const req = this.call?.request;
-    const exp = this.expected;
-    if (!req || !exp) return;
-    if (req.kind !== exp.kind || req.totalElements !== exp.totalElements || req.wire !== exp.wire) {
-      this.onMismatch?.(`receiver asked for kind ${req.kind} of ${req.totalElements} elements (wire ${req.wire}), this rank runs kind ${exp.kind} of ${exp.totalElements} elements (wire ${exp.wire})`);
-    }
-  }
-
-  attach(call: PullCall): void {
-    this.call = call;
-    this.check();
-    call.on('drain', () => {
-      this.waitingDrain = false;
-      this.pump();
-    });
-    this.attached?.();
-    this.pump();
-  }
-
-  /** Resolves when every queued chunk was handed to HTTP/2 and the stream ended. */
-  finish(timeoutMs: number, onTimeout: () => Error): Promise<void> {
-    this.finishing = true;
-    return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(onTimeout()), timeoutMs);
-      // Re-arm the deadline whenever the receiver attaches or drains: it is a per-hop, not a per-op, deadline.
-      this.attached = () => timer.refresh();
-      this.finished = {
-        resolve: () => {
-          clearTimeout(timer);
-          resolve();
-        },
-        reject: (e) => {
-          clearTimeout(timer);
-          reject(e);
-        },
-      };
-      this.pump();
-    });
-  }
-
-  fail(err: Error): void {
-    if (this.done) return;
-    this.done = true;
-    this.finished?.reject(err);
-    if (this.call && !this.call.cancelled) {
-      // Ends the stream with the reason, so the receiver's error names the root cause.
-      this.call.emit('error', { code: grpc.status.ABORTED, details: err.message });
-    }
-  }
-
-  private pump(): void {
-    const call = this.call;
-    if (!call || this.waitingDrain || this.done) return;
-    while (this.queue.length > 0) {
-      const ok = call.write(this.queue.shift()!);
-      if (!ok) {
-        // Flow control: grpc-js buffers 16 messages per stream; wait for 'drain' before writing more.
-        this.waitingDrain = true;
-        this.attached?.();
-        return;
-      }
-    }
-    if (this.finishing && this.finished) {
-      this.done = true;
-      call.end();
-      this.finished.resolve();
-    }
-  }
-}
-
-/** One incoming stream: what `sender` sends this rank in operation `seq`. */
-interface Inbound {
-  readonly queue: MessageQueue;
-  readonly call: grpc.ClientReadableStream<unknown>;
-  done: boolean;
+/** What both ends of every stream of an operation must agree on. */
+interface OpShape {
+  readonly kind: OpKindValue;
+  readonly totalElements: number;
+  readonly wire: WireFormatValue;
 }
 
 export class GrpcRingCollective implements Collective {
@@ -192,14 +91,13 @@ export class GrpcRingCollective implements Collective {
   private readonly log: Logger;
   private peers: readonly string[] = [];
   private readonly clients = new Map<number, RingClient>();
-  private readonly outbound = new Map<string, Outbound>();
+  private readonly sequencer: OpSequencer;
   private readonly inbound = new Set<Inbound>();
-  private nextSeq = 0;
-  private chain: Promise<unknown> = Promise.resolve();
   private failure: RingError | undefined;
   private closed = false;
   private listener: RingListener | undefined;
   private sent = 0;
+  private received = 0;
   private readonly pool: EncodePool;
 
   constructor(opts: GrpcRingOptions) {
@@ -216,28 +114,29 @@ export class GrpcRingCollective implements Collective {
     this.connectTimeoutMs = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     this.channelCredentials = opts.channelCredentials;
     this.log = opts.log ?? silentLogger;
-    this.handlers = {
-      Pull: (call) => this.onPull(call),
-      Join: (call, cb) => {
-        const req = call.request;
-        if (req.worldSize !== this.worldSize || req.session !== this.session) {
-          cb({ code: grpc.status.FAILED_PRECONDITION, details: `rank ${this.rank} is in ring ${this.session} of ${this.worldSize}, caller rank ${req.rank} expects ${req.session} of ${req.worldSize}` });
-          return;
-        }
-        cb(null, { rank: this.rank, worldSize: this.worldSize, session: this.session });
+    this.sequencer = new OpSequencer(() => new Outbound((n) => (this.sent += n), this.pool));
+    const failure = (): RingError | undefined => this.failure;
+    this.handlers = createRingHandlers({
+      rank: this.rank,
+      worldSize: this.worldSize,
+      session: this.session,
+      sequencer: this.sequencer,
+      get failure() {
+        return failure();
       },
-      Health: (_call, cb) => cb(null, { rank: this.rank, seq: Math.max(0, this.nextSeq - 1), state: this.failure ? 'aborted' : 'ok' }),
-      Abort: (call, cb) => {
-        cb(null, {});
-        const req = call.request;
-        this.fail(new RingError(`ring aborted by rank ${req.originRank}: ${req.reason}`, { failure: RING_FAILURES.aborted, peerRank: req.originRank }), false);
-      },
-    };
+      describePeer: (r) => this.describePeer(r),
+      fail: (err, tellPeers) => void this.fail(err, tellPeers),
+    });
   }
 
   /** Total bytes this rank has written to the wire (encoded chunks). */
   get bytesSent(): number {
     return this.sent;
+  }
+
+  /** Total bytes this rank has received from the wire (encoded chunks). */
+  get bytesReceived(): number {
+    return this.received;
   }
 
   /** Hands the (already listening) ring port to this collective so `close()` shuts it down. */
@@ -274,11 +173,11 @@ export class GrpcRingCollective implements Collective {
 
   allreduce(buf: Float32Array, opts: AllreduceOptions = {}): Promise<Float32Array> {
     if (opts.op !== undefined && opts.op !== 'sum') return Promise.reject(new UnsupportedOperationError('grpc-ring', `allreduce op ${String(opts.op)}`));
-    if (this.worldSize === 1) return this.single(() => Float32Array.from(buf));
+    if (this.worldSize === 1) return this.single(() => (opts.inPlace === true ? buf : Float32Array.from(buf)));
     const wire: WireFormatValue = opts.wire === 'f16' ? WIRE_FORMATS.f16 : WIRE_FORMATS.f32;
     const bpe = wire === WIRE_FORMATS.f16 ? 2 : 4;
     return this.run(OP_KINDS.allreduce, buf.length, wire, opts.timeoutMs, partCount(buf.length * bpe, this.maxMessageBytes), (ctx, right, left) =>
-      ringAllreduce(buf, ctx, right(mod(this.rank + 1, this.worldSize)), left(mod(this.rank - 1, this.worldSize)), wire),
+      ringAllreduce(buf, ctx, right(mod(this.rank + 1, this.worldSize)), left(mod(this.rank - 1, this.worldSize)), wire, opts.inPlace === true),
     );
   }
 
@@ -313,7 +212,7 @@ export class GrpcRingCollective implements Collective {
     if (this.closed) return;
     this.closed = true;
     if (!this.failure) this.failure = new RingError(`rank ${this.rank}: collective closed`, { failure: RING_FAILURES.closed });
-    for (const o of this.outbound.values()) o.fail(this.failure);
+    for (const o of this.sequencer.outbound()) o.fail(this.failure);
     for (const i of this.inbound) if (!i.done) i.call.cancel();
     for (const c of this.clients.values()) c.close();
     this.clients.clear();
@@ -325,7 +224,7 @@ export class GrpcRingCollective implements Collective {
   /** A one-rank ring has no peers: the result is local, but a failed or closed collective still refuses. */
   private single<T>(compute: () => T): Promise<T> {
     if (this.failure) return Promise.reject(this.failure);
-    this.nextSeq++;
+    this.sequencer.begin();
     return Promise.resolve(compute());
   }
 
@@ -356,37 +255,29 @@ export class GrpcRingCollective implements Collective {
   }
 
   /** Serializes operations (callers may not await each other) and runs one with fresh streams. */
-  private run<T>(
-    kind: OpKindValue,
-    totalElements: number,
-    wire: WireFormatValue,
-    timeoutMs: number | undefined,
-    partsEstimate: number,
-    body: (ctx: RingContext, sender: (peer: number) => Outbound, receiver: (peer: number) => MessageQueue) => Promise<T>,
-  ): Promise<T> {
-    const next = this.chain.then(() => this.runNow(kind, totalElements, wire, timeoutMs ?? this.timeoutMs, partsEstimate, body));
-    this.chain = next.catch(() => undefined);
-    return next;
+  private run<T>(kind: OpKindValue, totalElements: number, wire: WireFormatValue, timeoutMs: number | undefined, partsEstimate: number, body: OpBody<T>): Promise<T> {
+    return this.sequencer.enqueue(() => this.runNow({ kind, totalElements, wire }, timeoutMs ?? this.timeoutMs, partsEstimate, body));
   }
 
-  private async runNow<T>(
-    kind: OpKindValue,
-    totalElements: number,
-    wire: WireFormatValue,
-    hopTimeoutMs: number,
-    partsEstimate: number,
-    body: (ctx: RingContext, sender: (peer: number) => Outbound, receiver: (peer: number) => MessageQueue) => Promise<T>,
-  ): Promise<T> {
+  /**
+   * Runs one operation:
+   * 1. Refuse when the collective already failed; take the next sequence number.
+   * 2. Run the algorithm over outgoing slots and freshly opened Pull streams.
+   * 3. Wait until every outgoing stream was pulled to the end (per-hop deadline).
+   * On any failure, name the culprit (diagnosis), poison the collective and tell the peers.
+   */
+  private async runNow<T>(shape: OpShape, hopTimeoutMs: number, partsEstimate: number, body: OpBody<T>): Promise<T> {
+    // Step 1
     if (this.failure) throw this.failure.failure === RING_FAILURES.closed ? this.failure : new RingError(`rank ${this.rank}: ring already failed: ${this.failure.message}`, { failure: this.failure.failure, peerRank: this.failure.peerRank, cause: this.failure });
-    const seq = this.nextSeq++;
+    const seq = this.sequencer.begin();
     const ctx: RingContext = { rank: this.rank, worldSize: this.worldSize, seq, maxMessageBytes: this.maxMessageBytes, hopTimeoutMs, describePeer: (r) => this.describePeer(r) };
     const mine: Array<[number, Outbound]> = [];
     const opened: Inbound[] = [];
     // The whole-call deadline is a backstop; the per-message hop deadline detects hangs first.
     const callDeadline = Date.now() + hopTimeoutMs * (8 + 2 * this.worldSize + 2 * partsEstimate);
     const sender = (peer: number): Outbound => {
-      const o = this.outboundSlot(seq, peer);
-      o.expected = { kind, totalElements, wire };
+      const o = this.sequencer.slot(seq, peer);
+      o.expected = shape;
       o.onMismatch = (details) =>
         this.fail(new RingError(`rank ${this.rank} and ${this.describePeer(peer)} disagree about operation ${seq}: ${details}`, { failure: RING_FAILURES.mismatch, peerRank: peer }), true);
       o.check();
@@ -394,12 +285,14 @@ export class GrpcRingCollective implements Collective {
       return o;
     };
     const receiver = (peer: number): MessageQueue => {
-      const inb = this.openPull(seq, peer, kind, totalElements, wire, callDeadline);
+      const inb = this.openPull(seq, peer, shape, callDeadline);
       opened.push(inb);
       return inb.queue;
     };
     try {
+      // Step 2
       const result = await body(ctx, sender, receiver);
+      // Step 3
       await Promise.all(
         mine.map(([peer, o]) =>
           o.finish(hopTimeoutMs, () => new RingError(`rank ${this.rank} timed out after ${hopTimeoutMs} ms waiting for ${this.describePeer(peer)} to pull its chunks (seq ${seq})`, { failure: RING_FAILURES.timeout, peerRank: peer })),
@@ -410,90 +303,37 @@ export class GrpcRingCollective implements Collective {
       throw this.fail(await this.diagnose(err), true);
     } finally {
       for (const inb of opened) inb.done = true;
-      for (const [peer] of mine) this.outbound.delete(`${seq}:${peer}`);
+      this.sequencer.release(seq, mine.map(([peer]) => peer));
     }
   }
 
-  /**
-   * A hop timeout only names the neighbour we waited for, which may itself be
-   * starved by a hung rank further up the ring. Probe every peer's Health; the
-   * ones that do not answer are named as the cause.
-   */
-  private async diagnose(err: unknown): Promise<unknown> {
-    if (!(err instanceof RingError) || err.failure !== RING_FAILURES.timeout || this.failure || this.closed) return err;
-    const probe = (peer: number): Promise<boolean> =>
-      new Promise((resolve) => {
+  /** Names unresponsive peers in a hop timeout (see ring-diagnosis.ts); other errors pass through. */
+  private diagnose(err: unknown): Promise<unknown> {
+    if (this.failure || this.closed) return Promise.resolve(err);
+    return diagnoseTimeout(err, {
+      rank: this.rank,
+      worldSize: this.worldSize,
+      describePeer: (r) => this.describePeer(r),
+      probe: (peer) => new Promise((resolve) => {
         this.client(peer).health({}, { deadline: Date.now() + HEALTH_PROBE_TIMEOUT_MS }, (e) => resolve(!e));
-      });
-    const peers = Array.from({ length: this.worldSize }, (_, r) => r).filter((r) => r !== this.rank);
-    const alive = await Promise.all(peers.map(probe));
-    const silent = peers.filter((_, i) => !alive[i]);
-    if (silent.length === 0) return err;
-    return new RingError(`${err.message}; unresponsive: ${silent.map((r) => this.describePeer(r)).join(', ')}`, { failure: RING_FAILURES.timeout, peerRank: silent[0], cause: err });
-  }
-
-  private outboundSlot(seq: number, receiver: number): Outbound {
-    const key = `${seq}:${receiver}`;
-    let o = this.outbound.get(key);
-    if (!o) {
-      o = new Outbound((n) => (this.sent += n), this.pool);
-      this.outbound.set(key, o);
-    }
-    return o;
-  }
-
-  private onPull(call: PullCall): void {
-    const req: PullRequest__Output = call.request;
-    const reject = (code: grpc.status, details: string): void => {
-      call.emit('error', { code, details });
-    };
-    if (this.failure) {
-      reject(grpc.status.ABORTED, this.failure.message);
-      return;
-    }
-    const receiver = req.receiverRank;
-    if (req.worldSize !== this.worldSize || receiver >= this.worldSize || receiver === this.rank) {
-      reject(grpc.status.INVALID_ARGUMENT, `rank ${this.rank} refused a pull from rank ${receiver} of world ${req.worldSize} (ring of ${this.worldSize})`);
-      return;
-    }
-    // Operations are sequential: a receiver is at most one operation ahead of us, never behind.
-    if (req.seq + 1 < this.nextSeq || req.seq > this.nextSeq + 1) {
-      reject(grpc.status.FAILED_PRECONDITION, `rank ${this.rank} is at operation ${this.nextSeq - 1}; refused a pull for operation ${req.seq} from rank ${receiver}`);
-      return;
-    }
-    const slot = this.outboundSlot(req.seq, receiver);
-    if (slot.call) {
-      reject(grpc.status.ALREADY_EXISTS, `rank ${this.rank} already streams operation ${req.seq} to rank ${receiver}`);
-      return;
-    }
-    call.on('cancelled', () => {
-      if (slot.isDone) return;
-      this.fail(new RingError(`rank ${this.rank} lost its stream to ${this.describePeer(receiver)}: the receiver cancelled operation ${req.seq} (it failed or went away)`, { failure: RING_FAILURES.disconnected, peerRank: receiver }), true);
+      }),
     });
-    call.on('error', () => undefined);
-    slot.attach(call);
   }
 
-  private openPull(seq: number, from: number, kind: OpKindValue, totalElements: number, wire: WireFormatValue, deadline: number): Inbound {
-    const queue = new MessageQueue();
-    const call = this.client(from).pull({ seq, receiverRank: this.rank, kind, totalElements, wire, worldSize: this.worldSize }, { deadline });
-    const inb: Inbound = { queue, call, done: false };
+  /** Opens the Pull stream from `from` for operation `seq`; its failure poisons the collective. */
+  private openPull(seq: number, from: number, shape: OpShape, deadline: number): Inbound {
+    const request = { seq, receiverRank: this.rank, kind: shape.kind, totalElements: shape.totalElements, wire: shape.wire, worldSize: this.worldSize };
+    const inb: Inbound = openInbound(this.client(from), request, deadline, {
+      onClosed: () => this.inbound.delete(inb),
+      onBytes: (n) => (this.received += n),
+      onError: (e) => {
+        if (this.closed) return;
+        const failure = e.code === grpc.status.DEADLINE_EXCEEDED ? RING_FAILURES.timeout : e.code === grpc.status.ABORTED ? RING_FAILURES.aborted : RING_FAILURES.disconnected;
+        const what = e.code === grpc.status.ABORTED ? `${this.describePeer(from)} aborted operation ${seq}: ${e.details}` : `rank ${this.rank} lost its stream from ${this.describePeer(from)} in operation ${seq}: ${e.code} ${grpc.status[e.code] ?? ''} ${e.details}`;
+        inb.queue.fail(this.fail(new RingError(what, { failure, peerRank: from, cause: e }), true));
+      },
+    });
     this.inbound.add(inb);
-    call.on('data', (m: RingMessage) => {
-      queue.push(m);
-      if (queue.length >= RECEIVE_HIGH_WATER) call.pause();
-    });
-    queue.onDrained = () => call.resume();
-    call.on('error', (e: grpc.ServiceError) => {
-      this.inbound.delete(inb);
-      if (inb.done || this.closed) return;
-      const failure = e.code === grpc.status.DEADLINE_EXCEEDED ? RING_FAILURES.timeout : e.code === grpc.status.ABORTED ? RING_FAILURES.aborted : RING_FAILURES.disconnected;
-      const what = e.code === grpc.status.ABORTED ? `${this.describePeer(from)} aborted operation ${seq}: ${e.details}` : `rank ${this.rank} lost its stream from ${this.describePeer(from)} in operation ${seq}: ${e.code} ${grpc.status[e.code] ?? ''} ${e.details}`;
-      queue.fail(this.fail(new RingError(what, { failure, peerRank: from, cause: e }), true));
-    });
-    call.on('end', () => this.inbound.delete(inb));
-    // A non-OK status also arrives as 'error' (handled above); an OK one needs nothing.
-    call.on('status', () => undefined);
     return inb;
   }
 
@@ -507,7 +347,7 @@ export class GrpcRingCollective implements Collective {
     const ringErr = err instanceof RingError ? err : new RingError(`rank ${this.rank}: ${getErrorMessage(err)}`, { failure: RING_FAILURES.disconnected, cause: err });
     this.failure = ringErr;
     if (!this.closed) this.log.error('Failed ring operation', { rank: this.rank, reason: ringErr.message });
-    for (const o of this.outbound.values()) o.fail(ringErr);
+    for (const o of this.sequencer.outbound()) o.fail(ringErr);
     for (const inb of this.inbound) {
       inb.queue.fail(ringErr);
       if (!inb.done) inb.call.cancel();
@@ -516,7 +356,7 @@ export class GrpcRingCollective implements Collective {
       for (let peer = 0; peer < this.worldSize; peer++) {
         if (peer === this.rank || !this.peers[peer]) continue;
         this.client(peer).abort(
-          { originRank: this.rank, seq: Math.max(0, this.nextSeq - 1), reason: ringErr.message },
+          { originRank: this.rank, seq: this.sequencer.current, reason: ringErr.message },
           { deadline: Date.now() + ABORT_RPC_TIMEOUT_MS },
           () => undefined,
         );

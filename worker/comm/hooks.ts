@@ -40,7 +40,8 @@ export const allreduceHook: CommHook = (state, bucket) => {
   const n = state.collective.worldSize;
   const scaled = new Float32Array(bucket.buffer.length);
   for (let i = 0; i < scaled.length; i++) scaled[i] = bucket.buffer[i]! / n;
-  return state.collective.allreduce(scaled, { timeoutMs: state.timeoutMs, wire: bucket.wire });
+  // `scaled` is ours: reduce it in place instead of allocating a second buffer of the bucket's size.
+  return state.collective.allreduce(scaled, { timeoutMs: state.timeoutMs, wire: bucket.wire, inPlace: true });
 };
 
 /** A stateless compressor around a hook (horovod's `Compressor`). */

@@ -65,7 +65,9 @@ class LoopbackCollective implements Collective {
       }
       return f16 ? decodeHalf(encodeHalf(out)) : out;
     });
-    return Float32Array.from(sum);
+    if (opts.inPlace !== true) return Float32Array.from(sum);
+    buf.set(sum);
+    return buf;
   }
 
   async allgather(buf: Uint8Array, _opts?: CollectiveCallOptions): Promise<Uint8Array[]> {

@@ -45,6 +45,8 @@ export interface RingMessage {
   readonly senderRank: number;
   readonly chunkBytes: number;
   readonly data: Uint8Array;
+  /** Size of the encoded message this was decoded from (set by {@link decodeRingMessage}; wire statistics). */
+  readonly encodedBytes?: number;
 }
 
 // Field tags: (field number << 3) | wire type (0 varint, 2 length-delimited).
@@ -166,7 +168,7 @@ export function decodeRingMessage(buf: Buffer): RingMessage {
     }
     throw new RingDecodeError('varint longer than 10 bytes');
   };
-  const m = { seq: 0, step: 0, phase: 0, chunkIndex: 0, part: 0, senderRank: 0, chunkBytes: 0, data: buf.subarray(0, 0) as Uint8Array };
+  const m = { seq: 0, step: 0, phase: 0, chunkIndex: 0, part: 0, senderRank: 0, chunkBytes: 0, data: buf.subarray(0, 0) as Uint8Array, encodedBytes: buf.length };
   while (pos < buf.length) {
     const tag = readVarint();
     const field = Math.floor(tag / 8);

@@ -250,7 +250,7 @@ export class TcpRingCollective implements Collective {
   allreduce(buf: Float32Array, opts: AllreduceOptions = {}): Promise<Float32Array> {
     if (opts.op !== undefined && opts.op !== 'sum') return Promise.reject(new UnsupportedOperationError('tcp-ring', `allreduce op ${String(opts.op)}`));
     const wire = opts.wire === 'f16' ? WIRE_FORMATS.f16 : WIRE_FORMATS.f32;
-    return this.run(opts.timeoutMs, (ctx, right, left) => ringAllreduce(buf, ctx, right, left, wire));
+    return this.run(opts.timeoutMs, (ctx, right, left) => ringAllreduce(buf, ctx, right, left, wire, opts.inPlace === true));
   }
 
   allgather(buf: Uint8Array, opts: CollectiveCallOptions = {}): Promise<Uint8Array[]> {

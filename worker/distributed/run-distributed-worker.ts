@@ -23,6 +23,7 @@ import { createGradientReducer, meanBytesPerStep } from '../comm/compression/cre
 import { localMomentumBeta } from '../comm/compression/local-momentum.js';
 import { RingError } from '../comm/ring-errors.js';
 import { listenGrpcRing } from '../comm/start-grpc-ring.js';
+import { ObservedCollective } from '../comm/observed-collective.js';
 import { createTelemetryServer, createTrainingMetrics, type TelemetryServer } from '../telemetry/index.js';
 import { createRingSecurity, isInsecureRingRequested } from '../security/ring-security.js';
 import { TLS_STDIN_ENV, readCredentialsLine } from '../security/local-ring-tls.js';
@@ -114,7 +115,8 @@ async function runRank(opts: TrainOptions, env: WorkerEnv, log: Logger, watch: (
     security.server,
   );
   notifyLauncher({ ringListening: { port: ring.port } });
-  const collective = ring.collective;
+  // Every collective call of training goes through the observer: latency, wire bytes and codec time in /metrics and metrics.json.
+  const collective = new ObservedCollective(ring.collective, metrics.collective);
   try {
     if (env.metricsPort !== undefined) {
       // Bind the pod IP like the ring server: pods may share a network stack (and the port) with others.
@@ -124,11 +126,11 @@ async function runRank(opts: TrainOptions, env: WorkerEnv, log: Logger, watch: (
     }
     log.info('Started ring server', { bind: env.ringBind, port: ring.port, worldSize: env.worldSize });
     // Step 3
-    await collective.connect(env.peers);
+    await ring.collective.connect(env.peers);
     const backend = await selectBackend(opts.backend, log);
 
     // Step 4
-    const { reducer, stats, parts: reducerParts } = createGradientReducer({
+    const { reducer: plainReducer, stats, parts: reducerParts } = createGradientReducer({
       collective,
       compression: opts.compression,
       warmupSteps: opts.compressionWarmupSteps,
@@ -136,6 +138,7 @@ async function runRank(opts: TrainOptions, env: WorkerEnv, log: Logger, watch: (
       timeoutMs: opts.collectiveTimeoutMs,
       localMomentum: localMomentumBeta(opts, env.worldSize),
     });
+    const reducer = collective.timeCodec(plainReducer);
     const digest = process.env[WEIGHT_DIGEST_ENV] === '1';
     const result = await runTraining(opts, {
       rank: env.rank,
@@ -169,7 +172,7 @@ async function runRank(opts: TrainOptions, env: WorkerEnv, log: Logger, watch: (
       isChief: env.rank === 0,
       backend: backend.name,
       compileStep: stepCompiler(log),
-      extraMetrics: () => ({ workers: env.worldSize, compression: opts.compression, bytesSentPerStepPerRank: Math.round(meanBytesPerStep(stats)) }),
+      extraMetrics: () => ({ workers: env.worldSize, compression: opts.compression, bytesSentPerStepPerRank: Math.round(meanBytesPerStep(stats)), collective: collective.summary() }),
     });
     display.finish();
     log.info('Finished training', {

@@ -10,6 +10,7 @@ import { ensureWritableDir, explainFsError } from '../checkpoint/writable-dir.js
 import type { CompressionId, TrainOptions } from '../contract.js';
 import { ConfigError } from '../util/errors.js';
 import type { TimeSplit } from './time-split.js';
+import type { CollectiveSummary } from '../comm/observed-collective.js';
 
 /** File name of the metrics inside `--output`. */
 export const METRICS_FILE = 'metrics.json';
@@ -76,6 +77,8 @@ export interface RunMetrics {
   readonly compression?: CompressionId;
   /** Bytes each rank sent per optimizer step (filled in by the distributed worker). */
   readonly bytesSentPerStepPerRank?: number;
+  /** This rank's collective totals: all-reduce latency, wire bytes, codec time (filled in by the distributed worker). */
+  readonly collective?: CollectiveSummary;
   /** Seconds this rank spent in each part of training (of `wallSeconds`). */
   readonly timeSplit?: TimeSplit;
 }

@@ -20,7 +20,8 @@ for (const c of cases) {
     const theirs = Buffer.from(Chunk.serialize({ ...c.msg, phase: c.msg.phase as Phase__Output, data: Buffer.from(c.msg.data) }));
     if (c.sameBytes !== false) assert.deepEqual(ours, theirs, '-want (protobufjs) +got (ours)');
     const want = { ...c.msg, data: Array.from(c.msg.data) };
-    const decoded = decodeRingMessage(theirs);
+    const { encodedBytes, ...decoded } = decodeRingMessage(theirs);
+    assert.equal(encodedBytes, theirs.length, 'the decoder reports the encoded size (wire statistics)');
     assert.deepEqual({ ...decoded, data: Array.from(decoded.data) }, want, 'ours decoding protobufjs bytes');
     // `pad` (alignment only) is written when asked for; unaligned encoding has none.
     const { pad, ...back } = Chunk.deserialize(ours);
@@ -46,9 +47,10 @@ test('aligned encoding puts the payload at a multiple of 4 past alignBase, for e
         for (const len of [1, 4, 200, 70_000]) {
           const msg: RingMessage = { seq, step: 1, phase: 2, chunkIndex: 1, part, senderRank: 2, chunkBytes: len * 3, data: new Uint8Array(len).fill(7) };
           const bytes = encodeRingMessage(msg, alignBase);
-          const decoded = decodeRingMessage(bytes);
+          const { encodedBytes, ...decoded } = decodeRingMessage(bytes);
           const where = `alignBase ${alignBase} seq ${seq} part ${part} len ${len}`;
           assert.equal((alignBase + decoded.data.byteOffset - bytes.byteOffset) % 4, 0, where);
+          assert.equal(encodedBytes, bytes.length, where);
           assert.deepEqual({ ...decoded, data: Array.from(decoded.data) }, { ...msg, data: Array.from(msg.data) }, where);
           // protobufjs reads the padded bytes as the same chunk (pad is a declared field it ignores here).
           const back = Chunk.deserialize(bytes);

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -89,10 +89,16 @@ test('a worker that trains K steps exposes exactly K step observations on /metri
     }
     // The parts lie within the step (which also gathers the batch and reports progress).
     assert.ok(partsSum > 0 && partsSum <= stepSum + 1e-9, `parts ${partsSum} s, steps ${stepSum} s`);
+    // The collective: each step's reduction reports its codec time once per phase, and every all-reduce is timed.
+    for (const op of ['encode', 'decode']) assert.equal(sample(text, `${METRIC_NAMES.codecDuration}_count`, `{op="${op}"}`), K, `codec ${op} observations`);
+    assert.ok(sample(text, `${METRIC_NAMES.collectiveDuration}_count`, '{op="allreduce",outcome="ok"}') >= K, 'one all-reduce per step at least');
 
     const progress = (await (await fetch(`http://127.0.0.1:${port}${PROGRESS_PATH}`)).json()) as { phase: string; step: number };
     assert.deepEqual([progress.phase, progress.step], ['done', K]);
     assert.equal(await exited, 0, lines.slice(-15).join('\n'));
+    const written = JSON.parse(await readFile(join(out, 'metrics.json'), 'utf8')) as { collective?: { allreduceCalls: number; encodeSecondsTotal: number } };
+    assert.ok((written.collective?.allreduceCalls ?? 0) >= K, `metrics.json collective: ${JSON.stringify(written.collective)}`);
+    assert.ok((written.collective?.encodeSecondsTotal ?? -1) >= 0);
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');
     await rm(out, { recursive: true, force: true });
