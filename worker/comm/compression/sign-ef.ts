@@ -43,6 +43,11 @@ export function subtractScaledSign(x: Float32Array, scale: number): void {
   for (let i = 0; i < x.length; i++) x[i] = x[i]! - (x[i]! >= 0 ? scale : -scale);
 }
 
+/** e ← e + g: the gradient plus the error the previous steps failed to send. */
+export function addErrorFeedback(e: Float32Array, g: Float32Array): void {
+  for (let i = 0; i < e.length; i++) e[i] = e[i]! + g[i]!;
+}
+
 /** Cumulative ends of `segments` (lengths summing to `d`); one segment when absent. */
 export function segmentEnds(d: number, segments: readonly number[] | undefined): number[] {
   if (segments === undefined) return [d];
