@@ -109,14 +109,16 @@ export function encodeHalf(src: Float32Array, out: Uint8Array = new Uint8Array(s
 /** Decodes little-endian binary16 bytes into `out` (length bytes/2) through the 65536-entry table. */
 export function decodeHalf(bytes: Uint8Array, out: Float32Array = new Float32Array(bytes.length >>> 1)): Float32Array {
   const words = halfWords(bytes, out.length);
-  if (words !== undefined) for (let i = 0; i < out.length; i++) out[i] = HALF_TO_F32[words[i]!]!;
-  else for (let i = 0, j = 0; i < out.length; i++, j += 2) out[i] = HALF_TO_F32[bytes[j]! | (bytes[j + 1]! << 8)]!;
+  const table = HALF_TO_F32; // a local: a module binding is reloaded on every use in the loop
+  if (words !== undefined) for (let i = 0; i < out.length; i++) out[i] = table[words[i]!]!;
+  else for (let i = 0, j = 0; i < out.length; i++, j += 2) out[i] = table[bytes[j]! | (bytes[j + 1]! << 8)]!;
   return out;
 }
 
 /** Adds decoded binary16 bytes into `acc` element-wise. */
 export function addHalfInto(acc: Float32Array, bytes: Uint8Array): void {
   const words = halfWords(bytes, acc.length);
-  if (words !== undefined) for (let i = 0; i < acc.length; i++) acc[i] += HALF_TO_F32[words[i]!]!;
-  else for (let i = 0, j = 0; i < acc.length; i++, j += 2) acc[i] += HALF_TO_F32[bytes[j]! | (bytes[j + 1]! << 8)]!;
+  const table = HALF_TO_F32;
+  if (words !== undefined) for (let i = 0; i < acc.length; i++) acc[i] += table[words[i]!]!;
+  else for (let i = 0, j = 0; i < acc.length; i++, j += 2) acc[i] += table[bytes[j]! | (bytes[j + 1]! << 8)]!;
 }
