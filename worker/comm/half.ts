@@ -83,27 +83,32 @@ function halfWords(bytes: Uint8Array, count: number): Uint16Array | undefined {
 export function encodeHalf(src: Float32Array, out: Uint8Array = new Uint8Array(src.length * 2)): Uint8Array {
   const bits = new Int32Array(src.buffer, src.byteOffset, src.length);
   const words = halfWords(out, src.length);
-  const n = src.length;
-  for (let i = 0; i < n; i++) {
-    const b = bits[i]!;
-    const abs = b & 0x7fffffff;
-    let h: number;
-    if (abs >= 0x38800000) {
-      if (abs < 0x47800000) h = (abs - 0x38000000 + 0xfff + ((abs >>> 13) & 1)) >>> 13;
-      else h = abs > 0x7f800000 ? 0x7e00 : 0x7c00;
-    } else {
-      const v = Math.abs(src[i]!) * 16777216;
-      h = Math.floor(v + 0.5);
-      if (h - v === 0.5 && (h & 1) === 1) h--;
-    }
-    h |= (b >>> 16) & 0x8000;
-    if (words !== undefined) words[i] = h;
-    else {
+  // Two loops, so the aligned one has no per-value test of the output path.
+  if (words !== undefined) for (let i = 0; i < src.length; i++) words[i] = halfAt(bits, src, i);
+  else {
+    for (let i = 0; i < src.length; i++) {
+      const h = halfAt(bits, src, i);
       out[2 * i] = h & 0xff;
       out[2 * i + 1] = h >>> 8;
     }
   }
   return out;
+}
+
+/** The binary16 bits of src[i], whose float32 bits are bits[i] (the cases of {@link encodeHalf}); src is read only below 2^-14. */
+function halfAt(bits: Int32Array, src: Float32Array, i: number): number {
+  const b = bits[i]!;
+  const abs = b & 0x7fffffff;
+  let h: number;
+  if (abs >= 0x38800000) {
+    if (abs < 0x47800000) h = (abs - 0x38000000 + 0xfff + ((abs >>> 13) & 1)) >>> 13;
+    else h = abs > 0x7f800000 ? 0x7e00 : 0x7c00;
+  } else {
+    const v = Math.abs(src[i]!) * 16777216;
+    h = Math.floor(v + 0.5);
+    if (h - v === 0.5 && (h & 1) === 1) h--;
+  }
+  return h | ((b >>> 16) & 0x8000);
 }
 
 /** Decodes little-endian binary16 bytes into `out` (length bytes/2) through the 65536-entry table. */

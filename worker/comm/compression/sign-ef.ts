@@ -103,18 +103,22 @@ export function compressPiecesWithFeedback(e: Float32Array, g: Float32Array | un
     const sum = g === undefined ? sumAbs(e, at, end) : addAndSumAbs(e, g, at, end);
     const scale = end === at ? 0 : Math.fround(sum / (end - at));
     view.setFloat32(4 * q, scale, true);
-    // Step 2
-    for (let i = at; i < end; i++) {
-      const v = e[i]!;
-      const bit = +(v >= 0);
-      e[i] = v - (bit * 2 - 1) * scale;
-      word |= bit << (i & 31);
-      if ((i & 31) === 31) {
-        if (words !== undefined) words[i >>> 5] = word;
-        else storeWord(bits, i >>> 5, word);
-        word = 0;
+    // Step 2: values up to a word boundary one by one, then whole words, then the rest.
+    let i = at;
+    for (; i < end && (i & 31) !== 0; i++) word = signAndResidual(e, i, scale, word, bits, words);
+    for (; i + 32 <= end; i += 32) {
+      // word is 0 here: the value before a boundary flushed it.
+      for (let b = 0; b < 32; b++) {
+        const v = e[i + b]!;
+        const bit = +(v >= 0);
+        e[i + b] = v - (bit * 2 - 1) * scale;
+        word |= bit << b;
       }
+      if (words !== undefined) words[i >>> 5] = word;
+      else storeWord(bits, i >>> 5, word);
+      word = 0;
     }
+    for (; i < end; i++) word = signAndResidual(e, i, scale, word, bits, words);
     at = end;
   }
   for (let j = 4 * (n >>> 5); j < bits.length; j++) bits[j] = (word >>> (8 * (j & 3))) & 0xff;
@@ -159,6 +163,18 @@ function addAndSumAbs(e: Float32Array, g: Float32Array, a: number, b: number): n
     s0 += Math.abs(v);
   }
   return s0 + s1 + s2 + s3;
+}
+
+/** One value of Step 2: its sign bit into `word` (stored when the word is full), its residual into e; returns the word. */
+function signAndResidual(e: Float32Array, i: number, scale: number, word: number, bits: Uint8Array, words: Uint32Array | undefined): number {
+  const v = e[i]!;
+  const bit = +(v >= 0);
+  e[i] = v - (bit * 2 - 1) * scale;
+  word |= bit << (i & 31);
+  if ((i & 31) !== 31) return word;
+  if (words !== undefined) words[i >>> 5] = word;
+  else storeWord(bits, i >>> 5, word);
+  return 0;
 }
 
 function storeWord(bits: Uint8Array, k: number, w: number): void {
