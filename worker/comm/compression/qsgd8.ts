@@ -74,14 +74,17 @@ function quantizeSegment(g: Float32Array, a: number, b: number, norm: number, by
   for (let i = a; i < b; i++) {
     const v = g[i]!;
     const x = norm > 0 ? (levels * Math.abs(v)) / norm : 0;
-    const l = Math.min(levels, Math.floor(x));
+    // x <= levels (|v| <= ‖g‖₂; a float32-rounded norm can push it a hair over), so x | 0 is
+    // min(levels, ⌊x⌋) for every reachable x below levels + 1, without a float floor.
+    const l = x | 0;
     // mulberry32 (worker/util/rng.ts), one draw per element in index order.
     s = (s + 0x6d2b79f5) | 0;
     let t = Math.imul(s ^ (s >>> 15), s | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     const u = ((t ^ (t >>> 14)) >>> 0) / 4294967296;
     // +(…) rather than `? 1 : 0`: no branch on a random outcome (see bit-pack.ts).
-    const level = Math.min(levels, l + +(u < x - l));
+    const up = l + +(u < x - l);
+    const level = up > levels ? levels : up;
     bytes[at + i] = 2 * level + +(v > 0);
   }
   return s;
