@@ -60,13 +60,17 @@ export async function runLinkPeer(env: NodeJS.ProcessEnv = process.env): Promise
     const { reducer, stats } = createGradientReducer({ collective, compression, seed: 1, timeoutMs: TIMEOUT_MS });
     await reducer(grad, 0);
     const seconds: number[] = [];
+    const cpuSeconds: number[] = [];
     for (let i = 1; i <= iters; i++) {
       await collective.barrier();
+      const c0 = process.cpuUsage();
       const t0 = process.hrtime.bigint();
       await reducer(grad, i);
       seconds.push(Number(process.hrtime.bigint() - t0) / 1e9);
+      const c = process.cpuUsage(c0);
+      cpuSeconds.push((c.user + c.system) / 1e6);
     }
-    if (rank === 0) emit({ event: 'reduce', compression, seconds, bytes: stats.lastStepBytes });
+    if (rank === 0) emit({ event: 'reduce', compression, seconds, cpuSeconds, bytes: stats.lastStepBytes });
   }
   await collective.barrier();
   await collective.close();
@@ -81,6 +85,8 @@ export interface LinkRow {
   readonly compression: CompressionId;
   readonly seconds: readonly number[];
   readonly medianSeconds: number;
+  /** Rank 0's CPU time per reduce (median): on a loaded machine, wall time far above it is time spent waiting for a core. */
+  readonly medianCpuSeconds: number;
   readonly bytes: number;
 }
 
@@ -104,7 +110,7 @@ async function runLinkGroup(script: string, link: string, n: number, iters: numb
               if (e.event === 'listening') resolve(Number(e.port));
               else if (e.event === 'reduce') {
                 const seconds = e.seconds as number[];
-                rows.push({ link, n, compression: e.compression as CompressionId, seconds, medianSeconds: median(seconds), bytes: Number(e.bytes) });
+                rows.push({ link, n, compression: e.compression as CompressionId, seconds, medianSeconds: median(seconds), medianCpuSeconds: median(e.cpuSeconds as number[]), bytes: Number(e.bytes) });
               }
             });
             child.once('exit', (code) => reject(new Error(`link ${link}: peer ${rank} exited with ${code} before listening`)));
@@ -151,8 +157,8 @@ export async function runLinkBench(argv: readonly string[], script: string): Pro
   const ratio = speedups(rows);
   printTable(
     `All-reduce of a ${LINK_MIB} MiB gradient per compression, ${n} gRPC ranks (median of ${iters}; links: tbf-shaped veths between network namespaces)`,
-    ['link', 'compression', 'ms', 'bytes sent by rank 0', 'none / this'],
-    rows.map((r) => [r.link, r.compression, r.medianSeconds * 1000, r.bytes.toLocaleString('en-US'), ratio.get(`${r.link}/${r.compression}`)?.toFixed(2)]),
+    ['link', 'compression', 'ms', 'rank 0 cpu ms', 'bytes sent by rank 0', 'none / this'],
+    rows.map((r) => [r.link, r.compression, r.medianSeconds * 1000, r.medianCpuSeconds * 1000, r.bytes.toLocaleString('en-US'), ratio.get(`${r.link}/${r.compression}`)?.toFixed(2)]),
   );
   const at1g = ratio.get('1gbit/sign-ef');
   const atLo = ratio.get(`${LOOPBACK}/sign-ef`);
