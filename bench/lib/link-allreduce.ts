@@ -100,6 +100,11 @@ async function runLinkGroup(script: string, link: string, n: number, iters: numb
     const env = { ...process.env, BENCH_RANK: String(rank), BENCH_WORLD: String(n), BENCH_HOST: host(rank), BENCH_MIB: String(LINK_MIB), BENCH_ITERS: String(iters), BENCH_COMPRESSIONS: LINK_COMPRESSIONS.join(',') };
     return spawn(argv[0]!, argv.slice(1), { env, stdio: ['pipe', 'pipe', 'inherit'] });
   });
+  // Peers must not outlive the coordinator (an interrupted run exits without reaching `finally`).
+  const killAll = (): void => {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  };
+  process.once('exit', killAll);
   try {
     const ports = await Promise.all(
       children.map(
@@ -123,7 +128,8 @@ async function runLinkGroup(script: string, link: string, n: number, iters: numb
     if (codes.some((c) => c !== 0)) throw new Error(`link ${link}: peers exited with ${codes.join(', ')}`);
     return rows;
   } finally {
-    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+    process.off('exit', killAll);
+    killAll();
   }
 }
 

@@ -17,6 +17,7 @@ import { execFileSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { constants as osConstants } from 'node:os';
 
 /** Queue limit of each tbf, as time at the full rate: packets waiting longer are dropped. */
 export const TBF_LATENCY = '50ms';
@@ -225,9 +226,10 @@ export function createEmulatedLinks(opts: Omit<LinkPlanOptions, 'tag'> & { reado
   if (why !== undefined) throw new Error(why);
   const plan = buildLinkPlan({ ...opts, tag: opts.tag ?? randomBytes(2).toString('hex') });
   let closed = false;
+  // Exit (not re-raise the signal): a signal death skips 'exit' handlers, such as the one that stops the rank processes.
   const onSignal = (signal: NodeJS.Signals): void => {
     close();
-    process.kill(process.pid, signal);
+    process.exit(128 + (osConstants.signals[signal] ?? 0));
   };
   const close = (): void => {
     if (closed) return;
