@@ -20,6 +20,9 @@
  * `--n 3` restricts the world sizes; `--message-kib K` sets the wire message size;
  * `--rounds R` runs gRPC, TCP and gloo alternately R times per world size and
  * pools their timings (on a shared machine, load then hits all three alike).
+ * `--link loopback,1gbit,10gbit` instead times each compression's all-reduce
+ * of 64 MiB with the ranks in network namespaces joined by tbf-shaped links
+ * (bench/lib/link-allreduce.ts; needs root and iproute2).
  */
 import { spawn } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
@@ -35,6 +38,7 @@ import { Rng } from '../worker/util/rng.js';
 import { getErrorMessage } from '../worker/util/errors.js';
 import { printTable, writeResult } from './lib/report.js';
 import { findGloo, runGlooGroup } from './lib/gloo-runner.js';
+import { runLinkBench, runLinkPeer } from './lib/link-allreduce.js';
 
 const MIB = 1024 * 1024;
 const TRANSPORTS = ['grpc', 'tcp'] as const;
@@ -198,6 +202,12 @@ async function runGroup(n: number, transport: Transport, sizes: readonly number[
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
+  // Emulated links (bench/lib/link-allreduce.ts): per-compression all-reduce of 64 MiB on tbf-shaped links.
+  if (argv.includes('--link-peer')) {
+    await runLinkPeer();
+    process.exit(0);
+  }
+  if (argv.includes('--link')) return runLinkBench(argv, fileURLToPath(import.meta.url));
   if (argv.includes('--peer')) {
     const env = process.env;
     await runPeer({

@@ -1,0 +1,139 @@
+/**
+ * `npm run bench:codecs`: single-thread speed of the gradient codecs, in GB/s
+ * of fp32 gradient (4 bytes per value) per stage, on 16 and 64 MiB buffers.
+ *
+ * 1. Per size, one random gradient (a tenth of it ten times larger, as in
+ *    training) and pre-allocated outputs, so only the codec is timed.
+ * 2. Stages per codec: fp16 encode (f32 → binary16), decode, and add-decode
+ *    (what each ring hop does); qsgd8 encode (norm + stochastic rounding) and
+ *    decode-add; sign-ef error feedback fused with encode (e ← e + g, scales,
+ *    packed signs, residual left in e: one function, as the hook runs it) and
+ *    decode-add.
+ * 3. Rounds alternate over every stage (one run of each per round), so machine
+ *    load hits all codecs alike; the median per stage is reported.
+ * 4. "pipeline" is 4·d bytes over the summed medians of the stages a rank runs
+ *    per step (fp16: encode + decode; qsgd8: encode + decode; sign-ef:
+ *    EF + encode + decode); the target is >= 1 GB/s each, judged on wall
+ *    time. GB/s by process CPU time is printed beside it. Writes
+ *    bench/results/codecs.json.
+ *
+ * `--quick`: 16 MiB only, fewer rounds.
+ */
+import { cpus, loadavg } from 'node:os';
+import { addHalfInto, decodeHalf, encodeHalf } from '../worker/comm/half.js';
+import { addDequantizedQsgd8, quantizeQsgd8 } from '../worker/comm/compression/qsgd8.js';
+import { addDecodedPieces, compressPieces, compressPiecesWithFeedback } from '../worker/comm/compression/sign-ef.js';
+import { Rng } from '../worker/util/rng.js';
+import { getErrorMessage } from '../worker/util/errors.js';
+import { printTable, writeResult } from './lib/report.js';
+
+const MIB = 1024 * 1024;
+/** The issue's target: encode + decode + error feedback per core. */
+export const TARGET_GBPS = 1;
+const CODECS = ['fp16', 'qsgd8', 'sign-ef'] as const;
+type Codec = (typeof CODECS)[number];
+
+interface Stage {
+  readonly codec: Codec;
+  readonly stage: string;
+  /** Part of the per-step pipeline of {@link TARGET_GBPS}. */
+  readonly inPipeline: boolean;
+  readonly run: () => void;
+}
+
+/** Builds the stages for a d-value gradient (Step 1 and 2); buffers are allocated here, once. */
+function buildStages(d: number): Stage[] {
+  const rng = new Rng(1);
+  const g = Float32Array.from({ length: d }, () => (rng.next() - 0.5) * (rng.next() < 0.1 ? 10 : 1));
+  const half = encodeHalf(g);
+  const f32 = new Float32Array(d);
+  const qsgdRng = new Rng(2);
+  const segments = [d];
+  const qsgd = quantizeQsgd8(g, segments, qsgdRng);
+  const e = new Float32Array(d);
+  const pieces = [d];
+  // One encode so `block` has the right shape; EF and encode are then timed on the live error memory.
+  const block = compressPieces(g.slice(), pieces);
+  // sign-ef's EF is fused into its encode (one pass adds g into e and sums |e|); timed as one stage.
+  return [
+    { codec: 'fp16', stage: 'encode', inPipeline: true, run: () => void encodeHalf(g, half) },
+    { codec: 'fp16', stage: 'decode', inPipeline: true, run: () => void decodeHalf(half, f32) },
+    { codec: 'fp16', stage: 'add-decode (per hop)', inPipeline: false, run: () => addHalfInto(f32, half) },
+    { codec: 'qsgd8', stage: 'encode', inPipeline: true, run: () => void quantizeQsgd8(g, segments, qsgdRng) },
+    { codec: 'qsgd8', stage: 'decode', inPipeline: true, run: () => addDequantizedQsgd8(qsgd, segments, 1, f32) },
+    { codec: 'sign-ef', stage: 'EF + encode (fused)', inPipeline: true, run: () => void compressPiecesWithFeedback(e, g, pieces) },
+    { codec: 'sign-ef', stage: 'decode', inPipeline: true, run: () => addDecodedPieces(block, pieces, 1, f32) },
+  ];
+}
+
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+};
+
+interface StageRow {
+  readonly mib: number;
+  readonly codec: Codec;
+  readonly stage: string;
+  readonly inPipeline: boolean;
+  readonly medianMs: number;
+  readonly gbps: number;
+  /** From process CPU time instead of wall time: on a shared machine, waiting for a core is not the codec's cost. */
+  readonly medianCpuMs: number;
+  readonly cpuGbps: number;
+}
+
+/** Step 3: alternating rounds, median seconds per stage. */
+function timeStages(mib: number, rounds: number): StageRow[] {
+  const d = (mib * MIB) / 4;
+  const stages = buildStages(d);
+  const times = stages.map(() => [] as number[]);
+  const cpu = stages.map(() => [] as number[]);
+  for (const s of stages) s.run(); // warm-up: JIT and page faults
+  for (let r = 0; r < rounds; r++) {
+    stages.forEach((s, k) => {
+      const c0 = process.cpuUsage();
+      const t0 = process.hrtime.bigint();
+      s.run();
+      times[k]!.push(Number(process.hrtime.bigint() - t0) / 1e9);
+      const c = process.cpuUsage(c0);
+      cpu[k]!.push((c.user + c.system) / 1e6);
+    });
+  }
+  return stages.map((s, k) => {
+    const t = median(times[k]!);
+    const tc = median(cpu[k]!);
+    return { mib, codec: s.codec, stage: s.stage, inPipeline: s.inPipeline, medianMs: t * 1000, gbps: (4 * d) / t / 1e9, medianCpuMs: tc * 1000, cpuGbps: (4 * d) / tc / 1e9 };
+  });
+}
+
+/** Step 4: GB/s of the per-step pipeline of each codec. */
+function pipelines(rows: readonly StageRow[], sizes: readonly number[]): Array<{ mib: number; codec: Codec; gbps: number; cpuGbps: number; met: boolean }> {
+  return sizes.flatMap((mib) =>
+    CODECS.map((codec) => {
+      const mine = rows.filter((r) => r.mib === mib && r.codec === codec && r.inPipeline);
+      const gbps = (mib * MIB) / (mine.reduce((s, r) => s + r.medianMs, 0) / 1000) / 1e9;
+      const cpuGbps = (mib * MIB) / (mine.reduce((s, r) => s + r.medianCpuMs, 0) / 1000) / 1e9;
+      return { mib, codec, gbps, cpuGbps, met: gbps >= TARGET_GBPS };
+    }),
+  );
+}
+
+async function main(): Promise<void> {
+  const quick = process.argv.includes('--quick') || process.env.DAT_BENCH_QUICK === '1';
+  const sizes = quick ? [16] : [16, 64];
+  const rounds = quick ? 5 : 9;
+  const rows = sizes.flatMap((mib) => timeStages(mib, rounds));
+  printTable('Codec stages, one thread (median; GB/s = 1e9 bytes of fp32 gradient per second)', ['size MiB', 'codec', 'stage', 'ms', 'GB/s', 'cpu ms', 'GB/s by cpu'], rows.map((r) => [r.mib, r.codec, r.stage, r.medianMs, r.gbps, r.medianCpuMs, r.cpuGbps]), 2);
+  const pipe = pipelines(rows, sizes);
+  printTable(`Per-step pipeline (target >= ${TARGET_GBPS} GB/s)`, ['size MiB', 'codec', 'GB/s', 'GB/s by cpu', 'met (wall)'], pipe.map((p) => [p.mib, p.codec, p.gbps, p.cpuGbps, p.met ? 'yes' : 'NO']), 2);
+  const load = loadavg();
+  process.stdout.write(`Machine load average at the end: ${load.map((l) => l.toFixed(1)).join(' ')} on ${cpus().length} cores\n`);
+  const path = await writeResult('codecs', { quick, rounds, sizesMiB: sizes, stages: rows, pipelines: pipe, targetGBps: TARGET_GBPS, loadAverage: load });
+  process.stdout.write(`Wrote ${path}\n`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench:codecs failed: ${getErrorMessage(err)}\n`);
+  process.exit(1);
+});
