@@ -13,17 +13,22 @@ set -euo pipefail
 readonly SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 readonly MODULE_DIR="${SCRIPT_DIR}/scheduler-plugins"
 readonly VERSION="$(sed -n 's/^require sigs.k8s.io\/scheduler-plugins \(v[^ ]*\)$/\1/p' "${MODULE_DIR}/go.mod")"
+# The Kubernetes release the commands are built from (the replace of k8s.io/kubernetes).
+readonly KUBE_VERSION="$(sed -n 's/^[[:space:]]*k8s.io\/kubernetes => k8s.io\/kubernetes \(v[^ ]*\)$/\1/p' "${MODULE_DIR}/go.mod")"
 readonly BIN_DIR="${DAT_CACHE:-${HOME}/.cache/dat-operator}/scheduler-plugins/${VERSION}/bin"
 readonly COMMANDS=(scheduler controller)
+# What a cached binary must have been built from.
+readonly STAMP="${VERSION} on Kubernetes ${KUBE_VERSION}"
 
 log() { printf 'install-scheduler-plugins: %s\n' "$*" >&2; }
 
 [[ -n "${VERSION}" ]] || { log "error: no sigs.k8s.io/scheduler-plugins version in ${MODULE_DIR}/go.mod"; exit 1; }
+[[ -n "${KUBE_VERSION}" ]] || { log "error: no k8s.io/kubernetes replace in ${MODULE_DIR}/go.mod"; exit 1; }
 
 up_to_date() {
   local cmd
   for cmd in "${COMMANDS[@]}"; do
-    [[ -x "${BIN_DIR}/${cmd}" && -f "${BIN_DIR}/${cmd}.version" && "$(cat "${BIN_DIR}/${cmd}.version")" == "${VERSION}" ]] || return 1
+    [[ -x "${BIN_DIR}/${cmd}" && -f "${BIN_DIR}/${cmd}.version" && "$(cat "${BIN_DIR}/${cmd}.version")" == "${STAMP}" ]] || return 1
   done
 }
 
@@ -37,12 +42,15 @@ cd "${MODULE_DIR}"
 for cmd in "${COMMANDS[@]}"; do
   start_s=${SECONDS}
   log "go build sigs.k8s.io/scheduler-plugins/cmd/${cmd} ${VERSION} (a cold build takes minutes)"
-  # Upstream's Makefile stamps the version the same way (k8s.io/component-base/version).
+  # The binary version is the Kubernetes one: component-base derives the
+  # compatibility range from it, and upstream's stamp (v0.34.7, read as
+  # Kubernetes 0.34) makes the scheduler refuse to start ("emulation version
+  # 0.34 is not between [1.31, 0.34.0]").
   CGO_ENABLED=0 GOFLAGS=-buildvcs=false go build -trimpath \
-    -ldflags "-s -w -X k8s.io/component-base/version.gitVersion=${VERSION}" \
+    -ldflags "-s -w -X k8s.io/component-base/version.gitVersion=${KUBE_VERSION}" \
     -o "${BIN_DIR}/${cmd}.tmp" "sigs.k8s.io/scheduler-plugins/cmd/${cmd}"
   mv -f "${BIN_DIR}/${cmd}.tmp" "${BIN_DIR}/${cmd}"
-  printf '%s\n' "${VERSION}" > "${BIN_DIR}/${cmd}.version"
+  printf '%s\n' "${STAMP}" > "${BIN_DIR}/${cmd}.version"
   log "built ${cmd} in $((SECONDS - start_s)) s"
 done
 echo "${BIN_DIR}"

@@ -19,7 +19,6 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/cluster-env.sh"
 readonly MODULE="sigs.k8s.io/scheduler-plugins"
 readonly VERSION="$(sed -n 's/^require sigs.k8s.io\/scheduler-plugins \(v[^ ]*\)$/\1/p' "${ROOT}/scripts/scheduler-plugins/go.mod")"
-readonly IMAGE="dat-operator.local/scheduler-plugins:${VERSION}"
 readonly BASE="dat-operator/base-net:trixie"
 readonly NAMESPACE="scheduler-plugins"
 readonly SCHEDULER_NAME="scheduler-plugins-scheduler"
@@ -38,6 +37,8 @@ bin_dir="$(bash "${ROOT}/scripts/install-scheduler-plugins.sh")"
 # Step 2
 bash "${ROOT}/scripts/images/build-bases.sh" base-net >&2
 stamp="$(cat "${bin_dir}/scheduler" "${bin_dir}/controller" | sha256sum | cut -c1-16)"
+# The tag names the binaries: new ones change the Deployments, which then roll.
+readonly IMAGE="dat-operator.local/scheduler-plugins:${VERSION}-${stamp}"
 if [[ "$(docker image inspect --format '{{ index .Config.Labels "dat-operator.scheduler-plugins-binaries" }}' "${IMAGE}" 2>/dev/null)" != "${stamp}" ]]; then
   context="$(mktemp -d)"
   trap 'rm -rf "${context}"' EXIT
