@@ -6,7 +6,7 @@ import { deriveSeed } from '../../util/rng.js';
 import { crossEntropyPerExample } from '../losses.js';
 import { eagerOps } from '../numerics/eager-ops.js';
 import type { StepEngine } from '../step-engine.js';
-import { linfBox, noisyStart, projectIntoBox, signStep, type LinfBox } from './sign-step.js';
+import { linfBox, noisyStart, signStep, type LinfBox } from './sign-step.js';
 import type { AttackParams } from './types.js';
 
 /** The model's logits with BatchNorm in inference mode (running statistics). */
@@ -30,11 +30,6 @@ export type LinfBounds = LinfBox<tf.Tensor4D>;
 /** The bounds max(x − eps, 0) and min(x + eps, 1), computed once per attack (sign-step.ts's linfBox, eagerly). */
 export function linfBounds(x: tf.Tensor4D, eps: number): LinfBounds {
   return linfBox(eagerOps, x, eagerOps.scalar(eps)) as LinfBounds;
-}
-
-/** Clamps `xAdv` into `bounds` (the L-inf ball around x and [0, 1]). */
-export function projectLinf(xAdv: tf.Tensor4D, bounds: LinfBounds): tf.Tensor4D {
-  return projectIntoBox<tf.Tensor>(eagerOps, xAdv, bounds) as tf.Tensor4D;
 }
 
 /** x_adv + stepSize · sign(grad), clamped into `bounds` (sign-step.ts's signStep, eagerly). */
