@@ -93,6 +93,10 @@ export interface BackwardArgs {
 export interface LayerKind<L extends PlanLayer> {
   /** The tfjs-layers class it plans. */
   readonly className: string;
+  /** The layer may read several inputs (the others read exactly one). */
+  readonly manyInputs?: true;
+  /** The layer may have non-trainable weights (moving statistics, fed to the graphs as inputs). */
+  readonly hasStatistics?: true;
   plan(p: PlanInput): Planned;
   forward(layer: L, a: ForwardArgs): ForwardOut;
   backward(layer: L, a: BackwardArgs): void;
@@ -293,6 +297,7 @@ const flatten: LayerKind<KindOf<'flatten'>> = {
  */
 const batchnorm: LayerKind<KindOf<'batchnorm'>> = {
   className: 'BatchNormalization',
+  hasStatistics: true,
   plan: (p) => {
     const { layer, cfg } = p;
     const axis = cfg['axis'];
@@ -382,6 +387,7 @@ const relu: LayerKind<KindOf<'relu'>> = {
 
 const add: LayerKind<KindOf<'add'>> = {
   className: 'Add',
+  manyInputs: true,
   plan: (p) => {
     const { layer, from } = p;
     if (from.length < 2) return `add ${layer.name} has ${from.length} input`;

@@ -71,8 +71,9 @@ export function planModel(model: tf.LayersModel): ModelPlan {
     const cls = layer.getClassName();
     const cfg = layer.getConfig() as Config;
     if (cls === 'InputLayer') continue;
+    const kind = layerKindOfClass(cls);
     if (layer.weights.length > 0 && !layer.trainable) return fail(`layer ${layer.name} has non-trainable weights`);
-    if (layer.nonTrainableWeights.length > 0 && cls !== 'BatchNormalization') return fail(`layer ${layer.name} has non-trainable weights`);
+    if (layer.nonTrainableWeights.length > 0 && kind?.hasStatistics !== true) return fail(`layer ${layer.name} has non-trainable weights`);
     if (layer.inboundNodes.length !== 1) return fail(`layer ${layer.name} is applied ${layer.inboundNodes.length} times`);
     const inbound = layer.inboundNodes[0]!.inboundLayers;
     const from: number[] = [];
@@ -82,10 +83,9 @@ export function planModel(model: tf.LayersModel): ModelPlan {
       from.push(id);
     }
     if (from.length === 0) return fail(`layer ${layer.name} has no input`);
-    if (cls !== 'Add' && from.length !== 1) return fail(`layer ${layer.name} has ${from.length} inputs`);
+    if (kind?.manyInputs !== true && from.length !== 1) return fail(`layer ${layer.name} has ${from.length} inputs`);
     const fromRanks = from.map((id) => (id === MODEL_INPUT ? 4 : ranks[id]!));
     const inDims = (Array.isArray(layer.input) ? layer.input[0]! : layer.input).shape;
-    const kind = layerKindOfClass(cls);
     if (kind === undefined) return fail(`layer ${layer.name} is a ${cls}`);
     const planned = kind.plan({
       layer,
