@@ -15,7 +15,7 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { selectBackend } from '../worker/backend/select-backend.js';
-import { stepCompiler } from '../worker/backend/compile-step.js';
+import { stepEngineChooser } from '../worker/backend/compile-step.js';
 import { parseTrainArgs } from '../worker/cli/parse-args.js';
 import { formatFinalTable } from '../worker/cli/final-table.js';
 import { createProgressDisplay } from '../worker/cli/progress-display.js';
@@ -73,7 +73,7 @@ async function main(): Promise<void> {
   const display = createProgressDisplay(opts.progress, process.stdout);
 
   // Step 2
-  const { metrics } = await runTraining(opts, singleProcessContext(log, backend.name, (p) => display.update(p), stepCompiler(log)));
+  const { metrics } = await runTraining(opts, singleProcessContext(log, backend.name, (p) => display.update(p), stepEngineChooser(log)));
   display.finish();
 
   // Step 3

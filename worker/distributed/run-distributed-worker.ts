@@ -17,7 +17,7 @@
 import { Registry } from 'prom-client';
 import { EXIT_CODES, type ProgressReport, type TrainOptions } from '../contract.js';
 import { selectBackend } from '../backend/select-backend.js';
-import { stepCompiler } from '../backend/compile-step.js';
+import { stepEngineChooser } from '../backend/compile-step.js';
 import { createProgressDisplay } from '../cli/progress-display.js';
 import { createGradientReducer, meanBytesPerStep } from '../comm/compression/create-reducer.js';
 import { localMomentumBeta } from '../comm/compression/local-momentum.js';
@@ -171,7 +171,7 @@ async function runRank(opts: TrainOptions, env: WorkerEnv, log: Logger, watch: (
       parts: reducerParts,
       isChief: env.rank === 0,
       backend: backend.name,
-      compileStep: stepCompiler(log),
+      chooseStepEngine: stepEngineChooser(log),
       extraMetrics: () => ({ workers: env.worldSize, compression: opts.compression, bytesSentPerStepPerRank: Math.round(meanBytesPerStep(stats)), collective: collective.summary() }),
     });
     display.finish();
