@@ -1,6 +1,7 @@
 /**
  * One data-parallel training step, split in two so the ring all-reduce can
- * run in between (style guide §11):
+ * run in between (an `await` never sits inside a `tf.tidy`, so the step
+ * cannot be one tidy; see docs/architecture.md, "One training step"):
  *
  * 1. `computeGradients`: attack → x_adv, loss, gradients of the trainable
  *    weights, fused into one flat Float32Array (values awaited).
