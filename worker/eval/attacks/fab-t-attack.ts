@@ -63,16 +63,18 @@ export function projectLinfHyperplane(p: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tens
   });
 }
 
-/** g = z_t − z_y per example and ∇ₓ g, from one forward and one backward pass. */
+/** g = z_t − z_y per example (the caller disposes it) and ∇ₓ Σg, from one forward and one backward pass. */
 function targetGap(model: tf.LayersModel, x: tf.Tensor4D, y: tf.Tensor1D, t: tf.Tensor1D): { gap: tf.Tensor1D; grad: tf.Tensor4D } {
   const k = (model.outputs[0]!.shape[1] ?? 0) as number;
-  const gapOf = (xi: tf.Tensor4D): tf.Tensor1D => {
-    const logits = logitsOf(model, xi);
-    return tf.sum(tf.mul(logits, tf.sub(tf.oneHot(t, k), tf.oneHot(y, k)).toFloat()), 1) as tf.Tensor1D;
-  };
-  const { value, grad } = tf.valueAndGrad((xi: tf.Tensor) => tf.sum(gapOf(xi as tf.Tensor4D)))(x);
-  value.dispose();
-  return { gap: gapOf(x), grad: grad as tf.Tensor4D };
+  let gap: tf.Tensor1D | undefined;
+  const grad = tf.grad((xi: tf.Tensor) => {
+    const logits = logitsOf(model, xi as tf.Tensor4D);
+    const g = tf.sum(tf.mul(logits, tf.sub(tf.oneHot(t, k), tf.oneHot(y, k)).toFloat()), 1) as tf.Tensor1D;
+    // Kept past the gradient's scope, so no tidy disposes it: the caller must.
+    gap = tf.keep(g.clone());
+    return tf.sum(g);
+  })(x) as tf.Tensor4D;
+  return { gap: gap!, grad };
 }
 
 /** The closest adversarial point FAB-T towards `t` found, and its L-inf distance (Infinity where none). */
@@ -98,6 +100,7 @@ export function fabTargetedRun(model: tf.LayersModel, x: tf.Tensor4D, y: tf.Tens
       const { gap, grad } = targetGap(model, cur, y, t);
       const w = flat(grad);
       const b = tf.sub(tf.sum(tf.mul(w, flat(cur)), 1), gap) as tf.Tensor1D;
+      gap.dispose();
       // Step 2
       const d = projectLinfHyperplane(tf.concat([flat(cur), flat(x)]), tf.concat([w, w]), tf.concat([b, b]));
       const dk = d.slice([0, 0], [n, -1]).reshape(x.shape);
