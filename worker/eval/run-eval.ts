@@ -29,6 +29,9 @@ import { checkModelFitsData, loadEvalDataset, loadEvalModel } from './load-eval-
 /** Environment a sharding child runs under: `rank/world` and the file to write its outcome to. */
 export const EVAL_SHARD_ENV = { shard: 'DAT_EVAL_SHARD', file: 'DAT_EVAL_SHARD_FILE' } as const;
 
+/** stderr lines of a failed child quoted in the error. */
+const STDERR_TAIL = 3;
+
 /** The result of an evaluation: eval.json's contents plus the seconds per attack (slowest shard). */
 export interface EvalRun {
   readonly report: EvalReport;
@@ -82,6 +85,8 @@ async function evaluateSharded(o: EvalOptions, display: ProgressDisplay, log: Lo
     const [cmd, ...prefix] = workerCommand();
     const args = [...prefix, 'eval', ...formatEvalArgs({ ...o, workers: 1, out: undefined, progress: 'json' })];
     const latest = new Map<number, DisplayProgress>();
+    // A child's last stderr lines explain its failure; its routine logs would only repeat the parent's.
+    const lastErr: string[][] = Array.from({ length: o.workers }, () => []);
     const codes = await Promise.all(
       Array.from({ length: o.workers }, (_, rank) => {
         const env = { ...process.env, [EVAL_SHARD_ENV.shard]: `${rank}/${o.workers}`, [EVAL_SHARD_ENV.file]: join(dir, `shard-${rank}.json`) };
@@ -93,12 +98,19 @@ async function evaluateSharded(o: EvalOptions, display: ProgressDisplay, log: Lo
           const all = [...latest.values()];
           display.update({ ...p, step: all.reduce((s, q) => s + q.step, 0), totalSteps: all.reduce((s, q) => s + q.totalSteps, 0), workers: o.workers });
         });
-        createInterface({ input: child.stderr }).on('line', (line) => log.info(`Worker ${rank} wrote to stderr`, { line }));
+        createInterface({ input: child.stderr }).on('line', (line) => {
+          lastErr[rank]!.push(line);
+          if (lastErr[rank]!.length > STDERR_TAIL) lastErr[rank]!.shift();
+        });
         return new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? 1)));
       }),
     );
     const failed = codes.findIndex((c) => c !== 0);
-    if (failed >= 0) throw Object.assign(new DatError(`dat eval worker ${failed} of ${o.workers} exited with code ${codes[failed]}`, { retryable: true }), { exitCode: codes[failed] });
+    if (failed >= 0) {
+      const tail = lastErr[failed]!.join(' | ');
+      throw Object.assign(new DatError(`dat eval worker ${failed} of ${o.workers} exited with code ${codes[failed]}: ${tail}`, { retryable: true }), { exitCode: codes[failed] });
+    }
+    log.info('Merged dat eval shards', { workers: o.workers });
     const shards = await Promise.all(codes.map(async (_, r) => JSON.parse(await readFile(join(dir, `shard-${r}.json`), 'utf8')) as ShardOutcome));
     return mergeShards(shards);
   } finally {

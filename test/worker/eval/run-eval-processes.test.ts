@@ -12,7 +12,9 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs';
 import type { EvalReport } from '../../../worker/eval/eval-report.js';
+import { saveModel } from '../../../worker/train/save-model.js';
 
 const MAIN = fileURLToPath(new URL('../../../worker/main.js', import.meta.url));
 let work = '';
@@ -67,8 +69,14 @@ test('dat eval: the same seed gives the same eval.json, with 1 or 2 worker proce
   assert.equal(w2, a);
 });
 
-test('dat eval: bad input exits as dat train does (2 bad option, 4 bad data) with a message naming the flag', () => {
+test('dat eval: bad input exits as dat train does (2 bad option, 4 bad data) with a message naming the flag', async () => {
+  // A foreign model for 32x32 colour images, evaluated on 28x28 digits.
+  const cifarShaped = join(work, 'cifar-shaped');
+  const foreign = tf.sequential({ layers: [tf.layers.conv2d({ inputShape: [32, 32, 3], filters: 2, kernelSize: 3 }), tf.layers.flatten(), tf.layers.dense({ units: 10 })] });
+  await saveModel(foreign, cifarShaped);
+  foreign.dispose();
   const cases = [
+    { args: ['--model', cifarShaped, '--dataset', 'mnist', '--eps', '0.3'], code: 4, re: /--dataset mnist does not fit --model .*\[null, 32, 32, 3\]/ },
     { args: ['--model', standard, '--dataset', 'mnist', '--eps', '2'], code: 2, re: /--eps/ },
     { args: ['--model', standard, '--dataset', 'mnist', '--eps', '0.3', '--attacks', 'deepfool'], code: 2, re: /--attacks/ },
     { args: ['--model', join(work, 'nothing'), '--dataset', 'mnist', '--eps', '0.3'], code: 2, re: /--model/ },
