@@ -34,8 +34,9 @@ export interface FabTOptions {
   readonly alphaMax?: number;
 }
 
-// Bisection steps of the projection: 2^-40 of the box width is far below float32 resolution.
-const BISECTION_STEPS = 40;
+// Bisection steps of the projection: 2^-24 of the box width is float32's resolution on [0, 1],
+// so more steps change nothing; they would only add cost (the bisection dominates FAB's time on a small CNN).
+const BISECTION_STEPS = 24;
 
 /**
  * Per row i, the smallest-L-inf step d with w_i · (p_i + d) = b_i and
