@@ -136,7 +136,7 @@ describe('help', () => {
     assert.deepEqual(parseCommand([]), { command: 'help' });
     assert.deepEqual(parseCommand(['--help']), { command: 'help' });
     assert.deepEqual(parseCommand(['train', '--eps', '0.1', '--help']), { command: 'help', topic: 'train' });
-    assert.throws(() => parseCommand(['fit']), /unknown command "fit": expected train or help/);
+    assert.throws(() => parseCommand(['fit']), /unknown command "fit": expected train, eval or help/);
   });
 });
 
