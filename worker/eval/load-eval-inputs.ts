@@ -40,6 +40,18 @@ export async function loadEvalModel(model: string): Promise<tf.LayersModel> {
   }
 }
 
+/**
+ * Whether the model's output is a softmax. The margin and DLR losses of the
+ * AutoAttack ensemble assume logits; on probabilities they saturate, and an
+ * evaluation overstates robustness (seen here: APGD-T left 4.5% robust on a
+ * softmax copy of a model it brought to 2.0%).
+ */
+export function endsInSoftmax(model: tf.LayersModel): boolean {
+  const last = model.layers[model.layers.length - 1];
+  const activation = (last?.getConfig() as { activation?: unknown } | undefined)?.activation;
+  return last?.getClassName() === 'Softmax' || activation === 'softmax';
+}
+
 /** The dataset id and data directory `--dataset` (and `--data-dir`) name. */
 export function resolveDatasetSource(dataset: string, dataDir: string | undefined): { id: DatasetId; dataDir?: string } {
   if (dataset === 'mnist' || dataset === 'fashion-mnist') return { id: dataset };

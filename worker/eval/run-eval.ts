@@ -24,7 +24,7 @@ import type { Logger } from '../util/log.js';
 import { buildEvalReport, formatEvalTable, mergeShards, type EvalReport } from './eval-report.js';
 import { formatEvalArgs, type EvalOptions } from './eval-options.js';
 import { evaluateShard, type ShardOutcome, type ShardPlan, type ShardProgress } from './evaluate-shard.js';
-import { checkModelFitsData, loadEvalDataset, loadEvalModel } from './load-eval-inputs.js';
+import { checkModelFitsData, endsInSoftmax, loadEvalDataset, loadEvalModel } from './load-eval-inputs.js';
 
 /** Environment a sharding child runs under: `rank/world` and the file to write its outcome to. */
 export const EVAL_SHARD_ENV = { shard: 'DAT_EVAL_SHARD', file: 'DAT_EVAL_SHARD_FILE' } as const;
@@ -67,6 +67,9 @@ function toDisplay(p: ShardProgress, workers?: number): DisplayProgress {
 async function evaluateHere(o: EvalOptions, rank: number, worldSize: number, display: ProgressDisplay, log: Logger): Promise<{ data: Dataset; outcome: ShardOutcome }> {
   // Step 2
   const model: tf.LayersModel = await loadEvalModel(o.model);
+  if (rank === 0 && endsInSoftmax(model)) {
+    log.warn('The model ends in a softmax: the attacks assume logits, so the robust accuracy is likely overstated; evaluate the model without its final softmax', { model: o.model });
+  }
   try {
     const data = await loadEvalDataset(o.dataset, o.dataDir, log);
     checkModelFitsData(model, o.model, data);

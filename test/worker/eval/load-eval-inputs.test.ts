@@ -4,7 +4,7 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { checkModelFitsData, loadEvalModel, resolveDatasetSource } from '../../../worker/eval/load-eval-inputs.js';
+import { checkModelFitsData, endsInSoftmax, loadEvalModel, resolveDatasetSource } from '../../../worker/eval/load-eval-inputs.js';
 import { saveModel } from '../../../worker/train/save-model.js';
 import type { Dataset } from '../../../worker/data/types.js';
 import { ConfigError, DataError } from '../../../worker/util/errors.js';
@@ -55,4 +55,18 @@ test('load eval inputs: --dataset names', () => {
   assert.deepEqual(resolveDatasetSource('mnist', undefined), { id: 'mnist' });
   assert.throws(() => resolveDatasetSource('cifar10', undefined), /missing --data-dir/);
   assert.throws(() => resolveDatasetSource('/no/such/dir', undefined), /invalid value "\/no\/such\/dir" for --dataset/);
+});
+
+test('load eval inputs: endsInSoftmax tells probabilities from logits', () => {
+  const cases: { name: string; head: () => tf.layers.Layer[]; want: boolean }[] = [
+    { name: 'dense logits', head: () => [tf.layers.dense({ units: 10 })], want: false },
+    { name: 'dense with a softmax activation', head: () => [tf.layers.dense({ units: 10, activation: 'softmax' })], want: true },
+    { name: 'a separate Softmax layer', head: () => [tf.layers.dense({ units: 10 }), tf.layers.softmax()], want: true },
+    { name: 'relu output', head: () => [tf.layers.dense({ units: 10, activation: 'relu' })], want: false },
+  ];
+  for (const c of cases) {
+    const model = tf.sequential({ layers: [tf.layers.flatten({ inputShape: [2, 2, 1] }), ...c.head()] });
+    assert.equal(endsInSoftmax(model), c.want, c.name);
+    model.dispose();
+  }
 });
