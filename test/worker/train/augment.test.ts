@@ -107,7 +107,15 @@ test('cropFlipIndices stay inside the padded batch for every offset and flip', (
   const dy: number[] = [];
   const dx: number[] = [];
   const flip: number[] = [];
-  for (let a = 0; a <= 8; a++) for (let b = 0; b <= 8; b++) for (const f of [0, 1]) (dy.push(a), dx.push(b), flip.push(f));
+  for (let a = 0; a <= 8; a++) {
+    for (let b = 0; b <= 8; b++) {
+      for (const f of [0, 1]) {
+        dy.push(a);
+        dx.push(b);
+        flip.push(f);
+      }
+    }
+  }
   const idx = cropFlipIndices(fixed(dy, dx, flip), h, w);
   const padded = n * (h + 8) * (w + 8);
   assert.equal(idx.length, n * h * w);
