@@ -10,12 +10,12 @@
  *    (clean >= 97%, PGD-20 >= 85%); write bench/results/accuracy.json.
  *
  * `--quick` (or DAT_BENCH_QUICK=1) runs a smoke version: 1,024 digits, one
- * epoch, 200 held-out images.
+ * epoch, 200 held-out images; it writes no result file.
  */
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { selectBackend } from '../worker/backend/select-backend.js';
-import { stepCompiler } from '../worker/backend/compile-step.js';
+import { stepEngineChooser } from '../worker/backend/compile-step.js';
 import { parseTrainArgs } from '../worker/cli/parse-args.js';
 import { formatFinalTable } from '../worker/cli/final-table.js';
 import { createProgressDisplay } from '../worker/cli/progress-display.js';
@@ -73,7 +73,7 @@ async function main(): Promise<void> {
   const display = createProgressDisplay(opts.progress, process.stdout);
 
   // Step 2
-  const { metrics } = await runTraining(opts, singleProcessContext(log, backend.name, (p) => display.update(p), stepCompiler(log)));
+  const { metrics } = await runTraining(opts, singleProcessContext(log, backend.name, (p) => display.update(p), stepEngineChooser(log)));
   display.finish();
 
   // Step 3
@@ -96,9 +96,14 @@ async function main(): Promise<void> {
     `\nTarget clean >= ${100 * TARGET.cleanAccuracy}%, PGD-20 >= ${100 * TARGET.robustAccuracy}%: ${met ? 'MET' : 'NOT MET'}` +
       ` (clean ${(100 * metrics.cleanAccuracy).toFixed(2)}%, robust ${(100 * metrics.robustAccuracy).toFixed(2)}%, wall ${metrics.wallSeconds.toFixed(0)} s)\n`,
   );
-  const path = await writeResult(quick ? 'accuracy-quick' : 'accuracy', { quick, target: TARGET, met, metrics });
-  process.stdout.write(`Wrote ${path}\n`);
-  if (!quick) process.stdout.write(`Wrote ${await saveCurves('accuracy', undefined, opts.output)}\n`);
+  // bench/results/ keeps one current file per benchmark: a quick run is a smoke
+  // check and must not replace the full run's result (git keeps the history).
+  if (quick) {
+    process.stdout.write('Quick run: no result written (bench/results/accuracy.json holds the last full run)\n');
+    return;
+  }
+  process.stdout.write(`Wrote ${await writeResult('accuracy', { quick, target: TARGET, met, metrics })}\n`);
+  process.stdout.write(`Wrote ${await saveCurves('accuracy', undefined, opts.output)}\n`);
 }
 
 main().catch((err: unknown) => {

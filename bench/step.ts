@@ -52,6 +52,8 @@ import { identityReducer } from '../worker/comm/collective.js';
 import { createModel, countParams } from '../worker/train/models/index.js';
 import { createOptimizer } from '../worker/train/optimizers/index.js';
 import { createNativeCompiledStep } from '../worker/backend/native/graph/native-compiled-step.js';
+import { compiledStepEngine } from '../worker/train/compiled-step-engine.js';
+import { eagerStepEngine } from '../worker/train/step-engine.js';
 import { applyGradients, computeGradients, type HostBatch, type StepConfig } from '../worker/train/train-step.js';
 import { flattenTensors, trainableVariables } from '../worker/train/variables.js';
 import { getErrorMessage } from '../worker/util/errors.js';
@@ -193,7 +195,7 @@ async function timeSteps(
   const eps = EPS[modelId];
   const model = createModel(modelId, shape, NUM_CLASSES, 1);
   const graph = tryGraph ? createNativeCompiledStep(model) : undefined;
-  const compiled = graph?.ok === true ? graph.step : undefined;
+  const engine = graph?.ok === true ? compiledStepEngine(graph.step) : eagerStepEngine;
   const optimizer = createOptimizer('adam', { weightDecay: 0, momentum: 0.9 });
   const cfg: StepConfig = {
     attack: k.attack,
@@ -209,9 +211,9 @@ async function timeSteps(
   const step = async (i: number): Promise<StepTimes> => {
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
-    const { flatGrad } = await computeGradients(model, batch, cfg, i + 1, compiled);
+    const { flatGrad } = await computeGradients(model, batch, cfg, i + 1, engine);
     const t1 = performance.now();
-    applyGradients(model, optimizer, await identityReducer(flatGrad, i), 1e-3, compiled);
+    applyGradients(model, optimizer, await identityReducer(flatGrad, i), 1e-3, engine);
     // Wait for the update to land so the next step's timing does not absorb it.
     await model.trainableWeights[0]!.read().data();
     const t2 = performance.now();
@@ -240,9 +242,9 @@ async function timeSteps(
       await flattenTensors(vars);
       readbackMs = Math.min(readbackMs, performance.now() - t0);
     }
-    return { times, params: countParams(model), macs: forwardMacsPerExample(model), readbackMs, execution: compiled === undefined ? 'eager' : 'graph' };
+    return { times, params: countParams(model), macs: forwardMacsPerExample(model), readbackMs, execution: engine.execution };
   } finally {
-    compiled?.dispose();
+    engine.dispose();
     optimizer.dispose();
     model.dispose();
   }

@@ -62,6 +62,9 @@ if [ "$unit_only" = 0 ]; then
   step "Kueue from its Go module (test/e2e/kueue.test.ts installs it into the kind cluster; cached)"
   bash scripts/install-kueue.sh >/dev/null
 
+  step "scheduler-plugins from its Go module (test/e2e/coscheduling.test.ts installs it into the kind cluster; cached)"
+  bash scripts/install-scheduler-plugins.sh >/dev/null
+
   step "kind cluster (Docker engine, node and project images built locally; cached)"
   if ! kubeconfig="$(DAT_IMAGES_SKIP_TSC=1 bash scripts/kind/cluster.sh up --recreate)"; then
     echo "test.sh: the kind cluster could not be created (see above). The e2e suite needs a Docker engine:" >&2

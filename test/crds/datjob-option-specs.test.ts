@@ -12,8 +12,13 @@
  *
  * The rule checked is containment: every value the CRD accepts, the worker's
  * parser accepts (a CRD bound may be stricter, e.g. collectiveTimeoutMs >= 100).
- * Cross-field rules (warm-up vs epochs, limit vs unlabeledFraction, ...) are
- * checked against the real API server in test/integration/operator/doomed-specs.
+ * Cross-field rules (warm-up vs epochs, stepSize vs eps, ...) are one table,
+ * worker/cli/cross-field-rules.ts: the last tests here prove the CRD's CEL
+ * rules under spec.training are exactly that table's (or pod-only, listed
+ * below with the reason), and that the worker's parser refuses every rule's
+ * violating spec once the operator renders it into flags;
+ * test/integration/operator/cross-field-rules.test.ts sends the same specs to
+ * a real API server.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -23,6 +28,11 @@ import { parse } from 'yaml';
 import { TRAIN_ARG_FIELDS, toFlag } from '../../operator/desired/train-args.js';
 import { DATASET_DEFAULTS } from '../../worker/cli/defaults.js';
 import { OPTION_SPECS, type ValueSpec } from '../../worker/cli/option-specs.js';
+import { CROSS_FIELD_RULES } from '../../worker/cli/cross-field-rules.js';
+import { parseTrainArgs } from '../../worker/cli/parse-args.js';
+import { ConfigError } from '../../worker/util/errors.js';
+import { buildTrainArgs } from '../../operator/desired/train-args.js';
+import type { DATJobTrainingSpec } from '../../operator/api/types.js';
 import type { TrainOptions } from '../../worker/contract.js';
 import { REPO_ROOT } from '../support/paths.js';
 
@@ -140,3 +150,59 @@ test('the CEL rules that stand in for unset epochs use the worker\'s per-dataset
     assert.ok(r.message?.includes(`unset epochs means ${others[0]}, or ${DATASET_DEFAULTS.cifar10.epochs} on cifar10`), r.message);
   }
 });
+
+/** CEL rules under spec.training that are not the worker's: they concern the pod or updates, which `dat train` never sees. */
+const POD_ONLY_RULES: readonly { at: string; rule: string; why: string }[] = [
+  { at: 'training', rule: 'self == oldSelf', why: 'immutability is a matter of updates' },
+  { at: 'training', rule: "self.dataset in ['mnist', 'fashion-mnist'] || !has(self.dataVolume) || !has(self.dataVolume.emptyDir)", why: 'the kind of volume is the pod\'s; the worker sees a directory' },
+  { at: 'training.dataVolume', rule: 'has(self.claimName) != has(self.emptyDir)', why: 'the volume source is the pod\'s' },
+  { at: 'training.schedule.milestones', rule: 'self.isSorted()', why: 'a value rule, compared with the number-list spec above' },
+];
+
+/** Every CEL rule below `node`, with its dotted path below spec. */
+function celRules(node: SchemaNode, at: string): { at: string; rule: string }[] {
+  const own = (node['x-kubernetes-validations'] ?? []).map((r) => ({ at, rule: r.rule }));
+  const props = Object.entries(node.properties ?? {}).flatMap(([k, child]) => celRules(child, `${at}.${k}`));
+  const items = node.items === undefined ? [] : celRules(node.items, at);
+  return [...own, ...props, ...items];
+}
+
+const key = (r: { at: string; rule: string }): string => `${r.at}: ${r.rule}`;
+
+test('the CRD\'s CEL rules under spec.training are the worker\'s cross-field rules, plus the listed pod-only ones', async () => {
+  const inCrd = celRules(nodeAt(await loadSpecSchema(), 'training')!, 'training').map(key).sort();
+  const accounted = [...CROSS_FIELD_RULES.flatMap((r) => (r.crd === undefined ? [] : [r.crd])), ...POD_ONLY_RULES].map(key).sort();
+  assert.deepEqual(inCrd, accounted, 'a CRD rule changed on one side only: edit worker/cli/cross-field-rules.ts and crds/datjob.yaml together');
+});
+
+test('the worker refuses every cross-field rule\'s violating spec, as the operator renders it', async (t) => {
+  for (const rule of CROSS_FIELD_RULES) {
+    await t.test(rule.id, () => {
+      const argv = 'argv' in rule.violation ? [...rule.violation.argv] : renderFlags(rule.violation.training);
+      assert.throws(() => parseTrainArgs(argv, { DAT_WORLD_SIZE: '2' }), ConfigError, argv.join(' '));
+    });
+  }
+});
+
+test('every cross-field rule can pass: the table\'s violations differ from an accepted spec only where the rule looks', () => {
+  // The same specs with the rule's field relaxed parse, so each refusal above is that rule's.
+  const relaxed: Record<string, readonly string[]> = {
+    'data-dir-for-file-datasets': renderFlags({ dataset: 'cifar10', model: 'small-cnn', dataVolume: { claimName: 'd' } }),
+    'warmup-within-epochs': renderFlags({ dataset: 'mnist', model: 'mlp', epochs: 4, schedule: { type: 'step', milestones: [2], warmupEpochs: 4 } }),
+    'cosine-leaves-an-epoch-to-decay': renderFlags({ dataset: 'mnist', model: 'mlp', epochs: 4, schedule: { type: 'cosine', warmupEpochs: 3 } }),
+    'eps-warmup-within-epochs': ['--epochs', '3', '--eps-warmup-epochs', '3'],
+    'linf-eps-in-pixel-range': renderFlags({ dataset: 'mnist', model: 'mlp', attack: { type: 'pgd-l2', eps: 8 } }),
+    'step-size-within-eps': renderFlags({ dataset: 'mnist', model: 'mlp', attack: { type: 'pgd', eps: 0.2, stepSize: 0.2, steps: 5 } }),
+    'step-schedule-has-milestones': renderFlags({ dataset: 'mnist', model: 'mlp', schedule: { type: 'step', milestones: [5] } }),
+    'unlabeled-split-needs-two-examples': renderFlags({ dataset: 'mnist', model: 'mlp', limit: 2, unlabeledFraction: 0.5 }),
+    'attack-parameters': renderFlags({ dataset: 'mnist', model: 'mlp', attack: { type: 'pgd', steps: 1 } }),
+  };
+  assert.deepEqual(Object.keys(relaxed).sort(), CROSS_FIELD_RULES.map((r) => r.id).sort(), 'one accepted neighbour per rule');
+  for (const [id, argv] of Object.entries(relaxed)) assert.doesNotThrow(() => parseTrainArgs(argv, { DAT_WORLD_SIZE: '2' }), id);
+});
+
+/** The flags the operator renders for a `spec.training` (a data directory when the spec has a data volume). */
+function renderFlags(training: Record<string, unknown>): string[] {
+  const dataDir = training.dataVolume === undefined ? {} : { dataDir: '/var/lib/dat/data' };
+  return buildTrainArgs(training as unknown as DATJobTrainingSpec, { volume: { emptyDir: {} } }, { checkpointDir: '/var/lib/dat/checkpoint', outputDir: '/tmp/dat-out', ...dataDir });
+}

@@ -1,13 +1,14 @@
 /**
  * Wires the native backend's compiled step (native/graph/) into training:
- * the `compileStep` hook of a RunContext, which logs whether the step runs as
- * TensorFlow graphs or eagerly, and why.
+ * the `chooseStepEngine` hook of a RunContext, which picks, once per run, the
+ * step engine (TensorFlow graphs or eager) and logs which, and why.
  *
  * `DAT_COMPILED_STEP=off` forces the eager step, e.g. to compare the two or
  * to rule the graphs out while debugging.
  */
 import type * as tf from '@tensorflow/tfjs';
-import type { CompiledStep } from '../train/compiled-step.js';
+import { compiledStepEngine } from '../train/compiled-step-engine.js';
+import { eagerStepEngine, type StepEngine } from '../train/step-engine.js';
 import { ConfigError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { COMPILED_STEP_ENV, createNativeCompiledStep } from './native/graph/native-compiled-step.js';
@@ -25,20 +26,20 @@ export function compiledStepEnabled(env: NodeJS.ProcessEnv = process.env): boole
   throw new ConfigError(`${COMPILED_STEP_ENV}=${env[COMPILED_STEP_ENV]}: expected on or off`);
 }
 
-/** A RunContext `compileStep` for the current backend; see the module comment. */
-export function stepCompiler(log: Logger, env: NodeJS.ProcessEnv = process.env): (model: tf.LayersModel) => CompiledStep | undefined {
+/** A RunContext `chooseStepEngine` for the current backend; see the module comment. */
+export function stepEngineChooser(log: Logger, env: NodeJS.ProcessEnv = process.env): (model: tf.LayersModel) => StepEngine {
   const enabled = compiledStepEnabled(env);
   return (model) => {
     if (!enabled) {
       log.info('Kept the training step eager', { reason: `${COMPILED_STEP_ENV}=off` });
-      return undefined;
+      return eagerStepEngine;
     }
     const result = createNativeCompiledStep(model);
     if (!result.ok) {
       log.info('Kept the training step eager', { reason: result.reason });
-      return undefined;
+      return eagerStepEngine;
     }
     log.info('Compiled the attack, the loss gradient and the optimizer update into TensorFlow graphs', { model: model.name });
-    return result.step;
+    return compiledStepEngine(result.step);
   };
 }

@@ -3,9 +3,9 @@
  * one-line message naming the option and what it accepts; `main.ts` turns it
  * into exit code 2.
  */
-import { LINF_EPS_MAX, type TrainOptions } from '../contract.js';
-import { ConfigError, getErrorMessage } from '../util/errors.js';
-import { validateAttackParams } from '../train/attacks/index.js';
+import type { TrainOptions } from '../contract.js';
+import { ConfigError } from '../util/errors.js';
+import { firstBrokenRule } from './cross-field-rules.js';
 import { resolveTrainOptions } from './defaults.js';
 import { describeAccepted, flagName, SPEC_BY_FLAG, type OptionSpec, type ValueSpec } from './option-specs.js';
 
@@ -99,38 +99,14 @@ function readFlags(argv: readonly string[]): Map<OptionSpec, string> {
   return out;
 }
 
-/** Checks that span several options (each message names the option to change). */
-export function validateTrainOptions(o: TrainOptions): void {
-  if ((o.dataset === 'mnist-idx' || o.dataset === 'cifar10') && (o.dataDir === undefined || o.dataDir === '')) {
-    throw new ConfigError(`missing --data-dir: dataset ${o.dataset} is read from files in a directory`);
-  }
-  if (o.warmupEpochs > o.epochs) throw new ConfigError(`invalid value ${o.warmupEpochs} for --warmup-epochs: expected at most --epochs (${o.epochs})`);
-  if ((o.epsWarmupEpochs ?? 0) > o.epochs) {
-    throw new ConfigError(`invalid value ${o.epsWarmupEpochs} for --eps-warmup-epochs: expected at most --epochs (${o.epochs})`);
-  }
-  if (o.schedule === 'cosine' && o.warmupEpochs >= o.epochs) {
-    throw new ConfigError(`invalid value ${o.warmupEpochs} for --warmup-epochs: the cosine schedule needs fewer warm-up epochs than --epochs (${o.epochs})`);
-  }
-  if (o.attack !== 'pgd-l2' && o.eps > LINF_EPS_MAX) {
-    throw new ConfigError(
-      `invalid value ${o.eps} for --eps: expected a number in (0, ${LINF_EPS_MAX}] for the L-inf attack ${o.attack} and its PGD evaluation (pixels lie in [0, 1]); only --attack pgd-l2 takes an L2 radius above ${LINF_EPS_MAX}`,
-    );
-  }
-  if (o.unlabeledFraction > 0 && o.limit !== undefined && o.limit < 2) {
-    throw new ConfigError(`invalid value ${o.limit} for --limit: --unlabeled-fraction needs at least 2 training examples`);
-  }
-  try {
-    validateAttackParams(o.attack, {
-      eps: o.eps,
-      steps: o.attackSteps,
-      stepSize: o.attackStepSize,
-      restarts: o.attackRestarts,
-      randomStart: true,
-      seed: o.seed,
-    });
-  } catch (err) {
-    throw new ConfigError(`invalid attack options: ${getErrorMessage(err)}`, err);
-  }
+/**
+ * Checks that span several options (each message names the option to
+ * change). `given` holds the options set on the command line: some rules, as
+ * in the CRD, apply only to values given explicitly (cross-field-rules.ts).
+ */
+export function validateTrainOptions(o: TrainOptions, given: ReadonlySet<keyof TrainOptions> = new Set()): void {
+  const msg = firstBrokenRule(o, given);
+  if (msg !== undefined) throw new ConfigError(msg);
 }
 
 /**
@@ -142,7 +118,7 @@ export function parseTrainArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
   const given: Record<string, unknown> = {};
   for (const [spec, raw] of readFlags(argv)) given[spec.key] = parseValue(flagName(spec.key), spec.value, raw);
   const opts = resolveTrainOptions(given as Partial<TrainOptions>, env);
-  validateTrainOptions(opts);
+  validateTrainOptions(opts, new Set(Object.keys(given) as (keyof TrainOptions)[]));
   return opts;
 }
 

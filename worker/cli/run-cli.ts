@@ -5,7 +5,7 @@
  */
 import { EXIT_CODES, WORKER_ENV, type TrainOptions } from '../contract.js';
 import { selectBackend } from '../backend/select-backend.js';
-import { stepCompiler } from '../backend/compile-step.js';
+import { stepEngineChooser } from '../backend/compile-step.js';
 import { runDistributedWorker } from '../distributed/run-distributed-worker.js';
 import { launchLocal } from '../launcher/launch-local.js';
 import { runTraining, singleProcessContext } from '../train/run-training.js';
@@ -31,7 +31,7 @@ async function trainSingleProcess(opts: TrainOptions, io: CliIo, baseLog: Logger
   const log = resolveProgressMode(opts.progress, io.stdout) === 'tty' ? createLogger({}, (l) => display.log(l)) : baseLog;
   try {
     const backend = await selectBackend(opts.backend, log);
-    const result = await runTraining(opts, singleProcessContext(log, backend.name, (p) => display.update(p), stepCompiler(log)));
+    const result = await runTraining(opts, singleProcessContext(log, backend.name, (p) => display.update(p), stepEngineChooser(log)));
     display.finish();
     if (opts.progress !== 'json' && opts.progress !== 'none') io.stdout.write('\n' + formatFinalTable(result.metrics) + '\n');
     return EXIT_CODES.success;

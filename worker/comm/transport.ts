@@ -42,7 +42,8 @@ export const RING_CHANNEL_OPTIONS: grpc.ChannelOptions = {
   'grpc.max_send_message_length': 8 * MIB,
   // The receiver's HTTP/2 window (client side only in grpc-js). 16 MiB instead
   // of Node's 64 KiB lets ~16 chunks be in flight per stream: measured ~1.5x on
-  // loopback in allreduce-compression.md §5, more at real RTTs.
+  // loopback, more at real RTTs (Node's default window is 65,535 bytes with no
+  // BDP auto-tuning: grpc/grpc-node issues #2429 and #2669).
   'grpc-node.flow_control_window': 16 * MIB,
   // Measured on this machine (N = 3, 64 MiB all-reduce, CPU per op): 4 MiB and 2 MiB windows cost
   // 5-10% more CPU than 16 MiB. Not set, on purpose: HTTP/2 frame size. grpc-js 1.14 has no option for

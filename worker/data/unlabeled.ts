@@ -1,7 +1,10 @@
 /**
  * Labeled / unlabeled data for robust self-training: part of the training
  * set loses its labels, a teacher trained on the rest pseudo-labels it, and
- * adversarial training then uses both (see shared docs, dat-algorithm.md).
+ * adversarial training then uses both: robust self-training (Carmon et al.
+ * 2019, "Unlabeled Data Improves Adversarial Robustness"), as DAT uses it
+ * (Zhang et al. 2022, "Distributed Adversarial Training to Robustify Deep
+ * Neural Networks at Scale", ICML).
  */
 import { Rng, deriveSeed } from '../util/rng.js';
 import { ConfigError } from '../util/errors.js';

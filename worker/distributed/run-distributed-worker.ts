@@ -17,8 +17,9 @@
 import { Registry } from 'prom-client';
 import { EXIT_CODES, type ProgressReport, type TrainOptions } from '../contract.js';
 import { selectBackend } from '../backend/select-backend.js';
-import { stepCompiler } from '../backend/compile-step.js';
+import { stepEngineChooser } from '../backend/compile-step.js';
 import { createProgressDisplay } from '../cli/progress-display.js';
+import { writeTerminationMessage } from '../cli/termination-message.js';
 import { createGradientReducer, meanBytesPerStep } from '../comm/compression/create-reducer.js';
 import { localMomentumBeta } from '../comm/compression/local-momentum.js';
 import { RingError } from '../comm/ring-errors.js';
@@ -171,7 +172,7 @@ async function runRank(opts: TrainOptions, env: WorkerEnv, log: Logger, watch: (
       parts: reducerParts,
       isChief: env.rank === 0,
       backend: backend.name,
-      compileStep: stepCompiler(log),
+      chooseStepEngine: stepEngineChooser(log),
       extraMetrics: () => ({ workers: env.worldSize, compression: opts.compression, bytesSentPerStepPerRank: Math.round(meanBytesPerStep(stats)), collective: collective.summary() }),
     });
     display.finish();
@@ -183,6 +184,9 @@ async function runRank(opts: TrainOptions, env: WorkerEnv, log: Logger, watch: (
     });
     // Step 5: leave together, so no rank tears its server down while a peer still pulls from it.
     await collective.barrier({ timeoutMs: opts.collectiveTimeoutMs });
+    // The kubelet keeps the termination message after the process and its /progress endpoint
+    // are gone: rank 0 leaves its final report there, and the operator reads it from the pod.
+    if (env.rank === 0) writeTerminationMessage(JSON.stringify(latest));
     // Step 6: rank 0 lingers (bounded) until its final report has been read once, so the final
     // accuracy reaches the DATJob status instead of being lost between two operator polls.
     if (telemetry !== undefined && env.rank === 0) {

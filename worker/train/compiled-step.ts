@@ -2,9 +2,9 @@
  * Compiled versions of the hot parts of a training step (attack, loss
  * gradient, optimizer update), which a backend may provide for a given model
  * (the native backend runs each as one TensorFlow graph:
- * worker/backend/native/graph/). Each computes exactly
- * what the eager code it replaces computes; callers fall back to that code
- * when none is given.
+ * worker/backend/native/graph/). Each computes exactly what the eager step
+ * computes. Training reaches it through compiled-step-engine.ts, the step
+ * engine chosen at setup (step-engine.ts); the eager engine runs otherwise.
  *
  * Methods are synchronous and may run inside `tf.tidy`; the tensors they
  * return belong to the caller. The model's current weights are read at each

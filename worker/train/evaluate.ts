@@ -12,7 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { pgdAttack, pgdL2Attack, type AttackParams } from './attacks/index.js';
-import type { CompiledStep } from './compiled-step.js';
+import type { StepEngine } from './step-engine.js';
 import type { Split } from '../data/types.js';
 import { deriveSeed } from '../util/rng.js';
 
@@ -49,8 +49,8 @@ export interface EvaluateOptions {
   readonly shard?: { readonly rank: number; readonly worldSize: number };
   /** [h, w, c] of one example. */
   readonly inputShape: readonly [number, number, number];
-  /** The model's compiled step, to run the L-inf attack as a graph. */
-  readonly compiled?: CompiledStep;
+  /** The run's step engine, which runs the L-inf attack (op by op, or as a graph); eager when not given. */
+  readonly engine?: StepEngine;
 }
 
 /** Raw counts, summable across ranks. */
@@ -114,7 +114,7 @@ export async function evaluateCounts(model: tf.LayersModel, split: Split, opts: 
       // Step 1
       const cleanOk = tf.equal(tf.argMax(model.apply(x, { training: false }) as tf.Tensor2D, 1).toInt(), y);
       // Step 2
-      const xAdv = attack(model, x, y, { ...params, seed: deriveSeed(opts.seed, b) || 1 }, opts.compiled);
+      const xAdv = attack(model, x, y, { ...params, seed: deriveSeed(opts.seed, b) || 1 }, opts.engine);
       const advOk = tf.equal(tf.argMax(model.apply(xAdv, { training: false }) as tf.Tensor2D, 1).toInt(), y);
       // Step 3
       return tf.stack([tf.sum(cleanOk.toInt()), tf.sum(tf.logicalAnd(cleanOk, advOk).toInt())]);

@@ -20,6 +20,7 @@ import { deriveSeed } from '../util/rng.js';
 import { ConfigError } from '../util/errors.js';
 import { createModel } from './models/index.js';
 import { createOptimizer } from './optimizers/index.js';
+import { eagerStepEngine } from './step-engine.js';
 import { applyGradients, computeGradients, type StepConfig } from './train-step.js';
 
 /** Teacher optimizer: Adam at a rate that trains all our models reliably without tuning. */
@@ -67,8 +68,8 @@ export async function pseudoLabel(opts: PseudoLabelOptions): Promise<Int32Array>
     for (let epoch = 0; epoch < opts.epochs; epoch++) {
       for (let s = 0; s < steps; s++) {
         const batch = gatherBatch(labeled, batchIndices(labeled.n, epoch, s, seed, 0, 1, batchSize));
-        const { flatGrad, loss } = await computeGradients(teacher, batch, cfg, seed);
-        applyGradients(teacher, optimizer, flatGrad, TEACHER_LR);
+        const { flatGrad, loss } = await computeGradients(teacher, batch, cfg, seed, eagerStepEngine);
+        applyGradients(teacher, optimizer, flatGrad, TEACHER_LR, eagerStepEngine);
         lastLoss = loss;
       }
     }

@@ -4,7 +4,7 @@ import type { CheckpointPart } from '../checkpoint/checkpoint-part.js';
 import { identityReducer, type GradientReducer } from '../comm/collective.js';
 import type { ProgressReport } from '../contract.js';
 import type { Logger } from '../util/log.js';
-import type { CompiledStep } from './compiled-step.js';
+import type { StepEngine } from './step-engine.js';
 import type { RunMetrics } from './metrics.js';
 import type { StepTiming } from './time-split.js';
 
@@ -55,7 +55,7 @@ export interface RunContext {
    * (the native backend runs them as TensorFlow graphs). Undefined, or a
    * result of undefined: the step runs eagerly.
    */
-  compileStep?(model: tf.LayersModel): CompiledStep | undefined;
+  chooseStepEngine?(model: tf.LayersModel): StepEngine;
 }
 
 /** The context of a run in one process: rank 0 of 1, the identity reducer, the chief writing outputs. */
@@ -63,9 +63,9 @@ export function singleProcessContext(
   log: Logger,
   backend: string,
   onProgress: (p: TrainProgress) => void,
-  compileStep?: (model: tf.LayersModel) => CompiledStep | undefined,
+  chooseStepEngine?: (model: tf.LayersModel) => StepEngine,
 ): RunContext {
-  return { rank: 0, worldSize: 1, reducer: identityReducer, onProgress, log, isChief: true, backend, ...(compileStep !== undefined ? { compileStep } : {}) };
+  return { rank: 0, worldSize: 1, reducer: identityReducer, onProgress, log, isChief: true, backend, ...(chooseStepEngine !== undefined ? { chooseStepEngine } : {}) };
 }
 
 /** What a training run returns. */

@@ -1,6 +1,7 @@
 /**
  * One data-parallel training step, split in two so the ring all-reduce can
- * run in between (style guide §11):
+ * run in between (an `await` never sits inside a `tf.tidy`, so the step
+ * cannot be one tidy; see docs/architecture.md, "One training step"):
  *
  * 1. `computeGradients`: attack → x_adv, loss, gradients of the trainable
  *    weights, fused into one flat Float32Array (values awaited).
@@ -15,10 +16,9 @@ import { performance } from 'node:perf_hooks';
 import * as tf from '@tensorflow/tfjs';
 import type { AttackId, LossId } from '../contract.js';
 import { getAttack, type AttackParams } from './attacks/index.js';
-import type { CompiledStep } from './compiled-step.js';
-import { computeLoss } from './losses.js';
 import { applyCropFlip, type CropFlip } from './augment.js';
 import type { Optimizer } from './optimizers/index.js';
+import type { StepEngine } from './step-engine.js';
 import { flattenTensors, trainableVariables, unflattenLike } from './variables.js';
 
 /** A batch of examples as flat host arrays (NHWC images in [0, 1], class labels). */
@@ -55,52 +55,22 @@ export interface StepGradients {
   readonly gradientSeconds: number;
 }
 
-/** Losses that also need the model's logits on the clean inputs. */
-const NEEDS_CLEAN_LOGITS: ReadonlySet<LossId> = new Set<LossId>(['adv-clean', 'trades']);
-
-/**
- * The loss's gradient through a compiled step, for the losses that are a
- * weighted cross-entropy: `adv` is Σ CE(x_adv)/n, `adv-clean` adds λ·Σ CE(x)/n
- * as a second forward pass (as the eager code's second `model.apply`, which
- * matters for BatchNorm's batch statistics and moving averages). Undefined
- * for other losses (TRADES' KL term), which run eagerly.
- */
-function compiledLossGrads(compiled: CompiledStep, cfg: StepConfig, x: tf.Tensor4D, xAdv: tf.Tensor4D, y: tf.Tensor1D): { value: tf.Scalar; grads: tf.Tensor[] } | undefined {
-  const n = x.shape[0];
-  let r;
-  if (cfg.loss === 'adv') r = compiled.weightedCrossEntropyGrads([{ x: xAdv, y, weight: tf.fill([n], 1 / n) as tf.Tensor1D }]);
-  else if (cfg.loss === 'adv-clean') {
-    if (!Number.isFinite(cfg.lambda) || cfg.lambda < 0) return undefined; // computeLoss reports it
-    const advWeight = tf.fill([n], 1 / n) as tf.Tensor1D;
-    const cleanWeight = tf.fill([n], cfg.lambda / n) as tf.Tensor1D;
-    r =
-      xAdv === x
-        ? // No attack: the eager code runs one forward pass and uses its logits twice; so does one stacked branch.
-          compiled.weightedCrossEntropyGrads([{ x: tf.concat([x, x]), y: tf.concat([y, y]), weight: tf.concat([advWeight, cleanWeight]) }])
-        : compiled.weightedCrossEntropyGrads([
-            { x: xAdv, y, weight: advWeight },
-            { x, y, weight: cleanWeight },
-          ]);
-  } else return undefined;
-  return { value: r.loss, grads: r.grads };
-}
-
 /**
  * Builds the batch tensors, runs the attack (model in inference mode), then
  * the loss with the model in training mode, and returns the gradient of every
  * trainable weight fused into one buffer.
  *
  * `attackSeed` varies the attack's random start from step to step and rank
- * to rank while staying reproducible. With `compiled` (the same model's
- * compiled step), the attack and the loss gradient run as graphs where it
- * supports them.
+ * to rank while staying reproducible. `engine` (chosen once per run) runs
+ * the attack's L-inf iteration and the loss gradient, op by op or as the
+ * model's compiled graphs.
  */
 export async function computeGradients(
   model: tf.LayersModel,
   batch: HostBatch,
   cfg: StepConfig,
   attackSeed: number,
-  compiled?: CompiledStep,
+  engine: StepEngine,
 ): Promise<StepGradients> {
   const vars = trainableVariables(model);
   const attackFn = getAttack(cfg.attack);
@@ -113,47 +83,33 @@ export async function computeGradients(
     const x = batch.augment === undefined ? raw : applyCropFlip(raw, batch.augment);
     const y = tf.tensor1d(batch.y, 'int32');
     // The attack is a constant w.r.t. the weights: computed outside variableGrads.
-    const xAdv = attackFn === undefined ? x : attackFn(model, x, y, params, compiled);
+    const xAdv = attackFn === undefined ? x : attackFn(model, x, y, params, engine);
     // The cpu, wasm and native CPU backends run kernels as they are called, so this is the attack's
     // end; on an asynchronous device queued attack kernels would finish (and count) in the gradient part.
     tAttack = performance.now();
-    const fromGraph = compiled === undefined ? undefined : compiledLossGrads(compiled, cfg, x, xAdv, y);
-    if (fromGraph !== undefined) return { value: fromGraph.value, grads: Object.fromEntries(vars.map((v, i) => [v.name, fromGraph.grads[i]!])) };
-    return tf.variableGrads(() => {
-      const logitsAdv = model.apply(xAdv, { training: true }) as tf.Tensor2D;
-      const logitsClean = NEEDS_CLEAN_LOGITS.has(cfg.loss)
-        ? xAdv === x
-          ? logitsAdv
-          : (model.apply(x, { training: true }) as tf.Tensor2D)
-        : undefined;
-      return computeLoss(cfg.loss, { logitsAdv, logitsClean, labels: y, numClasses: cfg.numClasses, lambda: cfg.lambda, beta: cfg.beta });
-    }, vars);
+    const r = engine.lossGradients(model, cfg, x, xAdv, y);
+    // A variable the loss does not depend on has no gradient; zeros keep the layout fixed.
+    return { value: r.value, grads: r.grads.map((g, i) => g ?? tf.zerosLike(vars[i]!)) };
   });
   try {
-    const ordered = vars.map((v) => grads[v.name]);
-    if (ordered.some((g) => g === undefined)) {
-      // A variable the loss does not depend on has no gradient; give it zeros so the layout stays fixed.
-      for (let i = 0; i < vars.length; i++) if (ordered[i] === undefined) ordered[i] = tf.zerosLike(vars[i]!);
-    }
-    const flatGrad = await flattenTensors(ordered as tf.Tensor[]);
+    const flatGrad = await flattenTensors(grads);
     const loss = (await value.data())[0]!;
-    tf.dispose(ordered.filter((g, i) => g !== grads[vars[i]!.name]));
     return { flatGrad, loss, attackSeconds: (tAttack - t0) / 1000, gradientSeconds: (performance.now() - tAttack) / 1000 };
   } finally {
-    tf.dispose([value, ...Object.values(grads)]);
+    tf.dispose([value, ...grads]);
   }
 }
 
 /**
  * Applies the (ring-averaged) flat gradient: unflattens it in the layout of
- * `model.trainableWeights` and runs one optimizer update at `lr` (through
- * `compiled` when given: the same update as one call).
+ * `model.trainableWeights` and runs one optimizer update at `lr`, its
+ * arithmetic run by `engine` (op by op, or as one compiled call).
  */
-export function applyGradients(model: tf.LayersModel, optimizer: Optimizer, meanFlatGrad: Float32Array, lr: number, compiled?: CompiledStep): void {
+export function applyGradients(model: tf.LayersModel, optimizer: Optimizer, meanFlatGrad: Float32Array, lr: number, engine: StepEngine): void {
   const vars = trainableVariables(model);
   const grads = unflattenLike(meanFlatGrad, vars);
   try {
-    optimizer.apply(vars, grads, lr, compiled);
+    optimizer.apply(vars, grads, lr, engine);
   } finally {
     tf.dispose(grads);
   }

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildTrainArgs, toFlag } from '../../../operator/desired/train-args.js';
+import { buildTrainArgs, readPath, toFlag, TRAIN_ARG_FIELDS } from '../../../operator/desired/train-args.js';
+import { parseTrainArgs } from '../../../worker/cli/parse-args.js';
 import type { DATJobCheckpointSpec, DATJobTrainingSpec } from '../../../operator/api/types.js';
 
 const paths = { checkpointDir: '/ckpt', outputDir: '/ckpt/output' };
@@ -65,4 +66,39 @@ test('buildTrainArgs renders the training spec into dat train flags', () => {
     const got = buildTrainArgs(c.training, c.checkpoint ?? ckpt, { ...paths, dataDir: c.dataDir });
     assert.deepEqual(got, c.want, c.name);
   }
+});
+
+test('a spec that sets every rendered field reaches the worker with the same values (operator types and worker contract agree)', () => {
+  // Every field TRAIN_ARG_FIELDS reads is set here, to a value other than the worker's default for cifar10.
+  const training: DATJobTrainingSpec = {
+    dataset: 'cifar10',
+    model: 'small-cnn',
+    augment: 'none',
+    limit: 1000,
+    testSize: 300,
+    unlabeledFraction: 0.5,
+    teacherEpochs: 2,
+    attack: { type: 'pgd', eps: 0.05, steps: 7, stepSize: 0.01, restarts: 2 },
+    loss: { type: 'trades', lambda: 0.5, beta: 3 },
+    optimizer: { type: 'lars', lr: 0.02, weightDecay: 0.001, momentum: 0.8 },
+    schedule: { type: 'step', warmupEpochs: 1, milestones: [3, 4], gamma: 0.2 },
+    epochs: 5,
+    batchSizePerWorker: 64,
+    compression: { type: 'sign-ef', warmupSteps: 10 },
+    evaluation: { everyEpochs: 2, attackSteps: 5, restarts: 3, size: 200 },
+    seed: 11,
+    backend: 'wasm',
+    collectiveTimeoutMs: 5000,
+  };
+  const checkpoint: DATJobCheckpointSpec = { volume: { claimName: 'c' }, everySteps: 25 };
+  const spec = { training, checkpoint };
+  const parsed = parseTrainArgs(buildTrainArgs(training, checkpoint, { ...paths, dataDir: '/data' }), { DAT_WORLD_SIZE: '2' });
+  const problems: string[] = [];
+  for (const { option, from } of TRAIN_ARG_FIELDS) {
+    if (!('field' in from)) continue;
+    const want = readPath(spec, from.field);
+    if (want === undefined) problems.push(`spec.${from.field} is not set in this test`);
+    else if (JSON.stringify(parsed[option]) !== JSON.stringify(want)) problems.push(`spec.${from.field} = ${JSON.stringify(want)} reached ${option} as ${JSON.stringify(parsed[option])}`);
+  }
+  assert.deepEqual(problems, []);
 });

@@ -1,7 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { COMPILED_STEP_ENV, compiledStepEnabled, stepCompiler } from '../../../worker/backend/compile-step.js';
+import { COMPILED_STEP_ENV, compiledStepEnabled, stepEngineChooser } from '../../../worker/backend/compile-step.js';
+import { eagerStepEngine } from '../../../worker/train/step-engine.js';
 import { createModel } from '../../../worker/train/models/index.js';
 import { ConfigError } from '../../../worker/util/errors.js';
 import { createLogger, type Logger } from '../../../worker/util/log.js';
@@ -61,7 +62,7 @@ describe('compiledStepEnabled', () => {
   });
 });
 
-describe('stepCompiler', () => {
+describe('stepEngineChooser', () => {
   before(initBackends);
   after(async () => {
     await tf.setBackend('cpu');
@@ -69,7 +70,7 @@ describe('stepCompiler', () => {
 
   test('rejects a bad DAT_COMPILED_STEP when the hook is built, before any model', () => {
     const { lines, log } = capturingLogger();
-    assert.throws(() => stepCompiler(log, { [COMPILED_STEP_ENV]: 'maybe' }), ConfigError);
+    assert.throws(() => stepEngineChooser(log, { [COMPILED_STEP_ENV]: 'maybe' }), ConfigError);
     assert.deepEqual(lines, []);
   });
 
@@ -79,7 +80,7 @@ describe('stepCompiler', () => {
     await tf.setBackend(tf.findBackend('tensorflow') !== null ? 'tensorflow' : 'cpu');
     const model = createModel('small-cnn', MNIST, 10, 1);
     try {
-      assert.equal(stepCompiler(log, { [COMPILED_STEP_ENV]: 'off' })(model), undefined);
+      assert.equal(stepEngineChooser(log, { [COMPILED_STEP_ENV]: 'off' })(model), eagerStepEngine);
       assert.deepEqual(lines, ['INFO Kept the training step eager reason="DAT_COMPILED_STEP=off"']);
     } finally {
       model.dispose();
@@ -94,7 +95,7 @@ describe('stepCompiler', () => {
       const { lines, log } = capturingLogger();
       const model = createModel('small-cnn', MNIST, 10, 1);
       try {
-        assert.equal(stepCompiler(log, {})(model), undefined);
+        assert.equal(stepEngineChooser(log, {})(model), eagerStepEngine);
         assert.deepEqual(lines, [`INFO Kept the training step eager reason="backend ${backend} does not run TensorFlow graphs"`]);
       } finally {
         model.dispose();
@@ -109,7 +110,7 @@ describe('stepCompiler', () => {
     // Dropout has no graph (preact-resnet, once the example here, now compiles).
     const model = tf.sequential({ name: 'with_dropout', layers: [tf.layers.flatten({ inputShape: [4, 4, 1] }), tf.layers.dropout({ rate: 0.5 }), tf.layers.dense({ units: 3 })] });
     try {
-      assert.equal(stepCompiler(log, {})(model), undefined);
+      assert.equal(stepEngineChooser(log, {})(model), eagerStepEngine);
       assert.equal(lines.length, 1);
       assert.match(lines[0]!, /^INFO Kept the training step eager reason="with_dropout: layer \S+ is a Dropout"$/);
     } finally {
@@ -122,12 +123,12 @@ describe('stepCompiler', () => {
     await tf.setBackend('tensorflow');
     const { lines, log } = capturingLogger();
     const model = createModel('small-cnn', MNIST, 10, 1);
-    const step = stepCompiler(log, { [COMPILED_STEP_ENV]: 'on' })(model);
+    const step = stepEngineChooser(log, { [COMPILED_STEP_ENV]: 'on' })(model);
     try {
-      assert.ok(step, 'no compiled step');
+      assert.equal(step.execution, 'graph', 'no compiled step');
       assert.deepEqual(lines, ['INFO Compiled the attack, the loss gradient and the optimizer update into TensorFlow graphs model=small_cnn']);
     } finally {
-      step?.dispose();
+      step.dispose();
       model.dispose();
     }
   });

@@ -7,11 +7,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WORKER_ENV } from '../../../worker/contract.js';
+import { readTerminationReport } from '../../../operator/progress-report.js';
+import { TERMINATION_LOG_ENV } from '../../../worker/cli/termination-message.js';
 import { WEIGHT_DIGEST_ENV } from '../../../worker/distributed/worker-env.js';
 import { createJobCa } from '../../../worker/security/certs.js';
 import { JOB_CA_KEY_FILE, TLS_FILES } from '../../../worker/security/tls-files.js';
@@ -52,6 +54,9 @@ test('ranks started like pods find their peers from DAT_PEER_TEMPLATE and form a
     await writeFile(join(tlsDir, TLS_FILES.ca), ca.certPem);
     await writeFile(join(tlsDir, JOB_CA_KEY_FILE), ca.keyPem, { mode: 0o600 });
     const prefix = await freePortPrefix();
+    // As the kubelet does, the termination log exists (empty) before the container starts.
+    const termLogs = [0, 1].map((rank) => join(dir, `termination-log-${rank}`));
+    for (const path of termLogs) await writeFile(path, '');
     const runs = [0, 1].map((rank) =>
       startDatTrain([...TINY, '--output', join(dir, `out-${rank}`)], {
         [WORKER_ENV.rank]: String(rank),
@@ -64,6 +69,7 @@ test('ranks started like pods find their peers from DAT_PEER_TEMPLATE and form a
         [WORKER_ENV.namespace]: job.namespace,
         [WORKER_ENV.tlsDir]: tlsDir,
         [WEIGHT_DIGEST_ENV]: '1',
+        [TERMINATION_LOG_ENV]: termLogs[rank],
       }),
     );
     const exits = await Promise.all(runs.map((r) => r.exited));
@@ -71,6 +77,12 @@ test('ranks started like pods find their peers from DAT_PEER_TEMPLATE and form a
     for (const [rank, r] of runs.entries()) {
       assert.ok(r.lines.some((l) => l.includes('Loaded ring TLS credentials') && l.includes(`job=${job.namespace}/${job.name}`) && l.includes(`rank=${rank}`)), `rank ${rank} issued its own certificate`);
     }
+    // The operator's reader finds rank 0's final report in its termination message; rank 1 leaves none.
+    const message = await readFile(termLogs[0]!, 'utf8');
+    const report = readTerminationReport({ status: { containerStatuses: [{ name: 'worker', state: { terminated: { exitCode: 0, message } } }] } } as never);
+    assert.equal(report?.phase, 'done', message);
+    assert.equal(report?.epoch, 1, message);
+    assert.equal(await readFile(termLogs[1]!, 'utf8'), '');
     const finalDigest = (lines: readonly string[]): string | undefined => lines.map((l) => /Digested weights .*step=final digest=(\S+)/.exec(l)?.[1]).find((d) => d !== undefined);
     const digests = runs.map((r) => finalDigest(r.lines));
     assert.ok(digests[0] !== undefined, 'rank 0 logged its final weights');

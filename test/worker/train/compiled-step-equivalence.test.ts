@@ -13,7 +13,9 @@ import type { AttackId, ModelId } from '../../../worker/contract.js';
 import { createNativeCompiledStep } from '../../../worker/backend/native/graph/native-compiled-step.js';
 import { getAttack, type AttackParams } from '../../../worker/train/attacks/index.js';
 import type { CompiledStep } from '../../../worker/train/compiled-step.js';
+import { compiledStepEngine } from '../../../worker/train/compiled-step-engine.js';
 import { createModel } from '../../../worker/train/models/index.js';
+import { eagerStepEngine, type StepEngine } from '../../../worker/train/step-engine.js';
 import { computeGradients, type StepConfig } from '../../../worker/train/train-step.js';
 import { trainableVariables } from '../../../worker/train/variables.js';
 import { initBackends, maxAbsDiff, skipIfUnavailable } from '../backend/_compare.js';
@@ -78,9 +80,9 @@ const gradientCases: readonly { name: string; cfg: StepConfig; exact: boolean }[
 ];
 
 /** One model and its compiled step per model case, built on first use on the tensorflow backend. */
-const fixtures = new Map<ModelCase, { model: tf.LayersModel; step: CompiledStep }>();
+const fixtures = new Map<ModelCase, { model: tf.LayersModel; step: CompiledStep; engine: StepEngine }>();
 
-async function fixture(t: TestContext, m: ModelCase): Promise<{ model: tf.LayersModel; step: CompiledStep } | undefined> {
+async function fixture(t: TestContext, m: ModelCase): Promise<{ model: tf.LayersModel; step: CompiledStep; engine: StepEngine } | undefined> {
   if (skipIfUnavailable(t, 'tensorflow')) return undefined;
   await tf.setBackend('tensorflow');
   let f = fixtures.get(m);
@@ -90,7 +92,7 @@ async function fixture(t: TestContext, m: ModelCase): Promise<{ model: tf.Layers
     warmBatchNorm(model, m.shape);
     const r = createNativeCompiledStep(model);
     assert.ok(r.ok, r.ok ? '' : r.reason);
-    f = { model, step: r.step };
+    f = { model, step: r.step, engine: compiledStepEngine(r.step) };
     fixtures.set(m, f);
   }
   return f;
@@ -120,7 +122,7 @@ describe('compiled step vs eager, on the tensorflow backend', () => {
         try {
           const eager = attack(f.model, x, y, c.p);
           const before = tf.memory().numTensors;
-          const compiled = attack(f.model, x, y, c.p, f.step);
+          const compiled = attack(f.model, x, y, c.p, f.engine);
           assert.equal(tf.memory().numTensors, before + 1, 'the compiled attack leaves only its result');
           const cmp = compareAttacks(batch.build().x, await eager.data<'float32'>(), await compiled.data<'float32'>(), c.p.eps);
           tf.dispose([eager, compiled]);
@@ -142,11 +144,11 @@ describe('compiled step vs eager, on the tensorflow backend', () => {
         const cfg = { ...c.cfg, inputShape: m.shape };
         // Both runs start from the same moving statistics; each leaves its updates (BatchNorm, training mode).
         const start = snapshotStats(f.model);
-        const eager = await computeGradients(f.model, batch, cfg, 5);
+        const eager = await computeGradients(f.model, batch, cfg, 5, eagerStepEngine);
         const eagerStats = snapshotStats(f.model);
         restoreStats(f.model, start);
         const before = tf.memory().numTensors;
-        const compiled = await computeGradients(f.model, batch, cfg, 5, f.step);
+        const compiled = await computeGradients(f.model, batch, cfg, 5, f.engine);
         assert.equal(tf.memory().numTensors, before, 'computeGradients with compiled leaks nothing');
         const statErrs = snapshotStats(f.model).map((got, j) => {
           const { diff, scale } = maxAbsDiff([eagerStats[j]!], [got]);
@@ -184,10 +186,10 @@ describe('compiled step vs eager, on the tensorflow backend', () => {
       if (f === undefined) return;
       const batch = mnistBatch(N).shape(m.shape).seed(23).build();
       const cfgs = [stepConfig({ loss: 'adv', inputShape: m.shape }), stepConfig({ loss: 'adv-clean', inputShape: m.shape })];
-      for (const cfg of cfgs) await computeGradients(f.model, batch, cfg, 1, f.step);
+      for (const cfg of cfgs) await computeGradients(f.model, batch, cfg, 1, f.engine);
       const before = tf.memory().numTensors;
       for (let s = 0; s < 3; s++) {
-        for (const cfg of cfgs) await computeGradients(f.model, batch, cfg, s + 2, f.step);
+        for (const cfg of cfgs) await computeGradients(f.model, batch, cfg, s + 2, f.engine);
         assert.equal(tf.memory().numTensors, before, `step ${s}`);
       }
     });

@@ -9,6 +9,7 @@ import { createModel, countTrainableParams } from '../../../worker/train/models/
 import { createOptimizer } from '../../../worker/train/optimizers/index.js';
 import { flattenTensors, trainableVariables } from '../../../worker/train/variables.js';
 import { crossEntropyPerExample } from '../../../worker/train/losses.js';
+import { eagerStepEngine } from '../../../worker/train/step-engine.js';
 import { applyGradients, computeGradients, type HostBatch, type StepConfig } from '../../../worker/train/train-step.js';
 
 const SHAPE = [28, 28, 1] as const;
@@ -47,14 +48,14 @@ describe('train step', () => {
     const cfgs = [config(), config({ attack: 'fgsm-rs', loss: 'adv', attackParams: { ...config().attackParams, stepSize: 0.375 } })];
     // Two warm-up steps create the optimizer state and the backends' caches.
     for (let s = 0; s < 2; s++) {
-      const { flatGrad } = await computeGradients(model, batch, cfgs[s % 2]!, s + 1);
-      applyGradients(model, opt, await identityReducer(flatGrad, s), 0.01);
+      const { flatGrad } = await computeGradients(model, batch, cfgs[s % 2]!, s + 1, eagerStepEngine);
+      applyGradients(model, opt, await identityReducer(flatGrad, s), 0.01, eagerStepEngine);
     }
     const before = tf.memory().numTensors;
     for (let s = 2; s < 52; s++) {
-      const { flatGrad, loss } = await computeGradients(model, batch, cfgs[s % 2]!, s + 1);
+      const { flatGrad, loss } = await computeGradients(model, batch, cfgs[s % 2]!, s + 1, eagerStepEngine);
       assert.ok(Number.isFinite(loss));
-      applyGradients(model, opt, await identityReducer(flatGrad, s), 0.01);
+      applyGradients(model, opt, await identityReducer(flatGrad, s), 0.01, eagerStepEngine);
       assert.equal(tf.memory().numTensors, before, `tensor count changed at step ${s}`);
     }
     opt.dispose();
@@ -64,7 +65,7 @@ describe('train step', () => {
   it('returns the gradient of clean CE for attack none, in trainable-weight order', async () => {
     const model = createModel('mlp', SHAPE, 10, 7);
     const batch = randomBatch(6, 9);
-    const { flatGrad, loss } = await computeGradients(model, batch, config({ attack: 'none', loss: 'adv' }), 1);
+    const { flatGrad, loss } = await computeGradients(model, batch, config({ attack: 'none', loss: 'adv' }), 1, eagerStepEngine);
     assert.equal(flatGrad.length, countTrainableParams(model));
     const vars = trainableVariables(model);
     const ref = tf.tidy(() => {
@@ -87,12 +88,12 @@ describe('train step', () => {
     const opt = createOptimizer('adam', { weightDecay: 0, momentum: 0 });
     const batch = randomBatch(16, 13);
     const cfg = config({ attack: 'fgsm-rs', loss: 'adv', attackParams: { ...config().attackParams, eps: 0.1, stepSize: 0.125 } });
-    const first = await computeGradients(model, batch, cfg, 1);
-    applyGradients(model, opt, first.flatGrad, 1e-3);
+    const first = await computeGradients(model, batch, cfg, 1, eagerStepEngine);
+    applyGradients(model, opt, first.flatGrad, 1e-3, eagerStepEngine);
     let last = first.loss;
     for (let s = 2; s < 30; s++) {
-      const g = await computeGradients(model, batch, cfg, 1);
-      applyGradients(model, opt, g.flatGrad, 1e-3);
+      const g = await computeGradients(model, batch, cfg, 1, eagerStepEngine);
+      applyGradients(model, opt, g.flatGrad, 1e-3, eagerStepEngine);
       last = g.loss;
     }
     assert.ok(last < first.loss * 0.5, `loss went from ${first.loss} to ${last}`);

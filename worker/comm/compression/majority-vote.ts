@@ -1,6 +1,7 @@
 /**
- * `majority-vote`: signSGD with majority vote (Bernstein et al.; powersgd's
- * `SignSGDwithMajorityVoteReducer`, allreduce-compression.md §4 shape 1).
+ * `majority-vote`: signSGD with majority vote (Bernstein et al. 2019,
+ * "signSGD with Majority Vote is Communication Efficient and Fault Tolerant",
+ * ICLR; the `SignSGDwithMajorityVoteReducer` of github.com/epfml/powersgd).
  *
  * 1. Each rank packs sgn(g) (1 bit per value, sgn(0) = +1) behind its scale ‖g‖₁/d.
  * 2. All-gather of the packed blocks.

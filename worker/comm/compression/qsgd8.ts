@@ -1,6 +1,7 @@
 /**
  * `qsgd8`: the DAT reference code's 8-bit stochastic quantizer
- * (`RandomQuantizer`, dat-algorithm.md §2), exchanged by all-gather.
+ * (`RandomQuantizer` in github.com/dat-2022/dat: QSGD-style, Alistarh et al.
+ * 2017, with 127 levels plus a sign bit in one uint8), exchanged by all-gather.
  *
  * 1. norm = ‖g‖₂ over the segment: per parameter tensor as in the reference
  *    when the bucket carries its `segments` (training passes them), else the
@@ -111,7 +112,7 @@ export function addDequantizedQsgd8(msg: Uint8Array, segments: readonly number[]
   }
 }
 
-/** Stateless apart from its hyperparameters; a class to keep the §10 shape (hyperparameters, statistics). */
+/** Stateless apart from its hyperparameters; a class so every codec has the same shape (constructor-validated hyperparameters, statistics). */
 export class Qsgd8Hook {
   readonly seed: number;
   private readonly segments: readonly number[] | undefined;

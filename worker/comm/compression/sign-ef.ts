@@ -1,6 +1,7 @@
 /**
  * `sign-ef`: scaled sign with error feedback as a compressed ring (the 1-bit
- * Adam `compressed_allreduce` shape, allreduce-compression.md §4 shape 4),
+ * Adam `compressed_allreduce` shape: Tang et al. 2021, "1-bit Adam", and
+ * deepspeed/runtime/comm/nccl.py in github.com/deepspeedai/DeepSpeed),
  * with EF-SignSGD's scale ‖p‖₁/d, taken per piece: the bucket's segments
  * (one per parameter tensor when the caller passes them, as EF-SignSGD
  * compresses layer by layer) cut at the ring's chunk bounds. One scale for a

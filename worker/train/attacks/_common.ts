@@ -4,7 +4,9 @@ import type { AttackId } from '../../contract.js';
 import { ConfigError, DatError } from '../../util/errors.js';
 import { deriveSeed } from '../../util/rng.js';
 import { crossEntropyPerExample } from '../losses.js';
-import type { CompiledStep } from '../compiled-step.js';
+import { eagerOps } from '../numerics/eager-ops.js';
+import type { StepEngine } from '../step-engine.js';
+import { linfBox, noisyStart, signStep, type LinfBox } from './sign-step.js';
 import type { AttackParams } from './types.js';
 
 /** The model's logits with BatchNorm in inference mode (running statistics). */
@@ -22,23 +24,27 @@ export function inputGradient(lossPerExample: (x: tf.Tensor4D) => tf.Tensor1D, x
   return tf.grad((xi: tf.Tensor) => tf.sum(lossPerExample(xi as tf.Tensor4D)))(x) as tf.Tensor4D;
 }
 
-/** Per-pixel bounds of the L-inf ball around x intersected with [0, 1]. */
-export interface LinfBounds {
-  readonly lo: tf.Tensor4D;
-  readonly hi: tf.Tensor4D;
-}
+/** Per-pixel bounds of the L-inf ball around x intersected with [0, 1] (sign-step.ts). */
+export type LinfBounds = LinfBox<tf.Tensor4D>;
 
-/**
- * The bounds max(x − eps, 0) and min(x + eps, 1), computed once per attack:
- * for x in [0, 1], clamping to them equals clamping to the ball, then to [0, 1].
- */
+/** The bounds max(x − eps, 0) and min(x + eps, 1), computed once per attack (sign-step.ts's linfBox, eagerly). */
 export function linfBounds(x: tf.Tensor4D, eps: number): LinfBounds {
-  return { lo: tf.maximum(tf.sub(x, eps), 0), hi: tf.minimum(tf.add(x, eps), 1) };
+  return linfBox(eagerOps, x, eagerOps.scalar(eps)) as LinfBounds;
 }
 
-/** Clamps `xAdv` into `bounds` (the L-inf ball around x and [0, 1]). */
-export function projectLinf(xAdv: tf.Tensor4D, bounds: LinfBounds): tf.Tensor4D {
-  return tf.minimum(tf.maximum(xAdv, bounds.lo), bounds.hi);
+/** x_adv + stepSize · sign(grad), clamped into `bounds` (sign-step.ts's signStep, eagerly). */
+export function signStepLinf(xAdv: tf.Tensor4D, grad: tf.Tensor4D, stepSize: number, bounds: LinfBounds): tf.Tensor4D {
+  return signStep<tf.Tensor>(eagerOps, xAdv, grad, eagerOps.scalar(stepSize), bounds) as tf.Tensor4D;
+}
+
+/** x + `noise`, clamped into `bounds` (sign-step.ts's noisyStart, eagerly). */
+export function noisyStartLinf(x: tf.Tensor4D, noise: tf.Tensor, bounds: LinfBounds): tf.Tensor4D {
+  return noisyStart<tf.Tensor>(eagerOps, x, noise, bounds) as tf.Tensor4D;
+}
+
+/** The random start of FGSM-RS and PGD: x + U[−eps, eps] (seeded per restart), clamped into `bounds`. */
+export function uniformStart(x: tf.Tensor4D, eps: number, seed: number, restart: number, bounds: LinfBounds): tf.Tensor4D {
+  return noisyStartLinf(x, tf.randomUniform(x.shape, -eps, eps, 'float32', attackSeed(seed, restart)), bounds);
 }
 
 /** Per-example L2 norm of a batch, shaped [n, 1, 1, 1] for broadcasting. */
@@ -102,22 +108,12 @@ export interface SignStepParams {
 
 /**
  * The L-inf sign iteration of FGSM, FGSM-RS and PGD: `steps` times
- * x_adv ← projectLinf(x_adv + stepSize · sign(∇ₓ Σ CE), bounds) from `start`
- * (which the caller keeps owning). Runs as one compiled graph when the
- * backend provides one, else eagerly; both compute the same ops.
+ * x_adv ← clamp(x_adv + stepSize · sign(∇ₓ Σ CE)) into the L-inf ball around
+ * x and [0, 1], from `start` (which the caller keeps owning), run by `engine`
+ * (op by op, or as one compiled graph).
  */
-export function signSteps(
-  model: tf.LayersModel,
-  x: tf.Tensor4D,
-  y: tf.Tensor1D,
-  start: tf.Tensor4D,
-  bounds: LinfBounds,
-  p: SignStepParams,
-  compiled?: CompiledStep,
-): tf.Tensor4D {
-  if (compiled !== undefined) return compiled.signAttack({ x, y, start, eps: p.eps, stepSize: p.stepSize, steps: p.steps });
-  const loss = (xi: tf.Tensor4D): tf.Tensor1D => crossEntropyOf(model, xi, y);
-  return iterate(tf.clone(start), p.steps, (xAdv) => projectLinf(tf.add(xAdv, tf.mul(p.stepSize, tf.sign(inputGradient(loss, xAdv)))), bounds));
+export function signSteps(model: tf.LayersModel, x: tf.Tensor4D, y: tf.Tensor1D, start: tf.Tensor4D, p: SignStepParams, engine: StepEngine): tf.Tensor4D {
+  return engine.signAttack(model, { x, y, start, eps: p.eps, stepSize: p.stepSize, steps: p.steps });
 }
 
 /**

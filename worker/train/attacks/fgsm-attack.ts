@@ -7,9 +7,9 @@
  * Deterministic: steps, stepSize, restarts, randomStart and seed are ignored.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { CompiledStep } from '../compiled-step.js';
+import { eagerStepEngine, type StepEngine } from '../step-engine.js';
 import type { AttackParams } from './types.js';
-import { checkInputs, checkParams, linfBounds, signSteps, type AttackParamName } from './_common.js';
+import { checkInputs, checkParams, signSteps, type AttackParamName } from './_common.js';
 
 /** The parameters FGSM reads. */
 export const FGSM_PARAMS: readonly AttackParamName[] = ['eps'];
@@ -20,12 +20,11 @@ export function validateFgsmParams(p: AttackParams): void {
 }
 
 /** FGSM; see the module comment. */
-export function fgsmAttack(model: tf.LayersModel, x: tf.Tensor4D, y: tf.Tensor1D, p: AttackParams, compiled?: CompiledStep): tf.Tensor4D {
+export function fgsmAttack(model: tf.LayersModel, x: tf.Tensor4D, y: tf.Tensor1D, p: AttackParams, engine: StepEngine = eagerStepEngine): tf.Tensor4D {
   validateFgsmParams(p);
   checkInputs('fgsm', x, y);
   return tf.tidy(() => {
     // Steps 1 and 2: one sign step of size eps from x (the projection then only clips to [0, 1])
-    const bounds = linfBounds(x, p.eps);
-    return signSteps(model, x, y, x, bounds, { eps: p.eps, stepSize: p.eps, steps: 1 }, compiled);
+    return signSteps(model, x, y, x, { eps: p.eps, stepSize: p.eps, steps: 1 }, engine);
   });
 }

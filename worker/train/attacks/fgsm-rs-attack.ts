@@ -11,9 +11,9 @@
  * With restarts > 1, the restart with the highest CE is kept per example.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { CompiledStep } from '../compiled-step.js';
+import { eagerStepEngine, type StepEngine } from '../step-engine.js';
 import type { AttackParams } from './types.js';
-import { attackSeed, bestOfRestarts, checkInputs, checkParams, crossEntropyOf, projectLinf, linfBounds, signSteps, type AttackParamName } from './_common.js';
+import { bestOfRestarts, checkInputs, checkParams, crossEntropyOf, linfBounds, signSteps, uniformStart, type AttackParamName } from './_common.js';
 
 /** The parameters FGSM-RS reads. */
 export const FGSM_RS_PARAMS: readonly AttackParamName[] = ['eps', 'stepSize', 'restarts', 'seed'];
@@ -24,7 +24,7 @@ export function validateFgsmRsParams(p: AttackParams): void {
 }
 
 /** FGSM-RS; see the module comment. */
-export function fgsmRsAttack(model: tf.LayersModel, x: tf.Tensor4D, y: tf.Tensor1D, p: AttackParams, compiled?: CompiledStep): tf.Tensor4D {
+export function fgsmRsAttack(model: tf.LayersModel, x: tf.Tensor4D, y: tf.Tensor1D, p: AttackParams, engine: StepEngine = eagerStepEngine): tf.Tensor4D {
   validateFgsmRsParams(p);
   checkInputs('fgsm-rs', x, y);
   const loss = (xi: tf.Tensor4D): tf.Tensor1D => crossEntropyOf(model, xi, y);
@@ -34,9 +34,9 @@ export function fgsmRsAttack(model: tf.LayersModel, x: tf.Tensor4D, y: tf.Tensor
       p.restarts,
       (r) => {
         // Step 1
-        const start = projectLinf(tf.add(x, tf.randomUniform(x.shape, -p.eps, p.eps, 'float32', attackSeed(p.seed, r))), bounds);
+        const start = uniformStart(x, p.eps, p.seed, r, bounds);
         // Steps 2 and 3
-        return signSteps(model, x, y, start, bounds, { eps: p.eps, stepSize: p.stepSize, steps: 1 }, compiled);
+        return signSteps(model, x, y, start, { eps: p.eps, stepSize: p.stepSize, steps: 1 }, engine);
       },
       loss,
     );

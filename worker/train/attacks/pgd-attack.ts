@@ -7,17 +7,16 @@
  * 3. With restarts > 1, keep per example the restart with the highest CE.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { CompiledStep } from '../compiled-step.js';
+import { eagerStepEngine, type StepEngine } from '../step-engine.js';
 import type { AttackParams } from './types.js';
 import {
-  attackSeed,
   bestOfRestarts,
   checkInputs,
   checkParams,
   crossEntropyOf,
-  projectLinf,
   signSteps,
   linfBounds,
+  uniformStart,
   type AttackParamName,
 } from './_common.js';
 
@@ -30,7 +29,7 @@ export function validatePgdParams(p: AttackParams): void {
 }
 
 /** L-inf PGD; see the module comment. */
-export function pgdAttack(model: tf.LayersModel, x: tf.Tensor4D, y: tf.Tensor1D, p: AttackParams, compiled?: CompiledStep): tf.Tensor4D {
+export function pgdAttack(model: tf.LayersModel, x: tf.Tensor4D, y: tf.Tensor1D, p: AttackParams, engine: StepEngine = eagerStepEngine): tf.Tensor4D {
   validatePgdParams(p);
   checkInputs('pgd', x, y);
   const loss = (xi: tf.Tensor4D): tf.Tensor1D => crossEntropyOf(model, xi, y);
@@ -41,10 +40,10 @@ export function pgdAttack(model: tf.LayersModel, x: tf.Tensor4D, y: tf.Tensor1D,
       (r) => {
         // Step 1
         const start = p.randomStart
-          ? projectLinf(tf.add(x, tf.randomUniform(x.shape, -p.eps, p.eps, 'float32', attackSeed(p.seed, r))), bounds)
+          ? uniformStart(x, p.eps, p.seed, r, bounds)
           : tf.clone(x);
         // Step 2
-        return signSteps(model, x, y, start, bounds, p, compiled);
+        return signSteps(model, x, y, start, p, engine);
       },
       // Step 3
       loss,

@@ -21,8 +21,9 @@ import {
   inferenceLogits,
   inputGradient,
   iterate,
-  projectLinf,
   linfBounds,
+  noisyStartLinf,
+  signStepLinf,
   type AttackParamName,
 } from './_common.js';
 
@@ -51,9 +52,9 @@ export function tradesAttack(model: tf.LayersModel, x: tf.Tensor4D, y: tf.Tensor
       (r) => {
         // Step 2
         const noise = tf.randomNormal(x.shape, 0, TRADES_START_NOISE, 'float32', attackSeed(p.seed, r));
-        const start = projectLinf(tf.add(x, noise), bounds);
+        const start = noisyStartLinf(x, noise, bounds);
         // Step 3
-        return iterate(start, p.steps, (xAdv) => projectLinf(tf.add(xAdv, tf.mul(p.stepSize, tf.sign(inputGradient(loss, xAdv)))), bounds));
+        return iterate(start, p.steps, (xAdv) => signStepLinf(xAdv, inputGradient(loss, xAdv), p.stepSize, bounds));
       },
       // Step 4
       loss,

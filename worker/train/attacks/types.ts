@@ -1,6 +1,6 @@
 /** Shared types of the adversarial attacks. */
 import type * as tf from '@tensorflow/tfjs';
-import type { CompiledStep } from '../compiled-step.js';
+import type { StepEngine } from '../step-engine.js';
 
 /** Attack hyperparameters. Each attack reads only the ones listed for it in `ATTACK_PARAM_USE`. */
 export interface AttackParams {
@@ -24,7 +24,8 @@ export interface AttackParams {
  * result and never touches the model's weights. `y` holds int32 class labels
  * [n]. The model runs with `training: false` during the attack, so BatchNorm
  * uses its running statistics (as the DAT reference does with `net.eval()`).
- * `compiled`, when given, runs the L-inf sign iteration (FGSM, FGSM-RS, PGD)
- * as one graph; the other attacks ignore it.
+ * `engine` (eager when not given) runs the L-inf sign iteration (FGSM,
+ * FGSM-RS, PGD), op by op or as one compiled graph; the other attacks run
+ * eagerly.
  */
-export type AttackFn = (model: tf.LayersModel, x: tf.Tensor4D, y: tf.Tensor1D, p: AttackParams, compiled?: CompiledStep) => tf.Tensor4D;
+export type AttackFn = (model: tf.LayersModel, x: tf.Tensor4D, y: tf.Tensor1D, p: AttackParams, engine?: StepEngine) => tf.Tensor4D;

@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { OptimizerId } from '../../contract.js';
 import { ConfigError, DatError } from '../../util/errors.js';
 import type { OptimizerUpdater } from '../compiled-step.js';
+import { eagerStepEngine } from '../step-engine.js';
 import { ruleSlotKinds, type Optimizer, type OptimizerHyper, type OptimizerSlot, type OptimizerState, type UpdateRule } from './types.js';
 
 /** Checks a hyperparameter; throws a ConfigError naming the optimizer and the argument. */
@@ -28,12 +29,10 @@ export function momentHypers(id: 'adam' | 'lamb', hyper: OptimizerHyper, default
   };
 }
 
-/** ‖t‖₂ as a scalar tensor (square-sum-sqrt: cheaper than tf.norm's pow/abs on every backend). */
-export function l2Norm(t: tf.Tensor): tf.Scalar {
-  return tf.sqrt(tf.sum(tf.square(t))) as tf.Scalar;
-}
-
-/** Shared state handling; subclasses implement {@link SlotOptimizer.update}. */
+/**
+ * Shared state handling and the update's plumbing; subclasses hold the
+ * checked rule, whose arithmetic is update-rules.ts.
+ */
 export abstract class SlotOptimizer implements Optimizer {
   abstract readonly id: OptimizerId;
   abstract readonly rule: UpdateRule;
@@ -41,9 +40,6 @@ export abstract class SlotOptimizer implements Optimizer {
   protected abstract readonly slotKinds: readonly string[];
   protected step = 0;
   private slots = new Map<string, tf.Variable>();
-
-  /** Updates variable `i` (inside a tidy): read its slots with {@link slot}, assign the new value. */
-  protected abstract update(i: number, w: tf.Variable, g: tf.Tensor, lr: number, step: number): void;
 
   /** Slot `kind` of variable `i`, zero-initialized on first use. */
   protected slot(kind: string, i: number, like: tf.Tensor): tf.Variable {
@@ -58,7 +54,7 @@ export abstract class SlotOptimizer implements Optimizer {
     return s;
   }
 
-  apply(vars: readonly tf.Variable[], grads: readonly tf.Tensor[], lr: number, compiled?: OptimizerUpdater): void {
+  apply(vars: readonly tf.Variable[], grads: readonly tf.Tensor[], lr: number, updater: OptimizerUpdater = eagerStepEngine): void {
     if (vars.length !== grads.length) throw new DatError(`optimizer ${this.id}: ${vars.length} variables but ${grads.length} gradients`, { retryable: false });
     if (!Number.isFinite(lr) || lr < 0) throw new DatError(`optimizer ${this.id}: lr must be a finite number >= 0, got ${lr}`, { retryable: false });
     for (let i = 0; i < vars.length; i++) {
@@ -70,23 +66,17 @@ export abstract class SlotOptimizer implements Optimizer {
     }
     this.step++;
     const step = this.step;
-    if (compiled !== undefined) {
-      // In a tidy: a slot's first zeros and the compiled results are temporaries (assign keeps its own reference).
-      tf.tidy(() => this.applyCompiled(vars, grads, lr, step, compiled));
-      return;
-    }
-    tf.tidy(() => {
-      for (let i = 0; i < vars.length; i++) this.update(i, vars[i]!, grads[i]!, lr, step);
-    });
+    // In a tidy: a slot's first zeros and the update's results are temporaries (assign keeps its own reference).
+    tf.tidy(() => this.applyUpdate(vars, grads, lr, step, updater));
   }
 
-  /** The whole update through `compiled`; call inside a tidy. */
-  private applyCompiled(vars: readonly tf.Variable[], grads: readonly tf.Tensor[], lr: number, step: number, compiled: OptimizerUpdater): void {
+  /** The whole update through `updater`; call inside a tidy. */
+  private applyUpdate(vars: readonly tf.Variable[], grads: readonly tf.Tensor[], lr: number, step: number, updater: OptimizerUpdater): void {
     const kinds = ruleSlotKinds(this.rule);
     // Created variable by variable, as the eager update does, so saved state lists slots in one order.
     const slots: tf.Variable[][] = kinds.map(() => []);
     for (let i = 0; i < vars.length; i++) kinds.forEach((kind, k) => slots[k]!.push(this.slot(kind, i, vars[i]!)));
-    const out = compiled.optimizerUpdate({ rule: this.rule, step, lr, vars, grads, slots });
+    const out = updater.optimizerUpdate({ rule: this.rule, step, lr, vars, grads, slots });
     if (out.vars.length !== vars.length || out.slots.length !== kinds.length || out.slots.some((s) => s.length !== vars.length)) {
       throw new DatError(`optimizer ${this.id}: the compiled update returned ${out.vars.length} variables and ${out.slots.length} slot kinds for ${vars.length} and ${kinds.length}`, {
         retryable: false,

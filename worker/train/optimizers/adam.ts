@@ -8,8 +8,10 @@
  * 3. w ← w − lr · (m / (1−β1ᵗ)) / (√(v / (1−β2ᵗ)) + ε).
  *
  * Defaults β = (0.9, 0.999), ε = 1e-8. `momentum` is not used.
+ *
+ * The arithmetic is written once, in update-rules.ts, for the eager and
+ * the compiled update alike.
  */
-import * as tf from '@tensorflow/tfjs';
 import { momentHypers, SlotOptimizer } from './_slots.js';
 import type { OptimizerHyper, RuleOf } from './types.js';
 
@@ -22,20 +24,5 @@ export class AdamOptimizer extends SlotOptimizer {
   constructor(hyper: OptimizerHyper) {
     super();
     this.rule = { kind: 'adam', ...momentHypers('adam', hyper, 1e-8) };
-  }
-
-  protected update(i: number, w: tf.Variable, g: tf.Tensor, lr: number, step: number): void {
-    const { beta1, beta2, epsilon, weightDecay } = this.rule;
-    const m = this.slot('m', i, w);
-    const v = this.slot('v', i, w);
-    // Step 1
-    const decayed = weightDecay === 0 ? g : tf.add(g, tf.mul(weightDecay, w));
-    // Step 2
-    m.assign(tf.add(tf.mul(beta1, m), tf.mul(1 - beta1, decayed)));
-    v.assign(tf.add(tf.mul(beta2, v), tf.mul(1 - beta2, tf.square(decayed))));
-    // Step 3
-    const mHat = tf.div(m, 1 - beta1 ** step);
-    const vHat = tf.div(v, 1 - beta2 ** step);
-    w.assign(tf.sub(w, tf.mul(lr, tf.div(mHat, tf.add(tf.sqrt(vHat), epsilon)))));
   }
 }

@@ -10,9 +10,11 @@
  * Every tensor is adapted, biases and BatchNorm included (the reference
  * implementations often skip those; this keeps one rule for all). Because of
  * η, LARS wants a base lr orders of magnitude above SGD's. ε defaults to 1e-8.
+ *
+ * The arithmetic is written once, in update-rules.ts, for the eager and
+ * the compiled update alike.
  */
-import * as tf from '@tensorflow/tfjs';
-import { checkHyper, l2Norm, SlotOptimizer } from './_slots.js';
+import { checkHyper, SlotOptimizer } from './_slots.js';
 import type { OptimizerHyper, RuleOf } from './types.js';
 
 /** LARS trust coefficient η. */
@@ -33,25 +35,5 @@ export class LarsOptimizer extends SlotOptimizer {
       weightDecay: checkHyper('lars', 'weightDecay', hyper.weightDecay, 0),
       trustCoefficient: LARS_TRUST_COEFFICIENT,
     };
-  }
-
-  protected update(i: number, w: tf.Variable, g: tf.Tensor, lr: number): void {
-    const { momentum, epsilon, weightDecay, trustCoefficient } = this.rule;
-    // Step 1
-    const wNorm = l2Norm(w);
-    const gNorm = l2Norm(g);
-    const raw = tf.div(tf.mul(trustCoefficient, wNorm), tf.add(tf.add(gNorm, tf.mul(weightDecay, wNorm)), epsilon));
-    const trust = tf.where(tf.logicalAnd(tf.greater(wNorm, 0), tf.greater(gNorm, 0)), raw, tf.onesLike(raw));
-    // Step 2
-    const adapted = tf.mul(weightDecay === 0 ? g : tf.add(g, tf.mul(weightDecay, w)), trust);
-    // Step 3
-    let direction = adapted;
-    if (momentum !== 0) {
-      const buf = this.slot('momentum', i, w);
-      buf.assign(tf.add(tf.mul(momentum, buf), adapted));
-      direction = buf;
-    }
-    // Step 4
-    w.assign(tf.sub(w, tf.mul(lr, direction)));
   }
 }

@@ -65,11 +65,12 @@ export interface Optimizer {
    * One update of every variable with its (already averaged) gradient, at
    * learning rate `lr`. Runs inside `tf.tidy`, creates state lazily on the
    * first call, and disposes its temporaries. `vars` must come in the same
-   * order on every call; state is keyed by position. With `compiled`, the
-   * update runs through it (the same arithmetic as one compiled call).
+   * order on every call; state is keyed by position. `updater` computes the
+   * new values (the run's step engine: eager, or one compiled call; eager
+   * when not given); the optimizer keeps the state.
    */
-  apply(vars: readonly tf.Variable[], grads: readonly tf.Tensor[], lr: number, compiled?: OptimizerUpdater): void;
-  /** The update rule, for {@link apply}'s `compiled`. */
+  apply(vars: readonly tf.Variable[], grads: readonly tf.Tensor[], lr: number, updater?: OptimizerUpdater): void;
+  /** The update rule, which {@link apply}'s `updater` runs (update-rules.ts). */
   readonly rule: UpdateRule;
   /** A copy of the state (reads tensors synchronously; call outside the hot path). */
   getState(): OptimizerState;

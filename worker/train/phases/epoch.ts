@@ -67,12 +67,12 @@ async function takeStep(run: TrainRun, s: number, buf: BatchBuffer, clock: { rea
   const batch = opts.augment === 'crop-flip' ? { ...gathered, augment: drawCropFlip(gathered.n, deriveSeed(opts.seed, SEED_TAGS.augment, epoch, s, ctx.rank) || 1) } : gathered;
   const lr = learningRateAt(run.schedule, epoch + s / steps, steps);
   const cfg = scaleAttack(run.stepConfig, epsWarmupFactor(opts.epsWarmupEpochs ?? 0, epoch + s / steps, steps));
-  const { flatGrad, loss, attackSeconds, gradientSeconds } = await computeGradients(run.model, batch, cfg, deriveSeed(opts.seed, SEED_TAGS.attack, loop.globalStep, ctx.rank) || 1, run.compiled);
+  const { flatGrad, loss, attackSeconds, gradientSeconds } = await computeGradients(run.model, batch, cfg, deriveSeed(opts.seed, SEED_TAGS.attack, loop.globalStep, ctx.rank) || 1, run.engine);
   if (!Number.isFinite(loss)) throw new ConfigError(`training diverged: loss ${loss} at epoch ${epoch + 1} step ${s + 1}; lower --lr (now ${opts.lr})`);
   const reduceStart = performance.now();
   const mean = await ctx.reducer(flatGrad, loop.globalStep, run.gradSegments);
   const updateStart = performance.now();
-  applyGradients(run.model, run.optimizer, mean, lr, run.compiled);
+  applyGradients(run.model, run.optimizer, mean, lr, run.engine);
   const stepTiming: StepTiming = { attackSeconds, gradientSeconds, allreduceSeconds: (updateStart - reduceStart) / 1000, updateSeconds: (performance.now() - updateStart) / 1000 };
   run.timeSplit.addStep(stepTiming);
   loop.globalStep++;

@@ -20,7 +20,7 @@ import type { Dataset, Split } from '../../data/types.js';
 import { splitUnlabeled, withPseudoLabels } from '../../data/unlabeled.js';
 import { ConfigError } from '../../util/errors.js';
 import { deriveSeed } from '../../util/rng.js';
-import type { CompiledStep } from '../compiled-step.js';
+import { eagerStepEngine, type StepEngine } from '../step-engine.js';
 import type { EvaluateOptions } from '../evaluate.js';
 import { checkOutputDir } from '../metrics.js';
 import { createModel } from '../models/index.js';
@@ -78,13 +78,14 @@ export async function setupRun(opts: TrainOptions, ctx: RunContext): Promise<Tra
   const renamedTo = DEPRECATED_MODELS[opts.model];
   if (renamedTo !== undefined) ctx.log.warn(`Model ${opts.model} is deprecated; use ${renamedTo}, the same network`, { model: opts.model, use: renamedTo });
   const model = createModel(opts.model, dataset.inputShape, dataset.numClasses, opts.seed);
-  let compiled: CompiledStep | undefined;
+  let engine: StepEngine = eagerStepEngine;
   try {
-    compiled = ctx.compileStep?.(model);
+    // Graph or eager, decided once for the whole run.
+    engine = ctx.chooseStepEngine?.(model) ?? eagerStepEngine;
     // Step 3
-    return await assembleRun({ opts, ctx, startedAt, dataset, train, steps, model, optimizer, compiled, report });
+    return await assembleRun({ opts, ctx, startedAt, dataset, train, steps, model, optimizer, engine, report });
   } catch (err) {
-    compiled?.dispose();
+    engine.dispose();
     optimizer.dispose();
     model.dispose();
     throw err;
@@ -112,7 +113,7 @@ interface Built {
   readonly steps: number;
   readonly model: tf.LayersModel;
   readonly optimizer: Optimizer;
-  readonly compiled: CompiledStep | undefined;
+  readonly engine: StepEngine;
   readonly report: (p: RunReport) => void;
 }
 
@@ -120,7 +121,7 @@ interface Built {
 async function assembleRun(b: Built): Promise<TrainRun> {
   const { opts, ctx, dataset, train, model } = b;
   await syncWeightsFromChief(model, ctx);
-  const evalOpts: EvaluateOptions = { ...heldOutEvalOptions(opts, dataset, ctx), ...(b.compiled !== undefined ? { compiled: b.compiled } : {}) };
+  const evalOpts: EvaluateOptions = { ...heldOutEvalOptions(opts, dataset, ctx), engine: b.engine };
   const guard = needsOverfitGuard(opts.attack)
     ? new BestWeightsGuard({
         batch: gatherBatch(train, batchIndices(train.n, 0, 0, opts.seed, 0, 1, Math.min(opts.batchSize, train.n))),

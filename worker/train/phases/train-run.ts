@@ -6,7 +6,7 @@ import type * as tf from '@tensorflow/tfjs';
 import type { CheckpointPart } from '../../checkpoint/checkpoint-part.js';
 import type { TrainOptions } from '../../contract.js';
 import type { Dataset, Split } from '../../data/types.js';
-import type { CompiledStep } from '../compiled-step.js';
+import type { StepEngine } from '../step-engine.js';
 import { evaluateCounts, toEvalResult, type EvalAttackId, type EvalResult, type EvaluateOptions } from '../evaluate.js';
 import type { Optimizer } from '../optimizers/index.js';
 import type { BestWeightsGuard } from '../overfit-guard.js';
@@ -40,7 +40,8 @@ export interface TrainRun {
   readonly totalSteps: number;
   readonly model: tf.LayersModel;
   readonly optimizer: Optimizer;
-  readonly compiled: CompiledStep | undefined;
+  /** How the step's attack, loss gradient and update run (graph or eager), chosen once at setup. */
+  readonly engine: StepEngine;
   readonly guard: BestWeightsGuard | undefined;
   /** The loop's position and bookkeeping (a checkpoint part). */
   readonly loop: LoopState;
@@ -92,7 +93,7 @@ export async function syncWeightsFromChief(model: tf.LayersModel, ctx: RunContex
 /** Releases what the run holds (tensors, the recorder's files). */
 export function disposeRun(run: TrainRun): void {
   run.recorder?.close();
-  run.compiled?.dispose();
+  run.engine.dispose();
   run.optimizer.dispose();
   run.model.dispose();
 }

@@ -24,7 +24,8 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { createNativeCompiledStep } from '../../../../worker/backend/native/graph/native-compiled-step.js';
 import { getAttack, type AttackParams } from '../../../../worker/train/attacks/index.js';
-import type { CompiledStep } from '../../../../worker/train/compiled-step.js';
+import { compiledStepEngine } from '../../../../worker/train/compiled-step-engine.js';
+import { eagerStepEngine, type StepEngine } from '../../../../worker/train/step-engine.js';
 import { createModel } from '../../../../worker/train/models/index.js';
 import { computeGradients, type HostBatch, type StepConfig } from '../../../../worker/train/train-step.js';
 import { trainableVariables } from '../../../../worker/train/variables.js';
@@ -69,8 +70,9 @@ describe('preact-resnet-18 on the compiled native step', () => {
       // Moving statistics away from 0 and 1, so the attack's inference mode reads real ones.
       warmBatchNorm(model, CIFAR_SHAPE, 1);
       const batch = mnistBatch(N).shape(CIFAR_SHAPE).seed(BATCH_SEED);
-      await compareAttack(t, model, r.step, batch);
-      await compareGradients(t, model, r.step, batch.build());
+      const engine = compiledStepEngine(r.step);
+      await compareAttack(t, model, engine, batch);
+      await compareGradients(t, model, engine, batch.build());
     } finally {
       if (r.ok) r.step.dispose();
       model.dispose();
@@ -79,12 +81,12 @@ describe('preact-resnet-18 on the compiled native step', () => {
 });
 
 /** PGD-2 with and without the compiled step: the same pixels but a handful. */
-async function compareAttack(t: TestContext, model: tf.LayersModel, step: CompiledStep, batch: BatchBuilder): Promise<void> {
+async function compareAttack(t: TestContext, model: tf.LayersModel, engine: StepEngine, batch: BatchBuilder): Promise<void> {
   const { x, y } = batch.tensors();
   try {
     const pgd = getAttack('pgd')!;
-    const eager = pgd(model, x, y, ATTACK);
-    const compiled = pgd(model, x, y, ATTACK, step);
+    const eager = pgd(model, x, y, ATTACK, eagerStepEngine);
+    const compiled = pgd(model, x, y, ATTACK, engine);
     const cmp = compareAttacks(batch.build().x, await eager.data<'float32'>(), await compiled.data<'float32'>(), ATTACK.eps);
     tf.dispose([eager, compiled]);
     t.diagnostic(`PGD-2: ${cmp.differing} of ${cmp.total} pixels differ (max ${cmp.maxDiff}); eager moved ${cmp.moved}`);
@@ -97,13 +99,13 @@ async function compareAttack(t: TestContext, model: tf.LayersModel, step: Compil
 }
 
 /** computeGradients (adv-clean, x_adv = x) with and without the compiled step: loss, every gradient tensor, moving statistics. */
-async function compareGradients(t: TestContext, model: tf.LayersModel, step: CompiledStep, batch: HostBatch): Promise<void> {
+async function compareGradients(t: TestContext, model: tf.LayersModel, engine: StepEngine, batch: HostBatch): Promise<void> {
   const start = snapshotStats(model);
-  const eager = await computeGradients(model, batch, CFG, 5);
+  const eager = await computeGradients(model, batch, CFG, 5, eagerStepEngine);
   const eagerStats = snapshotStats(model);
   restoreStats(model, start);
   const tensorsBefore = tf.memory().numTensors;
-  const compiled = await computeGradients(model, batch, CFG, 5, step);
+  const compiled = await computeGradients(model, batch, CFG, 5, engine);
   assert.equal(tf.memory().numTensors, tensorsBefore, 'computeGradients with compiled leaks nothing');
 
   const lossErr = Math.abs(compiled.loss - eager.loss) / Math.abs(eager.loss);

@@ -12,6 +12,7 @@ import { SignEfHook } from '../../../../worker/comm/compression/sign-ef.js';
 import { createOptimizer } from '../../../../worker/train/optimizers/index.js';
 import { createLoopState, type LoopState } from '../../../../worker/train/state/loop-state.js';
 import { registerRunParts } from '../../../../worker/train/state/register-parts.js';
+import { eagerStepEngine } from '../../../../worker/train/step-engine.js';
 import { applyGradients } from '../../../../worker/train/train-step.js';
 import { decodeTrainCheckpoint, encodeTrainCheckpoint, type TrainCheckpointMeta } from '../../../../worker/train/train-checkpoint.js';
 import { modelVariables, nonTrainableVariables, readWeights, totalSize, trainableVariables, writeWeights } from '../../../../worker/train/variables.js';
@@ -70,7 +71,7 @@ describe('registerRunParts', () => {
     scramble(r0.model, 11);
     scramble(r1.model, 12);
     writeWeights(trainableVariables(r1.model), await readWeights(trainableVariables(r0.model)));
-    applyGradients(r0.model, r0.optimizer, new Float32Array(totalSize(trainableVariables(r0.model))).fill(0.01), 0.1);
+    applyGradients(r0.model, r0.optimizer, new Float32Array(totalSize(trainableVariables(r0.model))).fill(0.01), 0.1, eagerStepEngine);
     Object.assign(r0.loop, { epoch: 1, stepInEpoch: 3, globalStep: 7, epochLossSum: 0.1 + 0.2, history: [{ epoch: 1, loss: 1 / 3, imagesPerSecond: 1, seconds: 2, lr: 0.1 }] });
     r1.signEf.load({ tensors: new Map([['worker/0', Float32Array.of(-0, 1e-45)]]) });
 

@@ -70,6 +70,20 @@ export class GraphBuilder {
     return nodeName;
   }
 
+  /**
+   * Gives node `from` the name `to`, for an output that a shared definition
+   * (written against NumOps, which names nothing) emitted last. Only a node
+   * no other node reads yet can be renamed.
+   */
+  rename(from: string, to: string): string {
+    const i = this.nodes.findIndex((n) => n.name === from);
+    if (i < 0) throw new Error(`graph node ${from} does not exist`);
+    if (this.nodes.some((n) => n.name === to)) throw new Error(`graph node ${to} already exists`);
+    if (this.nodes.some((n) => n.inputs.some((input) => input === from || input.startsWith(`${from}:`)))) throw new Error(`graph node ${from} is already an input; cannot rename it`);
+    this.nodes[i] = { ...this.nodes[i]!, name: to };
+    return to;
+  }
+
   /** A graph input. */
   placeholder(name: string, dtype: TfDtype, shape: readonly number[]): string {
     return this.add('Placeholder', [], { dtype: { type: dtype }, shape: { shape } }, name);

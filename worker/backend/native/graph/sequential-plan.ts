@@ -6,59 +6,14 @@
  * madry-cnn and preact-resnet), in topological order, each node with the ids
  * of the nodes it reads. Anything else (other layers or activations, shared
  * layers, several outputs) yields the reason it is not supported, naming the
- * layer, and callers run the model eagerly instead.
+ * layer, and callers run the model eagerly instead. What each layer class
+ * becomes is its entry in layer-table.ts; this file walks the model's DAG.
  */
 import type * as tf from '@tensorflow/tfjs';
+import { layerKindOfClass } from './layer-table.js';
+import { MODEL_INPUT, type PlanActivation, type PlanLayer } from './plan-layer.js';
 
-/** Activations the graphs implement. */
-export type PlanActivation = 'relu' | 'linear';
-
-/** One layer of a plan; weight fields index `model.trainableWeights`. */
-export type PlanLayer =
-  | {
-      readonly kind: 'conv2d';
-      /** [h, w, c] of the layer's input. */
-      readonly inShape: readonly [number, number, number];
-      readonly kernelSize: readonly [number, number];
-      readonly strides: readonly [number, number];
-      readonly padding: 'SAME' | 'VALID';
-      readonly activation: PlanActivation;
-      readonly kernel: number;
-      readonly bias: number | null;
-    }
-  | {
-      readonly kind: 'maxpool';
-      readonly poolSize: readonly [number, number];
-      readonly strides: readonly [number, number];
-      readonly padding: 'SAME' | 'VALID';
-    }
-  /** `size`: features per example after flattening. */
-  | { readonly kind: 'flatten'; readonly size: number }
-  | { readonly kind: 'dense'; readonly activation: PlanActivation; readonly kernel: number; readonly bias: number | null }
-  /**
-   * BatchNormalization over the last axis of a [n, h, w, c] input. `gamma`
-   * and `beta` index `model.trainableWeights`; `movingMean` and
-   * `movingVariance` index `model.nonTrainableWeights`.
-   */
-  | {
-      readonly kind: 'batchnorm';
-      readonly channels: number;
-      readonly gamma: number;
-      readonly beta: number;
-      readonly movingMean: number;
-      readonly movingVariance: number;
-      readonly epsilon: number;
-      readonly momentum: number;
-    }
-  /** A ReLU layer (max(x, 0), no cap). */
-  | { readonly kind: 'relu' }
-  /** Elementwise sum of the node's inputs (2 or more, equal shapes), summed in input order. */
-  | { readonly kind: 'add' }
-  /** Mean over h and w of a [n, h, w, c] input: [n, c]. */
-  | { readonly kind: 'globalAvgPool'; readonly inShape: readonly [number, number, number] };
-
-/** Node id of the model's input in {@link ModelPlanOk.inputs}. */
-export const MODEL_INPUT = -1;
+export { MODEL_INPUT, type PlanActivation, type PlanLayer } from './plan-layer.js';
 
 /** A plan the graphs can run. */
 export interface ModelPlanOk {
@@ -79,16 +34,6 @@ export interface ModelPlanOk {
 export type ModelPlan = ModelPlanOk | { readonly ok: false; readonly reason: string };
 
 type Config = Record<string, unknown>;
-
-function pair(v: unknown, what: string): [number, number] {
-  if (typeof v === 'number') return [v, v];
-  if (Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === 'number')) return [v[0] as number, v[1] as number];
-  throw new Error(`${what}: expected a number or a pair, got ${JSON.stringify(v)}`);
-}
-
-function padding(v: unknown): 'SAME' | 'VALID' | undefined {
-  return v === 'same' ? 'SAME' : v === 'valid' ? 'VALID' : undefined;
-}
 
 function activation(v: unknown): PlanActivation | undefined {
   return v === 'relu' || v === 'linear' ? v : undefined;
@@ -126,8 +71,9 @@ export function planModel(model: tf.LayersModel): ModelPlan {
     const cls = layer.getClassName();
     const cfg = layer.getConfig() as Config;
     if (cls === 'InputLayer') continue;
+    const kind = layerKindOfClass(cls);
     if (layer.weights.length > 0 && !layer.trainable) return fail(`layer ${layer.name} has non-trainable weights`);
-    if (layer.nonTrainableWeights.length > 0 && cls !== 'BatchNormalization') return fail(`layer ${layer.name} has non-trainable weights`);
+    if (layer.nonTrainableWeights.length > 0 && kind?.hasStatistics !== true) return fail(`layer ${layer.name} has non-trainable weights`);
     if (layer.inboundNodes.length !== 1) return fail(`layer ${layer.name} is applied ${layer.inboundNodes.length} times`);
     const inbound = layer.inboundNodes[0]!.inboundLayers;
     const from: number[] = [];
@@ -137,102 +83,27 @@ export function planModel(model: tf.LayersModel): ModelPlan {
       from.push(id);
     }
     if (from.length === 0) return fail(`layer ${layer.name} has no input`);
-    if (cls !== 'Add' && from.length !== 1) return fail(`layer ${layer.name} has ${from.length} inputs`);
-    const rank = from[0] === MODEL_INPUT ? 4 : ranks[from[0]!]!;
-    let outRank = rank;
-    const act = activation(cfg['activation']);
-    const hasBias = cfg['useBias'] === true;
+    if (kind?.manyInputs !== true && from.length !== 1) return fail(`layer ${layer.name} has ${from.length} inputs`);
+    const fromRanks = from.map((id) => (id === MODEL_INPUT ? 4 : ranks[id]!));
     const inDims = (Array.isArray(layer.input) ? layer.input[0]! : layer.input).shape;
-    const knownImage = inDims.length === 4 && inDims.slice(1).every((d) => d !== null);
-    switch (cls) {
-      case 'Conv2D': {
-        const pad = padding(cfg['padding']);
-        if (rank !== 4) return fail(`conv ${layer.name} after a flatten`);
-        if (act === undefined) return fail(`layer ${layer.name} has activation ${String(cfg['activation'])}`);
-        if (pad === undefined) return fail(`layer ${layer.name} has padding ${String(cfg['padding'])}`);
-        if (cfg['dataFormat'] !== 'channelsLast') return fail(`layer ${layer.name} is not channels-last`);
-        if (pair(cfg['dilationRate'], 'dilationRate').some((d) => d !== 1)) return fail(`layer ${layer.name} is dilated`);
-        if (!knownImage) return fail(`layer ${layer.name} has an unknown input shape`);
-        layers.push({
-          kind: 'conv2d',
-          inShape: [inDims[1]!, inDims[2]!, inDims[3]!],
-          kernelSize: pair(cfg['kernelSize'], 'kernelSize'),
-          strides: pair(cfg['strides'], 'strides'),
-          padding: pad,
-          activation: act,
-          kernel: weightIndex(layer, 0),
-          bias: hasBias ? weightIndex(layer, 1) : null,
-        });
-        break;
-      }
-      case 'MaxPooling2D': {
-        const pad = padding(cfg['padding']);
-        if (rank !== 4 || pad === undefined || cfg['dataFormat'] !== 'channelsLast') return fail(`layer ${layer.name}: unsupported pooling`);
-        const poolSize = pair(cfg['poolSize'], 'poolSize');
-        layers.push({ kind: 'maxpool', poolSize, strides: cfg['strides'] === null ? poolSize : pair(cfg['strides'], 'strides'), padding: pad });
-        break;
-      }
-      case 'Flatten': {
-        const outDims = layer.outputShape as (number | null)[];
-        if (rank !== 4 || outDims.length !== 2 || outDims[1] === null) return fail(`flatten ${layer.name} of a rank-${rank} input`);
-        layers.push({ kind: 'flatten', size: outDims[1]! });
-        outRank = 2;
-        break;
-      }
-      case 'Dense':
-        if (rank !== 2) return fail(`dense ${layer.name} on a rank-${rank} input`);
-        if (act === undefined) return fail(`layer ${layer.name} has activation ${String(cfg['activation'])}`);
-        layers.push({ kind: 'dense', activation: act, kernel: weightIndex(layer, 0), bias: hasBias ? weightIndex(layer, 1) : null });
-        break;
-      case 'BatchNormalization': {
-        const axis = cfg['axis'];
-        if (rank !== 4 || !knownImage) return fail(`batch norm ${layer.name} on a rank-${rank} input`);
-        if (axis !== -1 && axis !== 3) return fail(`batch norm ${layer.name} normalizes axis ${JSON.stringify(axis)}, not the last`);
-        if (cfg['center'] !== true || cfg['scale'] !== true) return fail(`batch norm ${layer.name} lacks gamma or beta`);
-        const epsilon = cfg['epsilon'];
-        const momentum = cfg['momentum'];
-        if (typeof epsilon !== 'number' || typeof momentum !== 'number') return fail(`batch norm ${layer.name} has no numeric epsilon/momentum`);
-        // tfjs adds gamma, beta (trainable), then moving mean, moving variance.
-        const names = layer.weights.map((w) => w.originalName.split('/').pop());
-        if (names.join(',') !== 'gamma,beta,moving_mean,moving_variance') return fail(`batch norm ${layer.name} has weights ${names.join(', ')}`);
-        layers.push({
-          kind: 'batchnorm',
-          channels: inDims[3]!,
-          gamma: weightIndex(layer, 0),
-          beta: weightIndex(layer, 1),
-          movingMean: statIndex(layer, 0),
-          movingVariance: statIndex(layer, 1),
-          epsilon,
-          momentum,
-        });
-        break;
-      }
-      case 'ReLU': {
-        const maxValue = cfg['maxValue'];
-        if (maxValue !== null && maxValue !== undefined) return fail(`ReLU ${layer.name} is capped at ${String(maxValue)}`);
-        layers.push({ kind: 'relu' });
-        break;
-      }
-      case 'Add': {
-        if (from.length < 2) return fail(`add ${layer.name} has ${from.length} input`);
-        const shapes = inbound.map((_, k) => JSON.stringify((layer.input as tf.SymbolicTensor[])[k]!.shape));
-        if (shapes.some((sh) => sh !== shapes[0]) || from.some((id) => (id === MODEL_INPUT ? 4 : ranks[id]!) !== rank)) {
-          return fail(`add ${layer.name} broadcasts (${shapes.join(' + ')})`);
-        }
-        layers.push({ kind: 'add' });
-        break;
-      }
-      case 'GlobalAveragePooling2D':
-        if (rank !== 4 || !knownImage || cfg['dataFormat'] !== 'channelsLast') return fail(`layer ${layer.name}: unsupported pooling`);
-        layers.push({ kind: 'globalAvgPool', inShape: [inDims[1]!, inDims[2]!, inDims[3]!] });
-        outRank = 2;
-        break;
-      default:
-        return fail(`layer ${layer.name} is a ${cls}`);
-    }
+    if (kind === undefined) return fail(`layer ${layer.name} is a ${cls}`);
+    const planned = kind.plan({
+      layer,
+      cfg,
+      from,
+      fromRanks,
+      inDims,
+      knownImage: inDims.length === 4 && inDims.slice(1).every((d) => d !== null),
+      act: activation(cfg['activation']),
+      hasBias: cfg['useBias'] === true,
+      weightIndex: (k) => weightIndex(layer, k),
+      statIndex: (k) => statIndex(layer, k),
+    });
+    if (typeof planned === 'string') return fail(planned);
+    layers.push(planned.layer);
     const id = layers.length - 1;
     ids.set(layer, id);
-    ranks.push(outRank);
+    ranks.push(planned.outRank);
     consumers.push(0);
     inputs.push(from);
     for (const src of from) if (src !== MODEL_INPUT) consumers[src]!++;

@@ -21,7 +21,9 @@
  * Both take the weights as inputs (never baked in), so one graph serves a
  * whole run. Pure: they return the encoded SavedModel.
  */
+import { linfBox, signStep } from '../../../train/attacks/sign-step.js';
 import { GraphBuilder, output } from './graph-def.js';
+import { GraphOps } from './graph-ops.js';
 import { batchStatistics, emitBackward, emitForward, type PlanGraph } from './model-graph.js';
 
 const F32 = { type: 'float32' } as const;
@@ -106,19 +108,19 @@ export function buildSignAttackGraph(model: GraphModel, steps: number, opts: Gra
   const sizes = chains === 1 ? '' : chainSizes(g, y, chains);
   const split = (t: string, dtype: 'float32' | 'int32'): string[] => (chains === 1 ? [t] : splitBatch(g, t, sizes, chains, dtype));
   const [xs, ys, starts] = [split(x, 'float32'), split(y, 'int32'), split(start, 'float32')];
+  const ops = new GraphOps(g);
   const outputs = xs.map((xk, k) => {
-    // The same bounds, in the same op order, as the eager attack's linfBounds/projectLinf.
-    const lo = g.add('Maximum', [g.add('Sub', [xk, eps], { T: F32 }), g.scalar(0)], { T: F32 });
-    const hi = g.add('Minimum', [g.add('AddV2', [xk, eps], { T: F32 }), g.scalar(1)], { T: F32 });
+    // The eager attack's step (sign-step.ts), lowered to graph nodes.
+    const box = linfBox(ops, xk, eps);
     let xAdv = starts[k]!;
     for (let s = 0; s < steps; s++) {
       const fwd = emitForward(g, model, xAdv, weights, { training: false, stats });
       const { dLogits } = crossEntropy(g, fwd.logits, ys[k]!);
       const grad = emitBackward(g, fwd, dLogits, weights, { input: true, weights: false, eigenFewChannels: opts.eigenFewChannels }).input!;
-      const moved = g.add('AddV2', [xAdv, g.add('Mul', [stepSize, g.add('Sign', [grad], { T: F32 })], { T: F32 })], { T: F32 });
-      xAdv = g.add('Minimum', [g.add('Maximum', [moved, lo], { T: F32 }), hi], { T: F32 }, chains === 1 && s === steps - 1 ? ATTACK_GRAPH.output : undefined);
+      xAdv = signStep(ops, xAdv, grad, stepSize, box);
     }
-    return xAdv;
+    if (chains === 1) g.rename(xAdv, ATTACK_GRAPH.output);
+    return chains === 1 ? ATTACK_GRAPH.output : xAdv;
   });
   if (chains > 1) g.add('ConcatV2', [...outputs, g.scalarInt32(0)], { T: F32, N: { i: chains }, Tidx: { type: 'int32' } }, ATTACK_GRAPH.output);
   return g.encodeSavedModel();

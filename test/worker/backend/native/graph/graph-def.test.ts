@@ -170,6 +170,33 @@ describe('GraphBuilder.encodeSavedModel, decoded with TensorFlow’s proto schem
     });
   }
 
+  const renameCases: readonly { name: string; from: string; to: string; error?: RegExp }[] = [
+    { name: 'an unread node takes the new name', from: 'Neg_0', to: 'out' },
+    { name: 'a node another reads is refused', from: 'x', to: 'out', error: /graph node x is already an input/ },
+    { name: 'a name in use is refused', from: 'Neg_0', to: 'x', error: /graph node x already exists/ },
+    { name: 'an unknown node is refused', from: 'nope', to: 'out', error: /graph node nope does not exist/ },
+  ];
+  for (const c of renameCases) {
+    test(`rename: ${c.name}`, () => {
+      const g = new GraphBuilder();
+      const x = g.placeholder('x', 'float32', [2]);
+      g.add('Neg', [x], { T: { type: 'float32' } });
+      if (c.error !== undefined) {
+        assert.throws(() => g.rename(c.from, c.to), c.error);
+        return;
+      }
+      assert.equal(g.rename(c.from, c.to), c.to);
+      const nodes = decodeSavedModel(g.encodeSavedModel()).metaGraphs[0]?.graphDef?.node ?? [];
+      assert.deepEqual(
+        nodes.map((n) => [n.name, n.op]),
+        [
+          ['x', 'Placeholder'],
+          ['out', 'Neg'],
+        ],
+      );
+    });
+  }
+
   test('output() names a node’s outputs in GraphDef input syntax', () => {
     assert.deepEqual([output('n', 0), output('n', 1), output('a/b', 2)], ['n', 'n:1', 'a/b:2']);
   });

@@ -5,6 +5,7 @@ import type { ModelId } from '../../../../../worker/contract.js';
 import { createNativeCompiledStep } from '../../../../../worker/backend/native/graph/native-compiled-step.js';
 import { pgdAttack } from '../../../../../worker/train/attacks/index.js';
 import type { CompiledStep, SignAttackArgs } from '../../../../../worker/train/compiled-step.js';
+import { compiledStepEngine } from '../../../../../worker/train/compiled-step-engine.js';
 import { crossEntropyPerExample } from '../../../../../worker/train/losses.js';
 import { createModel } from '../../../../../worker/train/models/index.js';
 import { trainableVariables } from '../../../../../worker/train/variables.js';
@@ -173,7 +174,7 @@ describe('createNativeCompiledStep on the tensorflow backend', () => {
     const vars = trainableVariables(model);
     try {
       const p = { eps: 0.3, steps: 3, stepSize: 0.1, restarts: 1, randomStart: true, seed: 4 };
-      const [eager, compiled] = [pgdAttack(model, x, y, p), pgdAttack(model, x, y, p, step)];
+      const [eager, compiled] = [pgdAttack(model, x, y, p), pgdAttack(model, x, y, p, compiledStepEngine(step))];
       const cmp = compareAttacks(await x.data<'float32'>(), await eager.data<'float32'>(), await compiled.data<'float32'>(), p.eps);
       tf.dispose([eager, compiled]);
       t.diagnostic(`attack: ${cmp.differing} of ${cmp.total} pixels differ`);
@@ -205,7 +206,7 @@ describe('createNativeCompiledStep on the tensorflow backend', () => {
       const { x, y } = mnistBatch(n).seed(10 + n).tensors();
       try {
         const p = { eps: 0.3, steps: 3, stepSize: 0.1, restarts: 1, randomStart: true, seed: 5 };
-        const [eager, compiled] = [pgdAttack(model, x, y, p), pgdAttack(model, x, y, p, step)];
+        const [eager, compiled] = [pgdAttack(model, x, y, p), pgdAttack(model, x, y, p, compiledStepEngine(step))];
         assert.deepEqual(compiled.shape, x.shape);
         const cmp = compareAttacks(await x.data<'float32'>(), await eager.data<'float32'>(), await compiled.data<'float32'>(), p.eps);
         tf.dispose([eager, compiled]);
@@ -330,7 +331,7 @@ describe('createNativeCompiledStep on the tensorflow backend', () => {
       try {
         const p = { eps: 8 / 255, steps: 3, stepSize: 2 / 255, restarts: 1, randomStart: true, seed: 4 };
         const stats = snapshotStats(model);
-        const [eager, compiled] = [pgdAttack(model, x, y, p), pgdAttack(model, x, y, p, step)];
+        const [eager, compiled] = [pgdAttack(model, x, y, p), pgdAttack(model, x, y, p, compiledStepEngine(step))];
         assert.deepEqual(snapshotStats(model), stats, 'an attack leaves the moving statistics alone');
         const cmp = compareAttacks(await x.data<'float32'>(), await eager.data<'float32'>(), await compiled.data<'float32'>(), p.eps);
         tf.dispose([eager, compiled]);
