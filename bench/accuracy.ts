@@ -6,7 +6,12 @@
  * 1. Parse the benchmark's configuration: the defaults below, then any
  *    `dat train` option given on the command line (it wins).
  * 2. Train in this process exactly as `dat train` does (runTraining).
- * 3. Print the per-epoch curve and the final accuracies against the target
+ * 3. Evaluate the saved model with `dat eval`'s code on the first
+ *    DAT_BENCH_AA_EXAMPLES held-out images (default 1,000; 100 with --quick):
+ *    PGD-20 and the standard AutoAttack ensemble, separately, on the same
+ *    subset. AutoAttack on all 2,000 would double the cost (Square's 5,000
+ *    queries dominate), so the table says which subset it used.
+ * 4. Print the per-epoch curve and the final accuracies against the target
  *    (clean >= 97%, PGD-20 >= 85%); write bench/results/accuracy.json.
  *
  * `--quick` (or DAT_BENCH_QUICK=1) runs a smoke version: 1,024 digits, one
@@ -20,6 +25,10 @@ import { parseTrainArgs } from '../worker/cli/parse-args.js';
 import { formatFinalTable } from '../worker/cli/final-table.js';
 import { createProgressDisplay } from '../worker/cli/progress-display.js';
 import { runTraining, singleProcessContext } from '../worker/train/run-training.js';
+import { parseEvalArgs } from '../worker/eval/eval-options.js';
+import { runEvaluation, type EvalRun } from '../worker/eval/run-eval.js';
+import type { Logger } from '../worker/util/log.js';
+import type { ProgressDisplay } from '../worker/cli/progress-display.js';
 import { getErrorMessage } from '../worker/util/errors.js';
 import { createLogger } from '../worker/util/log.js';
 import { printTable, saveCurves, writeResult } from './lib/report.js';
@@ -63,6 +72,15 @@ const BENCH_ARGS = [
 ];
 const QUICK_ARGS = ['--limit', '1024', '--epochs', '1', '--eval-size', '200', '--warmup-epochs', '0'];
 
+/** Held-out images AutoAttack evaluates (see Step 3). */
+const AA_EXAMPLES = { full: 1000, quick: 100 } as const;
+
+/** Step 3: one `dat eval` run of `attacks` on the first `n` held-out images of the trained model. */
+async function evalSubset(modelDir: string, attacks: string, n: number, display: ProgressDisplay, log: Logger): Promise<EvalRun> {
+  const o = parseEvalArgs(['--model', modelDir, '--dataset', 'mnist', '--eps', '0.3', '--attacks', attacks, '--n-examples', String(n), '--backend', 'auto']);
+  return runEvaluation(o, display, log);
+}
+
 async function main(): Promise<void> {
   // Step 1
   const userArgs = process.argv.slice(2).filter((a) => a !== '--quick');
@@ -73,10 +91,15 @@ async function main(): Promise<void> {
   const display = createProgressDisplay(opts.progress, process.stdout);
 
   // Step 2
-  const { metrics } = await runTraining(opts, singleProcessContext(log, backend.name, (p) => display.update(p), stepEngineChooser(log)));
-  display.finish();
+  const { metrics, modelDir } = await runTraining(opts, singleProcessContext(log, backend.name, (p) => display.update(p), stepEngineChooser(log)));
 
   // Step 3
+  const aaN = Number(process.env.DAT_BENCH_AA_EXAMPLES ?? (quick ? AA_EXAMPLES.quick : AA_EXAMPLES.full));
+  const pgdSubset = await evalSubset(modelDir!, 'pgd', aaN, display, log);
+  const aa = await evalSubset(modelDir!, 'autoattack', aaN, display, log);
+  display.finish();
+
+  // Step 4
   printTable(
     'Per-epoch curve (accuracies on the held-out set, robust = PGD-20)',
     ['epoch', 'loss', 'clean %', 'robust %', 'lr', 'img/s', 'seconds'],
@@ -96,13 +119,35 @@ async function main(): Promise<void> {
     `\nTarget clean >= ${100 * TARGET.cleanAccuracy}%, PGD-20 >= ${100 * TARGET.robustAccuracy}%: ${met ? 'MET' : 'NOT MET'}` +
       ` (clean ${(100 * metrics.cleanAccuracy).toFixed(2)}%, robust ${(100 * metrics.robustAccuracy).toFixed(2)}%, wall ${metrics.wallSeconds.toFixed(0)} s)\n`,
   );
+  printTable(
+    `Robust accuracy on the first ${aa.report.nExamples} held-out images (a subset, to keep AutoAttack affordable), eps 0.3`,
+    ['clean %', 'PGD-20 %', 'AutoAttack %', 'AA: apgd-ce %', 'AA: +apgd-t %', 'AA: +fab-t %', 'AA: +square %', 'AA seconds'],
+    [
+      [
+        100 * aa.report.cleanAccuracy,
+        100 * pgdSubset.report.robustAccuracy,
+        100 * aa.report.robustAccuracy,
+        ...aa.report.perAttack.map((p) => 100 * p.robustAccuracy),
+        aa.seconds.reduce((x, y) => x + y, 0),
+      ],
+    ],
+    2,
+  );
+  const autoattack = {
+    nExamples: aa.report.nExamples,
+    cleanAccuracy: aa.report.cleanAccuracy,
+    pgd20RobustAccuracy: pgdSubset.report.robustAccuracy,
+    robustAccuracy: aa.report.robustAccuracy,
+    perAttack: aa.report.perAttack,
+    secondsPerAttack: aa.seconds,
+  };
   // bench/results/ keeps one current file per benchmark: a quick run is a smoke
   // check and must not replace the full run's result (git keeps the history).
   if (quick) {
     process.stdout.write('Quick run: no result written (bench/results/accuracy.json holds the last full run)\n');
     return;
   }
-  process.stdout.write(`Wrote ${await writeResult('accuracy', { quick, target: TARGET, met, metrics })}\n`);
+  process.stdout.write(`Wrote ${await writeResult('accuracy', { quick, target: TARGET, met, metrics, autoattack })}\n`);
   process.stdout.write(`Wrote ${await saveCurves('accuracy', undefined, opts.output)}\n`);
 }
 

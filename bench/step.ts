@@ -34,9 +34,10 @@
  * (or DAT_BENCH_QUICK=1: small-cnn on wasm only), --backends wasm,cpu,
  * --models mlp,small-cnn (default: all but preact-resnet-18, which must be named), --kinds plain,pgd10, --reps N, --min-time-ms N (0: exactly --reps steps), --batch N or a
  * comma-separated sweep such as --batch 128,256,512 (each configuration is
- * timed at every batch size; the default stays 128), --result NAME (write
- * bench/results/NAME.json instead of step.json, so a partial run does not
- * replace the full one). The load average at the
+ * timed at every batch size; the default stays 128), --out-dir DIR (write
+ * step.json there instead, for scripts that compare runs: scripts/gpu-check.sh).
+ * Every run writes the one step.json with the options it ran; history lives in
+ * git, not in one file per run. The load average at the
  * start and end is recorded: on a shared machine it says how many cores the
  * native backend could actually get.
  */
@@ -330,7 +331,7 @@ async function main(): Promise<void> {
       reps: { type: 'string' },
       'min-time-ms': { type: 'string' },
       batch: { type: 'string', default: String(DEFAULT_BATCH) },
-      result: { type: 'string', default: 'step' },
+      'out-dir': { type: 'string' },
     },
   });
   const quick = values.quick === true;
@@ -341,7 +342,6 @@ async function main(): Promise<void> {
   const minTimeMs = Number(values['min-time-ms'] ?? (quick ? 0 : DEFAULT_MIN_TIME_MS));
   if (!Number.isFinite(minTimeMs) || minTimeMs < 0) throw new Error(`--min-time-ms must be a number >= 0, got ${values['min-time-ms']}`);
   const batches = parseBatches(values.batch);
-  if (!/^[\w.-]+$/.test(values.result)) throw new Error(`--result must be a file name without a directory, got ${values.result}`);
   for (const m of models) if (!MODELS.includes(m)) throw new Error(`unknown model ${m}; expected ${MODELS.join(', ')}`);
   for (const k of kinds) if (!(k in KINDS)) throw new Error(`unknown kind ${k}; expected ${Object.keys(KINDS).join(', ')}`);
 
@@ -462,7 +462,7 @@ async function main(): Promise<void> {
   }
   for (const n of notes) process.stdout.write(`note: ${n}\n`);
   process.stdout.write(`load average (1 min) at start ${loadAtStart[0]!.toFixed(1)}, at end ${loadAtEnd[0]!.toFixed(1)}\n`);
-  const path = await writeResult(values.result, {
+  const path = await writeResult('step', {
     // The first batch size, as before sweeps existed; every row carries its own.
     batch: batches[0],
     batches,
@@ -478,7 +478,7 @@ async function main(): Promise<void> {
     ratios,
     eagerRatios,
     flopModel: 'conv+dense MACs x2; plain 3F, FGSM-RS 5F, PGD-10 (adv+clean) 26F',
-  });
+  }, values['out-dir'] === undefined ? undefined : resolve(values['out-dir']));
   process.stdout.write(`\nWrote ${path}\n`);
 }
 

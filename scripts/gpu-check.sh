@@ -111,8 +111,8 @@ cores="$(nproc)"
 t0=$SECONDS
 # The CPU baseline: 2 cores, 2-thread TF pools, the compiled step (as `dat train` runs it).
 cpu_bench=(env TF_NUM_INTRAOP_THREADS=2 TF_NUM_INTEROP_THREADS=2 taskset -c 0,1 node dist/bench/step.js --backends tensorflow
-           --models "$models" --kinds "$kinds" --reps 2 --min-time-ms 0 --result gpu-step-cpu2)
-gpu_bench=(node dist/bench/step.js --backends tensorflow-gpu --models "$models" --kinds "$kinds" --reps 5 --min-time-ms 1000 --result gpu-step-gpu)
+           --models "$models" --kinds "$kinds" --reps 2 --min-time-ms 0 --out-dir "$WORK/step-cpu2")
+gpu_bench=(node dist/bench/step.js --backends tensorflow-gpu --models "$models" --kinds "$kinds" --reps 5 --min-time-ms 1000 --out-dir "$WORK/step-gpu")
 if [ "$cores" -ge 4 ]; then
   # Disjoint cores: the GPU run's host threads do not slow the 2-core baseline.
   within_budget "${cpu_bench[@]}" > "$WORK/cpu-bench.log" 2>&1 &
@@ -137,6 +137,6 @@ say "trained 2 workers for 2 epochs in ${train_s}s"
 
 # ---------------------------------------------------------------- 5. gpu.json and the verdict
 node "$ROOT/scripts/tfjs-node/gpu-check-report.mjs" \
-  --gpu "$RESULTS/gpu-step-gpu.json" --cpu "$RESULTS/gpu-step-cpu2.json" --metrics "$run_dir/metrics.json" \
+  --gpu "$WORK/step-gpu/step.json" --cpu "$WORK/step-cpu2/step.json" --metrics "$run_dir/metrics.json" \
   --out "$RESULTS/gpu.json" --gpu-name "$gpu_name" --install-line "$gpu_line" --probe "$probe" --target "$SPEEDUP_TARGET" \
   --seconds "install=$install_s,bench=$bench_s,train=$train_s,total=$((SECONDS - STARTED))" --budget-s "$budget_s"

@@ -21,7 +21,37 @@ export interface TrainArgField {
   readonly from: TrainArgSource;
 }
 
-const field = (option: keyof TrainOptions, path: string): TrainArgField => ({ option, from: { field: path } });
+/** The DATJob fields a flag may come from. */
+interface RenderedSpec {
+  readonly training: DATJobTrainingSpec;
+  readonly checkpoint: DATJobCheckpointSpec;
+}
+
+/** The type at a dotted path of T (`training.attack.eps` → number | undefined); never when the path does not exist. */
+type PathValue<T, P extends string> = P extends `${infer K}.${infer Rest}`
+  ? K extends keyof T
+    ? PathValue<NonNullable<T[K]>, Rest>
+    : never
+  : P extends keyof T
+    ? T[P]
+    : never;
+
+/** Drops `readonly` from arrays, so `readonly number[]` compares equal to `number[]`. */
+type Writable<T> = T extends readonly (infer E)[] ? E[] : T;
+
+/** True when A and B are the same type (not merely assignable). */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+
+/**
+ * The tie between operator/api/types.ts and worker/contract.ts: a CRD field
+ * may render an option only when its type is the option's type, so a type
+ * changed on one side only stops the build here.
+ */
+const field = <O extends keyof TrainOptions, P extends string>(
+  option: O,
+  path: P,
+  ..._sameType: Same<Writable<NonNullable<PathValue<RenderedSpec, P>>>, Writable<NonNullable<TrainOptions[O]>>> extends true ? [] : [never]
+): TrainArgField => ({ option, from: { field: path } });
 const podPath = (option: keyof TrainOptions, path: keyof TrainArgsPaths): TrainArgField => ({ option, from: { path } });
 
 /**

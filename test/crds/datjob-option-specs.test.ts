@@ -10,8 +10,9 @@
  * worker. A new option fails here until it is mapped or listed as not in the
  * CRD, and a bound changed on one side only fails here too.
  *
- * The rule checked is containment: every value the CRD accepts, the worker's
- * parser accepts (a CRD bound may be stricter, e.g. collectiveTimeoutMs >= 100).
+ * The rule checked is equality: the CRD accepts exactly the values the
+ * worker's parser accepts (same type, enum and bounds, exclusive or not), so a
+ * spec the API server accepts is one the worker accepts, and the reverse.
  * Cross-field rules (warm-up vs epochs, stepSize vs eps, ...) are one table,
  * worker/cli/cross-field-rules.ts: the last tests here prove the CRD's CEL
  * rules under spec.training are exactly that table's (or pod-only, listed
@@ -71,14 +72,14 @@ function nodeAt(root: SchemaNode, path: string): SchemaNode | undefined {
   return cur;
 }
 
-/** Problems of one CRD node against the worker's value spec; empty when the CRD accepts nothing the worker refuses. */
+/** Problems of one CRD node against the worker's value spec; empty when the CRD accepts exactly what the worker accepts. */
 function compare(node: SchemaNode, v: ValueSpec): string[] {
   const out: string[] = [];
   const bounds = (n: SchemaNode, min: number, max: number, minEx: boolean, maxEx: boolean): void => {
-    if (n.minimum === undefined) out.push(`no minimum (worker: ${minEx ? '>' : '>='} ${min})`);
-    else if (n.minimum < min || (n.minimum === min && minEx && n.exclusiveMinimum !== true)) out.push(`minimum ${n.minimum}${n.exclusiveMinimum === true ? ' (exclusive)' : ''} below the worker's ${minEx ? '>' : '>='} ${min}`);
-    if (n.maximum === undefined) out.push(`no maximum (worker: ${maxEx ? '<' : '<='} ${max})`);
-    else if (n.maximum > max || (n.maximum === max && maxEx && n.exclusiveMaximum !== true)) out.push(`maximum ${n.maximum}${n.exclusiveMaximum === true ? ' (exclusive)' : ''} above the worker's ${maxEx ? '<' : '<='} ${max}`);
+    const lo = (ex: boolean | undefined, x: number | undefined): string => `${ex === true ? '>' : '>='} ${x}`;
+    const hi = (ex: boolean | undefined, x: number | undefined): string => `${ex === true ? '<' : '<='} ${x}`;
+    if (n.minimum !== min || (n.exclusiveMinimum === true) !== minEx) out.push(`minimum ${lo(n.exclusiveMinimum, n.minimum)}, worker ${lo(minEx, min)}`);
+    if (n.maximum !== max || (n.exclusiveMaximum === true) !== maxEx) out.push(`maximum ${hi(n.exclusiveMaximum, n.maximum)}, worker ${hi(maxEx, max)}`);
   };
   switch (v.kind) {
     case 'enum':
@@ -96,7 +97,7 @@ function compare(node: SchemaNode, v: ValueSpec): string[] {
     case 'number-list': {
       if (node.type !== 'array' || node.items?.type !== 'number') out.push('want an array of numbers');
       const min = node.items?.minimum;
-      if (min === undefined || min < v.min) out.push(`item minimum ${min}, worker >= ${v.min}`);
+      if (min !== v.min || node.items?.exclusiveMinimum === true) out.push(`item minimum ${min}, worker >= ${v.min}`);
       // The worker takes strictly increasing lists: a set (no repeats) that is sorted.
       if (node['x-kubernetes-list-type'] !== 'set') out.push('not x-kubernetes-list-type: set (repeats pass)');
       if (!(node['x-kubernetes-validations'] ?? []).some((r) => r.rule.includes('self.isSorted()'))) out.push('no self.isSorted() rule');
@@ -110,7 +111,7 @@ function compare(node: SchemaNode, v: ValueSpec): string[] {
   return out;
 }
 
-test('every option the operator renders has a CRD field that accepts nothing the worker refuses', async () => {
+test('every option the operator renders has a CRD field that accepts exactly what the worker accepts', async () => {
   const spec = await loadSpecSchema();
   const problems: string[] = [];
   for (const f of TRAIN_ARG_FIELDS) {

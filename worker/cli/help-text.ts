@@ -11,6 +11,7 @@ export function formatMainHelp(): string {
     'Usage:',
     '  dat train [options]     train a model (one process, or --workers N on this machine)',
     '  dat train --help        list every training option and its default',
+    '  dat eval [options]      evaluate a saved model under AutoAttack or PGD (dat eval --help)',
     '',
     'Example:',
     '  dat train --dataset mnist --model small-cnn --attack pgd --eps 0.3 --epochs 5 --output out/',

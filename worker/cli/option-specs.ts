@@ -93,7 +93,8 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { key: 'workers', group: 'Distributed', value: { kind: 'int', min: 1, max: 256 }, help: 'worker processes to start on this machine (ring all-reduce)' },
   { key: 'compression', group: 'Distributed', value: { kind: 'enum', values: COMPRESSIONS }, help: 'gradient compression on the ring' },
   { key: 'compressionWarmupSteps', group: 'Distributed', value: { kind: 'int', min: 0, max: BIG }, help: 'uncompressed steps before compression starts' },
-  { key: 'collectiveTimeoutMs', group: 'Distributed', value: { kind: 'int', min: 1, max: 86_400_000 }, help: 'per-hop all-reduce deadline in milliseconds' },
+  // At least 100 ms, as the CRD: a shorter per-hop deadline fails on any real network before the first chunk lands.
+  { key: 'collectiveTimeoutMs', group: 'Distributed', value: { kind: 'int', min: 100, max: 86_400_000 }, help: 'per-hop all-reduce deadline in milliseconds' },
   { key: 'checkpointDir', group: 'Distributed', value: { kind: 'string' }, help: 'checkpoint directory (unset: no checkpoints)' },
   { key: 'checkpointEvery', group: 'Distributed', value: { kind: 'int', min: 1, max: BIG }, help: 'checkpoint every K optimizer steps (and at each epoch end)' },
   {

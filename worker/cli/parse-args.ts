@@ -126,7 +126,7 @@ export function parseTrainArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
 export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv = {}): ParsedCommand {
   const [cmd, ...rest] = argv;
   if (cmd === undefined || HELP_FLAGS.has(cmd) || cmd === COMMANDS.help) return { command: COMMANDS.help };
-  if (cmd !== COMMANDS.train) throw new ConfigError(`unknown command ${JSON.stringify(cmd)}: expected train or help`);
+  if (cmd !== COMMANDS.train) throw new ConfigError(`unknown command ${JSON.stringify(cmd)}: expected train, eval or help`);
   if (rest.some((a) => HELP_FLAGS.has(a))) return { command: COMMANDS.help, topic: COMMANDS.train };
   return { command: COMMANDS.train, options: parseTrainArgs(rest, env) };
 }

@@ -13,7 +13,12 @@
 import type { ProgressMode, ProgressReport } from '../contract.js';
 
 /** What the display shows: a report plus optional ring size and a free-form suffix. */
-export type DisplayProgress = ProgressReport & { readonly workers?: number; readonly extra?: string };
+export type DisplayProgress = ProgressReport & {
+  readonly workers?: number;
+  readonly extra?: string;
+  /** Replaces the phase words (`dat eval` shows the attack it is running). */
+  readonly label?: string;
+};
 
 /** A progress display bound to an output stream. */
 export interface ProgressDisplay {
@@ -60,7 +65,8 @@ const pct = (f: number): string => `${(100 * f).toFixed(1)}%`;
 /** One human-readable progress line. */
 export function formatProgressLine(p: DisplayProgress, etaSeconds?: number): string {
   const parts: string[] = [];
-  if (p.phase === 'starting') parts.push('starting');
+  if (p.label !== undefined) parts.push(p.label);
+  else if (p.phase === 'starting') parts.push('starting');
   else if (p.phase === 'evaluating') parts.push(`evaluating after epoch ${p.epoch}/${p.totalEpochs}`);
   else if (p.phase === 'done') parts.push(`done: ${p.epoch} epochs`);
   else if (p.phase === 'failed') parts.push('failed');

@@ -10,6 +10,8 @@ import { runDistributedWorker } from '../distributed/run-distributed-worker.js';
 import { launchLocal } from '../launcher/launch-local.js';
 import { runTraining, singleProcessContext } from '../train/run-training.js';
 import { getErrorMessage } from '../util/errors.js';
+import { formatEvalHelp, parseEvalArgs } from '../eval/eval-options.js';
+import { runEvalCommand } from '../eval/run-eval.js';
 import { createLogger, type Logger } from '../util/log.js';
 import { exitCodeFor } from './exit-code.js';
 import { writeTerminationMessage } from './termination-message.js';
@@ -44,6 +46,13 @@ async function trainSingleProcess(opts: TrainOptions, io: CliIo, baseLog: Logger
 export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv, io: CliIo): Promise<number> {
   const log = createLogger({}, (l) => io.stderr.write(l + '\n'));
   try {
+    if (argv[0] === 'eval') {
+      if (argv.slice(1).some((a) => a === '--help' || a === '-h')) {
+        io.stdout.write(formatEvalHelp() + '\n');
+        return EXIT_CODES.success;
+      }
+      return await runEvalCommand(parseEvalArgs(argv.slice(1)), env, { stdout: io.stdout, log });
+    }
     const parsed = parseCommand(argv, env);
     if (parsed.command === 'help') {
       io.stdout.write((parsed.topic === 'train' ? formatTrainHelp() : formatMainHelp()) + '\n');

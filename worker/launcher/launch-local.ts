@@ -117,7 +117,7 @@ export async function pickFreePorts(n: number, host = LOCAL_HOST): Promise<numbe
 }
 
 /** The argv prefix that runs this CLI again (compiled, or under tsx when running from source). */
-function workerCommand(): string[] {
+export function workerCommand(): string[] {
   const fromSource = import.meta.url.endsWith('.ts');
   const main = fileURLToPath(new URL(fromSource ? '../main.ts' : '../main.js', import.meta.url));
   return [process.execPath, ...(fromSource ? ['--import', 'tsx'] : []), main];

@@ -97,6 +97,26 @@ describe('formatTrainArgs', () => {
       assert.deepEqual(parseTrainArgs(formatTrainArgs(opts)), opts);
     }
   });
+
+  it('a launcher child (DAT_WORLD_SIZE set) accepts every command line its parent accepted, with the same options', () => {
+    const cases = [
+      ['--workers', '2', '--attack-steps', '2'],
+      ['--workers', '2', '--attack', 'pgd-l2', '--attack-steps', '1'],
+      ['--workers', '2', '--attack-step-size', '0.5'],
+      ['--workers', '3', '--dataset', 'cifar10', '--data-dir', '/d', '--epochs', '1'],
+      ['--workers', '2', '--schedule', 'step', '--milestones', '11,14'],
+      ['--workers', '2', '--eps', '0.2', '--attack-step-size', '0.1'],
+    ];
+    for (const argv of cases) {
+      const opts = parseTrainArgs(argv);
+      assert.deepEqual(parseTrainArgs(formatTrainArgs(opts, ['progress']), { DAT_WORLD_SIZE: String(opts.workers) }), opts, argv.join(' '));
+    }
+  });
+
+  it('leaves out the values the other options derive, and keeps the given ones', () => {
+    assert.deepEqual(formatTrainArgs(parseTrainArgs(['--attack-steps', '2'])), ['--attack-steps=2']);
+    assert.deepEqual(formatTrainArgs(parseTrainArgs(['--eps', '0.2', '--attack-step-size', '0.1'])), ['--eps=0.2', '--attack-step-size=0.1']);
+  });
 });
 
 describe('help', () => {
@@ -118,7 +138,7 @@ describe('help', () => {
     assert.deepEqual(parseCommand([]), { command: 'help' });
     assert.deepEqual(parseCommand(['--help']), { command: 'help' });
     assert.deepEqual(parseCommand(['train', '--eps', '0.1', '--help']), { command: 'help', topic: 'train' });
-    assert.throws(() => parseCommand(['fit']), /unknown command "fit": expected train or help/);
+    assert.throws(() => parseCommand(['fit']), /unknown command "fit": expected train, eval or help/);
   });
 });
 

@@ -15,6 +15,8 @@ function io(): CliIo & { out: () => string; err: () => string } {
 describe('runCli exit codes', () => {
   const cases = [
     { name: 'help', argv: ['--help'], want: EXIT_CODES.success, out: /Usage:\n {2}dat train/ },
+    { name: 'eval help', argv: ['eval', '--help'], want: EXIT_CODES.success, out: /^Usage: dat eval --model DIR/ },
+    { name: 'eval with eps outside [0, 1]', argv: ['eval', '--model', 'm', '--dataset', 'mnist', '--eps', '3'], want: EXIT_CODES.badConfig, err: /^dat: error: invalid value "3" for --eps/ },
     { name: 'unknown command', argv: ['fit'], want: EXIT_CODES.badConfig, err: /^dat: error: unknown command "fit"/ },
     { name: 'bad option value', argv: ['train', '--epochs', '0'], want: EXIT_CODES.badConfig, err: /--epochs: expected an integer in \[1, 1000000\]/ },
     { name: 'missing dataset files', argv: ['train', '--dataset', 'mnist-idx', '--data-dir', '/nonexistent-dat-data', '--backend', 'cpu', '--progress', 'none'], want: EXIT_CODES.badData, err: /nonexistent-dat-data/ },

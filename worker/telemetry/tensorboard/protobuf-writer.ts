@@ -5,7 +5,7 @@
  * order given; decoders accept any order.
  */
 
-/** Protobuf wire types (encoding.md). */
+/** Protobuf wire types (the protobuf encoding spec, protobuf.dev/programming-guides/encoding). */
 const WIRE = { varint: 0, fixed64: 1, bytes: 2, fixed32: 5 } as const;
 
 const utf8 = new TextEncoder();

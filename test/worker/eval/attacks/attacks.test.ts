@@ -1,0 +1,69 @@
+/** Properties every `dat eval` attack must have, table-driven over the attacks. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { apgdCeAttack, apgdTAttack, evalAttackFn, fabTAttack, squareAttack } from '../../../../worker/eval/attacks/index.js';
+import { ConfigError } from '../../../../worker/util/errors.js';
+import { distAndRange, tinyBatch, tinyModel } from './_fixtures.js';
+
+await tf.setBackend('cpu');
+
+const model = tinyModel();
+const { x, y } = tinyBatch(model);
+const EPS = 0.05;
+
+type Run = (steps: number, seed: number) => tf.Tensor4D;
+const cases: readonly { name: string; run: Run }[] = [
+  { name: 'apgd-ce', run: (steps, seed) => apgdCeAttack(model, x, y, EPS, seed, { steps }) },
+  { name: 'apgd-t', run: (steps, seed) => apgdTAttack(model, x, y, EPS, seed, { steps, targets: 2 }) },
+  { name: 'fab-t', run: (steps, seed) => fabTAttack(model, x, y, EPS, seed, { steps, targets: 2 }) },
+  { name: 'square', run: (steps, seed) => squareAttack(model, x, y, EPS, seed, { queries: steps }) },
+];
+
+function sameValues(a: tf.Tensor, b: tf.Tensor): boolean {
+  const d = tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!);
+  return d === 0;
+}
+
+for (const c of cases) {
+  test(`${c.name}: result stays in the eps-ball and in [0, 1]`, () => {
+    const xAdv = c.run(10, 3);
+    const { dist, lo, hi } = distAndRange(x, xAdv);
+    xAdv.dispose();
+    assert.ok(dist <= EPS + 1e-6, `L-inf distance ${dist} > eps ${EPS}`);
+    assert.ok(lo >= 0 && hi <= 1, `range [${lo}, ${hi}]`);
+  });
+
+  test(`${c.name}: tf.memory().numTensors stays flat however many iterations run`, () => {
+    c.run(2, 3).dispose(); // warm-up: kernels and lazily created variables
+    const before = tf.memory().numTensors;
+    c.run(2, 3).dispose();
+    const afterShort = tf.memory().numTensors;
+    c.run(12, 3).dispose();
+    const afterLong = tf.memory().numTensors;
+    assert.deepEqual([afterShort, afterLong], [before, before]);
+  });
+
+  test(`${c.name}: the same seed gives the same result`, () => {
+    const a = c.run(6, 5);
+    const b = c.run(6, 5);
+    const same = sameValues(a, b);
+    tf.dispose([a, b]);
+    assert.ok(same);
+  });
+}
+
+test('eval attacks: a bad argument is a ConfigError naming the attack and the argument', () => {
+  const want = [
+    { run: () => apgdCeAttack(model, x, y, 1.5, 1), re: /apgd-ce: eps/ },
+    { run: () => apgdTAttack(model, x, y, EPS, 1, { steps: 0 }), re: /apgd-t: steps/ },
+    { run: () => squareAttack(model, x, y, EPS, 1, { queries: 0 }), re: /square: queries/ },
+    { run: () => squareAttack(model, x, y, EPS, 1, { pInit: 2 }), re: /square: pInit/ },
+    { run: () => fabTAttack(model, x, y, -1, 1), re: /fab-t: eps/ },
+  ];
+  for (const w of want) assert.throws(w.run, (e: unknown) => e instanceof ConfigError && w.re.test(e.message));
+});
+
+test('eval attacks: evalAttackFn resolves every name', () => {
+  for (const name of ['pgd', 'apgd-ce', 'apgd-t', 'fab-t', 'square'] as const) assert.equal(typeof evalAttackFn(name), 'function');
+});
