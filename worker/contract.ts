@@ -11,8 +11,20 @@
 export const DATASETS = ['mnist', 'fashion-mnist', 'mnist-idx', 'cifar10'] as const;
 export type DatasetId = (typeof DATASETS)[number];
 
-export const MODELS = ['mlp', 'small-cnn', 'madry-cnn', 'preact-resnet'] as const;
+/**
+ * `preact-resnet` is the deprecated name of `preact-resnet-8` (the small
+ * ResNet once called "PreAct ResNet-18" in the docs): still accepted, so
+ * existing DATJobs and command lines keep working, with a warning.
+ */
+export const MODELS = ['mlp', 'small-cnn', 'madry-cnn', 'preact-resnet-8', 'preact-resnet-18', 'preact-resnet'] as const;
 export type ModelId = (typeof MODELS)[number];
+
+/** Deprecated model ids and the id each one now means. */
+export const DEPRECATED_MODELS: Readonly<Partial<Record<ModelId, ModelId>>> = { 'preact-resnet': 'preact-resnet-8' };
+
+/** Training-batch augmentation: `crop-flip` is the CIFAR-10 random crop (4-pixel zero padding) plus horizontal flip. */
+export const AUGMENTS = ['none', 'crop-flip'] as const;
+export type AugmentId = (typeof AUGMENTS)[number];
 
 export const ATTACKS = ['none', 'fgsm', 'fgsm-rs', 'pgd', 'pgd-l2', 'trades'] as const;
 export type AttackId = (typeof ATTACKS)[number];
@@ -67,6 +79,8 @@ export interface TrainOptions {
   readonly teacherEpochs: number;
 
   readonly model: ModelId;
+  /** Augmentation of each training batch, before the attack. @default crop-flip on cifar10, none on MNIST-like data */
+  readonly augment: AugmentId;
 
   readonly attack: AttackId;
   /** L-inf (or L2 for pgd-l2) radius, in input units ([0,1] pixels); at most {@link LINF_EPS_MAX} for L-inf. */

@@ -19,6 +19,7 @@ import type {
 } from '@kubernetes/client-node';
 import type {
   AttackId,
+  AugmentId,
   BackendId,
   CompressionId,
   DatasetId,
@@ -156,6 +157,8 @@ export interface DATJobTrainingSpec {
   /** Volume with user-provided dataset files, mounted read-only at `--data-dir`. */
   readonly dataVolume?: DATJobVolumeSource;
   readonly model: ModelId;
+  /** Training-batch augmentation (`--augment`); unset: the dataset's default. */
+  readonly augment?: AugmentId;
   readonly attack?: DATJobAttackSpec;
   readonly loss?: DATJobLossSpec;
   readonly optimizer?: DATJobOptimizerSpec;

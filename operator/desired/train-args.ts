@@ -69,6 +69,7 @@ export const TRAIN_ARG_FIELDS: readonly TrainArgField[] = [
   field('unlabeledFraction', 'training.unlabeledFraction'),
   field('teacherEpochs', 'training.teacherEpochs'),
   field('model', 'training.model'),
+  field('augment', 'training.augment'),
   field('attack', 'training.attack.type'),
   field('eps', 'training.attack.eps'),
   field('attackSteps', 'training.attack.steps'),

@@ -16,6 +16,7 @@ import { performance } from 'node:perf_hooks';
 import * as tf from '@tensorflow/tfjs';
 import type { AttackId, LossId } from '../contract.js';
 import { getAttack, type AttackParams } from './attacks/index.js';
+import { applyCropFlip, type CropFlip } from './augment.js';
 import type { Optimizer } from './optimizers/index.js';
 import type { StepEngine } from './step-engine.js';
 import { flattenTensors, trainableVariables, unflattenLike } from './variables.js';
@@ -25,6 +26,8 @@ export interface HostBatch {
   readonly n: number;
   readonly x: Float32Array;
   readonly y: Int32Array;
+  /** Random crop and flip applied to `x` before the attack (none when absent). */
+  readonly augment?: CropFlip;
 }
 
 /** What a training step computes; built once per run from the TrainOptions. */
@@ -76,7 +79,8 @@ export async function computeGradients(
   const t0 = performance.now();
   let tAttack = t0;
   const { value, grads } = tf.tidy(() => {
-    const x = tf.tensor4d(batch.x, [batch.n, h, w, c]);
+    const raw = tf.tensor4d(batch.x, [batch.n, h, w, c]);
+    const x = batch.augment === undefined ? raw : applyCropFlip(raw, batch.augment);
     const y = tf.tensor1d(batch.y, 'int32');
     // The attack is a constant w.r.t. the weights: computed outside variableGrads.
     const xAdv = attackFn === undefined ? x : attackFn(model, x, y, params, engine);

@@ -73,6 +73,7 @@ test('a spec that sets every rendered field reaches the worker with the same val
   const training: DATJobTrainingSpec = {
     dataset: 'cifar10',
     model: 'small-cnn',
+    augment: 'none',
     limit: 1000,
     testSize: 300,
     unlabeledFraction: 0.5,

@@ -14,13 +14,15 @@ describe('parseTrainArgs: good values', () => {
     {
       name: 'MNIST defaults',
       argv: [],
-      want: { dataset: 'mnist', model: 'small-cnn', attack: 'pgd', eps: 0.3, attackSteps: 10, attackStepSize: 0.075, loss: 'adv-clean', lambda: 1, optimizer: 'adam', lr: 1e-3, schedule: 'cosine', warmupEpochs: 1, epochs: 15, batchSize: 128, evalAttackSteps: 20, workers: 1 },
+      want: { dataset: 'mnist', model: 'small-cnn', augment: 'none', attack: 'pgd', eps: 0.3, attackSteps: 10, attackStepSize: 0.075, loss: 'adv-clean', lambda: 1, optimizer: 'adam', lr: 1e-3, schedule: 'cosine', warmupEpochs: 1, epochs: 15, batchSize: 128, evalAttackSteps: 20, workers: 1 },
     },
     {
       name: 'CIFAR-10 defaults follow DAT (8/255, 2/255 steps, step decay at 75%/90%)',
       argv: ['--dataset', 'cifar10', '--data-dir', '/data'],
-      want: { model: 'preact-resnet', eps: 8 / 255, attackStepSize: 2 / 255, optimizer: 'sgd', schedule: 'step', milestones: [23, 27], epochs: 30 },
+      want: { model: 'preact-resnet-8', augment: 'crop-flip', eps: 8 / 255, attackStepSize: 2 / 255, optimizer: 'sgd', schedule: 'step', milestones: [23, 27], epochs: 30 },
     },
+    { name: '--augment overrides the dataset default', argv: ['--dataset', 'cifar10', '--data-dir', '/data', '--augment', 'none'], want: { augment: 'none' } },
+    { name: 'the deprecated --model preact-resnet still parses', argv: ['--model', 'preact-resnet'], want: { model: 'preact-resnet' } },
     { name: 'lamb when several workers (lr 0.03 on mnist)', argv: ['--workers', '4'], want: { workers: 4, optimizer: 'lamb', lr: 0.03, weightDecay: 1e-4 } },
     { name: "lamb on cifar10 keeps DAT's lr 0.01", argv: ['--dataset', 'cifar10', '--data-dir', '/data', '--workers', '4'], want: { optimizer: 'lamb', lr: 0.01 } },
     { name: 'lamb lr follows the dataset for an explicit --optimizer too', argv: ['--optimizer', 'lamb'], want: { workers: 1, optimizer: 'lamb', lr: 0.03 } },
@@ -48,7 +50,7 @@ describe('parseTrainArgs: good values', () => {
 
 describe('parseTrainArgs: bad values are one-line ConfigErrors naming the option', () => {
   const cases: { name: string; argv: string[]; want: RegExp }[] = [
-    { name: 'unknown enum value', argv: ['--model', 'resnet50'], want: /^invalid value "resnet50" for --model: expected one of mlp, small-cnn, madry-cnn, preact-resnet$/ },
+    { name: 'unknown enum value', argv: ['--model', 'resnet50'], want: /^invalid value "resnet50" for --model: expected one of mlp, small-cnn, madry-cnn, preact-resnet-8, preact-resnet-18, preact-resnet$/ },
     { name: 'not a number', argv: ['--eps', 'big'], want: /^invalid value "big" for --eps: expected a number in \(0, 100\]$/ },
     { name: 'out of range', argv: ['--unlabeled-fraction', '1'], want: /for --unlabeled-fraction: expected a number in \[0, 1\)/ },
     { name: 'not an integer', argv: ['--epochs', '2.5'], want: /for --epochs: expected an integer in \[1, 1000000\]/ },

@@ -6,6 +6,7 @@ import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { entryCommand, REPO_ROOT } from '../../../test/support/paths.js';
+import { buildCifarBatch, makeDataDir, removeDir } from '../../fixtures/data/dataset-files.js';
 import { listCompleteCheckpoints, stepDirName, writeCheckpoint } from '../../../worker/checkpoint/checkpoint-store.js';
 import { parseProgressLine } from '../../../worker/cli/progress-display.js';
 import type { ProgressReport } from '../../../worker/contract.js';
@@ -141,9 +142,9 @@ interface RunOutcome {
  * report where `killWhen` holds. The process leads its own group, and the
  * kill takes the whole group (a local ring's workers too), as a crashed pod would go.
  */
-function runTrain(dir: string, killWhen?: (p: ProgressReport) => boolean, extraArgs: readonly string[] = []): Promise<RunOutcome> {
+function runTrain(dir: string, killWhen?: (p: ProgressReport) => boolean, extraArgs: readonly string[] = [], baseArgs: readonly string[] = TRAIN_ARGS): Promise<RunOutcome> {
   const [cmd, ...pre] = entryCommand('worker/main');
-  const args = [...pre, ...TRAIN_ARGS, ...extraArgs, '--output', join(dir, 'output'), '--checkpoint-dir', join(dir, 'ckpt')];
+  const args = [...pre, ...baseArgs, ...extraArgs, '--output', join(dir, 'output'), '--checkpoint-dir', join(dir, 'ckpt')];
   return new Promise((resolve, reject) => {
     const child = spawn(cmd!, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let stderr = '';
@@ -182,6 +183,11 @@ async function finalState(dir: string, r: RunOutcome): Promise<{ weights: string
     lastStep: done?.step,
     history: m.history.map(({ seconds: _s, imagesPerSecond: _i, ...rest }) => rest),
   };
+}
+
+/** `args` without the given flags and their values. */
+function withoutFlags(args: readonly string[], flags: readonly string[]): string[] {
+  return args.filter((a, i) => !flags.includes(a) && !flags.includes(args[i - 1] ?? ''));
 }
 
 function resumedStep(stderr: string): number | undefined {
@@ -255,5 +261,34 @@ describe('dat train killed with SIGKILL and restarted (real processes)', () => {
       assert.ok(steps[0]![1] >= 6 && steps[0]![1] === steps[1]![1], `same step on both ranks: ${JSON.stringify(steps)}`);
       assert.deepEqual(await finalState(dir, resumed), want);
     });
+  });
+
+  it('cifar10 with crop-flip augmentation killed mid-epoch resumes bit-identical (augmentation seeded by seed, epoch, step, rank)', { timeout: 180_000 }, async () => {
+    // Generated CIFAR-format files: 5 x 64 training records, 64 test records.
+    const files: Record<string, Uint8Array> = { 'test_batch.bin': buildCifarBatch(64, 1000) };
+    for (let b = 0; b < 5; b++) files[`data_batch_${b + 1}.bin`] = buildCifarBatch(64, b * 64);
+    const dataDir = await makeDataDir(files);
+    try {
+      await withDir(async (root) => {
+        const cifar = [...withoutFlags(TRAIN_ARGS, ['--dataset', '--limit', '--batch-size']), '--dataset', 'cifar10', '--data-dir', dataDir, '--batch-size', '32', '--eps', '8/255'];
+        // 320 examples at batch 32: 10 steps an epoch, 20 in all; killed after the step-6 checkpoint.
+        const [straight, killed, plain] = await Promise.all([
+          runTrain(join(root, 'straight'), undefined, ['--augment', 'crop-flip'], cifar),
+          runTrain(join(root, 'killed'), (p) => p.phase === 'training' && p.step >= KILL_AT_STEP, ['--augment', 'crop-flip'], cifar),
+          runTrain(join(root, 'plain'), undefined, ['--augment', 'none'], cifar),
+        ]);
+        const want = await finalState(join(root, 'straight'), straight);
+        assert.equal(want.lastStep, 20);
+        // Guard: the augmentation changes training, so bit-identity below is about its seeding.
+        assert.notEqual((await finalState(join(root, 'plain'), plain)).weights, want.weights, 'crop-flip made no difference to the trained weights');
+        assert.equal(killed.signal, 'SIGKILL', `the run was killed (exit ${killed.code}); stderr:\n${killed.stderr}`);
+        const resumed = await runTrain(join(root, 'killed'), undefined, ['--augment', 'crop-flip'], cifar);
+        const step = resumedStep(resumed.stderr);
+        assert.ok(step !== undefined && step >= 6 && step < 20, `resumed mid-run; stderr:\n${resumed.stderr}`);
+        assert.deepEqual(await finalState(join(root, 'killed'), resumed), want);
+      });
+    } finally {
+      await removeDir(dataDir);
+    }
   });
 });

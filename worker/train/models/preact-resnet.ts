@@ -1,20 +1,28 @@
 /**
- * `preact-resnet`: a small pre-activation ResNet (He et al. 2016, "Identity
- * Mappings in Deep Residual Networks") for 32×32×3 inputs, sized for CPU
- * training rather than the DAT reference's PreActResNet18 (11M parameters).
+ * Pre-activation ResNets (He et al. 2016, "Identity Mappings in Deep Residual
+ * Networks") for 32×32×3 inputs, in two sizes built by one function:
  *
- * Layout ("PreActResNet-8", {@link PREACT_RESNET_STAGES}):
+ * - `preact-resnet-18` ({@link PREACT_RESNET_18}): the PreActResNet-18 of the
+ *   DAT reference and of the adversarial-training literature it builds on
+ *   (Wong et al. 2020, Rice et al. 2020): stem 64, stages 64 / 128 / 256 / 512
+ *   with two blocks each. For CIFAR-10: 11,172,170 trainable parameters plus
+ *   7,808 BatchNorm running statistics. (Implementations without the final
+ *   BN → ReLU before the pooling have 11,171,146.)
+ * - `preact-resnet-8` ({@link PREACT_RESNET_8}): a small one sized for CPU
+ *   training: stem 32, stages 32 / 64 / 128 with one block each. For
+ *   CIFAR-10: 308,266 trainable parameters plus 960 running statistics,
+ *   about 48M multiply-adds per image. `preact-resnet` is its deprecated name.
  *
- * 1. Stem: conv 3×3, 32 filters, no bias.
- * 2. Three stages of one pre-activation block each, 32 / 64 / 128 filters,
- *    strides 1 / 2 / 2 (32×32 → 16×16 → 8×8). A block is
- *    BN → ReLU → conv 3×3 (stride s) → BN → ReLU → conv 3×3, added to the
- *    shortcut. Where the shape changes, the shortcut is a 1×1 conv (stride s)
- *    on the pre-activated input, as in the reference PreActBlock.
+ * Layout:
+ *
+ * 1. Stem: conv 3×3, no bias.
+ * 2. Stages of pre-activation blocks, strides 1 / 2 / 2 (/ 2) on the first
+ *    block of each stage. A block is BN → ReLU → conv 3×3 (stride s) → BN →
+ *    ReLU → conv 3×3, added to the shortcut. Where the shape changes, the
+ *    shortcut is a 1×1 conv (stride s) on the pre-activated input, as in the
+ *    reference PreActBlock; elsewhere it is the identity.
  * 3. Head: BN → ReLU → global average pooling → dense (logits).
  *
- * For CIFAR-10: 308,266 trainable parameters plus 960 BatchNorm running
- * statistics (309,226 weights in all), about 48M multiply-adds per image.
  * BatchNorm follows PyTorch's defaults (epsilon 1e-5, running-average
  * momentum 0.1, i.e. Keras momentum 0.9). The convs are `UnfusedConv2D`
  * (saved as plain Conv2D) so attacks skip the filter gradients.
@@ -31,15 +39,35 @@ export interface PreActStage {
   readonly blocks: number;
 }
 
-/** Stem width. */
-export const PREACT_STEM_FILTERS = 32;
+/** A network's shape: the stem width and the stages. */
+export interface PreActConfig {
+  readonly stemFilters: number;
+  readonly stages: readonly PreActStage[];
+}
 
-/** The stages; each adds one or more residual blocks. */
-export const PREACT_RESNET_STAGES: readonly PreActStage[] = [
-  { filters: 32, stride: 1, blocks: 1 },
-  { filters: 64, stride: 2, blocks: 1 },
-  { filters: 128, stride: 2, blocks: 1 },
-];
+/** preact-resnet-8: one block per stage, sized for CPU training. */
+export const PREACT_RESNET_8: PreActConfig = {
+  stemFilters: 32,
+  stages: [
+    { filters: 32, stride: 1, blocks: 1 },
+    { filters: 64, stride: 2, blocks: 1 },
+    { filters: 128, stride: 2, blocks: 1 },
+  ],
+};
+
+/** preact-resnet-18: He et al.'s PreActResNet-18, as in the DAT reference. */
+export const PREACT_RESNET_18: PreActConfig = {
+  stemFilters: 64,
+  stages: [
+    { filters: 64, stride: 1, blocks: 2 },
+    { filters: 128, stride: 2, blocks: 2 },
+    { filters: 256, stride: 2, blocks: 2 },
+    { filters: 512, stride: 2, blocks: 2 },
+  ],
+};
+
+/** The stages of preact-resnet-8 (the reduced test variants start from these). */
+export const PREACT_RESNET_STAGES: readonly PreActStage[] = PREACT_RESNET_8.stages;
 
 // PyTorch BatchNorm2d defaults: running = 0.9 * running + 0.1 * batch, eps 1e-5.
 const BN_MOMENTUM = 0.9;
@@ -64,17 +92,21 @@ function preActBlock(init: SeededInit, x: tf.SymbolicTensor, inFilters: number, 
   return tf.layers.add().apply([h2, shortcut]) as tf.SymbolicTensor;
 }
 
-/** Builds the small pre-activation ResNet; outputs logits (no softmax). */
+/**
+ * Builds a pre-activation ResNet; outputs logits (no softmax). `stages`
+ * overrides the stages of `config` (reduced test variants).
+ */
 export function buildPreActResNet(
   inputShape: readonly [number, number, number],
   numClasses: number,
   seed: number,
-  stages: readonly PreActStage[] = PREACT_RESNET_STAGES,
+  stages: readonly PreActStage[] = PREACT_RESNET_8.stages,
+  config: PreActConfig = PREACT_RESNET_8,
 ): tf.LayersModel {
   const init = new SeededInit(seed);
   const input = tf.input({ shape: [...inputShape] });
-  let x = conv(init, PREACT_STEM_FILTERS, 3, 1).apply(input) as tf.SymbolicTensor;
-  let inFilters = PREACT_STEM_FILTERS;
+  let x = conv(init, config.stemFilters, 3, 1).apply(input) as tf.SymbolicTensor;
+  let inFilters = config.stemFilters;
   for (const stage of stages) {
     for (let b = 0; b < stage.blocks; b++) {
       x = preActBlock(init, x, inFilters, stage.filters, b === 0 ? stage.stride : 1);
@@ -84,4 +116,14 @@ export function buildPreActResNet(
   const pooled = tf.layers.globalAveragePooling2d({}).apply(bnRelu(x)) as tf.SymbolicTensor;
   const logits = tf.layers.dense({ units: numClasses, kernelInitializer: init.glorot() }).apply(pooled) as tf.SymbolicTensor;
   return tf.model({ inputs: input, outputs: logits, name: 'preact_resnet' });
+}
+
+/** preact-resnet-8 (see the module comment). */
+export function buildPreActResNet8(inputShape: readonly [number, number, number], numClasses: number, seed: number): tf.LayersModel {
+  return buildPreActResNet(inputShape, numClasses, seed, PREACT_RESNET_8.stages, PREACT_RESNET_8);
+}
+
+/** preact-resnet-18 (see the module comment). */
+export function buildPreActResNet18(inputShape: readonly [number, number, number], numClasses: number, seed: number): tf.LayersModel {
+  return buildPreActResNet(inputShape, numClasses, seed, PREACT_RESNET_18.stages, PREACT_RESNET_18);
 }

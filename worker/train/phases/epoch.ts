@@ -13,6 +13,7 @@ import type { Split } from '../../data/types.js';
 import { ConfigError } from '../../util/errors.js';
 import { deriveSeed } from '../../util/rng.js';
 import { yieldToEventLoop } from '../../util/yield-to-event-loop.js';
+import { drawCropFlip } from '../augment.js';
 import { epsWarmupFactor, learningRateAt } from '../schedules.js';
 import type { StepTiming } from '../time-split.js';
 import { applyGradients, computeGradients, type StepConfig } from '../train-step.js';
@@ -61,7 +62,9 @@ async function takeStep(run: TrainRun, s: number, buf: BatchBuffer, clock: { rea
   const { opts, ctx, loop, steps } = run;
   const epoch = loop.epoch;
   const stepStart = performance.now();
-  const batch = nextBatch(run.train, batchIndices(run.train.n, epoch, s, opts.seed, ctx.rank, ctx.worldSize, opts.batchSize), buf);
+  const gathered = nextBatch(run.train, batchIndices(run.train.n, epoch, s, opts.seed, ctx.rank, ctx.worldSize, opts.batchSize), buf);
+  // Seeded by (seed, epoch, step, rank), never by a generator's state: a resumed step draws what the uninterrupted one drew.
+  const batch = opts.augment === 'crop-flip' ? { ...gathered, augment: drawCropFlip(gathered.n, deriveSeed(opts.seed, SEED_TAGS.augment, epoch, s, ctx.rank) || 1) } : gathered;
   const lr = learningRateAt(run.schedule, epoch + s / steps, steps);
   const cfg = scaleAttack(run.stepConfig, epsWarmupFactor(opts.epsWarmupEpochs ?? 0, epoch + s / steps, steps));
   const { flatGrad, loss, attackSeconds, gradientSeconds } = await computeGradients(run.model, batch, cfg, deriveSeed(opts.seed, SEED_TAGS.attack, loop.globalStep, ctx.rank) || 1, run.engine);

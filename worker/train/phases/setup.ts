@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import type * as tf from '@tensorflow/tfjs';
 import { ensureWritableDir } from '../../checkpoint/writable-dir.js';
 import { SIGN_COMPRESSIONS, localMomentumBeta } from '../../comm/compression/local-momentum.js';
-import type { TrainOptions } from '../../contract.js';
+import { DEPRECATED_MODELS, type TrainOptions } from '../../contract.js';
 import { loadDataset } from '../../data/load-dataset.js';
 import { batchIndices, stepsPerEpoch } from '../../data/shard.js';
 import { concatSplits, gatherBatch } from '../../data/split-ops.js';
@@ -75,6 +75,8 @@ export async function setupRun(opts: TrainOptions, ctx: RunContext): Promise<Tra
   }
   // Step 2
   const optimizer = createRunOptimizer(opts, ctx);
+  const renamedTo = DEPRECATED_MODELS[opts.model];
+  if (renamedTo !== undefined) ctx.log.warn(`Model ${opts.model} is deprecated; use ${renamedTo}, the same network`, { model: opts.model, use: renamedTo });
   const model = createModel(opts.model, dataset.inputShape, dataset.numClasses, opts.seed);
   let engine: StepEngine = eagerStepEngine;
   try {

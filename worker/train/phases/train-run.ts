@@ -21,7 +21,7 @@ import type { StepConfig } from '../train-step.js';
 import { modelVariables, readWeights, writeWeights } from '../variables.js';
 
 /** Purpose tags mixed into the run seed. */
-export const SEED_TAGS = { attack: 0xa77a_c4, eval: 0xe7a1, guard: 0x6a4d } as const;
+export const SEED_TAGS = { attack: 0xa77a_c4, eval: 0xe7a1, guard: 0x6a4d, augment: 0xa06_c7f1 } as const;
 
 /** A progress report without the fields every report of the run shares. */
 export type RunReport = Omit<TrainProgress, 'rank' | 'worldSize' | 'globalBatch' | 'lastHeartbeat'>;

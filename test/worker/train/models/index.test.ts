@@ -22,7 +22,12 @@ const cases: readonly Case[] = [
   { id: 'small-cnn', shape: [28, 28, 1], want: { total: 166_406, trainable: 166_406 }, forward: true },
   { id: 'madry-cnn', shape: [28, 28, 1], want: { total: 3_274_634, trainable: 3_274_634 }, forward: true },
   // 480 BatchNorm channels: 960 trainable (gamma, beta) + 960 running statistics.
-  { id: 'preact-resnet', shape: [32, 32, 3], want: { total: 309_226, trainable: 308_266 }, forward: true },
+  { id: 'preact-resnet-8', shape: [32, 32, 3], want: { total: 309_226, trainable: 308_266 }, forward: true },
+  { id: 'preact-resnet', shape: [32, 32, 3], want: { total: 309_226, trainable: 308_266 }, forward: false },
+  // PreActResNet-18: 11,171,146 as in the reference implementations without a head BatchNorm, plus the
+  // head's BN → ReLU (1,024 trainable); 3,904 BatchNorm channels, so 7,808 running statistics.
+  // No forward pass: 0.56 GFLOP per image is seconds on the pure-JS backend.
+  { id: 'preact-resnet-18', shape: [32, 32, 3], want: { total: 11_179_978, trainable: 11_172_170 }, forward: false },
 ];
 
 test('every model id has a factory', () => {
@@ -48,6 +53,40 @@ for (const c of cases) {
     }
   });
 }
+
+test('the deprecated preact-resnet builds exactly preact-resnet-8 (same layers, same weights)', () => {
+  const alias = createModel('preact-resnet', [8, 8, 3], 10, 7);
+  const named = createModel('preact-resnet-8', [8, 8, 3], 10, 7);
+  try {
+    assert.deepEqual(
+      alias.weights.map((w) => w.shape),
+      named.weights.map((w) => w.shape),
+    );
+    const a = alias.getWeights().map((w) => Array.from(w.dataSync()));
+    const b = named.getWeights().map((w) => Array.from(w.dataSync()));
+    assert.deepEqual(a, b);
+  } finally {
+    alias.dispose();
+    named.dispose();
+  }
+});
+
+test('preact-resnet-18 layout: 8 blocks, 3 projection shortcuts (1x1, strides 2), pooled width 512', () => {
+  const model = createModel('preact-resnet-18', [32, 32, 3], 10, 1);
+  try {
+    const convs = model.layers.filter((l) => l.getClassName() === 'Conv2D');
+    const kernels = convs.map((l) => (l.getConfig() as { kernelSize: number[] }).kernelSize[0]);
+    assert.equal(convs.length, 1 + 8 * 2 + 3, 'stem + 2 per block + 3 projections');
+    assert.equal(kernels.filter((k) => k === 1).length, 3);
+    assert.equal(model.layers.filter((l) => l.getClassName() === 'Add').length, 8);
+    const pool = model.layers.find((l) => l.getClassName() === 'GlobalAveragePooling2D')!;
+    assert.deepEqual(pool.outputShape, [null, 512]);
+    const lastAdd = model.layers.filter((l) => l.getClassName() === 'Add').at(-1)!;
+    assert.deepEqual(lastAdd.outputShape, [null, 4, 4, 512]);
+  } finally {
+    model.dispose();
+  }
+});
 
 test('weights are a deterministic function of the seed', () => {
   const read = (seed: number): Float32Array[] => {
