@@ -36,8 +36,13 @@ export interface ClusterWriter {
   createSecret(secret: V1Secret): Promise<boolean>;
   deleteSecret(namespace: string, name: string): Promise<void>;
   createNetworkPolicy(policy: V1NetworkPolicy): Promise<void>;
-  /** Creates a gang scheduler's PodGroup (409 counts as success). */
-  createPodGroup(group: PodGroupObject): Promise<void>;
+  /**
+   * Creates a gang scheduler's PodGroup; when it exists (409), merge-patches
+   * the annotations `group` carries (none: nothing to update). The API server
+   * skips a patch that changes nothing, so the scheduler sees an update only
+   * when a value differs.
+   */
+  applyPodGroup(group: PodGroupObject): Promise<void>;
   /**
    * Merge-patches the status subresource from `job.status` to `status`, with the
    * job's resourceVersion as a precondition (a stale cache gets 409, not a double restart).
@@ -141,14 +146,23 @@ export class KubeClusterWriter implements ClusterWriter {
     }
   }
 
-  async createPodGroup(group: PodGroupObject): Promise<void> {
+  async applyPodGroup(group: PodGroupObject): Promise<void> {
     const [apiGroup = '', version = ''] = group.apiVersion.split('/');
-    const { namespace, name } = group.metadata;
+    const { namespace, name, annotations } = group.metadata;
     try {
       await this.custom.createNamespacedCustomObject({ group: apiGroup, version, namespace, plural: 'podgroups', body: group, fieldManager: FIELD_MANAGER });
+      return;
     } catch (err) {
-      if (apiErrorCode(err) === 409) return;
-      throw wrapApiError(`failed to create ${group.apiVersion} podgroup ${namespace}/${name} (is the gang scheduler installed?)`, err);
+      if (apiErrorCode(err) !== 409) throw wrapApiError(`failed to create ${group.apiVersion} podgroup ${namespace}/${name} (is the gang scheduler installed?)`, err);
+    }
+    if (annotations === undefined || Object.keys(annotations).length === 0) return;
+    try {
+      await this.custom.patchNamespacedCustomObject(
+        { group: apiGroup, version, namespace, plural: 'podgroups', name, body: { metadata: { annotations } }, fieldManager: FIELD_MANAGER },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
+    } catch (err) {
+      throw wrapApiError(`failed to annotate ${group.apiVersion} podgroup ${namespace}/${name}`, err);
     }
   }
 

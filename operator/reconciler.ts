@@ -17,12 +17,12 @@ import { buildNetworkPolicy, type OperatorSelector } from './desired/network-pol
 import { buildRingTlsSecret, jobIncarnation, ringTlsSecretName, staleRingTlsSecretNames } from './desired/ring-tls-secret.js';
 import { buildWorkerPod } from './desired/worker-pod.js';
 import { GROUP_RELEASE_ANNOTATIONS, needsGroupRelease } from './desired/kueue.js';
-import { buildPodGroup } from './desired/pod-group.js';
+import { buildPodGroup, requeueRemainingMs } from './desired/pod-group.js';
 import { createJobCa, type PemPair, type RingJobRef } from '../worker/security/certs.js';
 import { serviceName, workerPodName } from './names.js';
 import { classifyPods, isPodDeleting, isPodTerminal } from './pods.js';
 import { readTerminationReport } from './progress-report.js';
-import { findUnschedulable, schedulingRemainingMs } from './scheduling.js';
+import { findUnschedulable, schedulingRemainingMs, type UnschedulableGang } from './scheduling.js';
 import {
   computeEvents,
   computeStatus,
@@ -132,7 +132,9 @@ export class Reconciler {
    *    A create the API server refuses (4xx other than 409/429) is remembered:
    *    the next pass reports it (condition Blocked, Warning event) and creates
    *    nothing until its backoff ends; transient errors go to the work queue.
-   * 6. Return when to look again (deadlines, a scheduling timeout, the Blocked retry).
+   *    A PodGroup whose gang waits unschedulable gets its requeue annotation.
+   * 6. Return when to look again (deadlines, a scheduling timeout, the gang's
+   *    next requeue, the Blocked retry).
    */
   async reconcile(namespace: string, name: string): Promise<ReconcileResult> {
     const key = `${namespace}/${name}`;
@@ -196,10 +198,14 @@ export class Reconciler {
     const live = classifyPods(pods, currentIncarnation, job.spec.workers.replicas);
     await this.deletePods(live.stale);
     // A scheduling timeout still ahead needs a pass when it expires; one already past was acted on above.
-    const schedulingLeft = schedulingRemainingMs(job, findUnschedulable(live.current.values(), now));
-    const waits = [deadlineRemainingMs(job, current, now), progressRemainingMs(job, current, now), schedulingLeft !== undefined && schedulingLeft > 0 ? schedulingLeft : undefined].filter(
-      (ms): ms is number => ms !== undefined,
-    );
+    const unschedulable = findUnschedulable(live.current.values(), now);
+    const schedulingLeft = schedulingRemainingMs(job, unschedulable);
+    const waits = [
+      deadlineRemainingMs(job, current, now),
+      progressRemainingMs(job, current, now),
+      schedulingLeft !== undefined && schedulingLeft > 0 ? schedulingLeft : undefined,
+      await this.requeueGang(job, unschedulable),
+    ].filter((ms): ms is number => ms !== undefined);
     if (refusal !== undefined && now.getTime() < refusal.retryAt) {
       waits.push(refusal.retryAt - now.getTime());
     } else if (!(await this.createChildren(key, job, pods, now))) {
@@ -263,7 +269,7 @@ export class Reconciler {
     await this.ensureRingSecurity(job);
     // The gang scheduler must know the group before its first member arrives.
     const group = buildPodGroup(job);
-    if (group !== undefined) await this.opts.writer.createPodGroup(group);
+    if (group !== undefined) await this.opts.writer.applyPodGroup(group);
     for (let start = 0, size = 1; start < missing.length; start += size, size *= 2) {
       const batch = missing.slice(start, start + size);
       await runAll(
@@ -275,6 +281,20 @@ export class Reconciler {
         `failed to create ${batch.length} of ${missing.length} missing worker pod(s) of datjob ${job.metadata.namespace ?? ''}/${job.metadata.name ?? ''}`,
       );
     }
+  }
+
+  /**
+   * While a PodGroup's gang waits unschedulable, bumps the PodGroup's requeue
+   * annotation once per interval (the gang scheduler retries its pods on a
+   * PodGroup update, not when resources free up). Resolves to the time until
+   * the next bump; undefined without a PodGroup or an unschedulable pod.
+   */
+  private async requeueGang(job: DATJob, unschedulable: UnschedulableGang | undefined): Promise<number | undefined> {
+    if (unschedulable === undefined) return undefined;
+    const group = buildPodGroup(job, unschedulable);
+    if (group === undefined) return undefined;
+    await this.opts.writer.applyPodGroup(group);
+    return requeueRemainingMs(unschedulable.waitedMs);
   }
 
   /**

@@ -85,6 +85,7 @@ test('RBAC grants exactly what the operator uses, with no wildcards', async () =
     '/events:create', '/events:patch',
     '/secrets:create', '/secrets:delete', 'networking.k8s.io/networkpolicies:create',
     'scheduling.x-k8s.io/podgroups:create', 'scheduling.volcano.sh/podgroups:create',
+    'scheduling.x-k8s.io/podgroups:patch', 'scheduling.volcano.sh/podgroups:patch',
   ];
   assert.deepEqual([...grants].sort(), [...want].sort());
   const lease = objs.find((o) => o.kind === 'Role' && o.metadata.name.endsWith('leader-election')) as unknown as { rules: Rule[] };

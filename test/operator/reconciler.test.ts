@@ -57,9 +57,17 @@ class FakeCluster implements ClusterReader, ClusterWriter {
     return Promise.resolve();
   }
   podGroups: PodGroupObject[] = [];
-  createPodGroup(group: PodGroupObject): Promise<void> {
-    this.calls.push(`create podgroup ${group.metadata.name}`);
-    if (!this.podGroups.some((g) => g.metadata.name === group.metadata.name)) this.podGroups.push(group);
+  /** As the API server: create, or merge the annotations into the existing group. */
+  applyPodGroup(group: PodGroupObject): Promise<void> {
+    const i = this.podGroups.findIndex((g) => g.metadata.name === group.metadata.name);
+    if (i < 0) {
+      this.calls.push(`create podgroup ${group.metadata.name}`);
+      this.podGroups.push(group);
+    } else if (group.metadata.annotations !== undefined) {
+      this.calls.push(`annotate podgroup ${group.metadata.name} ${JSON.stringify(group.metadata.annotations)}`);
+      const old = this.podGroups[i]!;
+      this.podGroups[i] = { ...old, metadata: { ...old.metadata, annotations: { ...old.metadata.annotations, ...group.metadata.annotations } } };
+    }
     return Promise.resolve();
   }
   patchPodAnnotations(_ns: string, name: string, annotations: Readonly<Record<string, string>>): Promise<void> {
@@ -488,4 +496,45 @@ test('a job with spec.scheduling.podGroup gets its PodGroup before its pods, onc
   cluster.calls = [];
   await r.reconcile('default', 'j');
   assert.ok(!cluster.calls.some((c) => c.startsWith('create podgroup')), 'not again while the pods exist');
+});
+
+test('an unschedulable Coscheduling gang gets the requeue annotation once per interval and a requeue at the next boundary; a placed gang keeps it', async () => {
+  const job = makeDATJob('j').uid('u').workers(3).obj();
+  const start = '2026-01-01T00:00:00.000Z';
+  const { cluster, r, clock } = setup({ ...job, spec: { ...job.spec, scheduling: { podGroup: { scheduler: 'Coscheduling' } } } }, start);
+  await r.reconcile('default', 'j');
+  assert.equal(cluster.podGroups[0]?.metadata.annotations, undefined, 'no annotation while nothing is unschedulable');
+  const since = Date.parse(start);
+  for (const name of ['j-worker-0', 'j-worker-1', 'j-worker-2']) cluster.setPod(name, { unschedulable: { since: start, message: '0/1 nodes are available: 1 Insufficient example.com/gpu' } });
+  // The scheduling timeout (300 s by default) is later than every requeue here.
+  const cases = [
+    { waitedS: 0, wantN: '0', wantRequeueMs: 30_000 },
+    { waitedS: 29, wantN: '0', wantRequeueMs: 1_000 },
+    { waitedS: 30, wantN: '1', wantRequeueMs: 30_000 },
+    { waitedS: 95, wantN: '3', wantRequeueMs: 25_000 },
+  ];
+  for (const c of cases) {
+    clock.t = since + c.waitedS * 1000;
+    const res = await r.reconcile('default', 'j');
+    assert.equal(cluster.podGroups[0]?.metadata.annotations?.['dat-operator.io/requeue'], c.wantN, `after ${c.waitedS} s`);
+    assert.equal(res.requeueAfterMs, c.wantRequeueMs, `after ${c.waitedS} s`);
+  }
+  for (const name of ['j-worker-0', 'j-worker-1', 'j-worker-2']) cluster.setPod(name, { phase: 'Running' });
+  cluster.calls = [];
+  clock.t = since + 200_000;
+  const res = await r.reconcile('default', 'j');
+  assert.ok(!cluster.calls.some((c) => c.includes('podgroup')), `no PodGroup write once placed: ${JSON.stringify(cluster.calls)}`);
+  assert.equal(cluster.podGroups[0]?.metadata.annotations?.['dat-operator.io/requeue'], '3', 'the last value stays');
+  assert.equal(res.requeueAfterMs, undefined);
+});
+
+test('unschedulable pods of a job without a PodGroup write no PodGroup and add no requeue', async () => {
+  const { cluster, r, clock } = setup(makeDATJob('j').uid('u').workers(2).obj());
+  await r.reconcile('default', 'j');
+  const start = new Date(clock.t).toISOString();
+  for (const name of ['j-worker-0', 'j-worker-1']) cluster.setPod(name, { unschedulable: { since: start, message: 'no' } });
+  clock.t += 95_000;
+  const res = await r.reconcile('default', 'j');
+  assert.deepEqual(cluster.podGroups, []);
+  assert.equal(res.requeueAfterMs, 300_000 - 95_000, 'only the scheduling timeout');
 });

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DATJob, DATJobPodGroupSpec } from '../../../operator/api/types.js';
-import { buildPodGroup, buildPodGroupMembership } from '../../../operator/desired/pod-group.js';
+import { REQUEUE_ANNOTATION, buildPodGroup, buildPodGroupMembership, requeueRemainingMs } from '../../../operator/desired/pod-group.js';
 import { buildWorkerPod } from '../../../operator/desired/worker-pod.js';
 import { makeDATJob } from '../../support/fixtures/datjob-builder.js';
 
@@ -37,4 +37,22 @@ test('worker pods join the group; a schedulerName in the template wins over the 
   assert.equal(buildWorkerPod(withGroup({ scheduler: 'Volcano' }, 'my-volcano'), 0).spec?.schedulerName, 'my-volcano');
   assert.equal(buildWorkerPod(withGroup(undefined), 0).spec?.schedulerName, undefined);
   assert.deepEqual(buildPodGroupMembership(withGroup(undefined)), { labels: {}, annotations: {} });
+});
+
+test('buildPodGroup carries the requeue round while the gang is unschedulable, for both schedulers', () => {
+  const cases: { name: string; waitedMs: number | undefined; want: Record<string, string> | undefined; wantNextMs?: number }[] = [
+    { name: 'nothing unschedulable: no annotation (the existing value is left alone)', waitedMs: undefined, want: undefined },
+    { name: 'just unschedulable', waitedMs: 0, want: { [REQUEUE_ANNOTATION]: '0' }, wantNextMs: 30_000 },
+    { name: '29 s', waitedMs: 29_000, want: { [REQUEUE_ANNOTATION]: '0' }, wantNextMs: 1_000 },
+    { name: '30 s', waitedMs: 30_000, want: { [REQUEUE_ANNOTATION]: '1' }, wantNextMs: 30_000 },
+    { name: '95 s', waitedMs: 95_000, want: { [REQUEUE_ANNOTATION]: '3' }, wantNextMs: 25_000 },
+  ];
+  for (const scheduler of ['Coscheduling', 'Volcano'] as const) {
+    for (const c of cases) {
+      const got = buildPodGroup(withGroup({ scheduler }), c.waitedMs === undefined ? undefined : { waitedMs: c.waitedMs });
+      assert.deepEqual(got?.metadata.annotations, c.want, `${scheduler}: ${c.name}`);
+      if (c.waitedMs !== undefined) assert.equal(requeueRemainingMs(c.waitedMs), c.wantNextMs, `${scheduler}: ${c.name}: next requeue`);
+    }
+  }
+  assert.equal(buildPodGroup(withGroup(undefined), { waitedMs: 95_000 }), undefined, 'no PodGroup: nothing to annotate');
 });
