@@ -53,6 +53,19 @@ const DERIVED_LABELS: Readonly<Record<string, string>> = {
 
 const CHANGEABLE: ReadonlySet<string> = new Set(RESUME_CHANGEABLE_OPTIONS);
 
+/**
+ * Options added after checkpoints were already being written, with the value
+ * every older run had. A checkpoint that does not record one trained with
+ * that value, so it resumes a run that sets it; and a run at that value keeps
+ * the configuration id it had before the option existed.
+ */
+const IMPLIED_WHEN_UNRECORDED: Readonly<Record<string, unknown>> = { augment: 'none' };
+
+/** `fp` with the options an older worker did not record filled in. */
+function withImplied(fp: RunFingerprint): Readonly<Record<string, unknown>> {
+  return { ...IMPLIED_WHEN_UNRECORDED, ...(fp as unknown as Readonly<Record<string, unknown>>) };
+}
+
 /** The fingerprint of a run with options `opts`. */
 export function buildRunFingerprint(opts: TrainOptions, derived: DerivedConfig): RunFingerprint {
   const skip: ReadonlySet<string> = new Set(NOT_RECORDED);
@@ -80,8 +93,8 @@ function show(v: unknown): string {
 
 /** Fields of `saved` and `current` that differ, in `current`'s order (then fields only `saved` has). */
 export function configDifferences(saved: RunFingerprint, current: RunFingerprint): ConfigDifference[] {
-  const s = saved as unknown as Readonly<Record<string, unknown>>;
-  const c = current as unknown as Readonly<Record<string, unknown>>;
+  const s = withImplied(saved);
+  const c = withImplied(current);
   const keys = [...new Set([...Object.keys(c), ...Object.keys(s)])];
   const out: ConfigDifference[] = [];
   for (const key of keys) {
@@ -102,6 +115,7 @@ export function configId(fp: RunFingerprint): string {
   const rec = fp as unknown as Readonly<Record<string, unknown>>;
   const fixed = Object.keys(rec)
     .filter((k) => rec[k] !== undefined && !CHANGEABLE.has(flagName(k).slice(2)))
+    .filter((k) => !(k in IMPLIED_WHEN_UNRECORDED) || rec[k] !== IMPLIED_WHEN_UNRECORDED[k])
     .sort()
     .map((k) => [k, rec[k]]);
   return createHash('sha256').update(JSON.stringify(fixed)).digest('hex').slice(0, 16);

@@ -30,10 +30,30 @@ describe('configDifferences', () => {
     { name: 'attack and eps', current: fp({ attack: 'fgsm', eps: 0.1 }), want: ['--attack pgd→fgsm', '--eps 0.3→0.1', '--attack-step-size 0.075→0.1', '--loss adv-clean→adv'] },
     { name: 'ring size', current: fp({}, { worldSize: 1 }), want: ['ring size 2→1'] },
     { name: 'milestones', current: fp({ milestones: [2, 3] }), want: ['--milestones []→[2,3]'] },
+    { name: 'augmentation', current: fp({ augment: 'crop-flip' }), want: ['--augment none→crop-flip'] },
   ];
   for (const c of cases) {
     it(c.name, () => assert.deepEqual(configDifferences(fp(), c.current).map((d) => `${d.name} ${d.saved}→${d.current}`), c.want));
   }
+});
+
+/** `fp()` as a worker from before `--augment` wrote it. */
+function withoutAugment(f: RunFingerprint): RunFingerprint {
+  const { augment: _augment, ...rest } = f as unknown as Record<string, unknown>;
+  return rest as unknown as RunFingerprint;
+}
+
+describe('options recorded only by newer workers', () => {
+  it('a checkpoint without augment trained without it: a run without augmentation resumes from it', () => {
+    assert.deepEqual(checkResumeConfig(withoutAugment(fp()), fp({ augment: 'none' }), [], 'step-00000008 in /c'), []);
+  });
+  it('a run with augmentation does not resume from it', () => {
+    assert.throws(() => checkResumeConfig(withoutAugment(fp()), fp({ augment: 'crop-flip' }), [], 'step-00000008 in /c'), /--augment none→crop-flip/);
+  });
+  it('a run without augmentation keeps the configuration id it had before the option existed', () => {
+    assert.equal(configId(fp({ augment: 'none' })), configId(withoutAugment(fp())));
+    assert.notEqual(configId(fp({ augment: 'crop-flip' })), configId(withoutAugment(fp())));
+  });
 });
 
 describe('configId', () => {
