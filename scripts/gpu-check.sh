@@ -6,12 +6,12 @@
 #   1. installs the packages, the CPU binding and the GPU binding (scripts/install-tfjs-node.sh,
 #      CUDA 11.8 / cuDNN 8.9 from PyPI), and builds;
 #   2. confirms TensorFlow sees the GPU (`tensorflow-gpu` selected, isUsingGpuDevice);
-#   3. bench:step for small-cnn, madry-cnn and preact-resnet (plain, FGSM-RS, PGD-10, batch 128)
+#   3. bench:step for small-cnn, madry-cnn and preact-resnet-18 (plain, FGSM-RS, PGD-10, batch 128)
 #      on tensorflow-gpu, and beside it on tensorflow pinned to 2 CPU cores (taskset, 2-thread
 #      TF pools); the two run at the same time on disjoint cores when the host has 4 or more;
 #   4. trains 2 local workers on MNIST for 2 epochs on the GPU;
 #   5. writes bench/results/gpu.json and prints its verdict: PASS when TensorFlow used the GPU,
-#      every model's step ran as compiled graphs there, the preact-resnet PGD-10 step is at
+#      every model's step ran as compiled graphs there, the preact-resnet-18 PGD-10 step is at
 #      least 20x the 2-core CPU step, training finished with a sane accuracy, and all of it
 #      took under 8 minutes.
 #
@@ -105,7 +105,7 @@ case "$probe" in
 esac
 
 # ---------------------------------------------------------------- 3. bench:step, GPU beside 2 CPU cores
-models=small-cnn,madry-cnn,preact-resnet
+models=small-cnn,madry-cnn,preact-resnet-18
 kinds=plain,fgsmrs,pgd10
 cores="$(nproc)"
 t0=$SECONDS

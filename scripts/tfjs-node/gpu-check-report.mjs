@@ -26,7 +26,7 @@ for (const k of ['gpu', 'cpu', 'metrics', 'out']) if (a[k] === undefined) throw 
 
 /** The sane-training floor: 2 epochs of MNIST reach ~0.9 clean accuracy; below this the GPU math is suspect. */
 const MIN_CLEAN_ACCURACY = 0.5;
-const HEADLINE = { model: 'preact-resnet', kind: 'PGD-10' };
+const HEADLINE = { model: 'preact-resnet-18', kind: 'PGD-10' };
 const target = Number(a.target);
 const budgetS = Number(a['budget-s']);
 

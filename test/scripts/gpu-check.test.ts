@@ -37,7 +37,7 @@ function row(backend: string, model: string, kind: string, medianMs: number, exe
   return { backend, execution, model, kind, batch: 128, medianMs, imagesPerSecond: (128 * 1000) / medianMs };
 }
 
-const MODELS = ['small-cnn', 'madry-cnn', 'preact-resnet'];
+const MODELS = ['small-cnn', 'madry-cnn', 'preact-resnet-18'];
 const KINDS = ['plain', 'FGSM-RS', 'PGD-10'];
 
 function benchResult(backend: string, ms: (model: string, kind: string) => number, execution = 'graph'): Record<string, unknown> {
@@ -47,7 +47,7 @@ function benchResult(backend: string, ms: (model: string, kind: string) => numbe
 describe('gpu-check-report.mjs', () => {
   const goodMetrics = { backend: 'tensorflow-gpu', workers: 2, epochsCompleted: 2, cleanAccuracy: 0.95, robustAccuracy: 0.7, imagesPerSecond: 9000, wallSeconds: 20 };
   const cases = [
-    { name: 'a fast GPU passes', gpuMs: 50, gpuExec: 'graph', metrics: goodMetrics, total: 300, want: 'PASS', why: /preact-resnet PGD-10 40\.0x the 2-core CPU step \(target 20x\)$/ },
+    { name: 'a fast GPU passes', gpuMs: 50, gpuExec: 'graph', metrics: goodMetrics, total: 300, want: 'PASS', why: /preact-resnet-18 PGD-10 40\.0x the 2-core CPU step \(target 20x\)$/ },
     { name: 'a GPU step under 20x fails', gpuMs: 200, gpuExec: 'graph', metrics: goodMetrics, total: 300, want: 'FAIL', why: /GPU step 10\.0x the 2-core CPU step, below 20x/ },
     { name: 'an eager GPU step fails', gpuMs: 50, gpuExec: 'eager', metrics: goodMetrics, total: 300, want: 'FAIL', why: /ran eagerly, not as compiled graphs, for small-cnn plain/ },
     { name: 'training on the CPU fails', gpuMs: 50, gpuExec: 'graph', metrics: { ...goodMetrics, backend: 'tensorflow' }, total: 300, want: 'FAIL', why: /training ran on tensorflow, not tensorflow-gpu/ },
