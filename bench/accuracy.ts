@@ -27,10 +27,10 @@ import { createProgressDisplay } from '../worker/cli/progress-display.js';
 import { runTraining, singleProcessContext } from '../worker/train/run-training.js';
 import { parseEvalArgs } from '../worker/eval/eval-options.js';
 import { runEvaluation, type EvalRun } from '../worker/eval/run-eval.js';
-import type { Logger } from '../worker/util/log.js';
+import type { Logger } from '../common/log.js';
 import type { ProgressDisplay } from '../worker/cli/progress-display.js';
-import { getErrorMessage } from '../worker/util/errors.js';
-import { createLogger } from '../worker/util/log.js';
+import { getErrorMessage } from '../common/errors.js';
+import { createLogger } from '../common/log.js';
 import { printTable, saveCurves, writeResult } from './lib/report.js';
 
 /** The accuracy target of the issue (fractions). */

@@ -24,7 +24,7 @@ import { addHalfInto, decodeHalf, encodeHalf } from '../worker/comm/half.js';
 import { addDequantizedQsgd8, quantizeQsgd8 } from '../worker/comm/compression/qsgd8.js';
 import { addDecodedPieces, compressPieces, compressPiecesWithFeedback } from '../worker/comm/compression/sign-ef.js';
 import { Rng } from '../worker/util/rng.js';
-import { getErrorMessage } from '../worker/util/errors.js';
+import { getErrorMessage } from '../common/errors.js';
 import { printTable, writeResult } from './lib/report.js';
 
 const MIB = 1024 * 1024;

@@ -25,7 +25,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RunMetrics } from '../worker/train/metrics.js';
-import { getErrorMessage } from '../worker/util/errors.js';
+import { getErrorMessage } from '../common/errors.js';
 import { printTable, saveCurves, writeResult } from './lib/report.js';
 
 /** Robust accuracy points a 4-worker variant may lose against 1 worker. */

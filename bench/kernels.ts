@@ -18,10 +18,10 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { parseArgs } from 'node:util';
-import { BACKENDS, type BackendId } from '../worker/contract.js';
+import { BACKENDS, type BackendId } from '../common/contract.js';
 import { selectBackend } from '../worker/backend/select-backend.js';
-import { createLogger } from '../worker/util/log.js';
-import { getErrorMessage } from '../worker/util/errors.js';
+import { createLogger } from '../common/log.js';
+import { getErrorMessage } from '../common/errors.js';
 import { measureMatmulGflops } from './lib/matmul-gflops.js';
 
 /** Min/median/max of repeated timings, in ms. */

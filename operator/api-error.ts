@@ -15,7 +15,7 @@
  * apply.ts treats it as success before classifying.
  */
 import { ApiException } from '@kubernetes/client-node';
-import { DatError, getErrorMessage } from '../worker/util/errors.js';
+import { DatError, getErrorMessage } from '../common/errors.js';
 
 /** How a failed API call may be retried. */
 export const API_ERROR_KINDS = { transient: 'transient', refused: 'refused' } as const;

@@ -1,5 +1,5 @@
 /** The operator's command line, parsed into {@link OperatorFlags} (pure: unit-tested). */
-import { ConfigError } from '../worker/util/errors.js';
+import { ConfigError } from '../common/errors.js';
 
 /**
  * Default number of concurrent reconciles. A job needs about 3 reconciles to

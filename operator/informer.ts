@@ -5,8 +5,8 @@
  * watch that went quiet without an error (client-node#596, #958).
  */
 import { makeInformer, type Informer, type KubeConfig, type KubernetesListObject, type KubernetesObject, type ObjectCache } from '@kubernetes/client-node';
-import { getErrorMessage } from '../worker/util/errors.js';
-import { silentLogger, type Logger } from '../worker/util/log.js';
+import { getErrorMessage } from '../common/errors.js';
+import { silentLogger, type Logger } from '../common/log.js';
 import { INFORMER_BACKOFF } from './constants.js';
 
 /** The part of client-node's informer the wrapper drives. */

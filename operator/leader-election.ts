@@ -6,8 +6,8 @@
  * retry period, give up leadership if renewals fail for the renew deadline, and
  * release the Lease on shutdown so a successor does not wait.
  */
-import { getErrorMessage } from '../worker/util/errors.js';
-import { silentLogger, type Logger } from '../worker/util/log.js';
+import { getErrorMessage } from '../common/errors.js';
+import { silentLogger, type Logger } from '../common/log.js';
 import { LEADER_ELECTION } from './constants.js';
 
 /** The fields of a Lease the elector uses. */

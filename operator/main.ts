@@ -4,8 +4,8 @@
  * it as a standby, as client-go operators do) and 0 after a clean SIGTERM.
  */
 import { KubeConfig } from '@kubernetes/client-node';
-import { DatError, getErrorMessage } from '../worker/util/errors.js';
-import { createLogger } from '../worker/util/log.js';
+import { DatError, getErrorMessage } from '../common/errors.js';
+import { createLogger } from '../common/log.js';
 import { buildMetricsScraperPeer } from './desired/network-policy.js';
 import { parseOperatorFlags, USAGE } from './flags.js';
 import { startOperator } from './operator.js';

@@ -1,5 +1,5 @@
 /** Deterministic names of a DATJob's children: "create" means "create whatever name is missing". */
-import { DEFAULT_RING_PORT, PEER_RANK_PLACEHOLDER } from '../worker/contract.js';
+import { DEFAULT_RING_PORT, PEER_RANK_PLACEHOLDER } from '../common/contract.js';
 
 /** A rank, or the placeholder a worker replaces with each rank (DAT_PEER_TEMPLATE). */
 export type RankOrPlaceholder = number | typeof PEER_RANK_PLACEHOLDER;

@@ -15,8 +15,8 @@ import {
   type V1Pod,
   type V1Service,
 } from '@kubernetes/client-node';
-import { DatError, getErrorMessage } from '../worker/util/errors.js';
-import { silentLogger, type Logger } from '../worker/util/log.js';
+import { DatError, getErrorMessage } from '../common/errors.js';
+import { silentLogger, type Logger } from '../common/log.js';
 import type { DATJob } from './api/types.js';
 import { KubeClusterWriter } from './apply.js';
 import { makeApiClient } from './kube-client.js';

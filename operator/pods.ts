@@ -1,6 +1,6 @@
 /** Classifying a job's owned pods into what the status and the reconcile need. */
 import type { V1Pod } from '@kubernetes/client-node';
-import { PERMANENT_EXIT_CODES } from '../worker/contract.js';
+import { PERMANENT_EXIT_CODES } from '../common/contract.js';
 import { KUEUE, LABELS, REASONS } from './constants.js';
 
 /** A failed worker of the current incarnation. */

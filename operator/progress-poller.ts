@@ -1,13 +1,13 @@
 /**
- * Reads rank 0's `/progress` JSON (worker/contract.ts) for every started job,
+ * Reads rank 0's `/progress` JSON (common/contract.ts) for every started job,
  * keeps the latest report per job and incarnation, and enqueues the job so the
  * reconcile copies it into `status.progress` and judges hangs. A report from an
  * older incarnation is never served for a newer one.
  */
 import type { V1Pod } from '@kubernetes/client-node';
-import { DEFAULT_METRICS_PORT, PROGRESS_PATH, type ProgressReport } from '../worker/contract.js';
-import { getErrorMessage } from '../worker/util/errors.js';
-import { silentLogger, type Logger } from '../worker/util/log.js';
+import { DEFAULT_METRICS_PORT, PROGRESS_PATH, type ProgressReport } from '../common/contract.js';
+import { getErrorMessage } from '../common/errors.js';
+import { silentLogger, type Logger } from '../common/log.js';
 import type { DATJob } from './api/types.js';
 import { LABELS } from './constants.js';
 import { objectKey } from './names.js';

@@ -1,6 +1,6 @@
 /** Reading a worker's {@link ProgressReport} from untrusted JSON (HTTP body or termination message). */
 import type { V1Pod } from '@kubernetes/client-node';
-import type { ProgressReport } from '../worker/contract.js';
+import type { ProgressReport } from '../common/contract.js';
 
 /** Validates the shape of a progress report (numbers where numbers belong). */
 export function parseProgressReport(value: unknown): ProgressReport | undefined {

@@ -4,10 +4,10 @@
  * {@link ClusterWriter}; every decision comes from the pure `computeStatus`.
  */
 import type { V1Pod, V1Secret, V1Service } from '@kubernetes/client-node';
-import type { ProgressReport } from '../worker/contract.js';
-import { DatError, getErrorMessage } from '../worker/util/errors.js';
-import type { Logger } from '../worker/util/log.js';
-import { silentLogger } from '../worker/util/log.js';
+import type { ProgressReport } from '../common/contract.js';
+import { DatError, getErrorMessage } from '../common/errors.js';
+import type { Logger } from '../common/log.js';
+import { silentLogger } from '../common/log.js';
 import type { DATJob, DATJobStatus } from './api/types.js';
 import { findRefusal } from './api-error.js';
 import type { ClusterWriter } from './apply.js';
@@ -18,7 +18,7 @@ import { buildRingTlsSecret, jobIncarnation, ringTlsSecretName, staleRingTlsSecr
 import { buildWorkerPod } from './desired/worker-pod.js';
 import { GROUP_RELEASE_ANNOTATIONS, needsGroupRelease } from './desired/kueue.js';
 import { buildPodGroup, requeueRemainingMs } from './desired/pod-group.js';
-import { createJobCa, type PemPair, type RingJobRef } from '../worker/security/certs.js';
+import { createJobCa, type PemPair, type RingJobRef } from '../common/certs.js';
 import { serviceName, workerPodName } from './names.js';
 import { classifyPods, isPodDeleting, isPodTerminal } from './pods.js';
 import { readTerminationReport } from './progress-report.js';

@@ -10,7 +10,7 @@
  * immutable, so no later reconcile could change the answer.
  */
 import { DATASET_DEFAULTS } from '../worker/cli/defaults.js';
-import type { DatasetId } from '../worker/contract.js';
+import type { DatasetId } from '../common/contract.js';
 import { BUILTIN_EXAMPLES, FASHION_MNIST_DEFAULT_TEST_SIZE, MNIST_DEFAULT_TEST_SIZE } from '../worker/data/constants.js';
 import type { DATJob } from './api/types.js';
 

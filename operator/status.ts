@@ -4,7 +4,7 @@
  * from the result (create, delete stale, clean up), which keeps the reconcile
  * level-triggered: a crash between steps is repaired by the next pass.
  */
-import type { ProgressReport } from '../worker/contract.js';
+import type { ProgressReport } from '../common/contract.js';
 import type { Condition, DATJob, DATJobProgress, DATJobStatus } from './api/types.js';
 import { isConditionTrue, setCondition, findCondition } from './conditions.js';
 import { CONDITION_TYPES, DEFAULTS, MAX_CONDITION_MESSAGE, MESSAGES, PHASES, REASONS, type Phase } from './constants.js';

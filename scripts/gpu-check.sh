@@ -98,7 +98,7 @@ probe="$(within_budget node --input-type=module -e '
     console.log(JSON.stringify({ ok: true, backend: info.name, isUsingGpuDevice: info.tf.backend().isUsingGpuDevice === true }));
   } catch (err) {
     console.log(JSON.stringify({ ok: false, reason: String(err.message ?? err) }));
-  }' "$ROOT/dist/worker/backend/select-backend.js" "$ROOT/dist/worker/util/log.js" | tail -1)" || fail "the GPU probe crashed"
+  }' "$ROOT/dist/worker/backend/select-backend.js" "$ROOT/dist/common/log.js" | tail -1)" || fail "the GPU probe crashed"
 case "$probe" in
   *'"ok":true'*'"isUsingGpuDevice":true'*) say "TensorFlow uses the GPU: $probe" ;;
   *) fail "TensorFlow does not see the GPU: $probe" ;;

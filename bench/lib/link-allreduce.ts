@@ -15,7 +15,7 @@
 import { spawn } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import { createInterface } from 'node:readline';
-import { COMPRESSIONS, type CompressionId } from '../../worker/contract.js';
+import { COMPRESSIONS, type CompressionId } from '../../common/contract.js';
 import { createGradientReducer } from '../../worker/comm/compression/create-reducer.js';
 import { listenGrpcRing } from '../../worker/comm/start-grpc-ring.js';
 import { Rng } from '../../worker/util/rng.js';

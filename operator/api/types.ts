@@ -27,7 +27,7 @@ import type {
   ModelId,
   OptimizerId,
   ScheduleId,
-} from '../../worker/contract.js';
+} from '../../common/contract.js';
 
 /** Where a volume's data lives: a PersistentVolumeClaim or a pod-lifetime emptyDir. */
 export interface DATJobVolumeSource {

@@ -1,6 +1,6 @@
 /** The headless Service giving each rank a stable DNS name `<job>-worker-<i>.<job>.<ns>.svc`. */
 import type { V1Service } from '@kubernetes/client-node';
-import { DEFAULT_METRICS_PORT, DEFAULT_RING_PORT } from '../../worker/contract.js';
+import { DEFAULT_METRICS_PORT, DEFAULT_RING_PORT } from '../../common/contract.js';
 import type { DATJob } from '../api/types.js';
 import { LABELS, MANAGED_BY, POD_NAMES } from '../constants.js';
 import { serviceName } from '../names.js';

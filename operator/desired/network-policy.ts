@@ -11,7 +11,7 @@
  * what authenticates a peer (see docs/security.md).
  */
 import type { V1NetworkPolicy, V1NetworkPolicyPeer } from '@kubernetes/client-node';
-import { DEFAULT_METRICS_PORT, DEFAULT_RING_PORT } from '../../worker/contract.js';
+import { DEFAULT_METRICS_PORT, DEFAULT_RING_PORT } from '../../common/contract.js';
 import type { DATJob } from '../api/types.js';
 import { LABELS, MANAGED_BY } from '../constants.js';
 import { buildOwnerReference } from './owner-reference.js';

@@ -9,7 +9,7 @@
  *   profile, and no service-account token (workers never call the API).
  */
 import type { V1EnvVar, V1PodSecurityContext, V1SecurityContext, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
-import { WORKER_ENV } from '../../worker/contract.js';
+import { WORKER_ENV } from '../../common/contract.js';
 import { RING_TLS_MOUNT_PATH, buildRingTlsVolume, buildRingTlsVolumeMount } from './ring-tls-secret.js';
 
 /** UID and GID of the `dat` user in the worker images (images/worker.Dockerfile). */

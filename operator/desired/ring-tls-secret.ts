@@ -3,7 +3,7 @@
  *
  * The Secret holds the job CA's certificate and private key (`ca.crt`,
  * `ca.key`), whatever the number of ranks: each worker issues its own rank
- * certificate from it at start (worker/security/tls-files.ts), so the Secret
+ * certificate from it at start (common/tls-files.ts), so the Secret
  * stays about 1 KiB at 1,024 ranks (one certificate per rank would pass the
  * API server's 1 MiB Secret limit there) and the operator's work per
  * incarnation is one CA, not one certificate per rank. The operator keeps no
@@ -19,8 +19,8 @@
  * only, which cannot disclose any Secret in the namespace.
  */
 import type { V1Secret, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
-import type { PemPair } from '../../worker/security/certs.js';
-import { JOB_CA_KEY_FILE, TLS_FILES } from '../../worker/security/tls-files.js';
+import type { PemPair } from '../../common/certs.js';
+import { JOB_CA_KEY_FILE, TLS_FILES } from '../../common/tls-files.js';
 import type { DATJob } from '../api/types.js';
 import { LABELS, MANAGED_BY } from '../constants.js';
 import { buildOwnerReference } from './owner-reference.js';

@@ -1,5 +1,5 @@
-/** Renders `spec.training` (+ checkpoint) into the `dat train` flags of worker/contract.ts. */
-import type { TrainOptions } from '../../worker/contract.js';
+/** Renders `spec.training` (+ checkpoint) into the `dat train` flags of common/contract.ts. */
+import type { TrainOptions } from '../../common/contract.js';
 import type { DATJobCheckpointSpec, DATJobTrainingSpec } from '../api/types.js';
 
 /** Paths inside the pod that the flags point at. */
@@ -43,7 +43,7 @@ type Writable<T> = T extends readonly (infer E)[] ? E[] : T;
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 
 /**
- * The tie between operator/api/types.ts and worker/contract.ts: a CRD field
+ * The tie between operator/api/types.ts and common/contract.ts: a CRD field
  * may render an option only when its type is the option's type, so a type
  * changed on one side only stops the build here.
  */

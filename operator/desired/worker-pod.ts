@@ -1,6 +1,6 @@
 /** The pod of one rank: the worker contract (env, flags, ports, volumes) rendered from the DATJob. */
 import type { V1EnvVar, V1Pod, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
-import { DEFAULT_METRICS_PORT, DEFAULT_RING_PORT, WORKER_ENV } from '../../worker/contract.js';
+import { DEFAULT_METRICS_PORT, DEFAULT_RING_PORT, WORKER_ENV } from '../../common/contract.js';
 import type { DATJob, DATJobVolumeSource } from '../api/types.js';
 import { DEFAULTS, LABELS, MANAGED_BY, MOUNTS, POD_NAMES } from '../constants.js';
 import { buildPeerTemplate, serviceName, workerPodName } from '../names.js';

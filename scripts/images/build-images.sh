@@ -82,8 +82,7 @@ stage_app() {
   esac
   rm -rf "${dir}/dist" "${dir}/bin" "${dir}/proto"
   mkdir -p "${dir}/dist"
-  cp -r "${ROOT}/dist/worker" "${ROOT}/dist/operator" "${dir}/dist/"
-  [[ -d "${ROOT}/dist/shared" ]] && cp -r "${ROOT}/dist/shared" "${dir}/dist/"
+  cp -r "${ROOT}/dist/common" "${ROOT}/dist/worker" "${ROOT}/dist/operator" "${dir}/dist/"
   cp -r "${ROOT}/bin" "${ROOT}/proto" "${dir}/"
   echo "${dir%/app}"
 }

@@ -31,10 +31,10 @@ import { DATASET_DEFAULTS } from '../../worker/cli/defaults.js';
 import { OPTION_SPECS, type ValueSpec } from '../../worker/cli/option-specs.js';
 import { CROSS_FIELD_RULES } from '../../worker/cli/cross-field-rules.js';
 import { parseTrainArgs } from '../../worker/cli/parse-args.js';
-import { ConfigError } from '../../worker/util/errors.js';
+import { ConfigError } from '../../common/errors.js';
 import { buildTrainArgs } from '../../operator/desired/train-args.js';
 import type { DATJobTrainingSpec } from '../../operator/api/types.js';
-import type { TrainOptions } from '../../worker/contract.js';
+import type { TrainOptions } from '../../common/contract.js';
 import { REPO_ROOT } from '../support/paths.js';
 
 /** A JSON schema node of the CRD (the keys this test reads). */

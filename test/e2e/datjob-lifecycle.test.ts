@@ -16,7 +16,7 @@ import type { V1ConfigMap } from '@kubernetes/client-node';
 import type { DATJob } from '../../operator/api/types.js';
 import { CONDITION_TYPES, LABELS, PHASES, REASONS } from '../../operator/constants.js';
 import { serviceName, workerPodName } from '../../operator/names.js';
-import { DEFAULT_RING_PORT, type ProgressReport } from '../../worker/contract.js';
+import { DEFAULT_RING_PORT, type ProgressReport } from '../../common/contract.js';
 import { EXPECTED_MODEL_FILES, listCompleteCheckpointSteps, listModelFiles, readRunMetrics } from './support/checkpoints.js';
 import { getDATJob, isFailed, isSucceeded, listJobEventReasons, listJobPods, listJobServices, waitForDATJob, waitForRunningWorker } from './support/datjob-observer.js';
 import { E2EContext } from './support/e2e-context.js';
@@ -26,7 +26,7 @@ import { CRD_NAME, helmInstallOperator, helmUninstallOperator, listOperatorPods,
 import { StopWaiting, waitFor } from './support/poll.js';
 import { readRankZeroProgress } from './support/rank-zero-progress.js';
 import { startProvider } from './support/start-provider.js';
-import { getErrorMessage } from '../../worker/util/errors.js';
+import { getErrorMessage } from '../../common/errors.js';
 import { deployPrometheus, PROMETHEUS_RELEASE_VALUES, queryPrometheus, removePrometheus, type PromSample } from './support/prometheus.js';
 import { listDashboardQueries, loadDashboard, substituteVariables } from '../support/grafana-dashboard.js';
 

@@ -24,7 +24,7 @@ import { stringify } from 'yaml';
 import type { DATJob } from '../../operator/api/types.js';
 import { CONDITION_TYPES, KUEUE, LABELS, REASONS } from '../../operator/constants.js';
 import { workerPodName } from '../../operator/names.js';
-import type { ProgressReport } from '../../worker/contract.js';
+import type { ProgressReport } from '../../common/contract.js';
 import { REPO_ROOT } from '../support/paths.js';
 import { listCompleteCheckpointSteps } from './support/checkpoints.js';
 import { runChecked } from './support/command.js';

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApiException } from '@kubernetes/client-node';
 import { ApiError, apiErrorMessage, classifyApiStatus, findRefusal, toApiError } from '../../operator/api-error.js';
-import { DatError } from '../../worker/util/errors.js';
+import { DatError } from '../../common/errors.js';
 
 test('classifyApiStatus: no answer, 5xx, 429 and 409 are transient; other 4xx are refusals', () => {
   const cases: { code: number | undefined; want: string }[] = [

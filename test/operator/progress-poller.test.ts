@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseProgressReport, ProgressPoller } from '../../operator/progress-poller.js';
-import type { ProgressReport } from '../../worker/contract.js';
+import type { ProgressReport } from '../../common/contract.js';
 import { makeDATJob } from '../support/fixtures/datjob-builder.js';
 import { makePod } from './_pods.js';
 

@@ -14,11 +14,11 @@ import { MOUNTS } from '../../operator/constants.js';
 import { buildTrainArgs } from '../../operator/desired/train-args.js';
 import { findSpecProblem } from '../../operator/spec-checks.js';
 import { parseTrainArgs } from '../../worker/cli/parse-args.js';
-import { WORKER_ENV, type TrainOptions } from '../../worker/contract.js';
+import { WORKER_ENV, type TrainOptions } from '../../common/contract.js';
 import { loadDataset } from '../../worker/data/load-dataset.js';
 import { stepsPerEpoch } from '../../worker/data/shard.js';
-import { ConfigError, DatError } from '../../worker/util/errors.js';
-import { silentLogger } from '../../worker/util/log.js';
+import { ConfigError, DatError } from '../../common/errors.js';
+import { silentLogger } from '../../common/log.js';
 import { makeDATJob } from '../support/fixtures/datjob-builder.js';
 import { BOUNDARY_CASES, DOOMED_CASES } from '../support/fixtures/invalid-datjobs.js';
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { Condition, DATJob, DATJobStatus } from '../../operator/api/types.js';
 import { classifyPods } from '../../operator/pods.js';
 import { computeEvents, computeStatus, mergeProgress, progressRemainingMs, statusEqual } from '../../operator/status.js';
-import type { ProgressReport } from '../../worker/contract.js';
+import type { ProgressReport } from '../../common/contract.js';
 import { makeDATJob } from '../support/fixtures/datjob-builder.js';
 import { makePod, makePods, type PodState } from './_pods.js';
 

@@ -20,7 +20,7 @@ import { randomBytes } from 'node:crypto';
 import { request } from 'node:https';
 import { KubeConfig } from '@kubernetes/client-node';
 import { REPO_ROOT } from './paths.js';
-import { getErrorMessage } from '../../worker/util/errors.js';
+import { getErrorMessage } from '../../common/errors.js';
 
 /** The user name of the admin identity (member of `system:masters`). */
 export const ADMIN_USER = 'dat-test-admin';

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiException, CoreV1Api, type KubeConfig, type V1Namespace, type V1Pod } from '@kubernetes/client-node';
-import { getErrorMessage } from '../../worker/util/errors.js';
+import { getErrorMessage } from '../../common/errors.js';
 
 /** Options of {@link waitFor}. */
 export interface WaitOptions {

@@ -42,7 +42,7 @@ import {
   type V1Service,
   type V1Taint,
 } from '@kubernetes/client-node';
-import { getErrorMessage } from '../../worker/util/errors.js';
+import { getErrorMessage } from '../../common/errors.js';
 import { CLUSTER_DOMAIN } from './control-plane.js';
 import { isNotFound } from './kube.js';
 import { buildDnsRecords, buildHostsFile, type DnsPod, type DnsService } from './node-agent/dns.js';

@@ -9,8 +9,8 @@
 import type * as tf from '@tensorflow/tfjs';
 import { compiledStepEngine } from '../train/compiled-step-engine.js';
 import { eagerStepEngine, type StepEngine } from '../train/step-engine.js';
-import { ConfigError } from '../util/errors.js';
-import type { Logger } from '../util/log.js';
+import { ConfigError } from '../../common/errors.js';
+import type { Logger } from '../../common/log.js';
 import { COMPILED_STEP_ENV, createNativeCompiledStep } from './native/graph/native-compiled-step.js';
 
 export { COMPILED_STEP_ENV };

@@ -10,7 +10,7 @@
  * meta records each part's tensor names explicitly, so decoding never splits
  * names by prefix.
  */
-import { DataError, getErrorMessage } from '../util/errors.js';
+import { DataError, getErrorMessage } from '../../common/errors.js';
 
 /** What one part saves: named tensors and JSON. */
 export interface SavedPart {

@@ -19,7 +19,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { ConfigError, DataError, getErrorMessage } from '../util/errors.js';
+import { ConfigError, DataError, getErrorMessage } from '../../common/errors.js';
 import { writeFileAtomic } from './atomic-file.js';
 import { decodeTensorFile, encodeTensorFile, type TensorFileContents } from './tensor-file.js';
 import { explainFsError } from './writable-dir.js';

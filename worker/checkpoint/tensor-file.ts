@@ -7,7 +7,7 @@
  * bound against the file size, so a truncated or corrupted file is an error
  * that names the file, never a crash or a silently short tensor.
  */
-import { DataError } from '../util/errors.js';
+import { DataError } from '../../common/errors.js';
 
 const MAGIC = Buffer.from('DATCKPT1', 'ascii');
 /** Headers are tiny; a larger value means corruption, not a real checkpoint. */

@@ -10,7 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import { access, constants, mkdir, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { ConfigError, DatError, getErrorMessage } from '../util/errors.js';
+import { ConfigError, DatError, getErrorMessage } from '../../common/errors.js';
 import { writeFileAtomic } from './atomic-file.js';
 
 /** errno codes for which retrying cannot help, with what they mean for a path. */

@@ -14,8 +14,8 @@
  * given, so the two accept and refuse the same specs; rules the CRD states
  * with the worker's defaults written in (unset epochs) use the resolved value.
  */
-import { LINF_EPS_MAX, type TrainOptions } from '../contract.js';
-import { getErrorMessage } from '../util/errors.js';
+import { LINF_EPS_MAX, type TrainOptions } from '../../common/contract.js';
+import { getErrorMessage } from '../../common/errors.js';
 import { validateAttackParams } from '../train/attacks/index.js';
 
 /** The attacks that iterate (the CRD's `['pgd', 'pgd-l2', 'trades']`). */

@@ -45,7 +45,7 @@ import {
   type OptimizerId,
   type ScheduleId,
   type TrainOptions,
-} from '../contract.js';
+} from '../../common/contract.js';
 
 /** Per-dataset defaults. */
 export interface DatasetDefaults {

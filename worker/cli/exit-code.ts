@@ -1,6 +1,6 @@
 /** Maps a thrown error to the process exit code of the worker contract. */
-import { EXIT_CODES, type ExitCode } from '../contract.js';
-import { ConfigError, DataError } from '../util/errors.js';
+import { EXIT_CODES, type ExitCode } from '../../common/contract.js';
+import { ConfigError, DataError } from '../../common/errors.js';
 
 /**
  * ConfigError → 2 (permanent), DataError → 4 (permanent); an error carrying a

@@ -12,7 +12,7 @@
  * (the step schedule's milestones).
  */
 import { isDeepStrictEqual } from 'node:util';
-import type { TrainOptions } from '../contract.js';
+import type { TrainOptions } from '../../common/contract.js';
 import { firstBrokenRule } from './cross-field-rules.js';
 import { resolveTrainOptions } from './defaults.js';
 import { flagName, OPTION_SPECS } from './option-specs.js';

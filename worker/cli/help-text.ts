@@ -1,5 +1,5 @@
 /** `dat --help` and `dat train --help`, generated from the option table and the defaults. */
-import type { TrainOptions } from '../contract.js';
+import type { TrainOptions } from '../../common/contract.js';
 import { DERIVED_DEFAULT_HELP, FIXED_DEFAULTS } from './defaults.js';
 import { describeAccepted, flagName, OPTION_GROUPS, OPTION_SPECS, type OptionSpec } from './option-specs.js';
 

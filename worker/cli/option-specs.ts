@@ -18,7 +18,7 @@ import {
   RESUME_CHANGEABLE_OPTIONS,
   SCHEDULES,
   type TrainOptions,
-} from '../contract.js';
+} from '../../common/contract.js';
 
 /** How an option's value is parsed and which values it accepts. */
 export type ValueSpec =

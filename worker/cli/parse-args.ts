@@ -3,8 +3,8 @@
  * one-line message naming the option and what it accepts; `main.ts` turns it
  * into exit code 2.
  */
-import type { TrainOptions } from '../contract.js';
-import { ConfigError } from '../util/errors.js';
+import type { TrainOptions } from '../../common/contract.js';
+import { ConfigError } from '../../common/errors.js';
 import { firstBrokenRule } from './cross-field-rules.js';
 import { resolveTrainOptions } from './defaults.js';
 import { describeAccepted, flagName, SPEC_BY_FLAG, type OptionSpec, type ValueSpec } from './option-specs.js';

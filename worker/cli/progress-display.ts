@@ -10,7 +10,7 @@
  * Formatting is pure ({@link formatProgressLine}); the display only decides
  * when to write.
  */
-import type { ProgressMode, ProgressReport } from '../contract.js';
+import type { ProgressMode, ProgressReport } from '../../common/contract.js';
 
 /** What the display shows: a report plus optional ring size and a free-form suffix. */
 export type DisplayProgress = ProgressReport & {

@@ -3,16 +3,16 @@
  * streams): parse, dispatch to the distributed worker, the local launcher or
  * a single-process run, print the final table, map errors to exit codes.
  */
-import { EXIT_CODES, WORKER_ENV, type TrainOptions } from '../contract.js';
+import { EXIT_CODES, WORKER_ENV, type TrainOptions } from '../../common/contract.js';
 import { selectBackend } from '../backend/select-backend.js';
 import { stepEngineChooser } from '../backend/compile-step.js';
 import { runDistributedWorker } from '../distributed/run-distributed-worker.js';
 import { launchLocal } from '../launcher/launch-local.js';
 import { runTraining, singleProcessContext } from '../train/run-training.js';
-import { getErrorMessage } from '../util/errors.js';
+import { getErrorMessage } from '../../common/errors.js';
 import { formatEvalHelp, parseEvalArgs } from '../eval/eval-options.js';
 import { runEvalCommand } from '../eval/run-eval.js';
-import { createLogger, type Logger } from '../util/log.js';
+import { createLogger, type Logger } from '../../common/log.js';
 import { exitCodeFor } from './exit-code.js';
 import { writeTerminationMessage } from './termination-message.js';
 import { formatFinalTable } from './final-table.js';

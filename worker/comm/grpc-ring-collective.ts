@@ -19,8 +19,8 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Collective, AllreduceOptions, CollectiveCallOptions } from './collective.js';
 import type { RingClient } from '../gen/dat/ring/v1/Ring.js';
-import { silentLogger, type Logger } from '../util/log.js';
-import { getErrorMessage } from '../util/errors.js';
+import { silentLogger, type Logger } from '../../common/log.js';
+import { getErrorMessage } from '../../common/errors.js';
 import type { MessageQueue } from './message-queue.js';
 import { EncodePool } from './encode-pool.js';
 import { RING_FAILURES, RingError, UnsupportedOperationError } from './ring-errors.js';

@@ -2,7 +2,7 @@
  * Typed errors of the collective layer. A broken ring is retryable (the gang
  * restarts from a checkpoint); an operation a transport lacks is not.
  */
-import { DatError } from '../util/errors.js';
+import { DatError } from '../../common/errors.js';
 
 /** Why a collective step failed. */
 export const RING_FAILURES = {

@@ -20,7 +20,7 @@
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
-import { ConfigError, DatError, getErrorMessage } from '../util/errors.js';
+import { ConfigError, DatError, getErrorMessage } from '../../common/errors.js';
 
 /** A TLS handshake (TCP accept to an authorized peer) must finish within this. */
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 5_000;

@@ -15,7 +15,7 @@ import { MessageQueue } from './message-queue.js';
 import { RING_FAILURES, RingError, UnsupportedOperationError } from './ring-errors.js';
 import { RingDecodeError, decodeRingMessage, encodeRingMessage, WIRE_FORMATS, type RingMessage } from './ring-message.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, mod, ringAllreduce, ringGather, type RingContext, type RingSendLink } from './ring-allreduce.js';
-import { getErrorMessage } from '../util/errors.js';
+import { getErrorMessage } from '../../common/errors.js';
 
 const FRAME_HEADER_BYTES = 4;
 /** Frames above this are a protocol error (chunks are at most a few MiB). */

@@ -7,7 +7,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DataError } from '../util/errors.js';
+import { DataError } from '../../common/errors.js';
 import { CIFAR10, NUM_CLASSES } from './constants.js';
 import { checkDataDir, readDataFile } from './data-files.js';
 import type { RawImages } from './raw-images.js';

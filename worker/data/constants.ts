@@ -1,6 +1,6 @@
 /** Names, magic numbers and fixed seeds of the data layer, in one place. */
 
-/** Dataset ids this layer loads (mirrors `DATASETS` in worker/contract.ts). */
+/** Dataset ids this layer loads (mirrors `DATASETS` in common/contract.ts). */
 export const DATASET_IDS = {
   mnist: 'mnist',
   fashionMnist: 'fashion-mnist',

@@ -3,7 +3,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzip } from 'node:zlib';
 import { promisify } from 'node:util';
-import { DataError, getErrorMessage } from '../util/errors.js';
+import { DataError, getErrorMessage } from '../../common/errors.js';
 
 const gunzipAsync = promisify(gunzip);
 

@@ -10,8 +10,8 @@ import { mkdir, readFile, readdir, rename, unlink, writeFile } from 'node:fs/pro
 import { homedir, tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { Logger } from '../util/log.js';
-import { getErrorMessage } from '../util/errors.js';
+import type { Logger } from '../../common/log.js';
+import { getErrorMessage } from '../../common/errors.js';
 import { CACHE_DIR_ENV, HOME_CACHE_SUBDIR, TMP_CACHE_SUBDIR } from './constants.js';
 import { decodeCache, encodeCache } from './cache-format.js';
 import type { RawImages } from './raw-images.js';

@@ -1,6 +1,6 @@
 /** The fixed train/test split of datasets that ship without one (the built-ins). */
 import { Rng } from '../util/rng.js';
-import { ConfigError } from '../util/errors.js';
+import { ConfigError } from '../../common/errors.js';
 import { HOLDOUT_SEED } from './constants.js';
 
 /** Disjoint train and test index lists over `n` examples. */

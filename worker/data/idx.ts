@@ -7,7 +7,7 @@
  * Format (big-endian): magic 0x00000803 (images) or 0x00000801 (labels),
  * then one u32 per dimension (count; rows, cols for images), then the bytes.
  */
-import { DataError } from '../util/errors.js';
+import { DataError } from '../../common/errors.js';
 import { IDX_FILES, IDX_MAGIC, NUM_CLASSES } from './constants.js';
 import { checkDataDir, readDataFile } from './data-files.js';
 import type { RawImages } from './raw-images.js';

@@ -4,9 +4,9 @@
  * from `--data-dir` with their published train/test split.
  */
 import { performance } from 'node:perf_hooks';
-import type { DatasetId } from '../contract.js';
-import type { Logger } from '../util/log.js';
-import { ConfigError } from '../util/errors.js';
+import type { DatasetId } from '../../common/contract.js';
+import type { Logger } from '../../common/log.js';
+import { ConfigError } from '../../common/errors.js';
 import { DATASET_IDS, FASHION_MNIST_DEFAULT_TEST_SIZE, MNIST_DEFAULT_TEST_SIZE, NUM_CLASSES } from './constants.js';
 import { loadBuiltinRaw, type BuiltinId } from './builtin-datasets.js';
 import { resolveCacheDirs } from './dataset-cache.js';

@@ -18,7 +18,7 @@
  * same indices as the original run did.
  */
 import { Rng, deriveSeed } from '../util/rng.js';
-import { ConfigError } from '../util/errors.js';
+import { ConfigError } from '../../common/errors.js';
 
 function checkPositiveInt(name: string, v: number): void {
   if (!Number.isInteger(v) || v < 1) throw new ConfigError(`${name} must be a positive integer, got ${v}`);

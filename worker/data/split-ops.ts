@@ -1,5 +1,5 @@
 /** Operations on {@link Split}s: subsets, concatenation and batch gathering. */
-import { ConfigError } from '../util/errors.js';
+import { ConfigError } from '../../common/errors.js';
 import type { Split } from './types.js';
 
 /** Floats per example (h * w * c). */

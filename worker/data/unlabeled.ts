@@ -7,7 +7,7 @@
  * Neural Networks at Scale", ICML).
  */
 import { Rng, deriveSeed } from '../util/rng.js';
-import { ConfigError } from '../util/errors.js';
+import { ConfigError } from '../../common/errors.js';
 import { UNLABELED, UNLABELED_SEED_TAG } from './constants.js';
 import { subsetSplit } from './split-ops.js';
 import type { Split } from './types.js';

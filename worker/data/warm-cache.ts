@@ -5,9 +5,9 @@
  * JSON line per dataset: { dataset, n, fromCache, ms, cachePath }.
  * Honours `$DAT_CACHE_DIR`. Exit code 4 (badData) when a dataset cannot be read.
  */
-import { EXIT_CODES } from '../contract.js';
-import { DataError, getErrorMessage } from '../util/errors.js';
-import { createLogger } from '../util/log.js';
+import { EXIT_CODES } from '../../common/contract.js';
+import { DataError, getErrorMessage } from '../../common/errors.js';
+import { createLogger } from '../../common/log.js';
 import { DATASET_IDS } from './constants.js';
 import { loadBuiltinRaw, type BuiltinId } from './builtin-datasets.js';
 import { resolveCacheDirs } from './dataset-cache.js';

@@ -15,7 +15,7 @@
  * 5. Map a broken ring to EXIT_CODES.peerFailure (retryable gang restart).
  */
 import { Registry } from 'prom-client';
-import { EXIT_CODES, type ProgressReport, type TrainOptions } from '../contract.js';
+import { EXIT_CODES, type ProgressReport, type TrainOptions } from '../../common/contract.js';
 import { selectBackend } from '../backend/select-backend.js';
 import { stepEngineChooser } from '../backend/compile-step.js';
 import { createProgressDisplay } from '../cli/progress-display.js';
@@ -29,8 +29,8 @@ import { createTelemetryServer, createTrainingMetrics, type TelemetryServer } fr
 import { createRingSecurity, isInsecureRingRequested } from '../security/ring-security.js';
 import { TLS_STDIN_ENV, readCredentialsLine } from '../security/local-ring-tls.js';
 import { runTraining } from '../train/run-training.js';
-import { getErrorMessage } from '../util/errors.js';
-import { createLogger, type Logger } from '../util/log.js';
+import { getErrorMessage } from '../../common/errors.js';
+import { createLogger, type Logger } from '../../common/log.js';
 import { digestTrainableVariables } from './weights-digest.js';
 import { PARENT_WATCH_ENV, WEIGHT_DIGEST_ENV, parseWorkerEnv, type WorkerEnv } from './worker-env.js';
 import { formatLauncherEvent, type LauncherEvent } from './launcher-events.js';

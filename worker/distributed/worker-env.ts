@@ -1,10 +1,10 @@
 /**
  * Parsing of the distributed worker's environment (WORKER_ENV in
- * worker/contract.ts). Pure: takes the env object, returns typed values or
+ * common/contract.ts). Pure: takes the env object, returns typed values or
  * throws a ConfigError naming the variable.
  */
-import { DEFAULT_RING_PORT, PEER_RANK_PLACEHOLDER, WORKER_ENV } from '../contract.js';
-import { ConfigError } from '../util/errors.js';
+import { DEFAULT_RING_PORT, PEER_RANK_PLACEHOLDER, WORKER_ENV } from '../../common/contract.js';
+import { ConfigError } from '../../common/errors.js';
 
 /** Set by the local launcher: exit when stdin closes (the launcher died), so no worker outlives it. */
 export const PARENT_WATCH_ENV = 'DAT_PARENT_WATCH';

@@ -10,7 +10,7 @@
  *    per-example worst case over the ensemble.
  */
 import * as tf from '@tensorflow/tfjs';
-import { DatError } from '../util/errors.js';
+import { DatError } from '../../common/errors.js';
 import { correctMask, logitsOf, type EvalAttackFn, type EvalAttackName } from './attacks/types.js';
 
 /** One attack of the ensemble with the seed it uses for this batch. */

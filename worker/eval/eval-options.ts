@@ -3,10 +3,10 @@
  * list the sharding launcher passes to its children. Every parse failure is
  * a ConfigError naming the flag (exit code 2, as for `dat train`).
  */
-import { BACKENDS, PROGRESS_MODES, type BackendId, type ProgressMode } from '../contract.js';
+import { BACKENDS, PROGRESS_MODES, type BackendId, type ProgressMode } from '../../common/contract.js';
 import { parseValue } from '../cli/parse-args.js';
 import { describeAccepted, flagName, type ValueSpec } from '../cli/option-specs.js';
-import { ConfigError } from '../util/errors.js';
+import { ConfigError } from '../../common/errors.js';
 import { AUTOATTACK_STANDARD, EVAL_ATTACK_NAMES, type EvalAttackName } from './attacks/types.js';
 
 /** Everything `dat eval` reads from its command line. */

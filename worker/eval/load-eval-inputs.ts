@@ -6,12 +6,12 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import type { DatasetId } from '../contract.js';
+import type { DatasetId } from '../../common/contract.js';
 import { loadDataset } from '../data/load-dataset.js';
 import type { Dataset } from '../data/types.js';
 import { fileLoadHandler, MODEL_FILES } from '../train/save-model.js';
-import { ConfigError, DataError, getErrorMessage } from '../util/errors.js';
-import type { Logger } from '../util/log.js';
+import { ConfigError, DataError, getErrorMessage } from '../../common/errors.js';
+import type { Logger } from '../../common/log.js';
 
 /** The path of model.json for `--model` (a directory or the file itself). */
 export function resolveModelJson(model: string): string {

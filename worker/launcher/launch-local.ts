@@ -21,14 +21,14 @@ import * as net from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { EXIT_CODES, PERMANENT_EXIT_CODES, WORKER_ENV, type TrainOptions } from '../contract.js';
+import { EXIT_CODES, PERMANENT_EXIT_CODES, WORKER_ENV, type TrainOptions } from '../../common/contract.js';
 import { formatFinalTable } from '../cli/final-table.js';
 import { formatTrainArgs } from '../cli/format-args.js';
 import { createProgressDisplay, parseProgressLine, resolveProgressMode } from '../cli/progress-display.js';
 import type { RunMetrics } from '../train/metrics.js';
 import { PARENT_WATCH_ENV } from '../distributed/worker-env.js';
 import { parseLauncherEvent } from '../distributed/launcher-events.js';
-import type { RingCredentials } from '../security/certs.js';
+import type { RingCredentials } from '../../common/certs.js';
 import { INSECURE_RING_ENV, isInsecureRingRequested } from '../security/ring-security.js';
 import { LOCAL_RING_JOB, TLS_STDIN_ENV, formatCredentialsLine, issueLocalRingTls } from '../security/local-ring-tls.js';
 

@@ -6,9 +6,9 @@
  * touches the disk: a launcher killed with SIGKILL leaves nothing behind.
  */
 import type { Readable } from 'node:stream';
-import { createRingCredentials, type RingCredentials, type RingJobRef } from './certs.js';
-import { checkRingCredentials } from './tls-files.js';
-import { ConfigError } from '../util/errors.js';
+import { createRingCredentials, type RingCredentials, type RingJobRef } from '../../common/certs.js';
+import { checkRingCredentials } from '../../common/tls-files.js';
+import { ConfigError } from '../../common/errors.js';
 
 /** The job identity of a local ring (namespace and name in the certificates). */
 export const LOCAL_RING_JOB: RingJobRef = { namespace: 'local', name: 'local' };

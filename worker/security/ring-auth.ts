@@ -25,8 +25,8 @@ import * as http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import { Counter, type Registry } from 'prom-client';
 import { OP_KINDS } from '../comm/ring-message.js';
-import type { Logger } from '../util/log.js';
-import { ringIdentitiesOf } from './certs.js';
+import type { Logger } from '../../common/log.js';
+import { ringIdentitiesOf } from '../../common/certs.js';
 import type { RingMemberIdentity } from './ring-credentials.js';
 
 /** Name of the refusal counter. */

@@ -12,9 +12,9 @@
  * certificate of the same job and the rank this client dialed.
  */
 import * as grpc from '@grpc/grpc-js';
-import { checkPeerIdentity, ringIdentitiesOf, type RingCredentials, type RingJobRef } from './certs.js';
+import { checkPeerIdentity, ringIdentitiesOf, type RingCredentials, type RingJobRef } from '../../common/certs.js';
 import type { RingServerTls } from '../comm/ring-listener.js';
-import { ConfigError } from '../util/errors.js';
+import { ConfigError } from '../../common/errors.js';
 
 /** The identity a ring member's own certificate names. */
 export interface RingMemberIdentity {

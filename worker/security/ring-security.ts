@@ -14,13 +14,13 @@
 import * as grpc from '@grpc/grpc-js';
 import { Registry } from 'prom-client';
 import type { ConnectionRefusal, RingListenerOptions } from '../comm/ring-listener.js';
-import { WORKER_ENV } from '../contract.js';
-import { ConfigError } from '../util/errors.js';
-import type { Logger } from '../util/log.js';
-import type { RingCredentials } from './certs.js';
+import { WORKER_ENV } from '../../common/contract.js';
+import { ConfigError } from '../../common/errors.js';
+import type { Logger } from '../../common/log.js';
+import type { RingCredentials } from '../../common/certs.js';
 import { createRingAuthInterceptor, createRingAuthMetrics, createRefusalRecorder, REFUSAL_REASONS, type RefusalReason, type RingAuthMetrics } from './ring-auth.js';
 import { createRingChannelCredentials, createRingServerTls, ownRingIdentity, type RingMemberIdentity } from './ring-credentials.js';
-import { loadRingTlsDir } from './tls-files.js';
+import { loadRingTlsDir } from '../../common/tls-files.js';
 
 /** Env switch for plain-text ring traffic (`1` or `true`). */
 export const INSECURE_RING_ENV = 'DAT_INSECURE_RING';

@@ -2,7 +2,7 @@
  * The latest progress of this worker, as served at PROGRESS_PATH: the
  * trainer's onProgress writes it, the telemetry server's getProgress reads it.
  */
-import type { ProgressReport } from '../contract.js';
+import type { ProgressReport } from '../../common/contract.js';
 
 /** Holder of the latest {@link ProgressReport}. */
 export interface ProgressStore {

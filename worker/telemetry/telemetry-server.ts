@@ -10,8 +10,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
-import { METRICS_PATH, PROGRESS_PATH, type ProgressReport } from '../contract.js';
-import { getErrorMessage, wrapError } from '../util/errors.js';
+import { METRICS_PATH, PROGRESS_PATH, type ProgressReport } from '../../common/contract.js';
+import { getErrorMessage, wrapError } from '../../common/errors.js';
 
 /** Options of {@link createTelemetryServer}. */
 export interface TelemetryServerOptions {

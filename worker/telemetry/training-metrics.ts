@@ -7,7 +7,7 @@
  * {@link TrainingMetrics.collective}: call latency, wire bytes, codec time.
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { ProgressReport } from '../contract.js';
+import type { ProgressReport } from '../../common/contract.js';
 import type { CollectiveObserver } from '../comm/observed-collective.js';
 import { STEP_PHASES, phaseSeconds, type StepTiming } from '../train/time-split.js';
 

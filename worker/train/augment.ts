@@ -18,7 +18,7 @@
  *    tensors behind.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError } from '../util/errors.js';
+import { ConfigError } from '../../common/errors.js';
 import { Rng } from '../util/rng.js';
 
 /** Zero padding on each side before the crop, in pixels (the reference's `padding=4`). */

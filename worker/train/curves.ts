@@ -17,7 +17,7 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { View, parse } from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
-import { wrapError } from '../util/errors.js';
+import { wrapError } from '../../common/errors.js';
 import type { EpochRecord } from './metrics.js';
 
 /** Size of one panel, in pixels (before axes and titles). */

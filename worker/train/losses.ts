@@ -4,8 +4,8 @@
  * but their result.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { LossId } from '../contract.js';
-import { ConfigError } from '../util/errors.js';
+import type { LossId } from '../../common/contract.js';
+import { ConfigError } from '../../common/errors.js';
 
 /** Inputs of {@link computeLoss}. */
 export interface LossArgs {

@@ -7,8 +7,8 @@ import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../checkpoint/atomic-file.js';
 import { ensureWritableDir, explainFsError } from '../checkpoint/writable-dir.js';
-import type { CompressionId, TrainOptions } from '../contract.js';
-import { ConfigError } from '../util/errors.js';
+import type { CompressionId, TrainOptions } from '../../common/contract.js';
+import { ConfigError } from '../../common/errors.js';
 import type { TimeSplit } from './time-split.js';
 import type { CollectiveSummary } from '../comm/observed-collective.js';
 

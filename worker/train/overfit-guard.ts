@@ -13,7 +13,7 @@
  * adds the probe and the weight snapshot.
  */
 import type * as tf from '@tensorflow/tfjs';
-import type { AttackId } from '../contract.js';
+import type { AttackId } from '../../common/contract.js';
 import type { Split } from '../data/types.js';
 import { deriveSeed } from '../util/rng.js';
 import { evaluateCounts, type EvalAttackId } from './evaluate.js';

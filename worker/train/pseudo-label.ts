@@ -11,13 +11,13 @@
  * rule out any divergence.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { ModelId } from '../contract.js';
+import type { ModelId } from '../../common/contract.js';
 import type { Split } from '../data/types.js';
 import { batchIndices, stepsPerEpoch } from '../data/shard.js';
 import { gatherBatch } from '../data/split-ops.js';
-import type { Logger } from '../util/log.js';
+import type { Logger } from '../../common/log.js';
 import { deriveSeed } from '../util/rng.js';
-import { ConfigError } from '../util/errors.js';
+import { ConfigError } from '../../common/errors.js';
 import { createModel } from './models/index.js';
 import { createOptimizer } from './optimizers/index.js';
 import { eagerStepEngine } from './step-engine.js';

@@ -25,8 +25,8 @@ import { dirname, join } from 'node:path';
 import { checkParts, loadParts, PART_SCOPES, saveParts, type CheckpointPart, type DecodedPart } from '../checkpoint/checkpoint-part.js';
 import type { CheckpointRef, SkippedCheckpoint } from '../checkpoint/checkpoint-store.js';
 import { listCheckpoints, readCheckpoint, stepDirName, writeCheckpoint } from '../checkpoint/checkpoint-store.js';
-import { ConfigError, DatError, getErrorMessage } from '../util/errors.js';
-import type { Logger } from '../util/log.js';
+import { ConfigError, DatError, getErrorMessage } from '../../common/errors.js';
+import type { Logger } from '../../common/log.js';
 import { checkResumeConfig, type ConfigDifference, type RunFingerprint } from './run-config.js';
 import { CheckpointVersionError, decodeTrainCheckpoint, encodeTrainCheckpoint, requireFingerprint, type DecodedCheckpoint } from './train-checkpoint.js';
 

@@ -7,9 +7,9 @@
  * would train a model that matches neither.
  */
 import { createHash } from 'node:crypto';
-import { RESUME_CHANGEABLE_OPTIONS, type TrainOptions } from '../contract.js';
+import { RESUME_CHANGEABLE_OPTIONS, type TrainOptions } from '../../common/contract.js';
 import { flagName } from '../cli/option-specs.js';
-import { ConfigError } from '../util/errors.js';
+import { ConfigError } from '../../common/errors.js';
 
 /**
  * Options a checkpoint does not record: where things are written, how

@@ -2,8 +2,8 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { CheckpointPart } from '../checkpoint/checkpoint-part.js';
 import { identityReducer, type GradientReducer } from '../comm/collective.js';
-import type { ProgressReport } from '../contract.js';
-import type { Logger } from '../util/log.js';
+import type { ProgressReport } from '../../common/contract.js';
+import type { Logger } from '../../common/log.js';
 import type { StepEngine } from './step-engine.js';
 import type { RunMetrics } from './metrics.js';
 import type { StepTiming } from './time-split.js';

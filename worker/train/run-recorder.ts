@@ -7,10 +7,10 @@
  * writer per output directory keeps the files whole.
  */
 import { join } from 'node:path';
-import type { TrainOptions } from '../contract.js';
+import type { TrainOptions } from '../../common/contract.js';
 import { createEventFileWriter, type EventFileWriter } from '../telemetry/tensorboard/index.js';
-import { getErrorMessage } from '../util/errors.js';
-import type { Logger } from '../util/log.js';
+import { getErrorMessage } from '../../common/errors.js';
+import type { Logger } from '../../common/log.js';
 import { writeCurves, type StepBytes, type StepLoss } from './curves.js';
 import { CURVES_FILE, TENSORBOARD_DIR, type RunMetrics } from './metrics.js';
 import type { StepTiming } from './time-split.js';

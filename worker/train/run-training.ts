@@ -19,7 +19,7 @@
  * resumed takes the same optimizer steps on the same batches as an
  * uninterrupted one, bit for bit without compression.
  */
-import type { TrainOptions } from '../contract.js';
+import type { TrainOptions } from '../../common/contract.js';
 import { endEpoch } from './phases/epoch-end.js';
 import { runEpoch } from './phases/epoch.js';
 import { finishRun } from './phases/finish.js';

@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { writeFileAtomic } from '../checkpoint/atomic-file.js';
 import { explainFsError } from '../checkpoint/writable-dir.js';
-import { DatError, wrapError } from '../util/errors.js';
+import { DatError, wrapError } from '../../common/errors.js';
 
 /** File names inside the model directory. */
 export const MODEL_FILES = { json: 'model.json', weights: 'weights.bin' } as const;

@@ -7,8 +7,8 @@
  * [80, 95, 100]` that reproduces DAT's "5 warm-up epochs + 200 with
  * milestones 75/90/95".
  */
-import type { ScheduleId } from '../contract.js';
-import { ConfigError } from '../util/errors.js';
+import type { ScheduleId } from '../../common/contract.js';
+import { ConfigError } from '../../common/errors.js';
 
 /** The schedule fields of the train options. */
 export interface ScheduleOptions {

@@ -10,7 +10,7 @@
  * return belong to the caller.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { LossId } from '../contract.js';
+import type { LossId } from '../../common/contract.js';
 import { crossEntropyOf, inputGradient, iterate } from './attacks/_common.js';
 import { linfBox, signStep } from './attacks/sign-step.js';
 import type { OptimizerUpdateArgs, OptimizerUpdater, OptimizerUpdateResult, SignAttackArgs } from './compiled-step.js';

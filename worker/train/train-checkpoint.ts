@@ -16,7 +16,7 @@
  * are translated on read by state/legacy-checkpoint.ts.
  */
 import { decodeParts, encodeParts, type DecodedPart, type PartIndex, type SavedParts } from '../checkpoint/checkpoint-part.js';
-import { DataError } from '../util/errors.js';
+import { DataError } from '../../common/errors.js';
 import type { RunFingerprint } from './run-config.js';
 import { isLegacyCheckpoint, translateLegacyCheckpoint } from './state/legacy-checkpoint.js';
 

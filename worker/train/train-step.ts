@@ -14,7 +14,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import * as tf from '@tensorflow/tfjs';
-import type { AttackId, LossId } from '../contract.js';
+import type { AttackId, LossId } from '../../common/contract.js';
 import { getAttack, type AttackParams } from './attacks/index.js';
 import { applyCropFlip, type CropFlip } from './augment.js';
 import type { Optimizer } from './optimizers/index.js';

@@ -4,7 +4,7 @@
  * The order is the order of the list passed in (use the same list everywhere).
  */
 import * as tf from '@tensorflow/tfjs';
-import { DatError } from '../util/errors.js';
+import { DatError } from '../../common/errors.js';
 
 /** Total number of scalars in `vars`. */
 export function totalSize(vars: readonly tf.Tensor[]): number {

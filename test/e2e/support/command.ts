@@ -4,7 +4,7 @@
  * carries the command line and stderr, so a failing step says what it ran.
  */
 import { spawn } from 'node:child_process';
-import { DatError } from '../../../worker/util/errors.js';
+import { DatError } from '../../../common/errors.js';
 
 /** Default deadline of one CLI call; long waits poll instead of blocking in one call. */
 const DEFAULT_TIMEOUT_MS = 120_000;

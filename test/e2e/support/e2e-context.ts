@@ -5,7 +5,7 @@
 import type { TestContext } from 'node:test';
 import type { DATJob } from '../../../operator/api/types.js';
 import { workerPodName } from '../../../operator/names.js';
-import { getErrorMessage } from '../../../worker/util/errors.js';
+import { getErrorMessage } from '../../../common/errors.js';
 import { describeDATJob, listJobPods } from './datjob-observer.js';
 import { EXAMPLES, deriveJob, examplePvcName, examplePvcYaml, loadMnistJob, type DeepPartial } from './examples.js';
 import { KubeCli } from './kube-cli.js';

@@ -6,7 +6,7 @@
  * reachability is probed from inside pods with Node's `net`.
  */
 import type { V1Pod } from '@kubernetes/client-node';
-import { DatError } from '../../../worker/util/errors.js';
+import { DatError } from '../../../common/errors.js';
 import { runChecked } from './command.js';
 import { KubeCli } from './kube-cli.js';
 import { OPERATOR_REPLICAS } from './operator-release.js';

@@ -3,7 +3,7 @@
  * what the cluster reports, never on the order of API calls.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DatError, getErrorMessage } from '../../../worker/util/errors.js';
+import { DatError, getErrorMessage } from '../../../common/errors.js';
 
 /** Options of {@link waitFor}. */
 export interface WaitOptions {

@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import type { V1ClusterRole, V1ClusterRoleBinding, V1ConfigMap, V1Namespace, V1Pod, V1ServiceAccount } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
-import { DatError } from '../../../worker/util/errors.js';
+import { DatError } from '../../../common/errors.js';
 import { PROMETHEUS_CONFIG_EXAMPLE, prometheusImage } from '../../support/prometheus-tools.js';
 import type { KubeCli } from './kube-cli.js';
 import type { ClusterProvider } from './provider.js';

@@ -1,5 +1,5 @@
-/** Rank 0's progress JSON (worker/contract.ts PROGRESS_PATH), read through the provider. */
-import { DEFAULT_METRICS_PORT, PROGRESS_PATH, type ProgressReport } from '../../../worker/contract.js';
+/** Rank 0's progress JSON (common/contract.ts PROGRESS_PATH), read through the provider. */
+import { DEFAULT_METRICS_PORT, PROGRESS_PATH, type ProgressReport } from '../../../common/contract.js';
 import type { ClusterProvider } from './provider.js';
 
 /** Rank 0's current report, or undefined while its HTTP server is not answering. */

@@ -13,7 +13,7 @@ import { apiErrorMessage } from '../../../operator/apply.js';
 import { buildTrainArgs } from '../../../operator/desired/train-args.js';
 import { CROSS_FIELD_RULES } from '../../../worker/cli/cross-field-rules.js';
 import { parseTrainArgs } from '../../../worker/cli/parse-args.js';
-import { ConfigError } from '../../../worker/util/errors.js';
+import { ConfigError } from '../../../common/errors.js';
 import { startControlPlane } from '../../support/control-plane.js';
 import { createTestNamespace } from '../../support/kube.js';
 import { makeDATJob } from '../../support/fixtures/datjob-builder.js';

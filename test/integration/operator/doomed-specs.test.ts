@@ -23,7 +23,7 @@ import type { DATJob } from '../../../operator/api/types.js';
 import { apiErrorMessage } from '../../../operator/api-error.js';
 import { startOperator, type OperatorHandle } from '../../../operator/operator.js';
 import { findSpecProblem } from '../../../operator/spec-checks.js';
-import { createLogger } from '../../../worker/util/log.js';
+import { createLogger } from '../../../common/log.js';
 import { startControlPlane, type ControlPlane } from '../../support/control-plane.js';
 import { createTestNamespace, waitFor } from '../../support/kube.js';
 import { REPO_ROOT } from '../../support/paths.js';

@@ -10,7 +10,7 @@
  *   FAKE_STALL             rank 0 serves /progress but its step never advances
  */
 import { createServer } from 'node:http';
-import { DEFAULT_METRICS_PORT, PROGRESS_PATH, WORKER_ENV, type ProgressReport } from '../../../worker/contract.js';
+import { DEFAULT_METRICS_PORT, PROGRESS_PATH, WORKER_ENV, type ProgressReport } from '../../../common/contract.js';
 
 const env = process.env;
 const rank = Number(env[WORKER_ENV.rank] ?? '0');

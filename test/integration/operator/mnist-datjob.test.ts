@@ -11,7 +11,7 @@ import { CoreV1Api } from '@kubernetes/client-node';
 import type { DATJob } from '../../../operator/api/types.js';
 import { DEFAULTS } from '../../../operator/constants.js';
 import { startOperator, type OperatorHandle } from '../../../operator/operator.js';
-import { createLogger } from '../../../worker/util/log.js';
+import { createLogger } from '../../../common/log.js';
 import { startControlPlane, type ControlPlane } from '../../support/control-plane.js';
 import { startNodeAgent, type NodeAgent } from '../../support/node-agent.js';
 import { createTestNamespace, waitFor } from '../../support/kube.js';

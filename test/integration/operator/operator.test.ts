@@ -15,7 +15,7 @@ import { startNodeAgent } from '../../support/node-agent.js';
 import { createTestNamespace, waitFor } from '../../support/kube.js';
 import { makeDATJob } from '../../support/fixtures/datjob-builder.js';
 import { entryCommand } from '../../support/paths.js';
-import { createLogger } from '../../../worker/util/log.js';
+import { createLogger } from '../../../common/log.js';
 import { DATJobs, installDATJobCRD } from './_crd.js';
 
 const IMAGE_REPO = 'dat-test/fake-worker';

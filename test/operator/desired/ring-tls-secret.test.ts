@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createJobCa } from '../../../worker/security/certs.js';
+import { createJobCa } from '../../../common/certs.js';
 import {
   buildRingTlsSecret,
   buildRingTlsVolume,

@@ -4,7 +4,7 @@
  * and `$(VAR)` expansion in values, command and args.
  */
 import type { V1Container, V1ObjectFieldSelector, V1Pod } from '@kubernetes/client-node';
-import { DatError } from '../../../worker/util/errors.js';
+import { DatError } from '../../../common/errors.js';
 
 /** Reads one key of a Secret or ConfigMap in the pod's namespace (`undefined` when absent). */
 export type KeyLookup = (kind: 'Secret' | 'ConfigMap', name: string, key: string) => Promise<string | undefined>;

@@ -13,7 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { constants as osConstants } from 'node:os';
 import type { CoreV1Api, V1Container, V1Pod, V1Probe } from '@kubernetes/client-node';
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import { getErrorMessage } from '../../../worker/util/errors.js';
+import { getErrorMessage } from '../../../common/errors.js';
 import { buildContainerEnv, ContainerConfigError, expandCommand } from './env.js';
 import { buildPodStatus, PodPhase, type ConditionView, type ContainerStateView, type ContainerView, type PodFailure } from './pod-status.js';
 import { buildMounts, prepareServiceAccountDir, prepareVolume, SERVICE_ACCOUNT_MOUNT_PATH, type BindMount, type VolumeSources } from './volumes.js';

@@ -8,8 +8,8 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../../worker/backend/select-backend.js';
-import { getErrorMessage } from '../../../worker/util/errors.js';
-import { silentLogger } from '../../../worker/util/log.js';
+import { getErrorMessage } from '../../../common/errors.js';
+import { silentLogger } from '../../../common/log.js';
 
 /** The reference backend every other one is compared against. */
 export const REFERENCE_BACKEND = 'cpu';

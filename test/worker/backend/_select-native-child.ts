@@ -4,8 +4,8 @@
  * inspect what libtensorflow wrote to stderr while loading.
  */
 import { selectBackend, TF_LOG_LEVEL_ENV } from '../../../worker/backend/select-backend.js';
-import type { BackendId } from '../../../worker/contract.js';
-import { silentLogger } from '../../../worker/util/log.js';
+import type { BackendId } from '../../../common/contract.js';
+import { silentLogger } from '../../../common/log.js';
 
 const requested = (process.argv[2] ?? 'tensorflow') as BackendId;
 const info = await selectBackend(requested, silentLogger);

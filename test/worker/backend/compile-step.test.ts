@@ -4,8 +4,8 @@ import * as tf from '@tensorflow/tfjs';
 import { COMPILED_STEP_ENV, compiledStepEnabled, stepEngineChooser } from '../../../worker/backend/compile-step.js';
 import { eagerStepEngine } from '../../../worker/train/step-engine.js';
 import { createModel } from '../../../worker/train/models/index.js';
-import { ConfigError } from '../../../worker/util/errors.js';
-import { createLogger, type Logger } from '../../../worker/util/log.js';
+import { ConfigError } from '../../../common/errors.js';
+import { createLogger, type Logger } from '../../../common/log.js';
 import { initBackends, skipIfUnavailable } from './_compare.js';
 
 const MNIST = [28, 28, 1] as const;

@@ -14,8 +14,8 @@ import {
   TF_LOG_LEVEL_ENV,
 } from '../../../worker/backend/select-backend.js';
 import { WASM_TRAINING_KERNELS } from '../../../worker/backend/wasm/register-wasm-training-kernels.js';
-import { ConfigError } from '../../../worker/util/errors.js';
-import { createLogger, silentLogger } from '../../../worker/util/log.js';
+import { ConfigError } from '../../../common/errors.js';
+import { createLogger, silentLogger } from '../../../common/log.js';
 import { entryCommand } from '../../support/paths.js';
 import { initBackends, skipIfUnavailable } from './_compare.js';
 

@@ -12,7 +12,7 @@ import {
   writeCheckpoint,
   writeFileAtomic,
 } from '../../../worker/checkpoint/checkpoint-store.js';
-import { ConfigError } from '../../../worker/util/errors.js';
+import { ConfigError } from '../../../common/errors.js';
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'ckpt-test-'));

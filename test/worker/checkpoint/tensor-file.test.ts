@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeTensorFile, encodeTensorFile } from '../../../worker/checkpoint/tensor-file.js';
-import { DataError } from '../../../worker/util/errors.js';
+import { DataError } from '../../../common/errors.js';
 import { Rng } from '../../../worker/util/rng.js';
 
 const sample = new Map([

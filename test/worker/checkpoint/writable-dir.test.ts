@@ -4,9 +4,9 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exitCodeFor } from '../../../worker/cli/exit-code.js';
-import { EXIT_CODES } from '../../../worker/contract.js';
+import { EXIT_CODES } from '../../../common/contract.js';
 import { ensureWritableDir, explainFsError } from '../../../worker/checkpoint/writable-dir.js';
-import { ConfigError } from '../../../worker/util/errors.js';
+import { ConfigError } from '../../../common/errors.js';
 
 function errno(code: string): NodeJS.ErrnoException {
   return Object.assign(new Error(`${code}: raw message`), { code });

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { EXIT_CODES, type TrainOptions } from '../../../worker/contract.js';
-import { ConfigError } from '../../../worker/util/errors.js';
+import { EXIT_CODES, type TrainOptions } from '../../../common/contract.js';
+import { ConfigError } from '../../../common/errors.js';
 import { parseCommand, parseTrainArgs } from '../../../worker/cli/parse-args.js';
 import { formatTrainArgs } from '../../../worker/cli/format-args.js';
 import { formatTrainHelp } from '../../../worker/cli/help-text.js';

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ProgressReport } from '../../../worker/contract.js';
+import type { ProgressReport } from '../../../common/contract.js';
 import { createProgressDisplay, formatDuration, formatProgressLine, parseProgressLine, type DisplayOutput } from '../../../worker/cli/progress-display.js';
 
 function sink(isTTY = false): DisplayOutput & { text: () => string } {

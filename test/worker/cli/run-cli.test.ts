@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EXIT_CODES } from '../../../worker/contract.js';
+import { EXIT_CODES } from '../../../common/contract.js';
 import { runCli, type CliIo } from '../../../worker/cli/run-cli.js';
 
 function io(): CliIo & { out: () => string; err: () => string } {

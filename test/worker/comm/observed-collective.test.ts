@@ -9,7 +9,7 @@ import type { Collective } from '../../../worker/comm/collective.js';
 import { ObservedCollective, type CollectiveObserver, type CollectiveOp } from '../../../worker/comm/observed-collective.js';
 import { startLocalGrpcRing } from '../../../worker/comm/start-grpc-ring.js';
 import { createGradientReducer } from '../../../worker/comm/compression/create-reducer.js';
-import { COMPRESSIONS } from '../../../worker/contract.js';
+import { COMPRESSIONS } from '../../../common/contract.js';
 
 interface Recorded {
   calls: Array<{ op: CollectiveOp; seconds: number; ok: boolean }>;

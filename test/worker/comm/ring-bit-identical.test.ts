@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startLocalGrpcRing } from '../../../worker/comm/start-grpc-ring.js';
 import { createGradientReducer } from '../../../worker/comm/compression/create-reducer.js';
-import { COMPRESSIONS } from '../../../worker/contract.js';
+import { COMPRESSIONS } from '../../../common/contract.js';
 import { Rng } from '../../../worker/util/rng.js';
 
 const N = 3;

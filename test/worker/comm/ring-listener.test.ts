@@ -10,12 +10,12 @@ import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { Registry } from 'prom-client';
-import { createRingCredentials, type RingCredentials } from '../../../worker/security/certs.js';
+import { createRingCredentials, type RingCredentials } from '../../../common/certs.js';
 import { createRingAuthMetrics, REFUSED_METRIC } from '../../../worker/security/ring-auth.js';
 import { createRingSecurity } from '../../../worker/security/ring-security.js';
 import { listenGrpcRing, type ListeningRing } from '../../../worker/comm/start-grpc-ring.js';
 import { RingBindError } from '../../../worker/comm/ring-listener.js';
-import { createLogger } from '../../../worker/util/log.js';
+import { createLogger } from '../../../common/log.js';
 
 const job = { namespace: 'team-a', name: 'mnist' };
 const HANDSHAKE_MS = 800;

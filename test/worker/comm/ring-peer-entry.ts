@@ -11,7 +11,7 @@ import { listenGrpcRing } from '../../../worker/comm/start-grpc-ring.js';
 import { TcpRingCollective } from '../../../worker/comm/tcp-ring.js';
 import { RingError } from '../../../worker/comm/ring-errors.js';
 import type { Collective } from '../../../worker/comm/collective.js';
-import { getErrorMessage } from '../../../worker/util/errors.js';
+import { getErrorMessage } from '../../../common/errors.js';
 
 const env = (k: string, d: number): number => (process.env[k] ? Number(process.env[k]) : d);
 const rank = env('RING_PEER_RANK', 0);

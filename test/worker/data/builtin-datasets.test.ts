@@ -6,7 +6,7 @@ import { mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { cacheFileName, loadBuiltinRaw } from '../../../worker/data/builtin-datasets.js';
 import { BUILTIN_EXAMPLES } from '../../../worker/data/constants.js';
-import { silentLogger } from '../../../worker/util/log.js';
+import { silentLogger } from '../../../common/log.js';
 import { recordingLogger, removeDir } from '../../fixtures/data/dataset-files.js';
 
 // Per-class digit counts of the mnist package's 10,000 digits.

@@ -4,8 +4,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readCifar10, parseCifarBatch } from '../../../worker/data/cifar10.js';
 import { loadDataset } from '../../../worker/data/load-dataset.js';
-import { DataError } from '../../../worker/util/errors.js';
-import { silentLogger } from '../../../worker/util/log.js';
+import { DataError } from '../../../common/errors.js';
+import { silentLogger } from '../../../common/log.js';
 import { buildCifarBatch, makeDataDir, pixelAt, removeDir } from '../../fixtures/data/dataset-files.js';
 
 const PER_BATCH = 3;

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readCache, resolveCacheDirs, writeCache } from '../../../worker/data/dataset-cache.js';
 import type { RawImages } from '../../../worker/data/raw-images.js';
-import { silentLogger } from '../../../worker/util/log.js';
+import { silentLogger } from '../../../common/log.js';
 import { recordingLogger, removeDir } from '../../fixtures/data/dataset-files.js';
 
 const RAW: RawImages = { n: 2, shape: [1, 3, 1], pixels: Uint8Array.from([1, 2, 3, 4, 5, 6]), labels: Uint8Array.from([7, 8]) };

@@ -14,7 +14,7 @@ import { parseCifarBatch } from '../../../worker/data/cifar10.js';
 import { parseIdxImages, parseIdxLabels, readMnistIdx } from '../../../worker/data/idx.js';
 import { decodeCache, encodeCache } from '../../../worker/data/cache-format.js';
 import { IDX_FILES } from '../../../worker/data/constants.js';
-import { DataError } from '../../../worker/util/errors.js';
+import { DataError } from '../../../common/errors.js';
 import { Rng } from '../../../worker/util/rng.js';
 import { buildCifarBatch, buildIdxImages, buildIdxLabels, makeDataDir, removeDir } from '../../fixtures/data/dataset-files.js';
 

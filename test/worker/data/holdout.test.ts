@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { computeHoldout } from '../../../worker/data/holdout.js';
-import { ConfigError } from '../../../worker/util/errors.js';
+import { ConfigError } from '../../../common/errors.js';
 
 test('computeHoldout gives disjoint train and test sets covering all examples', () => {
   const { train, test: t } = computeHoldout(10_000, 2000);

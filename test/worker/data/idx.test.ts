@@ -4,8 +4,8 @@ import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { readMnistIdx, parseIdxImages } from '../../../worker/data/idx.js';
 import { loadDataset } from '../../../worker/data/load-dataset.js';
-import { DataError, ConfigError } from '../../../worker/util/errors.js';
-import { silentLogger } from '../../../worker/util/log.js';
+import { DataError, ConfigError } from '../../../common/errors.js';
+import { silentLogger } from '../../../common/log.js';
 import { buildIdxImages, buildIdxLabels, makeDataDir, pixelAt, removeDir } from '../../fixtures/data/dataset-files.js';
 
 const TRAIN_N = 12;

@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadDataset } from '../../../worker/data/load-dataset.js';
 import type { Split } from '../../../worker/data/types.js';
-import { ConfigError } from '../../../worker/util/errors.js';
-import { silentLogger } from '../../../worker/util/log.js';
+import { ConfigError } from '../../../common/errors.js';
+import { silentLogger } from '../../../common/log.js';
 import { recordingLogger, removeDir } from '../../fixtures/data/dataset-files.js';
 
 const PIXELS = 784;

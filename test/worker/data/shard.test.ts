@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { batchIndices, epochOrder, stepsPerEpoch } from '../../../worker/data/shard.js';
-import { ConfigError } from '../../../worker/util/errors.js';
+import { ConfigError } from '../../../common/errors.js';
 
 test('stepsPerEpoch counts full global batches', () => {
   const cases = [

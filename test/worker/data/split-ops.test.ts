@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { concatSplits, exampleSize, gatherBatch, subsetSplit } from '../../../worker/data/split-ops.js';
 import type { Split } from '../../../worker/data/types.js';
-import { ConfigError } from '../../../worker/util/errors.js';
+import { ConfigError } from '../../../common/errors.js';
 
 /** A split whose example i has pixels [i, i + 0.5] and label i mod 10. */
 function makeSplit(n: number, offset = 0): Split {

@@ -4,7 +4,7 @@ import { splitUnlabeled, withPseudoLabels } from '../../../worker/data/unlabeled
 import { concatSplits } from '../../../worker/data/split-ops.js';
 import type { Split } from '../../../worker/data/types.js';
 import { UNLABELED } from '../../../worker/data/constants.js';
-import { ConfigError } from '../../../worker/util/errors.js';
+import { ConfigError } from '../../../common/errors.js';
 
 /** Example i has the single pixel value i (so an image identifies its source index) and label i mod 10. */
 function indexedSplit(n: number): Split {

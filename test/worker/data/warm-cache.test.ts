@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runEntry, type EntryRun } from '../../support/run-entry.js';
 import { loadBuiltinRaw } from '../../../worker/data/builtin-datasets.js';
-import { silentLogger } from '../../../worker/util/log.js';
+import { silentLogger } from '../../../common/log.js';
 import { removeDir } from '../../fixtures/data/dataset-files.js';
 
 const run = (args: readonly string[], cacheDir: string): Promise<EntryRun> => runEntry('worker/data/warm-cache', args, { env: { ...process.env, DAT_CACHE_DIR: cacheDir } });

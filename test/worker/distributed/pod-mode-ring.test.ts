@@ -11,12 +11,12 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { WORKER_ENV } from '../../../worker/contract.js';
+import { WORKER_ENV } from '../../../common/contract.js';
 import { readTerminationReport } from '../../../operator/progress-report.js';
 import { TERMINATION_LOG_ENV } from '../../../worker/cli/termination-message.js';
 import { WEIGHT_DIGEST_ENV } from '../../../worker/distributed/worker-env.js';
-import { createJobCa } from '../../../worker/security/certs.js';
-import { JOB_CA_KEY_FILE, TLS_FILES } from '../../../worker/security/tls-files.js';
+import { createJobCa } from '../../../common/certs.js';
+import { JOB_CA_KEY_FILE, TLS_FILES } from '../../../common/tls-files.js';
 import { startDatTrain } from '../../support/dat-train-process.js';
 
 const TINY = ['--dataset', 'mnist', '--limit', '128', '--test-size', '64', '--model', 'mlp', '--attack', 'fgsm', '--batch-size', '32', '--eval-size', '32', '--eval-attack-steps', '1', '--backend', 'cpu', '--progress', 'none', '--epochs', '1'];

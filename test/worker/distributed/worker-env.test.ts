@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { expandPeerTemplate, parseWorkerEnv } from '../../../worker/distributed/worker-env.js';
-import { ConfigError } from '../../../worker/util/errors.js';
+import { ConfigError } from '../../../common/errors.js';
 
 const base = { DAT_RANK: '1', DAT_WORLD_SIZE: '2', DAT_PEERS: 'a:1,b:2', DAT_RING_PORT: '29500' };
 

@@ -11,7 +11,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { METRICS_PATH, PROGRESS_PATH, WORKER_ENV } from '../../../worker/contract.js';
+import { METRICS_PATH, PROGRESS_PATH, WORKER_ENV } from '../../../common/contract.js';
 import { PROGRESS_LINGER_ENV } from '../../../worker/distributed/run-distributed-worker.js';
 import { INSECURE_RING_ENV } from '../../../worker/security/ring-security.js';
 import { METRIC_NAMES } from '../../../worker/telemetry/training-metrics.js';

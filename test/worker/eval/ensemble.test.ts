@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { runEnsemble, type EnsembleStep } from '../../../worker/eval/ensemble.js';
-import { DatError } from '../../../worker/util/errors.js';
+import { DatError } from '../../../common/errors.js';
 
 await tf.setBackend('cpu');
 

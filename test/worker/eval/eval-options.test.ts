@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { expandAttacks, formatEvalArgs, parseEvalArgs } from '../../../worker/eval/eval-options.js';
-import { ConfigError } from '../../../worker/util/errors.js';
+import { ConfigError } from '../../../common/errors.js';
 
 const BASE = ['--model', 'm', '--dataset', 'mnist', '--eps', '0.3'];
 

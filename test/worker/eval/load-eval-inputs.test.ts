@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { checkModelFitsData, endsInSoftmax, loadEvalModel, resolveDatasetSource } from '../../../worker/eval/load-eval-inputs.js';
 import { saveModel } from '../../../worker/train/save-model.js';
 import type { Dataset } from '../../../worker/data/types.js';
-import { ConfigError, DataError } from '../../../worker/util/errors.js';
+import { ConfigError, DataError } from '../../../common/errors.js';
 
 await tf.setBackend('cpu');
 

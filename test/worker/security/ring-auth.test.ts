@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { Registry } from 'prom-client';
-import { createRingCredentials, type RingCredentials } from '../../../worker/security/certs.js';
+import { createRingCredentials, type RingCredentials } from '../../../common/certs.js';
 import {
   REFUSED_METRIC,
   REFUSAL_REASONS,
@@ -26,7 +26,7 @@ import { listenGrpcRing } from '../../../worker/comm/start-grpc-ring.js';
 import { createRingClient } from '../../../worker/comm/transport.js';
 import { OP_KINDS } from '../../../worker/comm/ring-message.js';
 import type { GrpcRingCollective } from '../../../worker/comm/grpc-ring-collective.js';
-import { createLogger, silentLogger } from '../../../worker/util/log.js';
+import { createLogger, silentLogger } from '../../../common/log.js';
 
 const job = { namespace: 'team-a', name: 'mnist' };
 const N = 3;

@@ -22,11 +22,11 @@ import { createRingClient, createRingServer, type PullCall } from '../../../work
 import { listenRingServer } from '../../../worker/comm/ring-listener.js';
 import { decodeRingMessage, encodeRingMessage, OP_KINDS, type RingMessage } from '../../../worker/comm/ring-message.js';
 import type { GrpcRingCollective } from '../../../worker/comm/grpc-ring-collective.js';
-import { createRingCredentials } from '../../../worker/security/certs.js';
+import { createRingCredentials } from '../../../common/certs.js';
 import { createRingAuthMetrics } from '../../../worker/security/ring-auth.js';
 import { createRingChannelCredentials } from '../../../worker/security/ring-credentials.js';
 import { createRingSecurity } from '../../../worker/security/ring-security.js';
-import { silentLogger } from '../../../worker/util/log.js';
+import { silentLogger } from '../../../common/log.js';
 import { Rng } from '../../../worker/util/rng.js';
 import { Registry } from 'prom-client';
 

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
-import { METRICS_PATH, PROGRESS_PATH, type ProgressReport } from '../../../worker/contract.js';
+import { METRICS_PATH, PROGRESS_PATH, type ProgressReport } from '../../../common/contract.js';
 import { createTelemetryServer } from '../../../worker/telemetry/telemetry-server.js';
 import { createTrainingMetrics, METRIC_NAMES } from '../../../worker/telemetry/training-metrics.js';
 

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { applyCropFlip, CROP_PADDING, cropFlipIndices, drawCropFlip, type CropFlip } from '../../../worker/train/augment.js';
-import { ConfigError } from '../../../worker/util/errors.js';
+import { ConfigError } from '../../../common/errors.js';
 
 await tf.setBackend('cpu');
 

@@ -9,7 +9,7 @@
 import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import type { AttackId, ModelId } from '../../../worker/contract.js';
+import type { AttackId, ModelId } from '../../../common/contract.js';
 import { createNativeCompiledStep } from '../../../worker/backend/native/graph/native-compiled-step.js';
 import { getAttack, type AttackParams } from '../../../worker/train/attacks/index.js';
 import type { CompiledStep } from '../../../worker/train/compiled-step.js';

@@ -2,7 +2,7 @@ import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../../worker/backend/select-backend.js';
-import { silentLogger } from '../../../worker/util/log.js';
+import { silentLogger } from '../../../common/log.js';
 import { defaultEvalStepSize, evaluate, evaluateCounts } from '../../../worker/train/evaluate.js';
 import type { Split } from '../../../worker/data/types.js';
 

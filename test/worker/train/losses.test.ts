@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import type { LossId } from '../../../worker/contract.js';
-import { ConfigError } from '../../../worker/util/errors.js';
+import type { LossId } from '../../../common/contract.js';
+import { ConfigError } from '../../../common/errors.js';
 import { computeLoss, crossEntropyPerExample, klDivergencePerExample } from '../../../worker/train/losses.js';
 
 await tf.setBackend('cpu');

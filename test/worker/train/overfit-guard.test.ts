@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../../worker/backend/select-backend.js';
-import { silentLogger } from '../../../worker/util/log.js';
+import { silentLogger } from '../../../common/log.js';
 import { BestWeightsGuard, needsOverfitGuard, OverfitGuard, type GuardAction } from '../../../worker/train/overfit-guard.js';
 
 describe('OverfitGuard', () => {

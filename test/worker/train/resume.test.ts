@@ -9,13 +9,13 @@ import { entryCommand, REPO_ROOT } from '../../../test/support/paths.js';
 import { buildCifarBatch, makeDataDir, removeDir } from '../../fixtures/data/dataset-files.js';
 import { listCompleteCheckpoints, stepDirName, writeCheckpoint } from '../../../worker/checkpoint/checkpoint-store.js';
 import { parseProgressLine } from '../../../worker/cli/progress-display.js';
-import type { ProgressReport } from '../../../worker/contract.js';
+import type { ProgressReport } from '../../../common/contract.js';
 import type { RunMetrics } from '../../../worker/train/metrics.js';
 import { agreeOnResumeCheckpoint, readTrainCheckpoint, writeTrainCheckpoint, type CheckpointRing } from '../../../worker/train/resume.js';
 import { PART_SCOPES, type CheckpointPart, type SavedPart } from '../../../worker/checkpoint/checkpoint-part.js';
 import { buildRunFingerprint } from '../../../worker/train/run-config.js';
 import { resolveTrainOptions } from '../../../worker/cli/defaults.js';
-import { createLogger, silentLogger } from '../../../worker/util/log.js';
+import { createLogger, silentLogger } from '../../../common/log.js';
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'dat-resume-'));

@@ -1,9 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { resolveTrainOptions } from '../../../worker/cli/defaults.js';
-import type { TrainOptions } from '../../../worker/contract.js';
+import type { TrainOptions } from '../../../common/contract.js';
 import { buildRunFingerprint, checkResumeConfig, configDifferences, configId, type RunFingerprint } from '../../../worker/train/run-config.js';
-import { ConfigError } from '../../../worker/util/errors.js';
+import { ConfigError } from '../../../common/errors.js';
 
 const DERIVED = { worldSize: 2, trainExamples: 512, weightCount: 100 };
 

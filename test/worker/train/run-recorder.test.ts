@@ -14,7 +14,7 @@ import { CURVES_FILE, TENSORBOARD_DIR } from '../../../worker/train/metrics.js';
 import { TENSORBOARD_TAGS, formatConfigMarkdown } from '../../../worker/train/run-recorder.js';
 import { runTraining, type TrainProgress } from '../../../worker/train/run-training.js';
 import { epsWarmupFactor, learningRateAt } from '../../../worker/train/schedules.js';
-import { silentLogger } from '../../../worker/util/log.js';
+import { silentLogger } from '../../../common/log.js';
 import { readTensorBoard } from '../../support/tensorboard-reader.js';
 
 const ARGS = ['--dataset', 'mnist', '--limit', '160', '--test-size', '64', '--model', 'mlp', '--attack', 'fgsm', '--batch-size', '32', '--eval-size', '32', '--eval-attack-steps', '1'];

@@ -15,13 +15,13 @@ import { listCompleteCheckpoints, stepDirName } from '../../../worker/checkpoint
 import type { CheckpointPart } from '../../../worker/checkpoint/checkpoint-part.js';
 import { encodeTensorFile } from '../../../worker/checkpoint/tensor-file.js';
 import { exitCodeFor } from '../../../worker/cli/exit-code.js';
-import { EXIT_CODES, type TrainOptions } from '../../../worker/contract.js';
+import { EXIT_CODES, type TrainOptions } from '../../../common/contract.js';
 import type { EpochRecord } from '../../../worker/train/metrics.js';
 import { readTrainCheckpoint, writeTrainCheckpoint, type CheckpointRing } from '../../../worker/train/resume.js';
 import { configId } from '../../../worker/train/run-config.js';
 import { runTraining, singleProcessContext, type RunResult } from '../../../worker/train/run-training.js';
-import { ConfigError } from '../../../worker/util/errors.js';
-import { createLogger, silentLogger } from '../../../worker/util/log.js';
+import { ConfigError } from '../../../common/errors.js';
+import { createLogger, silentLogger } from '../../../common/log.js';
 import { makeTinyRun, type TrainArgsBuilder } from '../../support/fixtures/train-args-builder.js';
 
 interface Outcome {

@@ -12,7 +12,7 @@ import { runTraining, type TrainProgress } from '../../../worker/train/run-train
 import { identityReducer } from '../../../worker/comm/collective.js';
 import { selectBackend } from '../../../worker/backend/select-backend.js';
 import { parseTrainArgs } from '../../../worker/cli/parse-args.js';
-import { silentLogger } from '../../../worker/util/log.js';
+import { silentLogger } from '../../../common/log.js';
 
 const run = (args: readonly string[]): Promise<EntryRun> => runEntry('worker/main', args);
 

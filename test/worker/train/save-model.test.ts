@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../../worker/backend/select-backend.js';
-import { silentLogger } from '../../../worker/util/log.js';
+import { silentLogger } from '../../../common/log.js';
 import { createModel } from '../../../worker/train/models/index.js';
 import { fileLoadHandler, loadModel, MODEL_FILES, saveModel } from '../../../worker/train/save-model.js';
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError } from '../../../worker/util/errors.js';
+import { ConfigError } from '../../../common/errors.js';
 import { epsWarmupFactor, learningRateAt, validateScheduleOptions, type ScheduleOptions } from '../../../worker/train/schedules.js';
 
 const base: ScheduleOptions = { schedule: 'constant', lr: 0.1, warmupEpochs: 0, epochs: 10, milestones: [], gamma: 0.1 };

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type * as tf from '@tensorflow/tfjs';
 import { checkParts, PART_SCOPES, type DecodedPart, type SavedParts } from '../../../worker/checkpoint/checkpoint-part.js';
 import { decodeTensorFile, encodeTensorFile } from '../../../worker/checkpoint/tensor-file.js';
-import { DataError } from '../../../worker/util/errors.js';
+import { DataError } from '../../../common/errors.js';
 import { resolveTrainOptions } from '../../../worker/cli/defaults.js';
 import { buildRunFingerprint } from '../../../worker/train/run-config.js';
 import { createOptimizerPart, encodeOptimizerState } from '../../../worker/train/state/optimizer-part.js';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../../worker/backend/select-backend.js';
 import { identityReducer } from '../../../worker/comm/collective.js';
-import { silentLogger } from '../../../worker/util/log.js';
+import { silentLogger } from '../../../common/log.js';
 import { Rng } from '../../../worker/util/rng.js';
 import { createModel, countTrainableParams } from '../../../worker/train/models/index.js';
 import { createOptimizer } from '../../../worker/train/optimizers/index.js';

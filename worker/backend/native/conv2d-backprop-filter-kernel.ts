@@ -17,7 +17,7 @@
  * to tfjs-node's own kernel unchanged.
  */
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
-import { DatError } from '../../util/errors.js';
+import { DatError } from '../../../common/errors.js';
 
 /** Name of tfjs-node's backend in the TensorFlow.js registry. */
 export const NATIVE_BACKEND_NAME = 'tensorflow';

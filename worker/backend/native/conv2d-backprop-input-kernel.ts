@@ -20,7 +20,7 @@
  * to tfjs-node's kernel.
  */
 import { backend_util, tensor1d, type KernelConfig, type KernelFunc, type NamedAttrMap, type TensorInfo } from '@tensorflow/tfjs';
-import { DatError } from '../../util/errors.js';
+import { DatError } from '../../../common/errors.js';
 import { NATIVE_BACKEND_NAME } from './conv2d-backprop-filter-kernel.js';
 
 /** Up to this many input channels the Eigen kernel is used (1 and 3 measured faster, 16 slower). */

@@ -8,7 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { KernelFunc } from '@tensorflow/tfjs';
-import { DatError } from '../../util/errors.js';
+import { DatError } from '../../../common/errors.js';
 import { NATIVE_BACKEND_NAME, nativeConv2DBackpropFilterConfig } from './conv2d-backprop-filter-kernel.js';
 import { nativeConv2DBackpropInputConfig } from './conv2d-backprop-input-kernel.js';
 import { nativeStepConfig } from './step-kernel.js';

@@ -16,7 +16,7 @@
  * go to tfjs-node's kernel.
  */
 import { Tensor, scalar, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs';
-import { DatError } from '../../util/errors.js';
+import { DatError } from '../../../common/errors.js';
 import { NATIVE_BACKEND_NAME } from './conv2d-backprop-filter-kernel.js';
 
 /** What the kernel needs from the backend: releasing intermediate outputs. */

@@ -4,7 +4,7 @@
  * on the wire.
  */
 import type { CheckpointPart } from '../../checkpoint/checkpoint-part.js';
-import type { CompressionId } from '../../contract.js';
+import type { CompressionId } from '../../../common/contract.js';
 import type { Collective, GradientReducer } from '../collective.js';
 import { allreduceHook, withWarmup, type CommHook } from '../hooks.js';
 import { fp16Hook } from './fp16.js';

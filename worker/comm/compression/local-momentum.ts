@@ -17,7 +17,7 @@
  * LAMB's own moment up to float rounding. What changes is LAMB's v, which
  * now tracks the squared moment rather than the squared gradient.
  */
-import type { CompressionId, OptimizerId } from '../../contract.js';
+import type { CompressionId, OptimizerId } from '../../../common/contract.js';
 import { PART_SCOPES, type CheckpointPart, type SavedPart } from '../../checkpoint/checkpoint-part.js';
 import type { CommHook, CommState } from '../hooks.js';
 

@@ -14,7 +14,7 @@
  * Random draws come from a seeded generator, so a seed gives one result.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError } from '../../util/errors.js';
+import { ConfigError } from '../../../common/errors.js';
 import { Rng } from '../../util/rng.js';
 import { projectIntoBox } from '../../train/attacks/sign-step.js';
 import { eagerOps } from '../../train/numerics/eager-ops.js';

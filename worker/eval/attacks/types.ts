@@ -1,7 +1,7 @@
 /** Shared types and helpers of the `dat eval` attacks. */
 import * as tf from '@tensorflow/tfjs';
 import { linfBounds, type LinfBounds } from '../../train/attacks/_common.js';
-import { ConfigError, DatError } from '../../util/errors.js';
+import { ConfigError, DatError } from '../../../common/errors.js';
 
 /** Names accepted by `--attacks` (`autoattack` expands to the standard ensemble). */
 export const EVAL_ATTACK_NAMES = ['pgd', 'apgd-ce', 'apgd-t', 'fab-t', 'square'] as const;

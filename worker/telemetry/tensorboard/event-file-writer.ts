@@ -11,7 +11,7 @@
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { wrapError } from '../../util/errors.js';
+import { wrapError } from '../../../common/errors.js';
 import { encodeEvent, type EventBody } from './event-proto.js';
 import { frameRecord } from './tfrecord.js';
 

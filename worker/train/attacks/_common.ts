@@ -1,7 +1,7 @@
 /** Building blocks shared by the attacks: argument checks, projections, restarts. */
 import * as tf from '@tensorflow/tfjs';
-import type { AttackId } from '../../contract.js';
-import { ConfigError, DatError } from '../../util/errors.js';
+import type { AttackId } from '../../../common/contract.js';
+import { ConfigError, DatError } from '../../../common/errors.js';
 import { deriveSeed } from '../../util/rng.js';
 import { crossEntropyPerExample } from '../losses.js';
 import { eagerOps } from '../numerics/eager-ops.js';

@@ -3,8 +3,8 @@
  * `tf.tidy`, runs the model with `training: false`, and validates its
  * arguments by name.
  */
-import type { AttackId } from '../../contract.js';
-import { ConfigError } from '../../util/errors.js';
+import type { AttackId } from '../../../common/contract.js';
+import { ConfigError } from '../../../common/errors.js';
 import type { AttackParamName } from './_common.js';
 import { fgsmAttack, FGSM_PARAMS, validateFgsmParams } from './fgsm-attack.js';
 import { fgsmRsAttack, FGSM_RS_PARAMS, validateFgsmRsParams } from './fgsm-rs-attack.js';

@@ -3,8 +3,8 @@
  * `tf.LayersModel` producing logits (no softmax), with weights fixed by a seed.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { ModelId } from '../../contract.js';
-import { ConfigError } from '../../util/errors.js';
+import type { ModelId } from '../../../common/contract.js';
+import { ConfigError } from '../../../common/errors.js';
 import { buildMlp } from './mlp.js';
 import { buildSmallCnn } from './small-cnn.js';
 import { buildMadryCnn } from './madry-cnn.js';

@@ -4,8 +4,8 @@
  * checks of `apply`.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { OptimizerId } from '../../contract.js';
-import { ConfigError, DatError } from '../../util/errors.js';
+import type { OptimizerId } from '../../../common/contract.js';
+import { ConfigError, DatError } from '../../../common/errors.js';
 import type { OptimizerUpdater } from '../compiled-step.js';
 import { eagerStepEngine } from '../step-engine.js';
 import { ruleSlotKinds, type Optimizer, type OptimizerHyper, type OptimizerSlot, type OptimizerState, type UpdateRule } from './types.js';

@@ -2,8 +2,8 @@
  * Optimizers with serializable state. They update `tf.Variable`s directly
  * from gradients that were averaged over the ring beforehand.
  */
-import type { OptimizerId } from '../../contract.js';
-import { ConfigError } from '../../util/errors.js';
+import type { OptimizerId } from '../../../common/contract.js';
+import { ConfigError } from '../../../common/errors.js';
 import { AdamOptimizer } from './adam.js';
 import { LambOptimizer } from './lamb.js';
 import { LarsOptimizer } from './lars.js';

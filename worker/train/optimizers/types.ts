@@ -1,6 +1,6 @@
 /** Shared types of the optimizers. */
 import type * as tf from '@tensorflow/tfjs';
-import type { OptimizerId } from '../../contract.js';
+import type { OptimizerId } from '../../../common/contract.js';
 import type { OptimizerUpdater } from '../compiled-step.js';
 
 /** Optimizer hyperparameters; each optimizer reads the ones its file documents. */

@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { batchIndices } from '../../data/shard.js';
 import { gatherBatch, type Batch } from '../../data/split-ops.js';
 import type { Split } from '../../data/types.js';
-import { ConfigError } from '../../util/errors.js';
+import { ConfigError } from '../../../common/errors.js';
 import { deriveSeed } from '../../util/rng.js';
 import { yieldToEventLoop } from '../../util/yield-to-event-loop.js';
 import { drawCropFlip } from '../augment.js';

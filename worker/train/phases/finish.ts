@@ -10,7 +10,7 @@
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import * as tf from '@tensorflow/tfjs';
-import type { Logger } from '../../util/log.js';
+import type { Logger } from '../../../common/log.js';
 import type { EvalResult } from '../evaluate.js';
 import { METRICS_FILE, MODEL_DIR, readCompletedOutputs, writeRunMetrics, type RunMetrics } from '../metrics.js';
 import { countParams } from '../models/index.js';

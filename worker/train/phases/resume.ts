@@ -8,7 +8,7 @@
 import { countParams } from '../models/index.js';
 import { agreeOnResumeCheckpoint, readTrainCheckpoint, restoreParts } from '../resume.js';
 import { createRunRecorder } from '../run-recorder.js';
-import { ConfigError } from '../../util/errors.js';
+import { ConfigError } from '../../../common/errors.js';
 import type { TrainRun } from './train-run.js';
 
 /** Resumes `run` when a checkpoint allows; returns whether the checkpoint shows the run already complete. */

@@ -4,7 +4,7 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { CheckpointPart } from '../../checkpoint/checkpoint-part.js';
-import type { TrainOptions } from '../../contract.js';
+import type { TrainOptions } from '../../../common/contract.js';
 import type { Dataset, Split } from '../../data/types.js';
 import type { StepEngine } from '../step-engine.js';
 import { evaluateCounts, toEvalResult, type EvalAttackId, type EvalResult, type EvaluateOptions } from '../evaluate.js';

@@ -1,5 +1,5 @@
 /** The optimizer's state (step count and slots such as Adam's m and v) as a checkpoint part. */
-import type { OptimizerId } from '../../contract.js';
+import type { OptimizerId } from '../../../common/contract.js';
 import { PART_SCOPES, type CheckpointPart, type SavedPart } from '../../checkpoint/checkpoint-part.js';
 import type { Optimizer, OptimizerState } from '../optimizers/index.js';
 

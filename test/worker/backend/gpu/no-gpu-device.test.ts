@@ -12,7 +12,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { EXIT_CODES } from '../../../../worker/contract.js';
+import { EXIT_CODES } from '../../../../common/contract.js';
 import { NATIVE_BACKEND_PACKAGES, NO_GPU_DEVICE_REASON } from '../../../../worker/backend/select-backend.js';
 import { runEntry } from '../../../support/run-entry.js';
 

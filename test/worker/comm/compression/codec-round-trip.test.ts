@@ -15,7 +15,7 @@ import { addDecodedPieces, compressPiecesWithFeedback } from '../../../../worker
 import { addDequantizedQsgd8, QSGD_LEVELS, quantizeQsgd8 } from '../../../../worker/comm/compression/qsgd8.js';
 import { createGradientReducer } from '../../../../worker/comm/compression/create-reducer.js';
 import { startLocalGrpcRing } from '../../../../worker/comm/start-grpc-ring.js';
-import { COMPRESSIONS } from '../../../../worker/contract.js';
+import { COMPRESSIONS } from '../../../../common/contract.js';
 import { Rng } from '../../../../worker/util/rng.js';
 
 const f = Math.fround;

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { CompressionId, OptimizerId } from '../../../../worker/contract.js';
+import type { CompressionId, OptimizerId } from '../../../../common/contract.js';
 import { createLoopbackGroup } from '../../../../worker/comm/loopback-collective.js';
 import { allreduceHook, type CommHook } from '../../../../worker/comm/hooks.js';
 import { createGradientReducer } from '../../../../worker/comm/compression/create-reducer.js';

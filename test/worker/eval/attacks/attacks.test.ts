@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { apgdCeAttack, apgdTAttack, evalAttackFn, fabTAttack, squareAttack } from '../../../../worker/eval/attacks/index.js';
-import { ConfigError } from '../../../../worker/util/errors.js';
+import { ConfigError } from '../../../../common/errors.js';
 import { distAndRange, tinyBatch, tinyModel } from './_fixtures.js';
 
 await tf.setBackend('cpu');

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { ATTACKS, type AttackId } from '../../../../worker/contract.js';
-import { ConfigError } from '../../../../worker/util/errors.js';
+import { ATTACKS, type AttackId } from '../../../../common/contract.js';
+import { ConfigError } from '../../../../common/errors.js';
 import { createModel } from '../../../../worker/train/models/index.js';
 import { attackParamNames, getAttack, validateAttackParams, type AttackParams } from '../../../../worker/train/attacks/index.js';
 import { crossEntropyPerExample, klDivergencePerExample } from '../../../../worker/train/losses.js';

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { MODELS, type ModelId } from '../../../../worker/contract.js';
-import { ConfigError } from '../../../../worker/util/errors.js';
+import { MODELS, type ModelId } from '../../../../common/contract.js';
+import { ConfigError } from '../../../../common/errors.js';
 import { countParams, countTrainableParams, createModel, MODEL_FACTORIES } from '../../../../worker/train/models/index.js';
 
 await tf.setBackend('cpu');

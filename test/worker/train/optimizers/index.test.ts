@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import type { OptimizerId } from '../../../../worker/contract.js';
-import { ConfigError } from '../../../../worker/util/errors.js';
+import type { OptimizerId } from '../../../../common/contract.js';
+import { ConfigError } from '../../../../common/errors.js';
 import type { OptimizerUpdateArgs, OptimizerUpdateResult, OptimizerUpdater } from '../../../../worker/train/compiled-step.js';
 import { createOptimizer, type OptimizerHyper } from '../../../../worker/train/optimizers/index.js';
 import type { UpdateRule } from '../../../../worker/train/optimizers/types.js';

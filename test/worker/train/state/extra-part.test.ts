@@ -15,7 +15,7 @@ import { PART_SCOPES, type CheckpointPart, type SavedPart } from '../../../../wo
 import { listCompleteCheckpoints, readCheckpoint } from '../../../../worker/checkpoint/checkpoint-store.js';
 import { runTraining, singleProcessContext } from '../../../../worker/train/run-training.js';
 import type { TrainCheckpointMeta } from '../../../../worker/train/train-checkpoint.js';
-import { silentLogger } from '../../../../worker/util/log.js';
+import { silentLogger } from '../../../../common/log.js';
 import { makeTinyRun } from '../../../support/fixtures/train-args-builder.js';
 
 /** The whole new part: state, save, check, load. */

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { CompiledStep, LossAndGrads, LossBranch, OptimizerUpdateArgs, OptimizerUpdateResult, SignAttackArgs } from '../../../train/compiled-step.js';
 import { ruleSlotKinds } from '../../../train/optimizers/types.js';
-import { DatError, getErrorMessage } from '../../../util/errors.js';
+import { DatError, getErrorMessage } from '../../../../common/errors.js';
 import { SAVED_MODEL_TAG } from './graph-def.js';
 import { buildUpdateGraph, UPDATE_GRAPH, updateNames, updateScalarInputs } from './optimizer-graph.js';
 import { planModel, type PlanLayer } from './sequential-plan.js';

@@ -1,7 +1,7 @@
 import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import type { ModelId } from '../../../../../worker/contract.js';
+import type { ModelId } from '../../../../../common/contract.js';
 import { createNativeCompiledStep } from '../../../../../worker/backend/native/graph/native-compiled-step.js';
 import { pgdAttack } from '../../../../../worker/train/attacks/index.js';
 import type { CompiledStep, SignAttackArgs } from '../../../../../worker/train/compiled-step.js';
@@ -9,7 +9,7 @@ import { compiledStepEngine } from '../../../../../worker/train/compiled-step-en
 import { crossEntropyPerExample } from '../../../../../worker/train/losses.js';
 import { createModel } from '../../../../../worker/train/models/index.js';
 import { trainableVariables } from '../../../../../worker/train/variables.js';
-import { DatError } from '../../../../../worker/util/errors.js';
+import { DatError } from '../../../../../common/errors.js';
 import { initBackends, maxAbsDiff, skipIfUnavailable } from '../../_compare.js';
 import { CIFAR_SHAPE, compareAttacks, MNIST_SHAPE, mnistBatch, NUM_CLASSES, REDUCED_RESNET_GRAD_REL_TOL, REDUCED_RESNET_NAME, reducedPreActResNet, restoreStats, snapshotStats, warmBatchNorm } from './_fixtures.js';
 

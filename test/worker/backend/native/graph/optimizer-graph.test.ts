@@ -1,14 +1,14 @@
 import { before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import type { OptimizerId } from '../../../../../worker/contract.js';
+import type { OptimizerId } from '../../../../../common/contract.js';
 import { createNativeCompiledStep } from '../../../../../worker/backend/native/graph/native-compiled-step.js';
 import { buildUpdateGraph, updateNames, updateScalarInputs } from '../../../../../worker/backend/native/graph/optimizer-graph.js';
 import type { CompiledStep } from '../../../../../worker/train/compiled-step.js';
 import { createModel } from '../../../../../worker/train/models/index.js';
 import { createOptimizer, type OptimizerHyper, type OptimizerState } from '../../../../../worker/train/optimizers/index.js';
 import { ruleSlotKinds, type UpdateRule } from '../../../../../worker/train/optimizers/types.js';
-import { DatError } from '../../../../../worker/util/errors.js';
+import { DatError } from '../../../../../common/errors.js';
 import { initBackends, skipIfUnavailable } from '../../_compare.js';
 import { MNIST_SHAPE, NUM_CLASSES } from './_fixtures.js';
 import { decodeSavedModel, type DecodedNode } from './_tf-protos.js';

@@ -1,7 +1,7 @@
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import type { ModelId } from '../../../../../worker/contract.js';
+import type { ModelId } from '../../../../../common/contract.js';
 import { MODEL_INPUT, planModel, planSequentialModel, type PlanLayer } from '../../../../../worker/backend/native/graph/sequential-plan.js';
 import { createModel } from '../../../../../worker/train/models/index.js';
 import { buildPreActResNet } from '../../../../../worker/train/models/preact-resnet.js';

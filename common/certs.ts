@@ -10,7 +10,7 @@
 import 'reflect-metadata'; // @peculiar/x509 resolves its ASN.1 providers through tsyringe, which needs it
 import * as x509 from '@peculiar/x509';
 import { webcrypto, randomBytes, X509Certificate } from 'node:crypto';
-import { ConfigError } from '../util/errors.js';
+import { ConfigError } from './errors.js';
 
 // Node's webcrypto is the standard WebCrypto; the library types it with the DOM's `Crypto`.
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);

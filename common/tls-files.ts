@@ -11,8 +11,8 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { access, mkdir, readFile, writeFile, chmod } from 'node:fs/promises';
 import { join } from 'node:path';
-import { WORKER_ENV } from '../contract.js';
-import { ConfigError, getErrorMessage } from '../util/errors.js';
+import { WORKER_ENV } from './contract.js';
+import { ConfigError, getErrorMessage } from './errors.js';
 import { issueRankCertificate, type RingCredentials, type RingJobRef } from './certs.js';
 
 /** File names inside a ring TLS directory (the same keys as a kubernetes.io/tls Secret plus `ca.crt`). */

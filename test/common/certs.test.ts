@@ -10,7 +10,7 @@ import {
   parseRingIdentity,
   ringIdentity,
   type RingCredentials,
-} from '../../../worker/security/certs.js';
+} from '../../common/certs.js';
 
 const job = { namespace: 'team-a', name: 'mnist' };
 

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, stat, writeFile, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createJobCa, createRingCredentials, ringIdentitiesOf } from '../../../worker/security/certs.js';
-import { JOB_CA_KEY_FILE, TLS_FILES, loadRingTlsDir, writeRingTlsDir } from '../../../worker/security/tls-files.js';
+import { createJobCa, createRingCredentials, ringIdentitiesOf } from '../../common/certs.js';
+import { JOB_CA_KEY_FILE, TLS_FILES, loadRingTlsDir, writeRingTlsDir } from '../../common/tls-files.js';
 import { X509Certificate } from 'node:crypto';
 
 const job = { namespace: 'ns', name: 'j' };
