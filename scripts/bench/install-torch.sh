@@ -17,41 +17,9 @@
 # Usage: scripts/bench/install-torch.sh [--force]
 set -Eeuo pipefail
 
+# shellcheck source=../lib/python-venv.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/python-venv.sh"
 readonly TORCH_VERSION=2.15.0
-readonly LOG_PREFIX="install-torch:"
-venv="${DAT_TORCH_VENV:-$HOME/.cache/dat-operator/venv-torch}"
-force=0
-for a in "$@"; do
-  case "$a" in
-    --force) force=1 ;;
-    -h|--help) sed -n '2,/^set -Eeuo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-    *) echo "$LOG_PREFIX unknown option $a (accepted: --force)" >&2; exit 2 ;;
-  esac
-done
-
-fail() { echo "$LOG_PREFIX $*" >&2; exit 1; }
-py="$venv/bin/python"
-stamp="$venv/.dat-torch-version"
-check() { "$py" -c 'import torch.distributed as d, sys; sys.exit(0 if d.is_gloo_available() else 1)' >/dev/null 2>&1; }
-
-if [ "$force" = 0 ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$TORCH_VERSION" ] && check; then
-  echo "$py"
-  exit 0
-fi
-
-command -v python3 >/dev/null || fail "python3 not found; install Python 3.10+ with its venv module"
-if [ ! -x "$py" ]; then
-  # Only ever delete a virtual environment (pyvenv.cfg), never whatever DAT_TORCH_VENV names.
-  if [ -e "$venv" ]; then
-    [ -f "$venv/pyvenv.cfg" ] || fail "$venv exists and is not a virtual environment; remove it or set DAT_TORCH_VENV"
-    rm -rf "$venv"
-  fi
-  mkdir -p "$(dirname "$venv")" 2>/dev/null || fail "cannot create $(dirname "$venv")"
-  python3 -m venv "$venv" >&2 || fail "python3 -m venv $venv failed (on Debian/Ubuntu: apt-get install python3-venv)"
-fi
-"$py" -m pip install --quiet --disable-pip-version-check "torch==$TORCH_VERSION" >&2 \
-  || fail "pip install torch==$TORCH_VERSION failed (is PyPI reachable? about 5 GiB of disk is needed)"
-check || fail "torch $TORCH_VERSION installed in $venv but torch.distributed has no gloo backend"
-echo "$TORCH_VERSION" > "$stamp"
-echo "$LOG_PREFIX installed torch $TORCH_VERSION in $venv" >&2
-echo "$py"
+parse_venv_args "${BASH_SOURCE[0]}" "install-torch:" "$@"
+ensure_pinned_venv "install-torch:" "${DAT_TORCH_VENV:-$HOME/.cache/dat-operator/venv-torch}" torch "$TORCH_VERSION" \
+  'import torch.distributed as d, sys; sys.exit(0 if d.is_gloo_available() else 1)' "about 5 GiB of disk is needed" "$FORCE"
