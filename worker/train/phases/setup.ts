@@ -9,7 +9,6 @@
  *    and loop state, and register the checkpoint parts.
  */
 import { performance } from 'node:perf_hooks';
-import type * as tf from '@tensorflow/tfjs';
 import { ensureWritableDir } from '../../checkpoint/writable-dir.js';
 import { SIGN_COMPRESSIONS, localMomentumBeta } from '../../comm/compression/local-momentum.js';
 import { DEPRECATED_MODELS, type TrainOptions } from '../../../common/contract.js';
@@ -104,18 +103,8 @@ function createRunOptimizer(opts: TrainOptions, ctx: RunContext): Optimizer {
   return createOptimizer(opts.optimizer, { weightDecay: opts.weightDecay, momentum: opts.momentum, ...(ringMomentum !== undefined ? { beta1: 0 } : {}) });
 }
 
-interface Built {
-  readonly opts: TrainOptions;
-  readonly ctx: RunContext;
-  readonly startedAt: number;
-  readonly dataset: Dataset;
-  readonly train: Split;
-  readonly steps: number;
-  readonly model: tf.LayersModel;
-  readonly optimizer: Optimizer;
-  readonly engine: StepEngine;
-  readonly report: (p: RunReport) => void;
-}
+/** What setup has built when the run is assembled around it. */
+type Built = Pick<TrainRun, 'opts' | 'ctx' | 'startedAt' | 'dataset' | 'train' | 'steps' | 'model' | 'optimizer' | 'engine' | 'report'>;
 
 /** Step 3. */
 async function assembleRun(b: Built): Promise<TrainRun> {
