@@ -87,9 +87,9 @@ pack() {
   bash "$ROOT/scripts/ensure-npm.sh" >&2
   bash "$ROOT/scripts/install-tfjs-node.sh" --gpu >&2
   (cd "$ROOT" && npx tsc -p tsconfig.json) >&2
-  local stage
-  stage="$(mktemp -d "${TMPDIR:-/tmp}/gpu-bundle.XXXXXX")"
-  trap 'rm -rf "$stage"' EXIT
+  STAGE="$(mktemp -d "${TMPDIR:-/tmp}/gpu-bundle.XXXXXX")"
+  trap 'rm -rf "$STAGE"' EXIT
+  local stage="$STAGE"
   log "staging and pruning GPU code to sm_$sm"
   stage_tree "$stage" "$sm"
   rm -rf "$out" && mkdir -p "$out"

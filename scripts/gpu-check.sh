@@ -15,8 +15,14 @@
 #      least 20x the 2-core CPU step, training finished with a sane accuracy, and all of it
 #      took under 8 minutes.
 #
+# With --bundle DIR (a host that reaches neither npm nor PyPI), step 1 unpacks what
+# scripts/gpu-bundle.sh pack made elsewhere instead of installing and building, and the CPU
+# baseline is the same libtensorflow 2.9.1 (the GPU build) with CUDA_VISIBLE_DEVICES=-1,
+# since the bundle carries no CPU binding. The report says which baseline ran.
+#
 # Exit status: 0 PASS, 1 FAIL (the verdict line says why), 2 usage.
-# Usage: scripts/gpu-check.sh [--budget-s N]   (default 480)
+# Usage: scripts/gpu-check.sh [--budget-s N] [--bundle DIR]   (default 480 s)
+# GPU_CHECK_KEEP=DIR keeps each step's log and bench result in DIR.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -24,9 +30,11 @@ readonly ROOT
 cd "$ROOT"
 
 budget_s=480
+bundle=
 while [ $# -gt 0 ]; do
   case "$1" in
     --budget-s) budget_s="${2:?--budget-s needs seconds}"; shift ;;
+    --bundle) bundle="${2:?--bundle needs the directory scripts/gpu-bundle.sh pack wrote}"; shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "gpu-check: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -40,8 +48,21 @@ readonly SPEEDUP_TARGET=20
 # TF 2.9 ships PTX, not SASS, for GPUs newer than Ampere: the driver JIT-compiles its kernels
 # once, and the default 256 MB cache would evict them between the runs below.
 export CUDA_CACHE_MAXSIZE="${CUDA_CACHE_MAXSIZE:-4294967296}"
+# Load (and JIT) a CUDA module when one of its kernels first runs, not all of them at start-up
+# (CUDA 11.7+): the worker uses a few hundred of libtensorflow's thousands of kernels.
+export CUDA_MODULE_LOADING="${CUDA_MODULE_LOADING:-LAZY}"
 mkdir -p "$WORK" "$RESULTS"
-trap 'rm -rf "$WORK"' EXIT
+# GPU_CHECK_KEEP=DIR keeps the step logs and bench results there (a remote run's only record).
+keep_logs() {
+  [ -n "${GPU_CHECK_KEEP:-}" ] || return 0
+  mkdir -p "$GPU_CHECK_KEEP"
+  local f
+  for f in "$WORK"/*.log "$WORK/step-gpu/step.json" "$WORK/step-cpu2/step.json"; do
+    [ -f "$f" ] && cp "$f" "$GPU_CHECK_KEEP/$(basename "$(dirname "$f")" | sed 's/^dat-gpu-check.*//')${f##*/}"
+  done
+  return 0
+}
+trap 'keep_logs; rm -rf "$WORK"' EXIT
 
 say() { printf 'gpu-check [%3ds]: %s\n' "$((SECONDS - STARTED))" "$*" >&2; }
 fail() { echo "gpu-check: VERDICT: FAIL: $* (after $((SECONDS - STARTED)) s)"; exit 1; }
@@ -78,14 +99,25 @@ say "GPU: ${gpu_name} (${devices[*]}; ${driver_lib})"
 
 # ---------------------------------------------------------------- 1. install and build
 t0=$SECONDS
-within_budget bash scripts/ensure-npm.sh >&2 || fail "npm ci failed"
-cpu_line="$(within_budget bash scripts/install-tfjs-node.sh 2>&2)" || true
-case "$cpu_line" in
-  "native backend installed"*|"native backend already installed"*) ;;
-  *) fail "the CPU binding (the baseline) did not install: $cpu_line" ;;
-esac
-gpu_line="$(within_budget bash scripts/install-tfjs-node.sh --gpu)" || fail "the GPU binding did not install: $gpu_line"
-within_budget npx tsc -p tsconfig.json >&2 || fail "the TypeScript build failed"
+# The baseline's environment: nothing extra when the CPU binding is installed, the GPU hidden
+# from the GPU build when the bundle stands in for it.
+cpu_env=()
+if [ -n "$bundle" ]; then
+  within_budget bash scripts/gpu-bundle.sh unpack "$bundle" >&2 || fail "the bundle in $bundle did not unpack"
+  export PATH="$ROOT/.gpu-runtime/bin:$PATH"
+  cpu_line="CPU baseline: the GPU build's libtensorflow $(sed -n 's/^TF_VERSION=//p' scripts/tfjs-node/versions.env) with CUDA_VISIBLE_DEVICES=-1 (bundle)"
+  cpu_env=(CUDA_VISIBLE_DEVICES=-1)
+  gpu_line="$(within_budget bash scripts/install-tfjs-node.sh --gpu --offline)" || fail "the bundle's GPU binding does not load: $gpu_line"
+else
+  within_budget bash scripts/ensure-npm.sh >&2 || fail "npm ci failed"
+  cpu_line="$(within_budget bash scripts/install-tfjs-node.sh 2>&2)" || true
+  case "$cpu_line" in
+    "native backend installed"*|"native backend already installed"*) ;;
+    *) fail "the CPU binding (the baseline) did not install: $cpu_line" ;;
+  esac
+  gpu_line="$(within_budget bash scripts/install-tfjs-node.sh --gpu)" || fail "the GPU binding did not install: $gpu_line"
+  within_budget npx tsc -p tsconfig.json >&2 || fail "the TypeScript build failed"
+fi
 install_s=$((SECONDS - t0))
 say "installed and built in ${install_s}s: $gpu_line"
 
@@ -110,7 +142,7 @@ kinds=plain,fgsmrs,pgd10
 cores="$(nproc)"
 t0=$SECONDS
 # The CPU baseline: 2 cores, 2-thread TF pools, the compiled step (as `dat train` runs it).
-cpu_bench=(env TF_NUM_INTRAOP_THREADS=2 TF_NUM_INTEROP_THREADS=2 taskset -c 0,1 node dist/bench/step.js --backends tensorflow
+cpu_bench=(env "${cpu_env[@]}" TF_NUM_INTRAOP_THREADS=2 TF_NUM_INTEROP_THREADS=2 taskset -c 0,1 node dist/bench/step.js --backends tensorflow
            --models "$models" --kinds "$kinds" --reps 2 --min-time-ms 0 --out-dir "$WORK/step-cpu2")
 gpu_bench=(node dist/bench/step.js --backends tensorflow-gpu --models "$models" --kinds "$kinds" --reps 5 --min-time-ms 1000 --out-dir "$WORK/step-gpu")
 if [ "$cores" -ge 4 ]; then
@@ -138,5 +170,5 @@ say "trained 2 workers for 2 epochs in ${train_s}s"
 # ---------------------------------------------------------------- 5. gpu.json and the verdict
 node "$ROOT/scripts/tfjs-node/gpu-check-report.mjs" \
   --gpu "$WORK/step-gpu/step.json" --cpu "$WORK/step-cpu2/step.json" --metrics "$run_dir/metrics.json" \
-  --out "$RESULTS/gpu.json" --gpu-name "$gpu_name" --install-line "$gpu_line" --probe "$probe" --target "$SPEEDUP_TARGET" \
+  --out "$RESULTS/gpu.json" --gpu-name "$gpu_name" --install-line "$gpu_line" --cpu-baseline "$cpu_line" --probe "$probe" --target "$SPEEDUP_TARGET" \
   --seconds "install=$install_s,bench=$bench_s,train=$train_s,total=$((SECONDS - STARTED))" --budget-s "$budget_s"
