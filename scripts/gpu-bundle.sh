@@ -9,11 +9,12 @@
 #       only the GPU code an sm_<sm> GPU loads (scripts/tfjs-node/prune-fatbin.py): about a
 #       quarter of the 2.3 GiB of device code, the rest zeroed. Such a bundle runs on that
 #       GPU architecture only; the default 90 is Hopper (H100, H200).
-#   scripts/gpu-bundle.sh unpack DIR
+#   scripts/gpu-bundle.sh unpack DIR [--into CLONE]
 #       on the GPU host, in a clone of the same commit: checks every part against the
 #       manifest and unpacks node_modules/ (production packages, GPU binding installed),
-#       dist/ and .gpu-runtime/bin/node into the clone. Prints one line; exits 1 on a missing
-#       or damaged part.
+#       dist/ and .gpu-runtime/bin/node into the clone (default: this one), replacing what
+#       was there. Prints one line; exits 1 on a missing or damaged part, before touching
+#       the clone.
 #
 # What the bundle holds is what gpu-check.sh needs and no more: production packages without
 # fashion-mnist, and no CPU binding. Its @tensorflow/tfjs-node is a link to the GPU package,
@@ -64,7 +65,7 @@ write_boot() {
   # library a minimal image may lack.
   local out="$1/boot" z
   mkdir -p "$out"
-  z="$(command -v zstd)" || die "zstd not found (apt-get install zstd)"
+  z="$(command -v zstd)"
   cp "$z" "$out/zstd"
   local lz4
   lz4="$(ldd "$z" | awk '/liblz4/ {print $3}')"
@@ -72,6 +73,9 @@ write_boot() {
 }
 
 pack() {
+  # shellcheck source=lib/apt-packages.sh
+  source "$ROOT/scripts/lib/apt-packages.sh"
+  ensure_commands gpu-bundle zstd:zstd python3:python3 split:coreutils
   local sm=90 out="$ROOT/.gpu-bundle" part_mib=58
   while [ $# -gt 0 ]; do
     case "$1" in
@@ -109,7 +113,15 @@ pack() {
 manifest_value() { awk -F= -v k="$2" '$1 == k {print $2}' "$1/manifest"; }
 
 unpack() {
-  local dir="${1:?unpack needs the bundle directory}"
+  local dir="${1:?unpack needs the bundle directory}" into="$ROOT"
+  shift
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --into) into="${2:?--into needs a directory}"; shift ;;
+      *) die "unknown unpack option $1" ;;
+    esac
+    shift
+  done
   [ -f "$dir/manifest" ] || die "$dir/manifest missing"
   local parts sha want_commit have
   parts="$(manifest_value "$dir" parts)"
@@ -119,17 +131,17 @@ unpack() {
   [ "$have" = "$parts" ] || die "$dir holds $have of $parts parts"
   [ "$(cat "$dir/$PART_PREFIX"* | sha256sum | cut -d' ' -f1)" = "$sha" ] || die "the parts in $dir do not match the manifest's sha256"
   local commit
-  commit="$(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo unknown)"
+  commit="$(git -C "$into" rev-parse HEAD 2>/dev/null || echo unknown)"
   [ "$commit" = "$want_commit" ] || log "warning: bundle built at $want_commit, this checkout is $commit"
   local zstd=zstd
   if ! command -v zstd >/dev/null 2>&1; then
     zstd="$dir/boot/zstd"
     export LD_LIBRARY_PATH="$dir/boot${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   fi
-  rm -rf "$ROOT/node_modules" "$ROOT/dist" "$ROOT/.gpu-runtime"
-  cat "$dir/$PART_PREFIX"* | "$zstd" -q -d --long="$(manifest_value "$dir" window_log)" | tar -C "$ROOT" -xf - \
+  rm -rf "$into/node_modules" "$into/dist" "$into/.gpu-runtime"
+  cat "$dir/$PART_PREFIX"* | "$zstd" -q -d --long="$(manifest_value "$dir" window_log)" | tar -C "$into" -xf - \
     || die "unpacking failed"
-  echo "gpu-bundle: unpacked $parts parts for sm_$(manifest_value "$dir" sm) (node $("$ROOT/.gpu-runtime/bin/node" --version))"
+  echo "gpu-bundle: unpacked $parts parts for sm_$(manifest_value "$dir" sm) (node $("$into/.gpu-runtime/bin/node" --version))"
 }
 
 case "${1:-}" in
