@@ -17,11 +17,15 @@
  *    time. GB/s by process CPU time is printed beside it. Writes
  *    bench/results/codecs.json.
  *
+ * 5. fp16 and qsgd8 run twice: in C (the native addon, native/codecs, when
+ *    built) and in TypeScript (the fallback), side by side in the same rounds.
+ *
  * `--quick`: 16 MiB only, fewer rounds.
  */
 import { cpus, loadavg } from 'node:os';
-import { addHalfInto, decodeHalf, encodeHalf } from '../worker/comm/half.js';
-import { addDequantizedQsgd8, quantizeQsgd8 } from '../worker/comm/compression/qsgd8.js';
+import { addHalfInto, addHalfIntoJs, decodeHalf, decodeHalfJs, encodeHalf, encodeHalfJs } from '../worker/comm/half.js';
+import { addDequantizedQsgd8, addDequantizedQsgd8Js, quantizeQsgd8, quantizeQsgd8Js } from '../worker/comm/compression/qsgd8.js';
+import { nativeCodecsStatus } from '../worker/comm/native-codecs.js';
 import { addDecodedPieces, compressPieces, compressPiecesWithFeedback } from '../worker/comm/compression/sign-ef.js';
 import { Rng } from '../worker/util/rng.js';
 import { getErrorMessage } from '../common/errors.js';
@@ -32,9 +36,12 @@ const MIB = 1024 * 1024;
 export const TARGET_GBPS = 1;
 const CODECS = ['fp16', 'qsgd8', 'sign-ef'] as const;
 type Codec = (typeof CODECS)[number];
+/** Which kernels ran: the C addon or the TypeScript fallback. */
+type Impl = 'native' | 'ts';
 
 interface Stage {
   readonly codec: Codec;
+  readonly impl: Impl;
   readonly stage: string;
   /** Part of the per-step pipeline of {@link TARGET_GBPS}. */
   readonly inPipeline: boolean;
@@ -54,15 +61,26 @@ function buildStages(d: number): Stage[] {
   const pieces = [d];
   // One encode so `block` has the right shape; EF and encode are then timed on the live error memory.
   const block = compressPieces(g.slice(), pieces);
+  const native: Stage[] =
+    nativeCodecsStatus.codecs === undefined
+      ? []
+      : [
+          { codec: 'fp16', impl: 'native', stage: 'encode', inPipeline: true, run: () => void encodeHalf(g, half) },
+          { codec: 'fp16', impl: 'native', stage: 'decode', inPipeline: true, run: () => void decodeHalf(half, f32) },
+          { codec: 'fp16', impl: 'native', stage: 'add-decode (per hop)', inPipeline: false, run: () => addHalfInto(f32, half) },
+          { codec: 'qsgd8', impl: 'native', stage: 'encode', inPipeline: true, run: () => void quantizeQsgd8(g, segments, qsgdRng) },
+          { codec: 'qsgd8', impl: 'native', stage: 'decode', inPipeline: true, run: () => addDequantizedQsgd8(qsgd, segments, 1, f32) },
+        ];
   // sign-ef's EF is fused into its encode (one pass adds g into e and sums |e|); timed as one stage.
   return [
-    { codec: 'fp16', stage: 'encode', inPipeline: true, run: () => void encodeHalf(g, half) },
-    { codec: 'fp16', stage: 'decode', inPipeline: true, run: () => void decodeHalf(half, f32) },
-    { codec: 'fp16', stage: 'add-decode (per hop)', inPipeline: false, run: () => addHalfInto(f32, half) },
-    { codec: 'qsgd8', stage: 'encode', inPipeline: true, run: () => void quantizeQsgd8(g, segments, qsgdRng) },
-    { codec: 'qsgd8', stage: 'decode', inPipeline: true, run: () => addDequantizedQsgd8(qsgd, segments, 1, f32) },
-    { codec: 'sign-ef', stage: 'EF + encode (fused)', inPipeline: true, run: () => void compressPiecesWithFeedback(e, g, pieces) },
-    { codec: 'sign-ef', stage: 'decode', inPipeline: true, run: () => addDecodedPieces(block, pieces, 1, f32) },
+    ...native,
+    { codec: 'fp16', impl: 'ts', stage: 'encode', inPipeline: true, run: () => void encodeHalfJs(g, half) },
+    { codec: 'fp16', impl: 'ts', stage: 'decode', inPipeline: true, run: () => void decodeHalfJs(half, f32) },
+    { codec: 'fp16', impl: 'ts', stage: 'add-decode (per hop)', inPipeline: false, run: () => addHalfIntoJs(f32, half) },
+    { codec: 'qsgd8', impl: 'ts', stage: 'encode', inPipeline: true, run: () => void quantizeQsgd8Js(g, segments, qsgdRng) },
+    { codec: 'qsgd8', impl: 'ts', stage: 'decode', inPipeline: true, run: () => addDequantizedQsgd8Js(qsgd, segments, 1, f32) },
+    { codec: 'sign-ef', impl: 'ts', stage: 'EF + encode (fused)', inPipeline: true, run: () => void compressPiecesWithFeedback(e, g, pieces) },
+    { codec: 'sign-ef', impl: 'ts', stage: 'decode', inPipeline: true, run: () => addDecodedPieces(block, pieces, 1, f32) },
   ];
 }
 
@@ -74,6 +92,7 @@ const median = (xs: readonly number[]): number => {
 interface StageRow {
   readonly mib: number;
   readonly codec: Codec;
+  readonly impl: Impl;
   readonly stage: string;
   readonly inPipeline: boolean;
   readonly medianMs: number;
@@ -103,19 +122,22 @@ function timeStages(mib: number, rounds: number): StageRow[] {
   return stages.map((s, k) => {
     const t = median(times[k]!);
     const tc = median(cpu[k]!);
-    return { mib, codec: s.codec, stage: s.stage, inPipeline: s.inPipeline, medianMs: t * 1000, gbps: (4 * d) / t / 1e9, medianCpuMs: tc * 1000, cpuGbps: (4 * d) / tc / 1e9 };
+    return { mib, codec: s.codec, impl: s.impl, stage: s.stage, inPipeline: s.inPipeline, medianMs: t * 1000, gbps: (4 * d) / t / 1e9, medianCpuMs: tc * 1000, cpuGbps: (4 * d) / tc / 1e9 };
   });
 }
 
 /** Step 4: GB/s of the per-step pipeline of each codec. */
-function pipelines(rows: readonly StageRow[], sizes: readonly number[]): Array<{ mib: number; codec: Codec; gbps: number; cpuGbps: number; met: boolean }> {
+function pipelines(rows: readonly StageRow[], sizes: readonly number[]): Array<{ mib: number; codec: Codec; impl: Impl; gbps: number; cpuGbps: number; met: boolean }> {
   return sizes.flatMap((mib) =>
-    CODECS.map((codec) => {
-      const mine = rows.filter((r) => r.mib === mib && r.codec === codec && r.inPipeline);
-      const gbps = (mib * MIB) / (mine.reduce((s, r) => s + r.medianMs, 0) / 1000) / 1e9;
-      const cpuGbps = (mib * MIB) / (mine.reduce((s, r) => s + r.medianCpuMs, 0) / 1000) / 1e9;
-      return { mib, codec, gbps, cpuGbps, met: gbps >= TARGET_GBPS };
-    }),
+    CODECS.flatMap((codec) =>
+      (['native', 'ts'] as const).flatMap((impl) => {
+        const mine = rows.filter((r) => r.mib === mib && r.codec === codec && r.impl === impl && r.inPipeline);
+        if (mine.length === 0) return [];
+        const gbps = (mib * MIB) / (mine.reduce((s, r) => s + r.medianMs, 0) / 1000) / 1e9;
+        const cpuGbps = (mib * MIB) / (mine.reduce((s, r) => s + r.medianCpuMs, 0) / 1000) / 1e9;
+        return [{ mib, codec, impl, gbps, cpuGbps, met: gbps >= TARGET_GBPS }];
+      }),
+    ),
   );
 }
 
@@ -123,13 +145,14 @@ async function main(): Promise<void> {
   const quick = process.argv.includes('--quick') || process.env.DAT_BENCH_QUICK === '1';
   const sizes = quick ? [16] : [16, 64];
   const rounds = quick ? 5 : 9;
+  process.stdout.write(`Native codec kernels: ${nativeCodecsStatus.reason}\n`);
   const rows = sizes.flatMap((mib) => timeStages(mib, rounds));
-  printTable('Codec stages, one thread (median; GB/s = 1e9 bytes of fp32 gradient per second)', ['size MiB', 'codec', 'stage', 'ms', 'GB/s', 'cpu ms', 'GB/s by cpu'], rows.map((r) => [r.mib, r.codec, r.stage, r.medianMs, r.gbps, r.medianCpuMs, r.cpuGbps]), 2);
+  printTable('Codec stages, one thread (median; GB/s = 1e9 bytes of fp32 gradient per second)', ['size MiB', 'codec', 'kernels', 'stage', 'ms', 'GB/s', 'cpu ms', 'GB/s by cpu'], rows.map((r) => [r.mib, r.codec, r.impl, r.stage, r.medianMs, r.gbps, r.medianCpuMs, r.cpuGbps]), 2);
   const pipe = pipelines(rows, sizes);
-  printTable(`Per-step pipeline (target >= ${TARGET_GBPS} GB/s)`, ['size MiB', 'codec', 'GB/s', 'GB/s by cpu', 'met (wall)'], pipe.map((p) => [p.mib, p.codec, p.gbps, p.cpuGbps, p.met ? 'yes' : 'NO']), 2);
+  printTable(`Per-step pipeline (target >= ${TARGET_GBPS} GB/s)`, ['size MiB', 'codec', 'kernels', 'GB/s', 'GB/s by cpu', 'met (wall)'], pipe.map((p) => [p.mib, p.codec, p.impl, p.gbps, p.cpuGbps, p.met ? 'yes' : 'NO']), 2);
   const load = loadavg();
   process.stdout.write(`Machine load average at the end: ${load.map((l) => l.toFixed(1)).join(' ')} on ${cpus().length} cores\n`);
-  const path = await writeResult('codecs', { quick, rounds, sizesMiB: sizes, stages: rows, pipelines: pipe, targetGBps: TARGET_GBPS, loadAverage: load });
+  const path = await writeResult('codecs', { quick, rounds, nativeCodecs: nativeCodecsStatus.reason, sizesMiB: sizes, stages: rows, pipelines: pipe, targetGBps: TARGET_GBPS, loadAverage: load });
   process.stdout.write(`Wrote ${path}\n`);
 }
 

@@ -44,6 +44,10 @@ if ! bash scripts/install-tfjs-node.sh --gpu; then
 fi
 export DAT_REQUIRE_GPU_BINDING=1
 
+step "native codec kernels (C addon built with node-gyp; required here, so their equality tests run)"
+bash scripts/build-native-codecs.sh
+export DAT_REQUIRE_NATIVE_CODECS=1
+
 step "type check and build (tsc)"
 # A clean build: compiled tests of deleted sources must not linger in dist/.
 rm -rf dist

@@ -80,10 +80,16 @@ stage_app() {
       cp "${gpu}/dat-gpu-runtime.txt" "${dir}/"
       ;;
   esac
-  rm -rf "${dir}/dist" "${dir}/bin" "${dir}/proto"
+  rm -rf "${dir}/dist" "${dir}/bin" "${dir}/proto" "${dir}/native"
   mkdir -p "${dir}/dist"
   cp -r "${ROOT}/dist/common" "${ROOT}/dist/worker" "${ROOT}/dist/operator" "${dir}/dist/"
   cp -r "${ROOT}/bin" "${ROOT}/proto" "${dir}/"
+  if [ "${flavour}" != operator ]; then
+    # The codec kernels in C (worker/comm/native-codecs.ts loads them from /app/native/...).
+    bash "${ROOT}/scripts/build-native-codecs.sh" >&2 || die "the native codec kernels did not build (see above)"
+    mkdir -p "${dir}/native/codecs/build/Release"
+    cp "${ROOT}/native/codecs/build/Release/dat_codecs.node" "${dir}/native/codecs/build/Release/"
+  fi
   echo "${dir%/app}"
 }
 

@@ -95,6 +95,16 @@ describe('container images', { timeout: 15 * 60_000 }, () => {
     assert.match(reason[0] ?? '', /libcuda\.so\.1/, 'and says what was looked for');
   });
 
+  for (const [flavour, image] of [['worker', IMAGES.worker], ['worker-gpu', IMAGES.workerGpu]] as const) {
+    test(`the ${flavour} image loads the native codec kernels`, async () => {
+      await requireImage(image, flavour);
+      const probe = "const m = await import('/app/dist/worker/comm/native-codecs.js'); console.log(m.nativeCodecsStatus.reason)";
+      const r = await docker(['run', '--rm', '--entrypoint', 'node', image, '--input-type=module', '-e', probe], 60_000);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout.trim(), 'native', 'without them compression runs in TypeScript, 2-3x slower');
+    });
+  }
+
   test('the operator image starts its command and prints its usage', async () => {
     await requireImage(IMAGES.operator, 'operator');
     const r = await docker(['run', '--rm', IMAGES.operator, '--help'], 60_000);

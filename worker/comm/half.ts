@@ -3,6 +3,11 @@
  * all-reduce's f16 wire format and by the `fp16` compressor.
  */
 
+import { nativeCodecsStatus } from './native-codecs.js';
+
+/** The C kernels when built (native/codecs; bit-identical to the TypeScript below). */
+const native = nativeCodecsStatus.codecs;
+
 const F32 = new Float32Array(1);
 const U32 = new Uint32Array(F32.buffer);
 
@@ -81,6 +86,15 @@ function halfWords(bytes: Uint8Array, count: number): Uint16Array | undefined {
  * - 65520 and above: infinity; NaN stays a quiet NaN.
  */
 export function encodeHalf(src: Float32Array, out: Uint8Array = new Uint8Array(src.length * 2)): Uint8Array {
+  if (native !== undefined && out.length >= 2 * src.length) {
+    native.encodeHalf(src, out);
+    return out;
+  }
+  return encodeHalfJs(src, out);
+}
+
+/** {@link encodeHalf} in TypeScript (the path without the native addon, and its reference). */
+export function encodeHalfJs(src: Float32Array, out: Uint8Array = new Uint8Array(src.length * 2)): Uint8Array {
   const bits = new Int32Array(src.buffer, src.byteOffset, src.length);
   const words = halfWords(out, src.length);
   // Two loops, so the aligned one has no per-value test of the output path.
@@ -113,6 +127,15 @@ function halfAt(bits: Int32Array, src: Float32Array, i: number): number {
 
 /** Decodes little-endian binary16 bytes into `out` (length bytes/2) through the 65536-entry table. */
 export function decodeHalf(bytes: Uint8Array, out: Float32Array = new Float32Array(bytes.length >>> 1)): Float32Array {
+  if (native !== undefined) {
+    native.decodeHalf(bytes, out, false);
+    return out;
+  }
+  return decodeHalfJs(bytes, out);
+}
+
+/** {@link decodeHalf} in TypeScript. */
+export function decodeHalfJs(bytes: Uint8Array, out: Float32Array = new Float32Array(bytes.length >>> 1)): Float32Array {
   const words = halfWords(bytes, out.length);
   const table = HALF_TO_F32; // a local: a module binding is reloaded on every use in the loop
   if (words !== undefined) for (let i = 0; i < out.length; i++) out[i] = table[words[i]!]!;
@@ -122,6 +145,12 @@ export function decodeHalf(bytes: Uint8Array, out: Float32Array = new Float32Arr
 
 /** Adds decoded binary16 bytes into `acc` element-wise. */
 export function addHalfInto(acc: Float32Array, bytes: Uint8Array): void {
+  if (native !== undefined) native.decodeHalf(bytes, acc, true);
+  else addHalfIntoJs(acc, bytes);
+}
+
+/** {@link addHalfInto} in TypeScript. */
+export function addHalfIntoJs(acc: Float32Array, bytes: Uint8Array): void {
   const words = halfWords(bytes, acc.length);
   const table = HALF_TO_F32;
   if (words !== undefined) for (let i = 0; i < acc.length; i++) acc[i] += table[words[i]!]!;

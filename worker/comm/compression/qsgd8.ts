@@ -22,6 +22,10 @@
  */
 import { Rng, deriveSeed } from '../../util/rng.js';
 import type { CommState, GradBucket } from '../hooks.js';
+import { nativeCodecsStatus, type NativeCodecs } from '../native-codecs.js';
+
+/** The C kernels when built (native/codecs; bit-identical to the TypeScript below). */
+const native = nativeCodecsStatus.codecs;
 
 /** Quantization levels (7 bits). */
 export const QSGD_LEVELS = 127;
@@ -42,17 +46,30 @@ export interface Qsgd8Options {
  * `rng.next()` per element, without a method call per value.
  */
 export function quantizeQsgd8(g: Float32Array, segments: readonly number[], rng: Rng, out?: Uint8Array): Uint8Array {
+  return quantizeWith(native ?? JS_KERNELS, g, segments, rng, out);
+}
+
+/** {@link quantizeQsgd8} in TypeScript (the path without the native addon, and its reference). */
+export function quantizeQsgd8Js(g: Float32Array, segments: readonly number[], rng: Rng, out?: Uint8Array): Uint8Array {
+  return quantizeWith(JS_KERNELS, g, segments, rng, out);
+}
+
+/** The two per-segment kernels, in TypeScript or C. */
+type QuantizeKernels = Pick<NativeCodecs, 'sumSquares' | 'quantizeSegment'>;
+const JS_KERNELS: QuantizeKernels = { sumSquares, quantizeSegment };
+
+function quantizeWith(k: QuantizeKernels, g: Float32Array, segments: readonly number[], rng: Rng, out?: Uint8Array): Uint8Array {
   const codes = 4 * segments.length;
   const bytes = out ?? new Uint8Array(codes + g.length);
   if (bytes.length !== codes + g.length) throw new RangeError(`qsgd8 output has ${bytes.length} bytes, expected ${codes + g.length}`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let s = rng.state | 0;
   let offset = 0;
-  for (let k = 0; k < segments.length; k++) {
-    const end = offset + segments[k]!;
-    const norm = Math.fround(Math.sqrt(sumSquares(g, offset, end)));
-    view.setFloat32(4 * k, norm, true);
-    s = quantizeSegment(g, offset, end, norm, bytes, codes, s);
+  for (let i = 0; i < segments.length; i++) {
+    const end = offset + segments[i]!;
+    const norm = Math.fround(Math.sqrt(k.sumSquares(g, offset, end)));
+    view.setFloat32(4 * i, norm, true);
+    s = k.quantizeSegment(g, offset, end, norm, bytes, codes, s);
     offset = end;
   }
   rng.state = s >>> 0;
@@ -97,6 +114,20 @@ function quantizeSegment(g: Float32Array, a: number, b: number, norm: number, by
  * arithmetic as decoding each value on its own.
  */
 export function addDequantizedQsgd8(msg: Uint8Array, segments: readonly number[], weight: number, acc: Float32Array): void {
+  addDequantizedWith(native?.addCodes ?? addCodes, msg, segments, weight, acc);
+}
+
+/** {@link addDequantizedQsgd8} in TypeScript. */
+export function addDequantizedQsgd8Js(msg: Uint8Array, segments: readonly number[], weight: number, acc: Float32Array): void {
+  addDequantizedWith(addCodes, msg, segments, weight, acc);
+}
+
+/** acc[i] += table[msg[codesAt + i]] for i in [a, b). */
+function addCodes(msg: Uint8Array, codesAt: number, a: number, b: number, table: Float64Array, acc: Float32Array): void {
+  for (let i = a; i < b; i++) acc[i] += table[msg[codesAt + i]!]!;
+}
+
+function addDequantizedWith(add: NativeCodecs['addCodes'], msg: Uint8Array, segments: readonly number[], weight: number, acc: Float32Array): void {
   const want = 4 * segments.length + acc.length;
   if (msg.length !== want) throw new RangeError(`qsgd8 message has ${msg.length} bytes, expected ${want}`);
   const view = new DataView(msg.buffer, msg.byteOffset, msg.byteLength);
@@ -107,7 +138,7 @@ export function addDequantizedQsgd8(msg: Uint8Array, segments: readonly number[]
     const norm = view.getFloat32(4 * k, true);
     for (let code = 0; code < 256; code++) table[code] = weight * ((norm * (code & 1 ? 1 : -1) * (code >>> 1)) / QSGD_LEVELS);
     const end = offset + segments[k]!;
-    for (let i = offset; i < end; i++) acc[i] += table[msg[codes + i]!]!;
+    add(msg, codes, offset, end, table, acc);
     offset = end;
   }
 }

@@ -1,0 +1,204 @@
+/*
+ * The codec kernels of worker/comm (binary16 for the fp16 wire, qsgd8), in C for speed.
+ *
+ * Every function computes exactly what its TypeScript twin computes, bit for bit
+ * (test/worker/comm/native-codecs.test.ts checks them against each other): JavaScript
+ * arithmetic is IEEE double, so intermediates here are double, stores to Float32Array
+ * round to float, and no fast-math or FMA contraction is allowed (binding.gyp).
+ * The callers keep the TypeScript path for hosts where this addon is not built.
+ */
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <node_api.h>
+
+/*
+ * The hot loops are compiled twice, for AVX2 and for baseline x86-64, and the loader picks
+ * one per CPU (GCC function multi-versioning): the images run on nodes of unknown age, and
+ * AVX2's 8-lane integer multiply is what lets mulberry32 and the half conversion vectorize.
+ * Lanes compute the same IEEE operations as the scalar code, so results do not change.
+ */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define HOT __attribute__((target_clones("avx2", "default")))
+#else
+#define HOT
+#endif
+
+/* ---------------------------------------------------------------- argument plumbing */
+
+#define THROW(env, kind, msg) do { napi_throw_##kind##_error((env), NULL, (msg)); return NULL; } while (0)
+
+typedef struct { void *data; size_t length; napi_typedarray_type type; } view_t;
+
+static int typed_array(napi_env env, napi_value v, napi_typedarray_type want, view_t *out) {
+  bool is_ta = false;
+  if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta) return 0;
+  napi_value ab;
+  size_t offset;
+  if (napi_get_typedarray_info(env, v, &out->type, &out->length, &out->data, &ab, &offset) != napi_ok) return 0;
+  return out->type == want;
+}
+
+static int number_arg(napi_env env, napi_value v, double *out) {
+  return napi_get_value_double(env, v, out) == napi_ok;
+}
+
+static size_t args(napi_env env, napi_callback_info info, napi_value *argv, size_t max) {
+  size_t argc = max;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  return argc;
+}
+
+/* ---------------------------------------------------------------- binary16 */
+
+static float half_to_f32[65536];
+
+static void init_half_table(void) {
+  for (uint32_t h = 0; h < 65536; h++) {
+    uint32_t sign = (h & 0x8000u) << 16, e = (h >> 10) & 0x1f, m = h & 0x3ff, u;
+    if (e == 0) { half_to_f32[h] = (float)((sign ? -1.0 : 1.0) * (double)m * 0x1p-24); continue; }
+    u = e == 31 ? (sign | 0x7f800000u | (m << 13)) : (sign | ((e - 15 + 127) << 23) | (m << 13));
+    memcpy(&half_to_f32[h], &u, 4);
+  }
+}
+
+/* The binary16 bits of x: halfAt in worker/comm/half.ts. */
+static inline uint16_t half_of(float x) {
+  uint32_t b;
+  memcpy(&b, &x, 4);
+  uint32_t abs = b & 0x7fffffffu, h;
+  if (abs >= 0x38800000u) {
+    if (abs < 0x47800000u) h = (abs - 0x38000000u + 0xfffu + ((abs >> 13) & 1u)) >> 13;
+    else h = abs > 0x7f800000u ? 0x7e00u : 0x7c00u;
+  } else {
+    double v = fabs((double)x) * 16777216.0;
+    double f = floor(v + 0.5);
+    h = (uint32_t)f;
+    if (f - v == 0.5 && (h & 1u)) h--;
+  }
+  return (uint16_t)(h | ((b >> 16) & 0x8000u));
+}
+
+HOT static void encode_half_loop(const float *s, uint8_t *o, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    uint16_t h = half_of(s[i]);
+    o[2 * i] = (uint8_t)(h & 0xff);
+    o[2 * i + 1] = (uint8_t)(h >> 8);
+  }
+}
+
+/* encodeHalf(src: Float32Array, out: Uint8Array) -> undefined; out holds 2 bytes per value, little-endian. */
+static napi_value encode_half(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  view_t src, out;
+  if (args(env, info, argv, 2) < 2 || !typed_array(env, argv[0], napi_float32_array, &src) || !typed_array(env, argv[1], napi_uint8_array, &out))
+    THROW(env, type, "encodeHalf(src: Float32Array, out: Uint8Array)");
+  if (out.length < 2 * src.length) THROW(env, range, "encodeHalf: out is shorter than 2 bytes per value");
+  encode_half_loop(src.data, out.data, src.length);
+  return NULL;
+}
+
+/* decodeHalf(bytes: Uint8Array, out: Float32Array, add: boolean) -> undefined: out[i] = or += the value. */
+static napi_value decode_half(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  view_t in, out;
+  bool add = false;
+  if (args(env, info, argv, 3) < 3 || !typed_array(env, argv[0], napi_uint8_array, &in) || !typed_array(env, argv[1], napi_float32_array, &out)
+      || napi_get_value_bool(env, argv[2], &add) != napi_ok)
+    THROW(env, type, "decodeHalf(bytes: Uint8Array, out: Float32Array, add: boolean)");
+  if (in.length < 2 * out.length) THROW(env, range, "decodeHalf: bytes is shorter than 2 per value");
+  const uint8_t *b = in.data;
+  float *o = out.data;
+  if (add) for (size_t i = 0; i < out.length; i++) o[i] = (float)((double)o[i] + (double)half_to_f32[b[2 * i] | (b[2 * i + 1] << 8)]);
+  else for (size_t i = 0; i < out.length; i++) o[i] = half_to_f32[b[2 * i] | (b[2 * i + 1] << 8)];
+  return NULL;
+}
+
+/* ---------------------------------------------------------------- qsgd8 */
+
+/* Σ g[i]² over [a, b) in index order, in double: sumSquares in qsgd8.ts. */
+static napi_value sum_squares(napi_env env, napi_callback_info info) {
+  napi_value argv[3], ret;
+  view_t g;
+  double a, b;
+  if (args(env, info, argv, 3) < 3 || !typed_array(env, argv[0], napi_float32_array, &g) || !number_arg(env, argv[1], &a) || !number_arg(env, argv[2], &b))
+    THROW(env, type, "sumSquares(g: Float32Array, a: number, b: number)");
+  if (!(a >= 0 && b >= a && b <= (double)g.length)) THROW(env, range, "sumSquares: [a, b) is outside g");
+  const float *x = g.data;
+  double sq = 0;
+  for (size_t i = (size_t)a; i < (size_t)b; i++) sq += (double)x[i] * (double)x[i];
+  napi_create_double(env, sq, &ret);
+  return ret;
+}
+
+HOT static uint32_t quantize_loop(const float *x, size_t a, size_t b, double norm, uint8_t *out, uint32_t s) {
+  const double levels = 127;
+  for (size_t i = a; i < b; i++) {
+    double v = (double)x[i];
+    double q = norm > 0 ? (levels * fabs(v)) / norm : 0;
+    int32_t l = (int32_t)q; /* 0 <= q < 128: truncation is JavaScript's q | 0 */
+    uint32_t si = s + 0x6d2b79f5u * (uint32_t)(i - a + 1); /* the state after this element's draw */
+    uint32_t t = (si ^ (si >> 15)) * (si | 1u);
+    t ^= t + (t ^ (t >> 7)) * (t | 61u);
+    double u = (double)(t ^ (t >> 14)) * 0x1p-32; /* exact: / 2^32 */
+    int32_t up = l + (u < q - (double)l ? 1 : 0);
+    int32_t level = up > 127 ? 127 : up;
+    out[i] = (uint8_t)(2 * level + (v > 0 ? 1 : 0));
+  }
+  return s + 0x6d2b79f5u * (uint32_t)(b - a);
+}
+
+/*
+ * quantizeSegment(g, a, b, norm, bytes, at, state) -> the advanced mulberry32 state (int32):
+ * quantizeSegment in qsgd8.ts, the same draws in the same order.
+ */
+static napi_value quantize_segment(napi_env env, napi_callback_info info) {
+  napi_value argv[7], ret;
+  view_t g, bytes;
+  double a, b, norm, at, state;
+  if (args(env, info, argv, 7) < 7 || !typed_array(env, argv[0], napi_float32_array, &g) || !number_arg(env, argv[1], &a)
+      || !number_arg(env, argv[2], &b) || !number_arg(env, argv[3], &norm) || !typed_array(env, argv[4], napi_uint8_array, &bytes)
+      || !number_arg(env, argv[5], &at) || !number_arg(env, argv[6], &state))
+    THROW(env, type, "quantizeSegment(g, a, b, norm, bytes, at, state)");
+  if (!(a >= 0 && b >= a && b <= (double)g.length && at >= 0 && at + b <= (double)bytes.length))
+    THROW(env, range, "quantizeSegment: a range is outside its array");
+  uint32_t s = quantize_loop(g.data, (size_t)a, (size_t)b, norm, (uint8_t *)bytes.data + (size_t)at, (uint32_t)(int32_t)state);
+  napi_create_int32(env, (int32_t)s, &ret);
+  return ret;
+}
+
+/* addCodes(msg, codesAt, a, b, table: Float64Array(256), acc): acc[i] += table[msg[codesAt + i]] for i in [a, b). */
+static napi_value add_codes(napi_env env, napi_callback_info info) {
+  napi_value argv[6];
+  view_t msg, table, acc;
+  double at, a, b;
+  if (args(env, info, argv, 6) < 6 || !typed_array(env, argv[0], napi_uint8_array, &msg) || !number_arg(env, argv[1], &at)
+      || !number_arg(env, argv[2], &a) || !number_arg(env, argv[3], &b) || !typed_array(env, argv[4], napi_float64_array, &table)
+      || !typed_array(env, argv[5], napi_float32_array, &acc))
+    THROW(env, type, "addCodes(msg, codesAt, a, b, table: Float64Array, acc: Float32Array)");
+  if (table.length != 256 || !(a >= 0 && b >= a && b <= (double)acc.length && at >= 0 && at + b <= (double)msg.length))
+    THROW(env, range, "addCodes: a range is outside its array");
+  const uint8_t *m = (const uint8_t *)msg.data + (size_t)at;
+  const double *t = table.data;
+  float *o = acc.data;
+  for (size_t i = (size_t)a; i < (size_t)b; i++) o[i] = (float)((double)o[i] + t[m[i]]);
+  return NULL;
+}
+
+/* ---------------------------------------------------------------- module */
+
+static napi_value init(napi_env env, napi_value exports) {
+  init_half_table();
+  napi_property_descriptor props[] = {
+    {"encodeHalf", NULL, encode_half, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"decodeHalf", NULL, decode_half, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"sumSquares", NULL, sum_squares, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"quantizeSegment", NULL, quantize_segment, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"addCodes", NULL, add_codes, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -1,0 +1,146 @@
+/**
+ * worker/comm/native-codecs.ts and the C kernels behind it: each native kernel gives the
+ * same bits as its TypeScript twin (half.ts, compression/qsgd8.ts) on ordinary values,
+ * every edge of binary16, unaligned views and per-layer segments; the loader says why it
+ * fell back. With DAT_REQUIRE_NATIVE_CODECS=1 (scripts/test.sh builds the addon) a missing
+ * addon fails instead of skipping.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadNativeCodecs, nativeCodecsStatus, NATIVE_CODECS_PATH } from '../../../worker/comm/native-codecs.js';
+import { addHalfInto, addHalfIntoJs, decodeHalf, decodeHalfJs, encodeHalf, encodeHalfJs } from '../../../worker/comm/half.js';
+import { addDequantizedQsgd8, addDequantizedQsgd8Js, quantizeQsgd8, quantizeQsgd8Js } from '../../../worker/comm/compression/qsgd8.js';
+import { Rng } from '../../../worker/util/rng.js';
+
+const required = process.env['DAT_REQUIRE_NATIVE_CODECS'] === '1';
+const native = nativeCodecsStatus.codecs;
+const skip = native === undefined && !required ? `native codecs ${nativeCodecsStatus.reason}` : false;
+
+/** Normal-ish values with a spread of magnitudes (seeded). */
+function gradient(n: number, seed: number): Float32Array {
+  const rng = new Rng(seed);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = (rng.next() - 0.5) * 10 ** Math.floor(rng.next() * 12 - 8);
+  return out;
+}
+
+/** Every float32 edge of binary16 conversion. */
+const EDGES = new Float32Array([
+  0, -0, 1, -1, 65504, 65519.99, 65520, -65520, 1e9, Infinity, -Infinity, NaN,
+  2 ** -14, 2 ** -14 * (1 - 2 ** -11), 2 ** -24, 2 ** -25, 2 ** -25 * 1.0001, 3 * 2 ** -26, 1e-30, 1e-45, -1e-45,
+  1 + 2 ** -11, 1 + 3 * 2 ** -11, 2048 + 1, 2048 + 3, 0.1, -0.3333,
+]);
+function withNaNPayloads(): Float32Array {
+  const out = new Float32Array(4);
+  new Uint32Array(out.buffer).set([0x7fc00001, 0xffffffff, 0x7f800001, 0x7fa00000]);
+  return out;
+}
+
+/**
+ * The same float32 bits, except that any NaN equals any NaN: V8 may quiet a NaN's payload
+ * when a value passes through a JavaScript number (it depends on the JIT tier), so only
+ * the C side keeps payloads reliably, and a NaN gradient fails the step either way.
+ */
+function assertSameFloats(a: Float32Array, b: Float32Array): void {
+  assert.equal(a.length, b.length);
+  const ua = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  const ub = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  for (let i = 0; i < a.length; i++) {
+    if (Number.isNaN(a[i]) && Number.isNaN(b[i])) continue;
+    if (ua[i] !== ub[i]) assert.fail(`element ${i}: ${a[i]} (0x${ua[i]!.toString(16)}) vs ${b[i]} (0x${ub[i]!.toString(16)})`);
+  }
+}
+
+describe('native codecs: binary16', { skip }, () => {
+  const inputs = [
+    { name: 'ordinary values', x: gradient(100_003, 1) },
+    { name: 'the edges of binary16', x: EDGES },
+    { name: 'NaN payloads', x: withNaNPayloads() },
+  ];
+  for (const { name, x } of inputs) {
+    test(`encodeHalf matches TypeScript: ${name}`, () => {
+      assert.deepEqual(encodeHalf(x), encodeHalfJs(x));
+    });
+    test(`addHalfInto matches TypeScript: ${name}`, () => {
+      const bytes = encodeHalfJs(x);
+      const a = gradient(x.length, 2);
+      const b = a.slice();
+      addHalfInto(a, bytes);
+      addHalfIntoJs(b, bytes);
+      assertSameFloats(a, b);
+    });
+  }
+
+  test('decodeHalf matches TypeScript on all 65,536 codes', () => {
+    const bytes = new Uint8Array(new Uint16Array(65536).map((_, i) => i).buffer);
+    assertSameFloats(decodeHalf(bytes), decodeHalfJs(bytes));
+  });
+
+  test('an output at an odd byte offset is written byte by byte, the same bytes', () => {
+    const x = gradient(1001, 3);
+    const backing = new Uint8Array(2 * x.length + 1);
+    const out = backing.subarray(1);
+    encodeHalf(x, out);
+    assert.deepEqual(out, encodeHalfJs(x));
+    assertSameFloats(decodeHalf(out), decodeHalfJs(encodeHalfJs(x)));
+  });
+
+  test('wrong argument types and short buffers throw instead of writing past the end', () => {
+    assert.ok(native !== undefined);
+    assert.throws(() => native.encodeHalf(new Float32Array(4), new Uint8Array(7)), RangeError);
+    assert.throws(() => native.decodeHalf(new Uint8Array(7), new Float32Array(4), false), RangeError);
+    assert.throws(() => native.encodeHalf(new Float64Array(4) as unknown as Float32Array, new Uint8Array(8)), TypeError);
+  });
+});
+
+describe('native codecs: qsgd8', { skip }, () => {
+  const cases = [
+    { name: 'one segment', n: 50_000, segments: [50_000], seed: 11 },
+    { name: 'per-layer segments, an empty one among them', n: 10_000, segments: [3, 0, 4997, 5000], seed: 12 },
+    { name: 'an all-zero gradient', n: 1000, segments: [1000], seed: 13, zero: true },
+  ];
+  for (const c of cases) {
+    test(`codes, norms and the RNG state match TypeScript: ${c.name}`, () => {
+      const g = c.zero === true ? new Float32Array(c.n) : gradient(c.n, c.seed);
+      const r1 = new Rng(c.seed);
+      const r2 = new Rng(c.seed);
+      const a = quantizeQsgd8(g, c.segments, r1);
+      const b = quantizeQsgd8Js(g, c.segments, r2);
+      assert.deepEqual(a, b);
+      assert.equal(r1.state, r2.state);
+      const acc1 = gradient(c.n, c.seed + 100);
+      const acc2 = acc1.slice();
+      addDequantizedQsgd8(a, c.segments, 1 / 3, acc1);
+      addDequantizedQsgd8Js(a, c.segments, 1 / 3, acc2);
+      assertSameFloats(acc1, acc2);
+    });
+  }
+
+  test('a range outside its array throws', () => {
+    assert.ok(native !== undefined);
+    assert.throws(() => native.quantizeSegment(new Float32Array(4), 0, 5, 1, new Uint8Array(9), 4, 0), RangeError);
+    assert.throws(() => native.addCodes(new Uint8Array(8), 4, 0, 5, new Float64Array(256), new Float32Array(5)), RangeError);
+  });
+});
+
+describe('loadNativeCodecs', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'native-codecs-'));
+  const broken = join(dir, 'broken.node');
+  writeFileSync(broken, 'not a shared object');
+  const cases = [
+    { name: 'turned off', path: NATIVE_CODECS_PATH, env: { DAT_NATIVE_CODECS: '0' }, reason: /^off \(DAT_NATIVE_CODECS=0\)$/ },
+    { name: 'not built', path: join(dir, 'missing.node'), env: {}, reason: /^not built \(.*missing\.node; scripts\/build-native-codecs\.sh\)$/ },
+    { name: 'a file that does not load', path: broken, env: {}, reason: /^does not load: / },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      const status = loadNativeCodecs(c.path, c.env);
+      assert.equal(status.codecs, undefined);
+      assert.match(status.reason, c.reason);
+    });
+  }
+  test('cleanup', () => rmSync(dir, { recursive: true, force: true }));
+});
