@@ -1,8 +1,10 @@
 /*
- * The codec kernels of worker/comm (binary16 for the fp16 wire, qsgd8), in C for speed.
+ * The inner loops of worker/comm in C, for speed: the ring's float32 sums with their
+ * finiteness check (reduce-kernels.ts) and the codecs' binary16 and qsgd8 kernels
+ * (half.ts, compression/qsgd8.ts).
  *
  * Every function computes exactly what its TypeScript twin computes, bit for bit
- * (test/worker/comm/native-codecs.test.ts checks them against each other): JavaScript
+ * (test/worker/comm/native-kernels.test.ts checks them against each other): JavaScript
  * arithmetic is IEEE double, so intermediates here are double, stores to Float32Array
  * round to float, and no fast-math or FMA contraction is allowed (binding.gyp).
  * The callers keep the TypeScript path for hosts where this addon is not built.
@@ -186,6 +188,59 @@ static napi_value add_codes(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ---------------------------------------------------------------- ring sums (reduce-kernels.ts) */
+
+static inline uint32_t non_finite(float v) {
+  uint32_t b;
+  memcpy(&b, &v, 4);
+  return (b & 0x7f800000u) == 0x7f800000u;
+}
+
+/* Whether any value is NaN or ±Inf: an OR over lanes, no branch per element. */
+HOT static uint32_t any_non_finite(const float *a, size_t n) {
+  uint32_t bad = 0;
+  for (size_t i = 0; i < n; i++) bad |= non_finite(a[i]);
+  return bad;
+}
+
+/* dst[i] = x[i] + y[i] in float32 (IEEE single add: what Math.fround of the double sum gives); dst may be x. */
+HOT static uint32_t sum_into(float *dst, const float *x, const float *y, size_t n) {
+  uint32_t bad = 0;
+  for (size_t i = 0; i < n; i++) {
+    float v = x[i] + y[i];
+    dst[i] = v;
+    bad |= non_finite(v);
+  }
+  return bad;
+}
+
+static napi_value first_index(napi_env env, const float *a, size_t n, uint32_t bad) {
+  napi_value ret;
+  double index = -1;
+  if (bad) for (size_t i = 0; i < n; i++) if (non_finite(a[i])) { index = (double)i; break; }
+  napi_create_double(env, index, &ret);
+  return ret;
+}
+
+/* firstNonFinite(a: Float32Array) -> index of the first NaN or ±Inf, or -1. */
+static napi_value first_non_finite(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  view_t a;
+  if (args(env, info, argv, 1) < 1 || !typed_array(env, argv[0], napi_float32_array, &a)) THROW(env, type, "firstNonFinite(a: Float32Array)");
+  return first_index(env, a.data, a.length, any_non_finite(a.data, a.length));
+}
+
+/* sumIntoChecked(dst, x, y) -> index of the first non-finite sum, or -1; x and y hold at least dst.length values. */
+static napi_value sum_into_checked(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  view_t dst, x, y;
+  if (args(env, info, argv, 3) < 3 || !typed_array(env, argv[0], napi_float32_array, &dst) || !typed_array(env, argv[1], napi_float32_array, &x)
+      || !typed_array(env, argv[2], napi_float32_array, &y))
+    THROW(env, type, "sumIntoChecked(dst: Float32Array, x: Float32Array, y: Float32Array)");
+  if (x.length < dst.length || y.length < dst.length) THROW(env, range, "sumIntoChecked: a source is shorter than the destination");
+  return first_index(env, dst.data, dst.length, sum_into(dst.data, x.data, y.data, dst.length));
+}
+
 /* ---------------------------------------------------------------- module */
 
 static napi_value init(napi_env env, napi_value exports) {
@@ -196,6 +251,8 @@ static napi_value init(napi_env env, napi_value exports) {
     {"sumSquares", NULL, sum_squares, NULL, NULL, NULL, napi_enumerable, NULL},
     {"quantizeSegment", NULL, quantize_segment, NULL, NULL, NULL, napi_enumerable, NULL},
     {"addCodes", NULL, add_codes, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"firstNonFinite", NULL, first_non_finite, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"sumIntoChecked", NULL, sum_into_checked, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -1,8 +1,8 @@
 /**
- * worker/comm/native-codecs.ts and the C kernels behind it: each native kernel gives the
- * same bits as its TypeScript twin (half.ts, compression/qsgd8.ts) on ordinary values,
- * every edge of binary16, unaligned views and per-layer segments; the loader says why it
- * fell back. With DAT_REQUIRE_NATIVE_CODECS=1 (scripts/test.sh builds the addon) a missing
+ * worker/comm/native-kernels.ts and the C kernels behind it: each native kernel gives the
+ * same bits as its TypeScript twin (reduce-kernels.ts, half.ts, compression/qsgd8.ts) on
+ * ordinary values, non-finite ones, every edge of binary16, unaligned views and per-layer
+ * segments; the loader says why it fell back. With DAT_REQUIRE_NATIVE_KERNELS=1 (scripts/test.sh builds the addon) a missing
  * addon fails instead of skipping.
  */
 import { describe, test } from 'node:test';
@@ -10,14 +10,15 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadNativeCodecs, nativeCodecsStatus, NATIVE_CODECS_PATH } from '../../../worker/comm/native-codecs.js';
+import { loadNativeKernels, nativeKernelsStatus, NATIVE_KERNELS_PATH } from '../../../worker/comm/native-kernels.js';
 import { addHalfInto, addHalfIntoJs, decodeHalf, decodeHalfJs, encodeHalf, encodeHalfJs } from '../../../worker/comm/half.js';
 import { addDequantizedQsgd8, addDequantizedQsgd8Js, quantizeQsgd8, quantizeQsgd8Js } from '../../../worker/comm/compression/qsgd8.js';
 import { Rng } from '../../../worker/util/rng.js';
+import { addIntoChecked, addIntoCheckedJs, firstNonFinite, firstNonFiniteJs, sumIntoChecked, sumIntoCheckedJs } from '../../../worker/comm/reduce-kernels.js';
 
-const required = process.env['DAT_REQUIRE_NATIVE_CODECS'] === '1';
-const native = nativeCodecsStatus.codecs;
-const skip = native === undefined && !required ? `native codecs ${nativeCodecsStatus.reason}` : false;
+const required = process.env['DAT_REQUIRE_NATIVE_KERNELS'] === '1';
+const native = nativeKernelsStatus.kernels;
+const skip = native === undefined && !required ? `native kernels ${nativeKernelsStatus.reason}` : false;
 
 /** Normal-ish values with a spread of magnitudes (seeded). */
 function gradient(n: number, seed: number): Float32Array {
@@ -54,7 +55,7 @@ function assertSameFloats(a: Float32Array, b: Float32Array): void {
   }
 }
 
-describe('native codecs: binary16', { skip }, () => {
+describe('native kernels: binary16', { skip }, () => {
   const inputs = [
     { name: 'ordinary values', x: gradient(100_003, 1) },
     { name: 'the edges of binary16', x: EDGES },
@@ -96,7 +97,7 @@ describe('native codecs: binary16', { skip }, () => {
   });
 });
 
-describe('native codecs: qsgd8', { skip }, () => {
+describe('native kernels: qsgd8', { skip }, () => {
   const cases = [
     { name: 'one segment', n: 50_000, segments: [50_000], seed: 11 },
     { name: 'per-layer segments, an empty one among them', n: 10_000, segments: [3, 0, 4997, 5000], seed: 12 },
@@ -126,19 +127,55 @@ describe('native codecs: qsgd8', { skip }, () => {
   });
 });
 
-describe('loadNativeCodecs', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'native-codecs-'));
+describe('native kernels: ring sums', { skip }, () => {
+  const withBad = (x: Float32Array, at: number, v: number): Float32Array => {
+    const y = x.slice();
+    y[at] = v;
+    return y;
+  };
+  const x = gradient(100_001, 21);
+  const y = gradient(100_001, 22);
+  const cases = [
+    { name: 'finite values', a: x, b: y },
+    { name: 'a NaN', a: withBad(x, 777, NaN), b: y },
+    { name: 'an infinity on each side, the later one first', a: withBad(x, 90_000, Infinity), b: withBad(y, 5, -Infinity) },
+    { name: 'an overflow to infinity in the sum', a: withBad(x, 42, 3e38), b: withBad(y, 42, 3e38) },
+  ];
+  for (const c of cases) {
+    test(`sums and the first non-finite index match TypeScript: ${c.name}`, () => {
+      const d1 = new Float32Array(c.a.length);
+      const d2 = new Float32Array(c.a.length);
+      assert.equal(sumIntoChecked(d1, c.a, c.b), sumIntoCheckedJs(d2, c.a, c.b));
+      assertSameFloats(d1, d2);
+      const e1 = c.a.slice();
+      const e2 = c.a.slice();
+      assert.equal(addIntoChecked(e1, c.b), addIntoCheckedJs(e2, c.b));
+      assertSameFloats(e1, e2);
+      assert.equal(firstNonFinite(c.a), firstNonFiniteJs(c.a));
+    });
+  }
+
+  test('a short source throws before anything is written', () => {
+    const dst = new Float32Array(4);
+    assert.throws(() => sumIntoChecked(dst, new Float32Array(4), new Float32Array(3)), RangeError);
+    assert.ok(native !== undefined);
+    assert.throws(() => native.sumIntoChecked(dst, new Float32Array(4), new Float32Array(3)), RangeError);
+  });
+});
+
+describe('loadNativeKernels', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'native-kernels-'));
   const broken = join(dir, 'broken.node');
   writeFileSync(broken, 'not a shared object');
   const cases = [
-    { name: 'turned off', path: NATIVE_CODECS_PATH, env: { DAT_NATIVE_CODECS: '0' }, reason: /^off \(DAT_NATIVE_CODECS=0\)$/ },
-    { name: 'not built', path: join(dir, 'missing.node'), env: {}, reason: /^not built \(.*missing\.node; scripts\/build-native-codecs\.sh\)$/ },
+    { name: 'turned off', path: NATIVE_KERNELS_PATH, env: { DAT_NATIVE_KERNELS: '0' }, reason: /^off \(DAT_NATIVE_KERNELS=0\)$/ },
+    { name: 'not built', path: join(dir, 'missing.node'), env: {}, reason: /^not built \(.*missing\.node; scripts\/build-native-kernels\.sh\)$/ },
     { name: 'a file that does not load', path: broken, env: {}, reason: /^does not load: / },
   ];
   for (const c of cases) {
     test(c.name, () => {
-      const status = loadNativeCodecs(c.path, c.env);
-      assert.equal(status.codecs, undefined);
+      const status = loadNativeKernels(c.path, c.env);
+      assert.equal(status.kernels, undefined);
       assert.match(status.reason, c.reason);
     });
   }
