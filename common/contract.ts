@@ -57,6 +57,14 @@ export type ProgressMode = (typeof PROGRESS_MODES)[number];
 export const RESUME_CHANGEABLE_OPTIONS = ['epochs', 'eval-every', 'eval-attack-steps', 'eval-restarts', 'eval-size'] as const;
 export type ResumeChangeableOption = (typeof RESUME_CHANGEABLE_OPTIONS)[number];
 
+/**
+ * Words of `--final-eval` (and `spec.evaluation.attacks`): `none`, the
+ * AutoAttack ensemble, or `dat eval`'s attacks by name, run in the order given
+ * (worker/eval/attacks/types.ts lists the same names; a test ties the two).
+ */
+export const FINAL_EVAL_ATTACKS = ['none', 'autoattack', 'pgd', 'apgd-ce', 'apgd-t', 'fab-t', 'square'] as const;
+export type FinalEvalAttack = (typeof FINAL_EVAL_ATTACKS)[number];
+
 /** Largest L-inf radius: inputs are [0, 1] pixels, so a larger one perturbs every pixel to anything. */
 export const LINF_EPS_MAX = 1;
 
@@ -121,6 +129,16 @@ export interface TrainOptions {
   readonly evalRestarts: number;
   /** Evaluate on at most this many held-out examples (0 = all). */
   readonly evalSize: number;
+  /**
+   * The evaluation after training, with `dat eval`'s attacks on the final
+   * model: `['none']` (off), `['autoattack']` or attack names. Optional for
+   * compatibility: `resolveTrainOptions` always fills it. @default ['none']
+   */
+  readonly finalEval?: readonly FinalEvalAttack[];
+  /** Held-out examples the final evaluation attacks (0 = all). @default 1000 */
+  readonly finalEvalExamples?: number;
+  /** L-inf radius of the final evaluation; 0 measures clean accuracy. @default the training eps (the dataset's L-inf eps for pgd-l2) */
+  readonly finalEvalEps?: number;
 
   readonly backend: BackendId;
   readonly seed: number;
@@ -215,6 +233,26 @@ export type ExitCode = (typeof EXIT_CODES)[keyof typeof EXIT_CODES];
 /** Exit codes for which a gang restart cannot help. */
 export const PERMANENT_EXIT_CODES: readonly number[] = [EXIT_CODES.badConfig, EXIT_CODES.badData];
 
+/**
+ * The result of the final evaluation (`--final-eval`), as metrics.json's
+ * `finalEvaluation` and rank 0's last progress report carry it. Accuracies
+ * are fractions; `perAttack` is cumulative, in run order (AutoAttack's
+ * printout), so its last entry equals `robustAccuracy`.
+ */
+export interface FinalEvaluationReport {
+  /** The attacks in the order they ran (`autoattack` expanded). */
+  readonly attacks: readonly string[];
+  readonly norm: 'linf';
+  readonly eps: number;
+  readonly examples: number;
+  readonly cleanAccuracy: number;
+  readonly perAttack: readonly { readonly attack: string; readonly robustAccuracy: number; readonly seconds: number }[];
+  /** Per-example worst case over every attack. */
+  readonly robustAccuracy: number;
+  /** Wall time of the whole evaluation (the slowest rank's, when sharded). */
+  readonly seconds: number;
+}
+
 /** Progress served by rank 0 at {@link PROGRESS_PATH} and read by the operator into `status.progress`. */
 export interface ProgressReport {
   readonly phase: 'starting' | 'training' | 'evaluating' | 'done' | 'failed';
@@ -229,4 +267,6 @@ export interface ProgressReport {
   readonly imagesPerSecond?: number;
   /** ISO time of the last completed step. */
   readonly lastHeartbeat: string;
+  /** The final evaluation, on the report of phase `done` when `--final-eval` asked for one. */
+  readonly finalEvaluation?: FinalEvaluationReport;
 }

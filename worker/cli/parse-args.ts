@@ -20,7 +20,8 @@ export type ParsedCommand =
 const HELP_FLAGS: ReadonlySet<string> = new Set(['--help', '-h']);
 
 function bad(flag: string, v: ValueSpec, raw: string): never {
-  throw new ConfigError(`invalid value ${JSON.stringify(raw)} for ${flag}: expected ${describeAccepted(v)}`);
+  const why = v.kind === 'number' && v.why !== undefined ? ` (${v.why})` : '';
+  throw new ConfigError(`invalid value ${JSON.stringify(raw)} for ${flag}: expected ${describeAccepted(v)}${why}`);
 }
 
 /** Parses one raw value by its spec (a pure function of its arguments). */
@@ -32,7 +33,9 @@ export function parseValue(flag: string, v: ValueSpec, raw: string): string | nu
     case 'enum-list': {
       if (raw.trim() === '') return [];
       const parts = raw.split(',').map((p) => p.trim());
-      if (!parts.every((p) => v.values.includes(p))) bad(flag, v, raw);
+      // Name the unknown entries, not the whole list they came in: the accepted values follow once.
+      const unknown = parts.filter((p) => !v.values.includes(p));
+      if (unknown.length > 0) throw new ConfigError(`unknown value${unknown.length > 1 ? 's' : ''} ${unknown.map((u) => JSON.stringify(u)).join(', ')} for ${flag}: expected ${describeAccepted(v)}`);
       return [...new Set(parts)];
     }
     case 'string':
