@@ -32,8 +32,8 @@ export type ValueSpec =
       readonly max: number;
       readonly minExclusive?: boolean;
       readonly maxExclusive?: boolean;
-      /** Why a value outside the range is refused, when the bound alone does not say (appended to the error). */
-      readonly why?: string;
+      /** Why a value at or below `min` is refused, when the bound alone does not say (appended to that error). */
+      readonly whyMin?: string;
     }
   | { readonly kind: 'string' }
   | { readonly kind: 'number-list'; readonly min: number };
@@ -71,7 +71,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   {
     key: 'eps',
     group: 'Attack and loss',
-    value: { kind: 'number', min: 0, max: L2_EPS_MAX, minExclusive: true, why: 'eps 0 leaves the training attack nothing to search (its step size would be 0); for standard training use --attack none' },
+    value: { kind: 'number', min: 0, max: L2_EPS_MAX, minExclusive: true, whyMin: 'eps 0 leaves the training attack nothing to search (its step size would be 0); for standard training use --attack none' },
     help: `perturbation radius in [0,1] pixel units: L-inf, at most ${LINF_EPS_MAX}, for every attack but pgd-l2 (the evaluation is L-inf PGD too); L2 for pgd-l2`,
   },
   { key: 'attackSteps', group: 'Attack and loss', value: { kind: 'int', min: 1, max: 10_000 }, help: 'attack iterations (pgd, pgd-l2, trades)' },

@@ -19,9 +19,8 @@ export type ParsedCommand =
 
 const HELP_FLAGS: ReadonlySet<string> = new Set(['--help', '-h']);
 
-function bad(flag: string, v: ValueSpec, raw: string): never {
-  const why = v.kind === 'number' && v.why !== undefined ? ` (${v.why})` : '';
-  throw new ConfigError(`invalid value ${JSON.stringify(raw)} for ${flag}: expected ${describeAccepted(v)}${why}`);
+function bad(flag: string, v: ValueSpec, raw: string, why?: string): never {
+  throw new ConfigError(`invalid value ${JSON.stringify(raw)} for ${flag}: expected ${describeAccepted(v)}${why === undefined ? '' : ` (${why})`}`);
 }
 
 /** Parses one raw value by its spec (a pure function of its arguments). */
@@ -51,7 +50,8 @@ export function parseValue(flag: string, v: ValueSpec, raw: string): string | nu
       if (n === undefined) bad(flag, v, raw);
       const lowOk = v.minExclusive === true ? n > v.min : n >= v.min;
       const highOk = v.maxExclusive === true ? n < v.max : n <= v.max;
-      if (!lowOk || !highOk) bad(flag, v, raw);
+      if (!lowOk) bad(flag, v, raw, v.whyMin);
+      if (!highOk) bad(flag, v, raw);
       return n;
     }
     case 'number-list': {
