@@ -24,12 +24,9 @@ import { BOUNDARY_CASES, DOOMED_CASES } from '../support/fixtures/invalid-datjob
 
 /** What the worker of rank 0 would parse from the pod the operator renders for `job`. */
 function workerOptions(job: DATJob): TrainOptions {
-  const { training, checkpoint } = job.spec;
-  const args = buildTrainArgs(training, checkpoint, {
-    checkpointDir: MOUNTS.checkpoint,
-    outputDir: MOUNTS.output,
-    dataDir: training.dataVolume === undefined ? undefined : MOUNTS.data,
-  });
+  const { training, checkpoint, evaluation } = job.spec;
+  const paths = { checkpointDir: MOUNTS.checkpoint, outputDir: MOUNTS.output, dataDir: training.dataVolume === undefined ? undefined : MOUNTS.data };
+  const args = buildTrainArgs(training, checkpoint, paths, evaluation);
   return parseTrainArgs(args, { [WORKER_ENV.worldSize]: String(job.spec.workers.replicas) });
 }
 
