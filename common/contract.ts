@@ -16,7 +16,7 @@ export type DatasetId = (typeof DATASETS)[number];
  * ResNet once called "PreAct ResNet-18" in the docs): still accepted, so
  * existing DATJobs and command lines keep working, with a warning.
  */
-export const MODELS = ['mlp', 'small-cnn', 'madry-cnn', 'preact-resnet-8', 'preact-resnet-18', 'preact-resnet'] as const;
+export const MODELS = ['mlp', 'small-cnn', 'madry-cnn', 'preact-resnet-8', 'preact-resnet-18', 'wide-resnet-34-10', 'preact-resnet'] as const;
 export type ModelId = (typeof MODELS)[number];
 
 /** Deprecated model ids and the id each one now means. */

@@ -50,7 +50,7 @@ describe('parseTrainArgs: good values', () => {
 
 describe('parseTrainArgs: bad values are one-line ConfigErrors naming the option', () => {
   const cases: { name: string; argv: string[]; want: RegExp }[] = [
-    { name: 'unknown enum value', argv: ['--model', 'resnet50'], want: /^invalid value "resnet50" for --model: expected one of mlp, small-cnn, madry-cnn, preact-resnet-8, preact-resnet-18, preact-resnet$/ },
+    { name: 'unknown enum value', argv: ['--model', 'resnet50'], want: /^invalid value "resnet50" for --model: expected one of mlp, small-cnn, madry-cnn, preact-resnet-8, preact-resnet-18, wide-resnet-34-10, preact-resnet$/ },
     { name: 'not a number', argv: ['--eps', 'big'], want: /^invalid value "big" for --eps: expected a number in \(0, 100\]$/ },
     { name: 'out of range', argv: ['--unlabeled-fraction', '1'], want: /for --unlabeled-fraction: expected a number in \[0, 1\)/ },
     { name: 'not an integer', argv: ['--epochs', '2.5'], want: /for --epochs: expected an integer in \[1, 1000000\]/ },
