@@ -14,6 +14,7 @@ import { loadNativeKernels, nativeKernelsStatus, NATIVE_KERNELS_PATH } from '../
 import { addHalfInto, addHalfIntoJs, decodeHalf, decodeHalfJs, encodeHalf, encodeHalfJs } from '../../../worker/comm/half.js';
 import { addDequantizedQsgd8, addDequantizedQsgd8Js, quantizeQsgd8, quantizeQsgd8Js } from '../../../worker/comm/compression/qsgd8.js';
 import { Rng } from '../../../worker/util/rng.js';
+import { addDecodedPieces, compressPiecesWithFeedback } from '../../../worker/comm/compression/sign-ef.js';
 import { addIntoChecked, addIntoCheckedJs, firstNonFinite, firstNonFiniteJs, sumIntoChecked, sumIntoCheckedJs } from '../../../worker/comm/reduce-kernels.js';
 
 const required = process.env['DAT_REQUIRE_NATIVE_KERNELS'] === '1';
@@ -160,6 +161,44 @@ describe('native kernels: ring sums', { skip }, () => {
     assert.throws(() => sumIntoChecked(dst, new Float32Array(4), new Float32Array(3)), RangeError);
     assert.ok(native !== undefined);
     assert.throws(() => native.sumIntoChecked(dst, new Float32Array(4), new Float32Array(3)), RangeError);
+  });
+});
+
+describe('native kernels: sign-ef', { skip }, () => {
+  const cases = [
+    { name: 'one piece, error memory fed by a gradient', n: 10_007, pieces: [10_007], withG: true },
+    { name: 'pieces off word boundaries, an empty one among them', n: 5_000, pieces: [31, 0, 33, 1, 4_935], withG: true },
+    { name: 'no gradient (compress e alone), a NaN and zeros', n: 1_000, pieces: [500, 500], withG: false, bad: true },
+  ];
+  for (const c of cases) {
+    test(`encode (block and residual) and decode match TypeScript: ${c.name}`, () => {
+      assert.ok(native !== undefined);
+      const e0 = gradient(c.n, 31);
+      if (c.bad === true) {
+        e0[3] = NaN;
+        e0.fill(0, 10, 50);
+        e0[60] = -0;
+      }
+      const g = c.withG ? gradient(c.n, 32) : undefined;
+      const eJs = e0.slice();
+      const eC = e0.slice();
+      const blockJs = compressPiecesWithFeedback(eJs, g, c.pieces);
+      const blockC = new Uint8Array(blockJs.length);
+      native.signEfEncode(eC, g ?? null, Float64Array.from(c.pieces), blockC);
+      assert.deepEqual(blockC, blockJs);
+      assertSameFloats(eC, eJs);
+      const accJs = gradient(c.n, 33);
+      const accC = accJs.slice();
+      addDecodedPieces(blockJs, c.pieces, 3, accJs);
+      native.signEfAddDecoded(blockJs, Float64Array.from(c.pieces), 3, accC);
+      assertSameFloats(accC, accJs);
+    });
+  }
+
+  test('pieces that do not cover the buffer, or a wrong block size, throw', () => {
+    assert.ok(native !== undefined);
+    assert.throws(() => native.signEfEncode(new Float32Array(8), null, Float64Array.from([4, 3]), new Uint8Array(9)), RangeError);
+    assert.throws(() => native.signEfAddDecoded(new Uint8Array(6), Float64Array.from([8]), 1, new Float32Array(8)), RangeError);
   });
 });
 
