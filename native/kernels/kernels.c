@@ -12,8 +12,13 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <node_api.h>
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define HAVE_AVX2_PATHS 1
+#endif
 
 /*
  * The hot loops are compiled twice, for AVX2 and for baseline x86-64, and the loader picks
@@ -201,7 +206,7 @@ static inline void store_f32_le(uint8_t *p, float f) {
 }
 
 /* Step 1 of compressPiecesWithFeedback: e <- e + g (when g), and Σ|e| over [a, b) in the same four partial sums. */
-HOT static double add_and_sum_abs(float *e, const float *g, size_t a, size_t b) {
+static double add_and_sum_abs_scalar(float *e, const float *g, size_t a, size_t b) {
   double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
   size_t i = a;
   if (g != NULL) {
@@ -220,8 +225,89 @@ HOT static double add_and_sum_abs(float *e, const float *g, size_t a, size_t b) 
   return s0 + s1 + s2 + s3;
 }
 
+/* 32 values of Step 2 from e[i] (i a multiple of 32): their sign word, residuals in place. */
+static uint32_t sign_word_scalar(float *e, size_t i, float scale) {
+  uint32_t w = 0;
+  for (uint32_t k = 0; k < 32; k++) {
+    float v = e[i + k];
+    uint32_t bit = v >= 0;
+    e[i + k] = v - (bit ? scale : -scale);
+    w |= bit << k;
+  }
+  return w;
+}
+
+/* acc[i] += ±w for the 8 values of bit byte `byte` from acc[i], in double. */
+static void add_signed_byte_scalar(uint8_t byte, double w, float *acc) {
+  for (uint32_t k = 0; k < 8; k++) acc[k] = (float)((double)acc[k] + (((byte >> k) & 1u) ? w : -w));
+}
+
+#ifdef HAVE_AVX2_PATHS
+/*
+ * The same three loops with AVX2 intrinsics: lane j of the double accumulator is JavaScript's
+ * partial sum s_j, a compare-and-blend gives ±scale exactly, and every add is the scalar
+ * code's IEEE add in the same precision, so the bits do not change.
+ */
+__attribute__((target("avx2"))) static double add_and_sum_abs_avx2(float *e, const float *g, size_t a, size_t b) {
+  const __m256d sign = _mm256_set1_pd(-0.0);
+  __m256d acc = _mm256_setzero_pd();
+  size_t i = a;
+  for (; i + 4 <= b; i += 4) {
+    __m128 v = _mm_loadu_ps(e + i);
+    if (g != NULL) {
+      v = _mm_add_ps(v, _mm_loadu_ps(g + i));
+      _mm_storeu_ps(e + i, v);
+    }
+    acc = _mm256_add_pd(acc, _mm256_andnot_pd(sign, _mm256_cvtps_pd(v)));
+  }
+  double s[4];
+  _mm256_storeu_pd(s, acc);
+  for (; i < b; i++) {
+    float v = g != NULL ? e[i] + g[i] : e[i];
+    if (g != NULL) e[i] = v;
+    s[0] += fabs((double)v);
+  }
+  return s[0] + s[1] + s[2] + s[3];
+}
+
+__attribute__((target("avx2"))) static uint32_t sign_word_avx2(float *e, size_t i, float scale) {
+  const __m256 zero = _mm256_setzero_ps(), pos = _mm256_set1_ps(scale), neg = _mm256_set1_ps(-scale);
+  uint32_t w = 0;
+  for (uint32_t k = 0; k < 32; k += 8) {
+    __m256 v = _mm256_loadu_ps(e + i + k);
+    __m256 ge = _mm256_cmp_ps(v, zero, _CMP_GE_OQ); /* false for NaN, as v >= 0 */
+    _mm256_storeu_ps(e + i + k, _mm256_sub_ps(v, _mm256_blendv_ps(neg, pos, ge)));
+    w |= (uint32_t)_mm256_movemask_ps(ge) << k;
+  }
+  return w;
+}
+
+__attribute__((target("avx2"))) static void add_signed_byte_avx2(uint8_t byte, double w, float *acc) {
+  const __m256i lanes = _mm256_setr_epi64x(1, 2, 4, 8);
+  const __m256d pos = _mm256_set1_pd(w), neg = _mm256_set1_pd(-w);
+  for (uint32_t half = 0; half < 8; half += 4) {
+    __m256i set = _mm256_cmpeq_epi64(_mm256_and_si256(_mm256_set1_epi64x((byte >> half) & 0xf), lanes), lanes);
+    __m256d sum = _mm256_add_pd(_mm256_cvtps_pd(_mm_loadu_ps(acc + half)), _mm256_blendv_pd(neg, pos, _mm256_castsi256_pd(set)));
+    _mm_storeu_ps(acc + half, _mm256_cvtpd_ps(sum));
+  }
+}
+
+static int use_avx2(void) {
+  static int cached = -1;
+  /* DAT_NATIVE_KERNELS_SCALAR=1: the scalar loops, so the tests cover them on an AVX2 machine. */
+  if (cached < 0) cached = __builtin_cpu_supports("avx2") && getenv("DAT_NATIVE_KERNELS_SCALAR") == NULL ? 1 : 0;
+  return cached;
+}
+#define PICK(name) (use_avx2() ? name##_avx2 : name##_scalar)
+#else
+#define PICK(name) name##_scalar
+#endif
+
+static double add_and_sum_abs(float *e, const float *g, size_t a, size_t b) { return PICK(add_and_sum_abs)(e, g, a, b); }
+
 /* Step 2 for [a, b): sign bits (v >= 0) into `word` and the bit stream, residual v - ±scale into e; returns the open word. */
-HOT static uint32_t signs_and_residual(float *e, size_t a, size_t b, float scale, uint8_t *bits, uint32_t word) {
+static uint32_t signs_and_residual(float *e, size_t a, size_t b, float scale, uint8_t *bits, uint32_t word) {
+  uint32_t (*sign_word)(float *, size_t, float) = PICK(sign_word);
   size_t i = a;
   for (; i < b && (i & 31) != 0; i++) {
     float v = e[i];
@@ -230,16 +316,7 @@ HOT static uint32_t signs_and_residual(float *e, size_t a, size_t b, float scale
     word |= bit << (i & 31);
     if ((i & 31) == 31) { store_u32_le(bits + 4 * (i >> 5), word); word = 0; }
   }
-  for (; i + 32 <= b; i += 32) {
-    uint32_t w = 0;
-    for (uint32_t k = 0; k < 32; k++) {
-      float v = e[i + k];
-      uint32_t bit = v >= 0;
-      e[i + k] = v - (bit ? scale : -scale);
-      w |= bit << k;
-    }
-    store_u32_le(bits + 4 * (i >> 5), w);
-  }
+  for (; i + 32 <= b; i += 32) store_u32_le(bits + 4 * (i >> 5), sign_word(e, i, scale));
   for (; i < b; i++) {
     float v = e[i];
     uint32_t bit = v >= 0;
@@ -291,11 +368,12 @@ static napi_value sign_ef_encode(napi_env env, napi_callback_info info) {
 }
 
 /* acc[i] += ±w over [a, b) of the bit stream, in double as JavaScript adds. */
-HOT static void add_signed(const uint8_t *bits, size_t a, size_t b, double w, float *acc) {
-  for (size_t i = a; i < b; i++) {
-    uint32_t bit = (bits[i >> 3] >> (i & 7)) & 1u;
-    acc[i] = (float)((double)acc[i] + (bit ? w : -w));
-  }
+static void add_signed(const uint8_t *bits, size_t a, size_t b, double w, float *acc) {
+  void (*add_byte)(uint8_t, double, float *) = PICK(add_signed_byte);
+  size_t i = a;
+  for (; i < b && ((i & 7) != 0 || i + 8 > b); i++) acc[i] = (float)((double)acc[i] + (((bits[i >> 3] >> (i & 7)) & 1u) ? w : -w));
+  for (; i + 8 <= b; i += 8) add_byte(bits[i >> 3], w, acc + i);
+  for (; i < b; i++) acc[i] = (float)((double)acc[i] + (((bits[i >> 3] >> (i & 7)) & 1u) ? w : -w));
 }
 
 /* signEfAddDecoded(block: Uint8Array, pieces: Float64Array, divisor: number, acc: Float32Array): addDecodedPieces. */

@@ -7,7 +7,9 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadNativeKernels, nativeKernelsStatus, NATIVE_KERNELS_PATH } from '../../../worker/comm/native-kernels.js';
@@ -199,6 +201,16 @@ describe('native kernels: sign-ef', { skip }, () => {
     assert.ok(native !== undefined);
     assert.throws(() => native.signEfEncode(new Float32Array(8), null, Float64Array.from([4, 3]), new Uint8Array(9)), RangeError);
     assert.throws(() => native.signEfAddDecoded(new Uint8Array(6), Float64Array.from([8]), 1, new Float32Array(8)), RangeError);
+  });
+});
+
+describe('native kernels: the scalar loops (hosts without AVX2)', { skip: skip !== false ? skip : process.env['DAT_NATIVE_KERNELS_SCALAR'] !== undefined ? 'this is the scalar run' : false }, () => {
+  test('every equality test above passes with DAT_NATIVE_KERNELS_SCALAR=1', () => {
+    // Without NODE_TEST_CONTEXT, or the child would report to this runner instead of printing.
+    const { NODE_TEST_CONTEXT: _, ...env } = process.env;
+    const r = spawnSync(process.execPath, ['--test', '--test-reporter=tap', fileURLToPath(import.meta.url)], { env: { ...env, DAT_NATIVE_KERNELS_SCALAR: '1' }, encoding: 'utf8', timeout: 120_000 });
+    assert.equal(r.status, 0, r.stdout.slice(-3000) + r.stderr.slice(-2000));
+    assert.match(r.stdout, /^# fail 0$/m);
   });
 });
 
