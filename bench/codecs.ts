@@ -26,7 +26,7 @@ import { cpus, loadavg } from 'node:os';
 import { addHalfInto, addHalfIntoJs, decodeHalf, decodeHalfJs, encodeHalf, encodeHalfJs } from '../worker/comm/half.js';
 import { addDequantizedQsgd8, addDequantizedQsgd8Js, quantizeQsgd8, quantizeQsgd8Js } from '../worker/comm/compression/qsgd8.js';
 import { nativeKernelsStatus, type NativeKernels } from '../worker/comm/native-kernels.js';
-import { addDecodedPieces, compressPieces, compressPiecesWithFeedback } from '../worker/comm/compression/sign-ef.js';
+import { addDecodedPiecesJs, compressPieces, compressPiecesWithFeedbackJs } from '../worker/comm/compression/sign-ef.js';
 import { Rng } from '../worker/util/rng.js';
 import { getErrorMessage } from '../common/errors.js';
 import { printTable, writeResult } from './lib/report.js';
@@ -80,8 +80,8 @@ function buildStages(d: number): Stage[] {
     { codec: 'fp16', impl: 'ts', stage: 'add-decode (per hop)', inPipeline: false, run: () => addHalfIntoJs(f32, half) },
     { codec: 'qsgd8', impl: 'ts', stage: 'encode', inPipeline: true, run: () => void quantizeQsgd8Js(g, segments, qsgdRng) },
     { codec: 'qsgd8', impl: 'ts', stage: 'decode', inPipeline: true, run: () => addDequantizedQsgd8Js(qsgd, segments, 1, f32) },
-    { codec: 'sign-ef', impl: 'ts', stage: 'EF + encode (fused)', inPipeline: true, run: () => void compressPiecesWithFeedback(e, g, pieces) },
-    { codec: 'sign-ef', impl: 'ts', stage: 'decode', inPipeline: true, run: () => addDecodedPieces(block, pieces, 1, f32) },
+    { codec: 'sign-ef', impl: 'ts', stage: 'EF + encode (fused)', inPipeline: true, run: () => void compressPiecesWithFeedbackJs(e, g, pieces) },
+    { codec: 'sign-ef', impl: 'ts', stage: 'decode', inPipeline: true, run: () => addDecodedPiecesJs(block, pieces, 1, f32) },
   ];
 }
 

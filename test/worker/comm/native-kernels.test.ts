@@ -16,7 +16,7 @@ import { loadNativeKernels, nativeKernelsStatus, NATIVE_KERNELS_PATH } from '../
 import { addHalfInto, addHalfIntoJs, decodeHalf, decodeHalfJs, encodeHalf, encodeHalfJs } from '../../../worker/comm/half.js';
 import { addDequantizedQsgd8, addDequantizedQsgd8Js, quantizeQsgd8, quantizeQsgd8Js } from '../../../worker/comm/compression/qsgd8.js';
 import { Rng } from '../../../worker/util/rng.js';
-import { addDecodedPieces, compressPiecesWithFeedback } from '../../../worker/comm/compression/sign-ef.js';
+import { addDecodedPieces, addDecodedPiecesJs, compressPiecesWithFeedback, compressPiecesWithFeedbackJs } from '../../../worker/comm/compression/sign-ef.js';
 import { addIntoChecked, addIntoCheckedJs, firstNonFinite, firstNonFiniteJs, sumIntoChecked, sumIntoCheckedJs } from '../../../worker/comm/reduce-kernels.js';
 
 const required = process.env['DAT_REQUIRE_NATIVE_KERNELS'] === '1';
@@ -184,15 +184,14 @@ describe('native kernels: sign-ef', { skip }, () => {
       const g = c.withG ? gradient(c.n, 32) : undefined;
       const eJs = e0.slice();
       const eC = e0.slice();
-      const blockJs = compressPiecesWithFeedback(eJs, g, c.pieces);
-      const blockC = new Uint8Array(blockJs.length);
-      native.signEfEncode(eC, g ?? null, Float64Array.from(c.pieces), blockC);
+      const blockJs = compressPiecesWithFeedbackJs(eJs, g, c.pieces);
+      const blockC = compressPiecesWithFeedback(eC, g, c.pieces);
       assert.deepEqual(blockC, blockJs);
       assertSameFloats(eC, eJs);
       const accJs = gradient(c.n, 33);
       const accC = accJs.slice();
-      addDecodedPieces(blockJs, c.pieces, 3, accJs);
-      native.signEfAddDecoded(blockJs, Float64Array.from(c.pieces), 3, accC);
+      addDecodedPiecesJs(blockJs, c.pieces, 3, accJs);
+      addDecodedPieces(blockJs, c.pieces, 3, accC);
       assertSameFloats(accC, accJs);
     });
   }
