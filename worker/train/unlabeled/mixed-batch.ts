@@ -26,11 +26,16 @@ export interface BatchShares {
   readonly unlabeled: number;
 }
 
-/** Step 1: the labelled and pool shares of a per-rank batch of `batchSize`. */
+/** Step 1's arithmetic, unchecked (the operator's pre-flight check uses it too). */
+export function batchShares(batchSize: number, ratio: number): BatchShares {
+  const unlabeled = Math.round(ratio * batchSize);
+  return { labeled: batchSize - unlabeled, unlabeled };
+}
+
+/** Step 1: the labelled and pool shares of a per-rank batch of `batchSize`, each at least 1. */
 export function splitBatch(batchSize: number, ratio: number): BatchShares {
   if (!(ratio > 0 && ratio < 1)) throw new ConfigError(`invalid value ${ratio} for --unlabeled-ratio: must be in (0, 1)`);
-  const unlabeled = Math.round(ratio * batchSize);
-  const labeled = batchSize - unlabeled;
+  const { labeled, unlabeled } = batchShares(batchSize, ratio);
   if (unlabeled < 1 || labeled < 1) {
     throw new ConfigError(`invalid value ${ratio} for --unlabeled-ratio: with --batch-size ${batchSize} it leaves ${labeled} labelled and ${unlabeled} unlabelled examples per batch; both need at least 1 (raise --batch-size)`);
   }

@@ -34,7 +34,7 @@ export interface PreparedData {
 }
 
 /** Step 1: the labelled split and the pool (undefined without `--unlabeled-data` or `--unlabeled-fraction`). */
-export async function prepareUnlabeled(dataset: Dataset, opts: TrainOptions, ctx: RunContext): Promise<PreparedData> {
+export async function prepareUnlabeled(dataset: Dataset, opts: TrainOptions, ctx: Pick<RunContext, 'worldSize' | 'log'>): Promise<PreparedData> {
   const hidden = opts.unlabeledFraction > 0 ? splitUnlabeled(dataset.train, opts.unlabeledFraction, opts.seed) : { labeled: dataset.train, unlabeled: undefined };
   const extra = opts.unlabeledData !== undefined
     ? await loadUnlabeledPool({ source: opts.unlabeledData, dataset: opts.dataset, ...(opts.limit !== undefined ? { limit: opts.limit } : {}), ...(opts.testSize !== undefined ? { testSize: opts.testSize } : {}), inputShape: dataset.inputShape, log: ctx.log })
