@@ -9,9 +9,14 @@
  *   by a teacher (standard training on the 10,000) and mixed into every
  *   batch at `--unlabeled-ratio 0.5`.
  *
- * Same model, epochs, batch size and optimizer. An epoch is one pass over
- * the labelled images, so `+unlabelled`, with half of each batch from the
- * pool, takes twice the optimizer steps; the table shows steps and seconds.
+ * - `labelled, same steps`: the control. It uses the 10,000 labelled images
+ *   again, for twice the epochs, with the warm-ups doubled too, so it takes
+ *   the same optimizer steps on the same schedule as `+unlabelled`.
+ *
+ * Same model, batch size and optimizer. An epoch is one pass over the
+ * labelled images, so `+unlabelled`, with half of each batch from the pool,
+ * takes twice the optimizer steps of `labelled`. The control tells a gain
+ * from the extra data apart from a gain from the extra steps.
  *
  * 1. Parse the configuration: the defaults below, then any `dat train`
  *    option given on the command line (it wins, for both variants).
@@ -64,6 +69,7 @@ const BENCH_ARGS = [
   '--lr', '0.03',
   '--schedule', 'cosine',
   '--warmup-epochs', '1',
+  '--eps-warmup-epochs', '3',
   '--epochs', '20',
   '--batch-size', '256',
   '--teacher-epochs', '10',
@@ -73,13 +79,17 @@ const BENCH_ARGS = [
   '--backend', 'auto',
   '--progress', 'plain',
 ];
-const QUICK_ARGS = ['--limit', '1024', '--epochs', '1', '--teacher-epochs', '1', '--eval-size', '200', '--warmup-epochs', '0'];
+const QUICK_ARGS = ['--limit', '1024', '--epochs', '1', '--teacher-epochs', '1', '--eval-size', '200', '--warmup-epochs', '0', '--eps-warmup-epochs', '0'];
 
-/** The two variants: what each adds to the shared arguments. */
-const VARIANTS = [
-  { name: 'labelled', args: [] as string[] },
-  { name: '+unlabelled', args: ['--unlabeled-data', 'fashion-mnist', '--unlabeled-ratio', '0.5'] },
-] as const;
+/** The variants: what each adds to the shared arguments (`base`: those options parsed). */
+const VARIANTS: readonly { readonly name: string; readonly args: (base: TrainOptions) => string[] }[] = [
+  { name: 'labelled', args: () => [] },
+  { name: '+unlabelled', args: () => ['--unlabeled-data', 'fashion-mnist', '--unlabeled-ratio', '0.5'] },
+  {
+    name: 'labelled, same steps',
+    args: (b) => ['--epochs', String(2 * b.epochs), '--warmup-epochs', String(2 * b.warmupEpochs), '--eps-warmup-epochs', String(2 * (b.epsWarmupEpochs ?? 0))],
+  },
+];
 
 /** Held-out images PGD-20 and AutoAttack evaluate (see Step 3). */
 const AA_EXAMPLES = { full: 1000, quick: 100 } as const;
@@ -145,19 +155,22 @@ async function main(): Promise<void> {
   const aaN = Number(process.env.DAT_BENCH_AA_EXAMPLES ?? (quick ? AA_EXAMPLES.quick : AA_EXAMPLES.full));
   const log = createLogger({});
   const results: VariantResult[] = [];
+  const shared = [...BENCH_ARGS, ...(quick ? QUICK_ARGS : []), ...userArgs];
+  const base = parseTrainArgs(shared);
   for (const v of VARIANTS) {
-    const opts = parseTrainArgs([...BENCH_ARGS, ...(quick ? QUICK_ARGS : []), ...v.args, ...userArgs, '--output', join(tmpdir(), `dat-bench-unlabeled-${v.name.replace(/\W/g, '')}`)]);
+    const opts = parseTrainArgs([...shared, ...v.args(base), '--output', join(tmpdir(), `dat-bench-unlabeled-${v.name.replace(/\W/g, '')}`)]);
     results.push(await runVariant(v.name, opts, aaN, log));
   }
   // Step 4
   const first = results[0]!;
   printTable(
-    `Fashion-MNIST, eps ${EPS}, ${first.options.model}, ${first.options.epochs} epochs; accuracies on the first ${first.nExamples} fixed held-out images`,
-    ['variant', 'labelled', 'unlabelled', 'steps', 'train s', 'clean %', 'PGD-20 %', 'AutoAttack %', 'eval s'],
+    `Fashion-MNIST, eps ${EPS}, ${first.options.model}; accuracies on the first ${first.nExamples} fixed held-out images`,
+    ['variant', 'labelled', 'unlabelled', 'epochs', 'steps', 'train s', 'clean %', 'PGD-20 %', 'AutoAttack %', 'eval s'],
     results.map((r) => [
       r.name,
       String(r.metrics.trainExamples),
       r.options.unlabeledData === undefined ? '0' : 'rest of train',
+      String(r.options.epochs),
       String(r.steps),
       r.trainSeconds,
       100 * r.cleanAccuracy,
@@ -167,10 +180,10 @@ async function main(): Promise<void> {
     ]),
     2,
   );
-  const [base, rst] = results;
-  process.stdout.write(
-    `\n+unlabelled minus labelled: clean ${(100 * (rst!.cleanAccuracy - base!.cleanAccuracy)).toFixed(2)} points, PGD-20 ${(100 * (rst!.pgd20RobustAccuracy - base!.pgd20RobustAccuracy)).toFixed(2)}, AutoAttack ${(100 * (rst!.autoAttackRobustAccuracy - base!.autoAttackRobustAccuracy)).toFixed(2)}\n`,
-  );
+  const [labelled, rst, control] = results;
+  const gain = (a: VariantResult, b: VariantResult): string =>
+    `clean ${(100 * (a.cleanAccuracy - b.cleanAccuracy)).toFixed(2)} points, PGD-20 ${(100 * (a.pgd20RobustAccuracy - b.pgd20RobustAccuracy)).toFixed(2)}, AutoAttack ${(100 * (a.autoAttackRobustAccuracy - b.autoAttackRobustAccuracy)).toFixed(2)}`;
+  process.stdout.write(`\n+unlabelled minus labelled: ${gain(rst!, labelled!)}\n+unlabelled minus labelled, same steps: ${gain(rst!, control!)}\n`);
   if (quick) {
     process.stdout.write('Quick run: no result written (bench/results/unlabeled.json holds the last full run)\n');
     return;
