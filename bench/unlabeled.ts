@@ -28,6 +28,8 @@
  *
  * `--quick` (or DAT_BENCH_QUICK=1): 1,024 labelled images, one epoch, 200
  * held-out images, 100 for AutoAttack: a smoke run that writes nothing.
+ * `--variant NAME` (repeatable) runs only the named variants; such a partial
+ * run prints its table and writes nothing either.
  */
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -148,16 +150,30 @@ async function runVariant(name: string, opts: TrainOptions, aaN: number, log: Lo
   };
 }
 
+/** The bench's own flags (`--quick`, `--variant NAME`) apart from the `dat train` options. */
+function splitBenchArgs(argv: readonly string[]): { userArgs: string[]; only: string[] } {
+  const userArgs: string[] = [];
+  const only: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--quick') continue;
+    if (argv[i] === '--variant') only.push(argv[++i] ?? '');
+    else userArgs.push(argv[i]!);
+  }
+  return { userArgs, only };
+}
+
 async function main(): Promise<void> {
   // Step 1
-  const userArgs = process.argv.slice(2).filter((a) => a !== '--quick');
+  const { userArgs, only } = splitBenchArgs(process.argv.slice(2));
   const quick = process.argv.includes('--quick') || process.env.DAT_BENCH_QUICK === '1';
   const aaN = Number(process.env.DAT_BENCH_AA_EXAMPLES ?? (quick ? AA_EXAMPLES.quick : AA_EXAMPLES.full));
   const log = createLogger({});
   const results: VariantResult[] = [];
   const shared = [...BENCH_ARGS, ...(quick ? QUICK_ARGS : []), ...userArgs];
   const base = parseTrainArgs(shared);
-  for (const v of VARIANTS) {
+  const unknown = only.filter((n) => !VARIANTS.some((v) => v.name === n));
+  if (unknown.length > 0) throw new Error(`unknown --variant ${unknown.join(', ')}: expected ${VARIANTS.map((v) => v.name).join(', ')}`);
+  for (const v of VARIANTS.filter((x) => only.length === 0 || only.includes(x.name))) {
     const opts = parseTrainArgs([...shared, ...v.args(base), '--output', join(tmpdir(), `dat-bench-unlabeled-${v.name.replace(/\W/g, '')}`)]);
     results.push(await runVariant(v.name, opts, aaN, log));
   }
@@ -180,14 +196,15 @@ async function main(): Promise<void> {
     ]),
     2,
   );
+  if (only.length > 0 || quick) {
+    process.stdout.write(`${quick ? 'Quick' : 'Partial'} run: no result written (bench/results/unlabeled.json holds the last full run)\n`);
+    if (only.length > 0) return;
+  }
   const [labelled, rst, control] = results;
   const gain = (a: VariantResult, b: VariantResult): string =>
     `clean ${(100 * (a.cleanAccuracy - b.cleanAccuracy)).toFixed(2)} points, PGD-20 ${(100 * (a.pgd20RobustAccuracy - b.pgd20RobustAccuracy)).toFixed(2)}, AutoAttack ${(100 * (a.autoAttackRobustAccuracy - b.autoAttackRobustAccuracy)).toFixed(2)}`;
   process.stdout.write(`\n+unlabelled minus labelled: ${gain(rst!, labelled!)}\n+unlabelled minus labelled, same steps: ${gain(rst!, control!)}\n`);
-  if (quick) {
-    process.stdout.write('Quick run: no result written (bench/results/unlabeled.json holds the last full run)\n');
-    return;
-  }
+  if (quick) return;
   const variants = results.map((r) => ({ ...r, options: undefined, config: r.metrics.config, metrics: { ...r.metrics, config: undefined } }));
   process.stdout.write(`Wrote ${await writeResult('unlabeled', { quick, eps: EPS, labelled: LABELLED, variants })}\n`);
 }

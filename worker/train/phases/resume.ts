@@ -3,8 +3,8 @@
  * newest complete checkpoint the ranks agree on (../resume.ts), refusing one
  * written with another configuration (../run-config.ts), and loads every
  * registered part from it. Then the robust self-training teacher labels the
- * unlabelled pool, unless the checkpoint held its labels. Then the chief starts recording, unless the
- * checkpoint shows the run complete.
+ * unlabelled pool, unless the checkpoint held its labels, and the chief
+ * starts recording, unless the checkpoint shows the run complete.
  */
 import { countParams } from '../models/index.js';
 import { agreeOnResumeCheckpoint, readTrainCheckpoint, restoreParts } from '../resume.js';
