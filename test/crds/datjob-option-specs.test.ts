@@ -45,6 +45,7 @@ interface SchemaNode {
   maximum?: number;
   exclusiveMinimum?: boolean;
   exclusiveMaximum?: boolean;
+  minLength?: number;
   properties?: Record<string, SchemaNode>;
   items?: SchemaNode;
   'x-kubernetes-list-type'?: string;
@@ -104,6 +105,9 @@ function compare(node: SchemaNode, v: ValueSpec): string[] {
       break;
     }
     case 'string':
+      // The worker refuses an empty string.
+      if (node.type !== 'string' || node.minLength !== 1) out.push(`type ${node.type} minLength ${node.minLength}, want string with minLength 1`);
+      break;
     case 'enum-list':
       out.push(`kind ${v.kind} is rendered from a pod path, not a CRD field`);
       break;
