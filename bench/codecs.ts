@@ -25,8 +25,8 @@
 import { cpus, loadavg } from 'node:os';
 import { addHalfInto, addHalfIntoJs, decodeHalf, decodeHalfJs, encodeHalf, encodeHalfJs } from '../worker/comm/half.js';
 import { addDequantizedQsgd8, addDequantizedQsgd8Js, quantizeQsgd8, quantizeQsgd8Js } from '../worker/comm/compression/qsgd8.js';
-import { nativeKernelsStatus } from '../worker/comm/native-kernels.js';
-import { addDecodedPieces, compressPieces, compressPiecesWithFeedback } from '../worker/comm/compression/sign-ef.js';
+import { nativeKernelsStatus, type NativeKernels } from '../worker/comm/native-kernels.js';
+import { addDecodedPiecesJs, compressPieces, compressPiecesWithFeedbackJs } from '../worker/comm/compression/sign-ef.js';
 import { Rng } from '../worker/util/rng.js';
 import { getErrorMessage } from '../common/errors.js';
 import { printTable, writeResult } from './lib/report.js';
@@ -70,6 +70,7 @@ function buildStages(d: number): Stage[] {
           { codec: 'fp16', impl: 'native', stage: 'add-decode (per hop)', inPipeline: false, run: () => addHalfInto(f32, half) },
           { codec: 'qsgd8', impl: 'native', stage: 'encode', inPipeline: true, run: () => void quantizeQsgd8(g, segments, qsgdRng) },
           { codec: 'qsgd8', impl: 'native', stage: 'decode', inPipeline: true, run: () => addDequantizedQsgd8(qsgd, segments, 1, f32) },
+          ...nativeSignEf(nativeKernelsStatus.kernels, e, g, pieces, block, f32),
         ];
   // sign-ef's EF is fused into its encode (one pass adds g into e and sums |e|); timed as one stage.
   return [
@@ -79,8 +80,18 @@ function buildStages(d: number): Stage[] {
     { codec: 'fp16', impl: 'ts', stage: 'add-decode (per hop)', inPipeline: false, run: () => addHalfIntoJs(f32, half) },
     { codec: 'qsgd8', impl: 'ts', stage: 'encode', inPipeline: true, run: () => void quantizeQsgd8Js(g, segments, qsgdRng) },
     { codec: 'qsgd8', impl: 'ts', stage: 'decode', inPipeline: true, run: () => addDequantizedQsgd8Js(qsgd, segments, 1, f32) },
-    { codec: 'sign-ef', impl: 'ts', stage: 'EF + encode (fused)', inPipeline: true, run: () => void compressPiecesWithFeedback(e, g, pieces) },
-    { codec: 'sign-ef', impl: 'ts', stage: 'decode', inPipeline: true, run: () => addDecodedPieces(block, pieces, 1, f32) },
+    { codec: 'sign-ef', impl: 'ts', stage: 'EF + encode (fused)', inPipeline: true, run: () => void compressPiecesWithFeedbackJs(e, g, pieces) },
+    { codec: 'sign-ef', impl: 'ts', stage: 'decode', inPipeline: true, run: () => addDecodedPiecesJs(block, pieces, 1, f32) },
+  ];
+}
+
+/** sign-ef's stages on the C kernels (the same work as compressPiecesWithFeedback and addDecodedPieces). */
+function nativeSignEf(k: NativeKernels, e: Float32Array, g: Float32Array, pieces: readonly number[], block: Uint8Array, f32: Float32Array): Stage[] {
+  const lengths = Float64Array.from(pieces);
+  const out = new Uint8Array(block.length);
+  return [
+    { codec: 'sign-ef', impl: 'native', stage: 'EF + encode (fused)', inPipeline: true, run: () => k.signEfEncode(e, g, lengths, out) },
+    { codec: 'sign-ef', impl: 'native', stage: 'decode', inPipeline: true, run: () => k.signEfAddDecoded(block, lengths, 1, f32) },
   ];
 }
 

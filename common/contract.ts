@@ -16,7 +16,7 @@ export type DatasetId = (typeof DATASETS)[number];
  * ResNet once called "PreAct ResNet-18" in the docs): still accepted, so
  * existing DATJobs and command lines keep working, with a warning.
  */
-export const MODELS = ['mlp', 'small-cnn', 'madry-cnn', 'preact-resnet-8', 'preact-resnet-18', 'preact-resnet'] as const;
+export const MODELS = ['mlp', 'small-cnn', 'madry-cnn', 'preact-resnet-8', 'preact-resnet-18', 'wide-resnet-34-10', 'preact-resnet'] as const;
 export type ModelId = (typeof MODELS)[number];
 
 /** Deprecated model ids and the id each one now means. */
@@ -81,8 +81,21 @@ export interface TrainOptions {
   readonly limit?: number;
   /** Held-out test examples (built-in MNIST: 2,000 of its 10,000). */
   readonly testSize?: number;
-  /** Fraction of the training set treated as unlabeled and pseudo-labeled by a teacher. @default 0 */
+  /**
+   * Fraction of the labelled training set whose labels are hidden and moved
+   * to the unlabelled pool (an ablation: it adds no data). @default 0
+   */
   readonly unlabeledFraction: number;
+  /**
+   * Extra unlabelled images, pseudo-labelled by a teacher and mixed into every
+   * batch (robust self-training): a built-in dataset id (`mnist`,
+   * `fashion-mnist`; the run's own dataset gives its training images past
+   * `--limit`) or a directory of IDX / CIFAR-10 binary files. Their labels are
+   * never read.
+   */
+  readonly unlabeledData?: string;
+  /** Share of each batch drawn from the pseudo-labelled pool when there is one (Carmon et al. 2019 use 0.5). @default 0.5 */
+  readonly unlabeledRatio: number;
   /** Epochs of standard training for the pseudo-labeling teacher. */
   readonly teacherEpochs: number;
 

@@ -1,7 +1,7 @@
 /*
  * The inner loops of worker/comm in C, for speed: the ring's float32 sums with their
- * finiteness check (reduce-kernels.ts) and the codecs' binary16 and qsgd8 kernels
- * (half.ts, compression/qsgd8.ts).
+ * finiteness check (reduce-kernels.ts) and the codecs' kernels: binary16 (half.ts),
+ * qsgd8 (compression/qsgd8.ts) and sign-ef (compression/sign-ef.ts).
  *
  * Every function computes exactly what its TypeScript twin computes, bit for bit
  * (test/worker/comm/native-kernels.test.ts checks them against each other): JavaScript
@@ -12,8 +12,13 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <node_api.h>
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define HAVE_AVX2_PATHS 1
+#endif
 
 /*
  * The hot loops are compiled twice, for AVX2 and for baseline x86-64, and the loader picks
@@ -188,6 +193,213 @@ static napi_value add_codes(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ---------------------------------------------------------------- sign-ef (compression/sign-ef.ts) */
+
+static inline void store_u32_le(uint8_t *p, uint32_t w) {
+  p[0] = (uint8_t)w; p[1] = (uint8_t)(w >> 8); p[2] = (uint8_t)(w >> 16); p[3] = (uint8_t)(w >> 24);
+}
+
+static inline void store_f32_le(uint8_t *p, float f) {
+  uint32_t w;
+  memcpy(&w, &f, 4);
+  store_u32_le(p, w);
+}
+
+/* Step 1 of compressPiecesWithFeedback: e <- e + g (when g), and Σ|e| over [a, b) in the same four partial sums. */
+static double add_and_sum_abs_scalar(float *e, const float *g, size_t a, size_t b) {
+  double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  size_t i = a;
+  if (g != NULL) {
+    for (; i + 4 <= b; i += 4) {
+      float v0 = e[i] + g[i], v1 = e[i + 1] + g[i + 1], v2 = e[i + 2] + g[i + 2], v3 = e[i + 3] + g[i + 3];
+      e[i] = v0; e[i + 1] = v1; e[i + 2] = v2; e[i + 3] = v3;
+      s0 += fabs((double)v0); s1 += fabs((double)v1); s2 += fabs((double)v2); s3 += fabs((double)v3);
+    }
+    for (; i < b; i++) { float v = e[i] + g[i]; e[i] = v; s0 += fabs((double)v); }
+  } else {
+    for (; i + 4 <= b; i += 4) {
+      s0 += fabs((double)e[i]); s1 += fabs((double)e[i + 1]); s2 += fabs((double)e[i + 2]); s3 += fabs((double)e[i + 3]);
+    }
+    for (; i < b; i++) s0 += fabs((double)e[i]);
+  }
+  return s0 + s1 + s2 + s3;
+}
+
+/* 32 values of Step 2 from e[i] (i a multiple of 32): their sign word, residuals in place. */
+static uint32_t sign_word_scalar(float *e, size_t i, float scale) {
+  uint32_t w = 0;
+  for (uint32_t k = 0; k < 32; k++) {
+    float v = e[i + k];
+    uint32_t bit = v >= 0;
+    e[i + k] = v - (bit ? scale : -scale);
+    w |= bit << k;
+  }
+  return w;
+}
+
+/* acc[i] += ±w for the 8 values of bit byte `byte` from acc[i], in double. */
+static void add_signed_byte_scalar(uint8_t byte, double w, float *acc) {
+  for (uint32_t k = 0; k < 8; k++) acc[k] = (float)((double)acc[k] + (((byte >> k) & 1u) ? w : -w));
+}
+
+#ifdef HAVE_AVX2_PATHS
+/*
+ * The same three loops with AVX2 intrinsics: lane j of the double accumulator is JavaScript's
+ * partial sum s_j, a compare-and-blend gives ±scale exactly, and every add is the scalar
+ * code's IEEE add in the same precision, so the bits do not change.
+ */
+__attribute__((target("avx2"))) static double add_and_sum_abs_avx2(float *e, const float *g, size_t a, size_t b) {
+  const __m256d sign = _mm256_set1_pd(-0.0);
+  __m256d acc = _mm256_setzero_pd();
+  size_t i = a;
+  for (; i + 4 <= b; i += 4) {
+    __m128 v = _mm_loadu_ps(e + i);
+    if (g != NULL) {
+      v = _mm_add_ps(v, _mm_loadu_ps(g + i));
+      _mm_storeu_ps(e + i, v);
+    }
+    acc = _mm256_add_pd(acc, _mm256_andnot_pd(sign, _mm256_cvtps_pd(v)));
+  }
+  double s[4];
+  _mm256_storeu_pd(s, acc);
+  for (; i < b; i++) {
+    float v = g != NULL ? e[i] + g[i] : e[i];
+    if (g != NULL) e[i] = v;
+    s[0] += fabs((double)v);
+  }
+  return s[0] + s[1] + s[2] + s[3];
+}
+
+__attribute__((target("avx2"))) static uint32_t sign_word_avx2(float *e, size_t i, float scale) {
+  const __m256 zero = _mm256_setzero_ps(), pos = _mm256_set1_ps(scale), neg = _mm256_set1_ps(-scale);
+  uint32_t w = 0;
+  for (uint32_t k = 0; k < 32; k += 8) {
+    __m256 v = _mm256_loadu_ps(e + i + k);
+    __m256 ge = _mm256_cmp_ps(v, zero, _CMP_GE_OQ); /* false for NaN, as v >= 0 */
+    _mm256_storeu_ps(e + i + k, _mm256_sub_ps(v, _mm256_blendv_ps(neg, pos, ge)));
+    w |= (uint32_t)_mm256_movemask_ps(ge) << k;
+  }
+  return w;
+}
+
+__attribute__((target("avx2"))) static void add_signed_byte_avx2(uint8_t byte, double w, float *acc) {
+  const __m256i lanes = _mm256_setr_epi64x(1, 2, 4, 8);
+  const __m256d pos = _mm256_set1_pd(w), neg = _mm256_set1_pd(-w);
+  for (uint32_t half = 0; half < 8; half += 4) {
+    __m256i set = _mm256_cmpeq_epi64(_mm256_and_si256(_mm256_set1_epi64x((byte >> half) & 0xf), lanes), lanes);
+    __m256d sum = _mm256_add_pd(_mm256_cvtps_pd(_mm_loadu_ps(acc + half)), _mm256_blendv_pd(neg, pos, _mm256_castsi256_pd(set)));
+    _mm_storeu_ps(acc + half, _mm256_cvtpd_ps(sum));
+  }
+}
+
+static int use_avx2(void) {
+  static int cached = -1;
+  /* DAT_NATIVE_KERNELS_SCALAR=1: the scalar loops, so the tests cover them on an AVX2 machine. */
+  if (cached < 0) cached = __builtin_cpu_supports("avx2") && getenv("DAT_NATIVE_KERNELS_SCALAR") == NULL ? 1 : 0;
+  return cached;
+}
+#define PICK(name) (use_avx2() ? name##_avx2 : name##_scalar)
+#else
+#define PICK(name) name##_scalar
+#endif
+
+static double add_and_sum_abs(float *e, const float *g, size_t a, size_t b) { return PICK(add_and_sum_abs)(e, g, a, b); }
+
+/* Step 2 for [a, b): sign bits (v >= 0) into `word` and the bit stream, residual v - ±scale into e; returns the open word. */
+static uint32_t signs_and_residual(float *e, size_t a, size_t b, float scale, uint8_t *bits, uint32_t word) {
+  uint32_t (*sign_word)(float *, size_t, float) = PICK(sign_word);
+  size_t i = a;
+  for (; i < b && (i & 31) != 0; i++) {
+    float v = e[i];
+    uint32_t bit = v >= 0;
+    e[i] = v - (bit ? scale : -scale);
+    word |= bit << (i & 31);
+    if ((i & 31) == 31) { store_u32_le(bits + 4 * (i >> 5), word); word = 0; }
+  }
+  for (; i + 32 <= b; i += 32) store_u32_le(bits + 4 * (i >> 5), sign_word(e, i, scale));
+  for (; i < b; i++) {
+    float v = e[i];
+    uint32_t bit = v >= 0;
+    e[i] = v - (bit ? scale : -scale);
+    word |= bit << (i & 31);
+  }
+  return word;
+}
+
+/* Reads a Float64Array of piece lengths that must sum to n. */
+static int pieces_arg(napi_env env, napi_value v, size_t n, view_t *out) {
+  if (!typed_array(env, v, napi_float64_array, out)) return 0;
+  const double *p = out->data;
+  double total = 0;
+  for (size_t q = 0; q < out->length; q++) {
+    if (!(p[q] >= 0) || p[q] != floor(p[q])) return 0;
+    total += p[q];
+  }
+  return total == (double)n;
+}
+
+/* signEfEncode(e, g: Float32Array | null, pieces: Float64Array, out: Uint8Array): compressPiecesWithFeedback into `out`. */
+static napi_value sign_ef_encode(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  view_t e, g, pieces, out;
+  napi_valuetype gt;
+  if (args(env, info, argv, 4) < 4 || !typed_array(env, argv[0], napi_float32_array, &e) || napi_typeof(env, argv[1], &gt) != napi_ok
+      || (gt != napi_null && !typed_array(env, argv[1], napi_float32_array, &g)) || !typed_array(env, argv[3], napi_uint8_array, &out))
+    THROW(env, type, "signEfEncode(e: Float32Array, g: Float32Array | null, pieces: Float64Array, out: Uint8Array)");
+  size_t n = e.length;
+  if (!pieces_arg(env, argv[2], n, &pieces)) THROW(env, range, "signEfEncode: pieces must be whole lengths summing to e.length");
+  if ((gt != napi_null && g.length != n) || out.length != 4 * pieces.length + (n + 7) / 8) THROW(env, range, "signEfEncode: wrong sizes");
+  float *x = e.data;
+  const float *gp = gt == napi_null ? NULL : g.data;
+  uint8_t *o = out.data, *bits = o + 4 * pieces.length;
+  const double *len = pieces.data;
+  size_t at = 0;
+  uint32_t word = 0;
+  for (size_t q = 0; q < pieces.length; q++) {
+    size_t end = at + (size_t)len[q];
+    double sum = add_and_sum_abs(x, gp, at, end);
+    float scale = end == at ? 0.0f : (float)(sum / (double)(end - at));
+    store_f32_le(o + 4 * q, scale);
+    word = signs_and_residual(x, at, end, scale, bits, word);
+    at = end;
+  }
+  for (size_t j = 4 * (n >> 5); j < (n + 7) / 8; j++) bits[j] = (uint8_t)(word >> (8 * (j & 3)));
+  return NULL;
+}
+
+/* acc[i] += ±w over [a, b) of the bit stream, in double as JavaScript adds. */
+static void add_signed(const uint8_t *bits, size_t a, size_t b, double w, float *acc) {
+  void (*add_byte)(uint8_t, double, float *) = PICK(add_signed_byte);
+  size_t i = a;
+  for (; i < b && ((i & 7) != 0 || i + 8 > b); i++) acc[i] = (float)((double)acc[i] + (((bits[i >> 3] >> (i & 7)) & 1u) ? w : -w));
+  for (; i + 8 <= b; i += 8) add_byte(bits[i >> 3], w, acc + i);
+  for (; i < b; i++) acc[i] = (float)((double)acc[i] + (((bits[i >> 3] >> (i & 7)) & 1u) ? w : -w));
+}
+
+/* signEfAddDecoded(block: Uint8Array, pieces: Float64Array, divisor: number, acc: Float32Array): addDecodedPieces. */
+static napi_value sign_ef_add_decoded(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  view_t block, pieces, acc;
+  double divisor;
+  if (args(env, info, argv, 4) < 4 || !typed_array(env, argv[0], napi_uint8_array, &block) || !number_arg(env, argv[2], &divisor)
+      || !typed_array(env, argv[3], napi_float32_array, &acc))
+    THROW(env, type, "signEfAddDecoded(block: Uint8Array, pieces: Float64Array, divisor: number, acc: Float32Array)");
+  size_t n = acc.length;
+  if (!pieces_arg(env, argv[1], n, &pieces)) THROW(env, range, "signEfAddDecoded: pieces must be whole lengths summing to acc.length");
+  if (block.length != 4 * pieces.length + (n + 7) / 8) THROW(env, range, "signEfAddDecoded: wrong block size");
+  const uint8_t *blk = block.data, *bits = blk + 4 * pieces.length;
+  const double *len = pieces.data;
+  size_t at = 0;
+  for (size_t q = 0; q < pieces.length; q++) {
+    uint32_t u = (uint32_t)blk[4 * q] | ((uint32_t)blk[4 * q + 1] << 8) | ((uint32_t)blk[4 * q + 2] << 16) | ((uint32_t)blk[4 * q + 3] << 24);
+    float scale;
+    memcpy(&scale, &u, 4);
+    add_signed(bits, at, at + (size_t)len[q], (double)scale / divisor, acc.data);
+    at += (size_t)len[q];
+  }
+  return NULL;
+}
+
 /* ---------------------------------------------------------------- ring sums (reduce-kernels.ts) */
 
 static inline uint32_t non_finite(float v) {
@@ -253,6 +465,8 @@ static napi_value init(napi_env env, napi_value exports) {
     {"addCodes", NULL, add_codes, NULL, NULL, NULL, napi_enumerable, NULL},
     {"firstNonFinite", NULL, first_non_finite, NULL, NULL, NULL, napi_enumerable, NULL},
     {"sumIntoChecked", NULL, sum_into_checked, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"signEfEncode", NULL, sign_ef_encode, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"signEfAddDecoded", NULL, sign_ef_add_decoded, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -167,6 +167,9 @@ export interface DATJobTrainingSpec {
   readonly epochs?: number;
   readonly batchSizePerWorker?: number;
   readonly unlabeledFraction?: number;
+  /** `--unlabeled-data`: a built-in dataset id or a directory in the pod (for example under the data volume's mount). */
+  readonly unlabeledData?: string;
+  readonly unlabeledRatio?: number;
   readonly teacherEpochs?: number;
   readonly compression?: DATJobCompressionSpec;
   readonly evaluation?: DATJobEvaluationSpec;

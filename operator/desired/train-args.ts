@@ -68,6 +68,8 @@ export const TRAIN_ARG_FIELDS: readonly TrainArgField[] = [
   field('limit', 'training.limit'),
   field('testSize', 'training.testSize'),
   field('unlabeledFraction', 'training.unlabeledFraction'),
+  field('unlabeledData', 'training.unlabeledData'),
+  field('unlabeledRatio', 'training.unlabeledRatio'),
   field('teacherEpochs', 'training.teacherEpochs'),
   field('model', 'training.model'),
   field('augment', 'training.augment'),

@@ -45,6 +45,7 @@ interface SchemaNode {
   maximum?: number;
   exclusiveMinimum?: boolean;
   exclusiveMaximum?: boolean;
+  minLength?: number;
   properties?: Record<string, SchemaNode>;
   items?: SchemaNode;
   'x-kubernetes-list-type'?: string;
@@ -112,7 +113,8 @@ function compare(node: SchemaNode, v: ValueSpec): string[] {
       break;
     }
     case 'string':
-      out.push(`kind ${v.kind} is rendered from a pod path, not a CRD field`);
+      // The worker refuses an empty string.
+      if (node.type !== 'string' || node.minLength !== 1) out.push(`type ${node.type} minLength ${node.minLength}, want string with minLength 1`);
       break;
   }
   return out;

@@ -129,6 +129,7 @@ export const OPTIMIZER_DEFAULTS: Readonly<Record<OptimizerId, { readonly lr: num
 export const FIXED_DEFAULTS = {
   dataset: 'mnist',
   unlabeledFraction: 0,
+  unlabeledRatio: 0.5,
   teacherEpochs: 3,
   attack: 'pgd',
   attackRestarts: 1,
@@ -219,6 +220,8 @@ export function resolveTrainOptions(given: Partial<TrainOptions>, env: NodeJS.Pr
     ...(given.limit !== undefined ? { limit: given.limit } : {}),
     ...(given.testSize !== undefined ? { testSize: given.testSize } : {}),
     unlabeledFraction: given.unlabeledFraction ?? FIXED_DEFAULTS.unlabeledFraction,
+    ...(given.unlabeledData !== undefined ? { unlabeledData: given.unlabeledData } : {}),
+    unlabeledRatio: given.unlabeledRatio ?? FIXED_DEFAULTS.unlabeledRatio,
     teacherEpochs: given.teacherEpochs ?? FIXED_DEFAULTS.teacherEpochs,
     model: given.model ?? d.model,
     augment: given.augment ?? d.augment,
@@ -286,6 +289,7 @@ export const DERIVED_DEFAULT_HELP: Readonly<Partial<Record<keyof TrainOptions, s
   testSize: 'dataset default (mnist 2000, fashion-mnist 10000, files: whole test set)',
   limit: 'all',
   dataDir: 'none',
+  unlabeledData: 'none (no extra data)',
   checkpointDir: 'none (no checkpoints)',
   allowConfigChange: 'none (any difference from the checkpoint refuses the resume)',
 };

@@ -63,9 +63,11 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { key: 'dataDir', group: 'Data', value: { kind: 'string' }, help: 'directory with IDX or CIFAR-10 binary files (required for mnist-idx, cifar10)' },
   { key: 'limit', group: 'Data', value: { kind: 'int', min: 1, max: BIG }, help: 'use only the first N training examples (quick runs)' },
   { key: 'testSize', group: 'Data', value: { kind: 'int', min: 1, max: BIG }, help: 'held-out examples (built-in mnist: 2,000 of its 10,000; fashion-mnist: 10,000)' },
-  { key: 'unlabeledFraction', group: 'Data', value: { kind: 'number', min: 0, max: 1, maxExclusive: true }, help: 'fraction of the training set treated as unlabeled and pseudo-labeled by a teacher' },
+  { key: 'unlabeledFraction', group: 'Data', value: { kind: 'number', min: 0, max: 1, maxExclusive: true }, help: 'ablation: hide the labels of this fraction of the training set and move it to the unlabeled pool (adds no data)' },
+  { key: 'unlabeledData', group: 'Data', value: { kind: 'string' }, help: 'extra unlabeled images, pseudo-labeled by a teacher: mnist, fashion-mnist (the run\'s own dataset: its training images past --limit) or a directory of IDX / CIFAR-10 binary files; labels are never read' },
+  { key: 'unlabeledRatio', group: 'Data', value: { kind: 'number', min: 0, max: 1, minExclusive: true, maxExclusive: true }, help: 'share of each batch drawn from the pseudo-labeled pool (Carmon et al. 2019: 0.5)' },
   { key: 'teacherEpochs', group: 'Data', value: { kind: 'int', min: 1, max: 10_000 }, help: 'epochs of standard training for the pseudo-labeling teacher' },
-  { key: 'model', group: 'Model', value: { kind: 'enum', values: MODELS }, help: 'network: mlp, small-cnn (Wong et al., ~166k), madry-cnn (~3.27M), preact-resnet-8 (~308k), preact-resnet-18 (He et al., ~11.2M); preact-resnet is a deprecated alias of preact-resnet-8' },
+  { key: 'model', group: 'Model', value: { kind: 'enum', values: MODELS }, help: 'network: mlp, small-cnn (Wong et al., ~166k), madry-cnn (~3.27M), preact-resnet-8 (~308k), preact-resnet-18 (He et al., ~11.2M), wide-resnet-34-10 (Madry et al./TRADES, ~46.2M, for GPUs); preact-resnet is a deprecated alias of preact-resnet-8' },
   { key: 'augment', group: 'Data', value: { kind: 'enum', values: AUGMENTS }, help: 'training-batch augmentation before the attack: crop-flip (random crop with 4-pixel zero padding + horizontal flip) or none' },
   { key: 'attack', group: 'Attack and loss', value: { kind: 'enum', values: ATTACKS }, help: 'training attack (none = standard training; fgsm-rs = DAT fast mode)' },
   {

@@ -1,8 +1,8 @@
 /**
  * The native addon of worker/comm's inner loops (native/kernels, built by
  * scripts/build-native-kernels.sh), when it is built: the ring's float32 sums
- * (reduce-kernels.ts) and the binary16 and qsgd8 codecs (half.ts,
- * compression/qsgd8.ts) in C, bit-identical to their TypeScript twins, which stay
+ * (reduce-kernels.ts) and the binary16, qsgd8 and sign-ef codecs (half.ts,
+ * compression/qsgd8.ts, compression/sign-ef.ts) in C, bit-identical to their TypeScript twins, which stay
  * the path where it is not.
  *
  * DAT_NATIVE_KERNELS=0 turns it off (to compare, or to rule it out).
@@ -21,6 +21,8 @@ export interface NativeKernels {
   addCodes(msg: Uint8Array, codesAt: number, a: number, b: number, table: Float64Array, acc: Float32Array): void;
   firstNonFinite(a: Float32Array): number;
   sumIntoChecked(dst: Float32Array, x: Float32Array, y: Float32Array): number;
+  signEfEncode(e: Float32Array, g: Float32Array | null, pieces: Float64Array, out: Uint8Array): void;
+  signEfAddDecoded(block: Uint8Array, pieces: Float64Array, divisor: number, acc: Float32Array): void;
 }
 
 /** Where the build puts it, from dist/worker/comm (a checkout, or /app in the images). */

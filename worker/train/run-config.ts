@@ -63,7 +63,7 @@ const CHANGEABLE: ReadonlySet<string> = new Set(RESUME_CHANGEABLE_OPTIONS);
  * that value, so it resumes a run that sets it; and a run at that value keeps
  * the configuration id it had before the option existed.
  */
-const IMPLIED_WHEN_UNRECORDED: Readonly<Record<string, unknown>> = { augment: 'none' };
+const IMPLIED_WHEN_UNRECORDED: Readonly<Record<string, unknown>> = { augment: 'none', unlabeledRatio: 0.5 };
 
 /** `fp` with the options an older worker did not record filled in. */
 function withImplied(fp: RunFingerprint): Readonly<Record<string, unknown>> {

@@ -89,6 +89,8 @@ test('a spec that sets every rendered field reaches the worker with the same val
     limit: 1000,
     testSize: 300,
     unlabeledFraction: 0.5,
+    unlabeledData: 'fashion-mnist',
+    unlabeledRatio: 0.3,
     teacherEpochs: 2,
     attack: { type: 'pgd', eps: 0.05, steps: 7, stepSize: 0.01, restarts: 2 },
     loss: { type: 'trades', lambda: 0.5, beta: 3 },

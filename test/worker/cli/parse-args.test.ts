@@ -54,7 +54,7 @@ describe('parseTrainArgs: good values', () => {
 
 describe('parseTrainArgs: bad values are one-line ConfigErrors naming the option', () => {
   const cases: { name: string; argv: string[]; want: RegExp }[] = [
-    { name: 'unknown enum value', argv: ['--model', 'resnet50'], want: /^invalid value "resnet50" for --model: expected one of mlp, small-cnn, madry-cnn, preact-resnet-8, preact-resnet-18, preact-resnet$/ },
+    { name: 'unknown enum value', argv: ['--model', 'resnet50'], want: /^invalid value "resnet50" for --model: expected one of mlp, small-cnn, madry-cnn, preact-resnet-8, preact-resnet-18, wide-resnet-34-10, preact-resnet$/ },
     { name: 'not a number', argv: ['--eps', 'big'], want: /^invalid value "big" for --eps: expected a number in \(0, 100\]$/ },
     // Training keeps refusing eps 0 (the attack's step would be 0), and says so.
     { name: 'training eps 0', argv: ['--eps', '0'], want: /^invalid value "0" for --eps: expected a number in \(0, 100\] \(eps 0 leaves the training attack nothing to search .*use --attack none\)$/ },

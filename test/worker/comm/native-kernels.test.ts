@@ -7,13 +7,16 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadNativeKernels, nativeKernelsStatus, NATIVE_KERNELS_PATH } from '../../../worker/comm/native-kernels.js';
 import { addHalfInto, addHalfIntoJs, decodeHalf, decodeHalfJs, encodeHalf, encodeHalfJs } from '../../../worker/comm/half.js';
 import { addDequantizedQsgd8, addDequantizedQsgd8Js, quantizeQsgd8, quantizeQsgd8Js } from '../../../worker/comm/compression/qsgd8.js';
 import { Rng } from '../../../worker/util/rng.js';
+import { addDecodedPieces, addDecodedPiecesJs, compressPiecesWithFeedback, compressPiecesWithFeedbackJs } from '../../../worker/comm/compression/sign-ef.js';
 import { addIntoChecked, addIntoCheckedJs, firstNonFinite, firstNonFiniteJs, sumIntoChecked, sumIntoCheckedJs } from '../../../worker/comm/reduce-kernels.js';
 
 const required = process.env['DAT_REQUIRE_NATIVE_KERNELS'] === '1';
@@ -160,6 +163,53 @@ describe('native kernels: ring sums', { skip }, () => {
     assert.throws(() => sumIntoChecked(dst, new Float32Array(4), new Float32Array(3)), RangeError);
     assert.ok(native !== undefined);
     assert.throws(() => native.sumIntoChecked(dst, new Float32Array(4), new Float32Array(3)), RangeError);
+  });
+});
+
+describe('native kernels: sign-ef', { skip }, () => {
+  const cases = [
+    { name: 'one piece, error memory fed by a gradient', n: 10_007, pieces: [10_007], withG: true },
+    { name: 'pieces off word boundaries, an empty one among them', n: 5_000, pieces: [31, 0, 33, 1, 4_935], withG: true },
+    { name: 'no gradient (compress e alone), a NaN and zeros', n: 1_000, pieces: [500, 500], withG: false, bad: true },
+  ];
+  for (const c of cases) {
+    test(`encode (block and residual) and decode match TypeScript: ${c.name}`, () => {
+      assert.ok(native !== undefined);
+      const e0 = gradient(c.n, 31);
+      if (c.bad === true) {
+        e0[3] = NaN;
+        e0.fill(0, 10, 50);
+        e0[60] = -0;
+      }
+      const g = c.withG ? gradient(c.n, 32) : undefined;
+      const eJs = e0.slice();
+      const eC = e0.slice();
+      const blockJs = compressPiecesWithFeedbackJs(eJs, g, c.pieces);
+      const blockC = compressPiecesWithFeedback(eC, g, c.pieces);
+      assert.deepEqual(blockC, blockJs);
+      assertSameFloats(eC, eJs);
+      const accJs = gradient(c.n, 33);
+      const accC = accJs.slice();
+      addDecodedPiecesJs(blockJs, c.pieces, 3, accJs);
+      addDecodedPieces(blockJs, c.pieces, 3, accC);
+      assertSameFloats(accC, accJs);
+    });
+  }
+
+  test('pieces that do not cover the buffer, or a wrong block size, throw', () => {
+    assert.ok(native !== undefined);
+    assert.throws(() => native.signEfEncode(new Float32Array(8), null, Float64Array.from([4, 3]), new Uint8Array(9)), RangeError);
+    assert.throws(() => native.signEfAddDecoded(new Uint8Array(6), Float64Array.from([8]), 1, new Float32Array(8)), RangeError);
+  });
+});
+
+describe('native kernels: the scalar loops (hosts without AVX2)', { skip: skip !== false ? skip : process.env['DAT_NATIVE_KERNELS_SCALAR'] !== undefined ? 'this is the scalar run' : false }, () => {
+  test('every equality test above passes with DAT_NATIVE_KERNELS_SCALAR=1', () => {
+    // Without NODE_TEST_CONTEXT, or the child would report to this runner instead of printing.
+    const { NODE_TEST_CONTEXT: _, ...env } = process.env;
+    const r = spawnSync(process.execPath, ['--test', '--test-reporter=tap', fileURLToPath(import.meta.url)], { env: { ...env, DAT_NATIVE_KERNELS_SCALAR: '1' }, encoding: 'utf8', timeout: 120_000 });
+    assert.equal(r.status, 0, r.stdout.slice(-3000) + r.stderr.slice(-2000));
+    assert.match(r.stdout, /^# fail 0$/m);
   });
 });
 

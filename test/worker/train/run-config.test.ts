@@ -58,6 +58,20 @@ describe('options recorded only by newer workers', () => {
   });
 });
 
+describe('a checkpoint from before --unlabeled-ratio', () => {
+  const older = (): RunFingerprint => {
+    const { unlabeledRatio: _r, ...rest } = fp() as unknown as Record<string, unknown>;
+    return rest as unknown as RunFingerprint;
+  };
+  it('resumes a run at the default ratio 0.5, with the same configuration id', () => {
+    assert.deepEqual(checkResumeConfig(older(), fp(), [], 'step-00000008 in /c'), []);
+    assert.equal(configId(fp()), configId(older()));
+  });
+  it('refuses another ratio', () => {
+    assert.throws(() => checkResumeConfig(older(), fp({ unlabeledRatio: 0.3 }), [], 'step-00000008 in /c'), /--unlabeled-ratio 0\.5→0\.3/);
+  });
+});
+
 describe('configId', () => {
   const cases: { name: string; other: RunFingerprint; same: boolean }[] = [
     { name: 'more epochs and another evaluation keep it', other: fp({ epochs: 9, evalEvery: 2, evalSize: 10, evalAttackSteps: 3, evalRestarts: 2 }), same: true },
