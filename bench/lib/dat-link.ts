@@ -39,19 +39,19 @@ export const DAT_LINK_VARIANTS: readonly CompressionId[] = COMPRESSIONS;
 
 /**
  * What every variant trains (full run). Chosen so that 4 workers x 5 variants
- * fit about half an hour on the project's 2 shared cores (about 5 s per
- * step there): 1,536 MNIST digits (384 per worker), per-worker batch 16
- * (global 64, 24 steps per epoch), 2 epochs, PGD-3 training at eps 0.3
+ * fit about twenty minutes on the project's 2 shared cores (about 5 s per
+ * step there): 1,024 MNIST digits (256 per worker), per-worker batch 16
+ * (global 64, 16 steps per epoch), 2 epochs, PGD-3 training at eps 0.3
  * (ramped up over the first epoch), PGD-20 evaluation on 300 held-out
- * digits. Compression starts after 12 uncompressed steps (half an epoch):
+ * digits. Compression starts after 8 uncompressed steps (half an epoch):
  * the default 50 would leave sign-ef never compressing.
- * This measures time per epoch; 64 steps are far too few for the
+ * This measures time per epoch; 32 steps are far too few for the
  * accuracies to say much (see docs/emulated-links.md).
  */
 export const DAT_LINK_COMMON_FULL: readonly string[] = [
   '--dataset', 'mnist', '--model', 'madry-cnn', '--attack', 'pgd', '--eps', '0.3', '--attack-steps', '3',
-  '--limit', '1536', '--epochs', '2', '--batch-size', '16', '--eval-size', '300', '--eval-attack-steps', '20',
-  '--eps-warmup-epochs', '1', '--compression-warmup-steps', '12', '--seed', '1',
+  '--limit', '1024', '--epochs', '2', '--batch-size', '16', '--eval-size', '300', '--eval-attack-steps', '20',
+  '--eps-warmup-epochs', '1', '--compression-warmup-steps', '8', '--seed', '1',
 ];
 /** `--quick`: a smoke test of the pipeline (256 digits, 1 epoch, PGD-2, PGD-5 on 64 images), not of speed or accuracy. */
 export const DAT_LINK_COMMON_QUICK: readonly string[] = [
