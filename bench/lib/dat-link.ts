@@ -24,6 +24,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { COMPRESSIONS, DEFAULT_RING_PORT, WORKER_ENV, type CompressionId } from '../../common/contract.js';
+import { getErrorMessage } from '../../common/errors.js';
 import type { RunMetrics } from '../../worker/train/metrics.js';
 import { PARENT_WATCH_ENV } from '../../worker/distributed/worker-env.js';
 import { INSECURE_RING_ENV } from '../../worker/security/ring-security.js';
@@ -175,9 +176,16 @@ export async function runDatLinkBench(argv: readonly string[], cmd: readonly str
   const extra = dash >= 0 ? argv.slice(dash + 1) : [];
   const common = quick ? DAT_LINK_COMMON_QUICK : DAT_LINK_COMMON_FULL;
   const rows: DatLinkRow[] = [];
+  // A failed variant is reported with its reason; the others still run and are written.
+  const failed: Array<{ compression: CompressionId; error: string }> = [];
   for (const compression of DAT_LINK_VARIANTS) {
     process.stderr.write(`\n=== ${DAT_LINK_WORKERS} workers on ${rate}, compression ${compression} ===\n`);
-    rows.push(await runVariant(rate, compression, cmd, common, extra));
+    try {
+      rows.push(await runVariant(rate, compression, cmd, common, extra));
+    } catch (err) {
+      failed.push({ compression, error: getErrorMessage(err) });
+      process.stderr.write(`Failed variant compression=${compression}: ${getErrorMessage(err)}\n`);
+    }
   }
   const targets = checkDatLinkTargets(rows);
   const none = rows.find((r) => r.compression === 'none');
@@ -189,11 +197,13 @@ export async function runDatLinkBench(argv: readonly string[], cmd: readonly str
       100 * r.clean, 100 * r.robust, none === undefined ? undefined : 100 * (none.robust - r.robust), r.bytesPerStep === undefined ? undefined : r.bytesPerStep / 1024, r.wallSeconds,
     ]),
   );
+  for (const f of failed) process.stdout.write(`${f.compression}: FAILED (${f.error})\n`);
   const fmt = (met: boolean | undefined): string => (met === undefined ? 'not measured' : met ? 'met' : 'NOT met');
   process.stdout.write(`\nTargets: sign-ef ${targets.speedup?.toFixed(2) ?? '?'}x faster per epoch than none (>= ${DAT_LINK_TARGET.signEfSpeedupOverNone}x): ${fmt(targets.speedupMet)}; ` +
     `robust drop ${targets.robustDrop === undefined ? '?' : (100 * targets.robustDrop).toFixed(1)} pts (<= ${100 * DAT_LINK_TARGET.maxRobustDrop}): ${fmt(targets.robustMet)}\n`);
   const load = loadavg();
   process.stdout.write(`Machine load average at the end: ${load.map((l) => l.toFixed(1)).join(' ')} on ${cpus().length} cores\n`);
-  const path = await writeResult('dat-link', { quick, link: rate, workers: DAT_LINK_WORKERS, common: [...common, ...extra], rows, targets, loadAverage: load });
+  const path = await writeResult('dat-link', { quick, link: rate, workers: DAT_LINK_WORKERS, common: [...common, ...extra], rows, failed, targets, loadAverage: load });
   process.stdout.write(`Wrote ${path}\n`);
+  if (failed.length > 0) throw new Error(`${failed.length} of ${DAT_LINK_VARIANTS.length} variants failed: ${failed.map((f) => f.compression).join(', ')}`);
 }
