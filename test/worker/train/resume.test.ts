@@ -1,14 +1,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { entryCommand, REPO_ROOT } from '../../../test/support/paths.js';
+import { runTrain as runTrainIn, type RunOutcome } from '../../support/run-train.js';
 import { buildCifarBatch, makeDataDir, removeDir } from '../../fixtures/data/dataset-files.js';
 import { listCompleteCheckpoints, stepDirName, writeCheckpoint } from '../../../worker/checkpoint/checkpoint-store.js';
-import { parseProgressLine } from '../../../worker/cli/progress-display.js';
 import type { ProgressReport } from '../../../common/contract.js';
 import type { RunMetrics } from '../../../worker/train/metrics.js';
 import { agreeOnResumeCheckpoint, readTrainCheckpoint, writeTrainCheckpoint, type CheckpointRing } from '../../../worker/train/resume.js';
@@ -130,42 +128,10 @@ const TOTAL_STEPS = 16;
 /** Mid-interval (after the step-6 checkpoint, before step 9's), so the resumed run repeats the lost steps. */
 const KILL_AT_STEP = 7;
 
-interface RunOutcome {
-  readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
-  readonly stderr: string;
-  readonly reports: ProgressReport[];
-}
 
-/**
- * Runs `dat train` into `dir` (output/ and ckpt/); SIGKILLs it at the first
- * report where `killWhen` holds. The process leads its own group, and the
- * kill takes the whole group (a local ring's workers too), as a crashed pod would go.
- */
+/** `dat train` on TRAIN_ARGS (or `baseArgs`) plus `extraArgs` into `dir` (see test/support/run-train.ts). */
 function runTrain(dir: string, killWhen?: (p: ProgressReport) => boolean, extraArgs: readonly string[] = [], baseArgs: readonly string[] = TRAIN_ARGS): Promise<RunOutcome> {
-  const [cmd, ...pre] = entryCommand('worker/main');
-  const args = [...pre, ...baseArgs, ...extraArgs, '--output', join(dir, 'output'), '--checkpoint-dir', join(dir, 'ckpt')];
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd!, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    let stderr = '';
-    let pending = '';
-    const reports: ProgressReport[] = [];
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.stdout.on('data', (d: Buffer) => {
-      pending += d.toString();
-      const lines = pending.split('\n');
-      pending = lines.pop()!;
-      for (const line of lines) {
-        const p = parseProgressLine(line);
-        // Log lines routed through the display (`{ log }`) are not progress.
-        if (p === undefined || 'log' in p) continue;
-        reports.push(p);
-        if (killWhen?.(p) === true && child.exitCode === null && child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-      }
-    });
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stderr, reports }));
-  });
+  return runTrainIn(dir, [...baseArgs, ...extraArgs], killWhen);
 }
 
 async function sha256File(path: string): Promise<string> {

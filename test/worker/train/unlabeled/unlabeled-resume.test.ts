@@ -6,14 +6,12 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { entryCommand, REPO_ROOT } from '../../../support/paths.js';
+import { runTrain as runTrainIn, type RunOutcome } from '../../../support/run-train.js';
 import type { ProgressReport } from '../../../../common/contract.js';
-import { parseProgressLine } from '../../../../worker/cli/progress-display.js';
 import { listCompleteCheckpoints } from '../../../../worker/checkpoint/checkpoint-store.js';
 import { readTrainCheckpoint } from '../../../../worker/train/resume.js';
 import { TEACHER_PART } from '../../../../worker/train/state/teacher-part.js';
@@ -48,37 +46,10 @@ const KILL_AT_STEP = 10;
 const TRAINED = /INFO Pseudo-labeled unlabeled examples with a teacher labeled=512 unlabeled=7488/g;
 const RESTORED = /INFO Restored teacher from checkpoint unlabeled=7488/;
 
-interface RunOutcome {
-  readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
-  readonly stderr: string;
-  readonly reports: ProgressReport[];
-}
 
-/** Runs `dat train` into `dir`; SIGKILLs its process group at the first report where `killWhen` holds. */
+/** `dat train` on TRAIN_ARGS into `dir` (see test/support/run-train.ts). */
 function runTrain(dir: string, killWhen?: (p: ProgressReport) => boolean): Promise<RunOutcome> {
-  const [cmd, ...pre] = entryCommand('worker/main');
-  const args = [...pre, ...TRAIN_ARGS, '--output', join(dir, 'output'), '--checkpoint-dir', join(dir, 'ckpt')];
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd!, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    let stderr = '';
-    let pending = '';
-    const reports: ProgressReport[] = [];
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.stdout.on('data', (d: Buffer) => {
-      pending += d.toString();
-      const lines = pending.split('\n');
-      pending = lines.pop()!;
-      for (const line of lines) {
-        const p = parseProgressLine(line);
-        if (p === undefined || 'log' in p) continue;
-        reports.push(p);
-        if (killWhen?.(p) === true && child.exitCode === null && child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-      }
-    });
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stderr, reports }));
-  });
+  return runTrainIn(dir, TRAIN_ARGS, killWhen);
 }
 
 /** The saved weights' hash, the last step and the per-epoch numbers without timings. */
