@@ -17,7 +17,7 @@
  *    time. GB/s by process CPU time is printed beside it. Writes
  *    bench/results/codecs.json.
  *
- * 5. fp16 and qsgd8 run twice: in C (the native addon, native/codecs, when
+ * 5. fp16 and qsgd8 run twice: in C (the native addon, native/kernels, when
  *    built) and in TypeScript (the fallback), side by side in the same rounds.
  *
  * `--quick`: 16 MiB only, fewer rounds.
@@ -25,8 +25,8 @@
 import { cpus, loadavg } from 'node:os';
 import { addHalfInto, addHalfIntoJs, decodeHalf, decodeHalfJs, encodeHalf, encodeHalfJs } from '../worker/comm/half.js';
 import { addDequantizedQsgd8, addDequantizedQsgd8Js, quantizeQsgd8, quantizeQsgd8Js } from '../worker/comm/compression/qsgd8.js';
-import { nativeCodecsStatus } from '../worker/comm/native-codecs.js';
-import { addDecodedPieces, compressPieces, compressPiecesWithFeedback } from '../worker/comm/compression/sign-ef.js';
+import { nativeKernelsStatus, type NativeKernels } from '../worker/comm/native-kernels.js';
+import { addDecodedPiecesJs, compressPieces, compressPiecesWithFeedbackJs } from '../worker/comm/compression/sign-ef.js';
 import { Rng } from '../worker/util/rng.js';
 import { getErrorMessage } from '../common/errors.js';
 import { printTable, writeResult } from './lib/report.js';
@@ -62,7 +62,7 @@ function buildStages(d: number): Stage[] {
   // One encode so `block` has the right shape; EF and encode are then timed on the live error memory.
   const block = compressPieces(g.slice(), pieces);
   const native: Stage[] =
-    nativeCodecsStatus.codecs === undefined
+    nativeKernelsStatus.kernels === undefined
       ? []
       : [
           { codec: 'fp16', impl: 'native', stage: 'encode', inPipeline: true, run: () => void encodeHalf(g, half) },
@@ -70,6 +70,7 @@ function buildStages(d: number): Stage[] {
           { codec: 'fp16', impl: 'native', stage: 'add-decode (per hop)', inPipeline: false, run: () => addHalfInto(f32, half) },
           { codec: 'qsgd8', impl: 'native', stage: 'encode', inPipeline: true, run: () => void quantizeQsgd8(g, segments, qsgdRng) },
           { codec: 'qsgd8', impl: 'native', stage: 'decode', inPipeline: true, run: () => addDequantizedQsgd8(qsgd, segments, 1, f32) },
+          ...nativeSignEf(nativeKernelsStatus.kernels, e, g, pieces, block, f32),
         ];
   // sign-ef's EF is fused into its encode (one pass adds g into e and sums |e|); timed as one stage.
   return [
@@ -79,8 +80,18 @@ function buildStages(d: number): Stage[] {
     { codec: 'fp16', impl: 'ts', stage: 'add-decode (per hop)', inPipeline: false, run: () => addHalfIntoJs(f32, half) },
     { codec: 'qsgd8', impl: 'ts', stage: 'encode', inPipeline: true, run: () => void quantizeQsgd8Js(g, segments, qsgdRng) },
     { codec: 'qsgd8', impl: 'ts', stage: 'decode', inPipeline: true, run: () => addDequantizedQsgd8Js(qsgd, segments, 1, f32) },
-    { codec: 'sign-ef', impl: 'ts', stage: 'EF + encode (fused)', inPipeline: true, run: () => void compressPiecesWithFeedback(e, g, pieces) },
-    { codec: 'sign-ef', impl: 'ts', stage: 'decode', inPipeline: true, run: () => addDecodedPieces(block, pieces, 1, f32) },
+    { codec: 'sign-ef', impl: 'ts', stage: 'EF + encode (fused)', inPipeline: true, run: () => void compressPiecesWithFeedbackJs(e, g, pieces) },
+    { codec: 'sign-ef', impl: 'ts', stage: 'decode', inPipeline: true, run: () => addDecodedPiecesJs(block, pieces, 1, f32) },
+  ];
+}
+
+/** sign-ef's stages on the C kernels (the same work as compressPiecesWithFeedback and addDecodedPieces). */
+function nativeSignEf(k: NativeKernels, e: Float32Array, g: Float32Array, pieces: readonly number[], block: Uint8Array, f32: Float32Array): Stage[] {
+  const lengths = Float64Array.from(pieces);
+  const out = new Uint8Array(block.length);
+  return [
+    { codec: 'sign-ef', impl: 'native', stage: 'EF + encode (fused)', inPipeline: true, run: () => k.signEfEncode(e, g, lengths, out) },
+    { codec: 'sign-ef', impl: 'native', stage: 'decode', inPipeline: true, run: () => k.signEfAddDecoded(block, lengths, 1, f32) },
   ];
 }
 
@@ -145,14 +156,14 @@ async function main(): Promise<void> {
   const quick = process.argv.includes('--quick') || process.env.DAT_BENCH_QUICK === '1';
   const sizes = quick ? [16] : [16, 64];
   const rounds = quick ? 5 : 9;
-  process.stdout.write(`Native codec kernels: ${nativeCodecsStatus.reason}\n`);
+  process.stdout.write(`Native codec kernels: ${nativeKernelsStatus.reason}\n`);
   const rows = sizes.flatMap((mib) => timeStages(mib, rounds));
   printTable('Codec stages, one thread (median; GB/s = 1e9 bytes of fp32 gradient per second)', ['size MiB', 'codec', 'kernels', 'stage', 'ms', 'GB/s', 'cpu ms', 'GB/s by cpu'], rows.map((r) => [r.mib, r.codec, r.impl, r.stage, r.medianMs, r.gbps, r.medianCpuMs, r.cpuGbps]), 2);
   const pipe = pipelines(rows, sizes);
   printTable(`Per-step pipeline (target >= ${TARGET_GBPS} GB/s)`, ['size MiB', 'codec', 'kernels', 'GB/s', 'GB/s by cpu', 'met (wall)'], pipe.map((p) => [p.mib, p.codec, p.impl, p.gbps, p.cpuGbps, p.met ? 'yes' : 'NO']), 2);
   const load = loadavg();
   process.stdout.write(`Machine load average at the end: ${load.map((l) => l.toFixed(1)).join(' ')} on ${cpus().length} cores\n`);
-  const path = await writeResult('codecs', { quick, rounds, nativeCodecs: nativeCodecsStatus.reason, sizesMiB: sizes, stages: rows, pipelines: pipe, targetGBps: TARGET_GBPS, loadAverage: load });
+  const path = await writeResult('codecs', { quick, rounds, nativeCodecs: nativeKernelsStatus.reason, sizesMiB: sizes, stages: rows, pipelines: pipe, targetGBps: TARGET_GBPS, loadAverage: load });
   process.stdout.write(`Wrote ${path}\n`);
 }
 

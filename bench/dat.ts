@@ -18,6 +18,10 @@
  * `--quick` (or DAT_BENCH_QUICK=1): 512 digits, 1 epoch, PGD-3 training and
  * PGD-5 evaluation on 100 images: a smoke test of the pipeline, not of accuracy.
  * Arguments after `--` are passed to every `dat train`.
+ *
+ * `--link 1gbit` instead runs 4 workers in network namespaces on tbf-shaped
+ * links, once per compression (bench/lib/dat-link.ts; needs root and
+ * iproute2), and writes bench/results/dat-link.json.
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile } from 'node:fs/promises';
@@ -26,6 +30,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RunMetrics } from '../worker/train/metrics.js';
 import { getErrorMessage } from '../common/errors.js';
+import { runDatLinkBench } from './lib/dat-link.js';
 import { printTable, saveCurves, writeResult } from './lib/report.js';
 
 /** Robust accuracy points a 4-worker variant may lose against 1 worker. */
@@ -73,6 +78,7 @@ async function runVariant(args: readonly string[]): Promise<{ metrics: RunMetric
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
+  if (argv.includes('--link')) return runDatLinkBench(argv, datCommand());
   const quick = argv.includes('--quick') || process.env.DAT_BENCH_QUICK === '1';
   const dash = argv.indexOf('--');
   const extra = dash >= 0 ? argv.slice(dash + 1) : [];

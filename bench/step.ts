@@ -78,16 +78,18 @@ const SHAPES: Readonly<Record<ModelId, readonly [number, number, number]>> = {
   'madry-cnn': [28, 28, 1],
   'preact-resnet-8': [32, 32, 3],
   'preact-resnet-18': [32, 32, 3],
+  'wide-resnet-34-10': [32, 32, 3],
   'preact-resnet': [32, 32, 3],
 };
-const EPS: Readonly<Record<ModelId, number>> = { mlp: 0.3, 'small-cnn': 0.3, 'madry-cnn': 0.3, 'preact-resnet-8': 8 / 255, 'preact-resnet-18': 8 / 255, 'preact-resnet': 8 / 255 };
+const EPS: Readonly<Record<ModelId, number>> = { mlp: 0.3, 'small-cnn': 0.3, 'madry-cnn': 0.3, 'preact-resnet-8': 8 / 255, 'preact-resnet-18': 8 / 255, 'wide-resnet-34-10': 8 / 255, 'preact-resnet': 8 / 255 };
 /**
  * The models a run without `--models` measures: every model but the
- * deprecated alias (the same network as preact-resnet-8) and preact-resnet-18,
- * whose PGD-10 step at batch 128 takes minutes per backend on two CPU cores
- * (ask for it with `--models preact-resnet-18`).
+ * deprecated alias (the same network as preact-resnet-8) and the two large
+ * ResNets, whose PGD-10 step at batch 128 takes minutes per backend on two CPU
+ * cores (ask for them with `--models preact-resnet-18,wide-resnet-34-10`).
  */
-const DEFAULT_MODELS: readonly ModelId[] = MODELS.filter((m) => m !== 'preact-resnet-18' && DEPRECATED_MODELS[m] === undefined);
+const LARGE_MODELS: readonly ModelId[] = ['preact-resnet-18', 'wide-resnet-34-10'];
+const DEFAULT_MODELS: readonly ModelId[] = MODELS.filter((m) => !LARGE_MODELS.includes(m) && DEPRECATED_MODELS[m] === undefined);
 const NUM_CLASSES = 10;
 const WARMUP_STEPS = 2;
 /** The batch size of the headline comparison (a sweep adds others, never replaces it). */

@@ -16,7 +16,7 @@ export type DatasetId = (typeof DATASETS)[number];
  * ResNet once called "PreAct ResNet-18" in the docs): still accepted, so
  * existing DATJobs and command lines keep working, with a warning.
  */
-export const MODELS = ['mlp', 'small-cnn', 'madry-cnn', 'preact-resnet-8', 'preact-resnet-18', 'preact-resnet'] as const;
+export const MODELS = ['mlp', 'small-cnn', 'madry-cnn', 'preact-resnet-8', 'preact-resnet-18', 'wide-resnet-34-10', 'preact-resnet'] as const;
 export type ModelId = (typeof MODELS)[number];
 
 /** Deprecated model ids and the id each one now means. */
@@ -57,6 +57,14 @@ export type ProgressMode = (typeof PROGRESS_MODES)[number];
 export const RESUME_CHANGEABLE_OPTIONS = ['epochs', 'eval-every', 'eval-attack-steps', 'eval-restarts', 'eval-size'] as const;
 export type ResumeChangeableOption = (typeof RESUME_CHANGEABLE_OPTIONS)[number];
 
+/**
+ * Words of `--final-eval` (and `spec.evaluation.attacks`): `none`, the
+ * AutoAttack ensemble, or `dat eval`'s attacks by name, run in the order given
+ * (worker/eval/attacks/types.ts lists the same names; a test ties the two).
+ */
+export const FINAL_EVAL_ATTACKS = ['none', 'autoattack', 'pgd', 'apgd-ce', 'apgd-t', 'fab-t', 'square'] as const;
+export type FinalEvalAttack = (typeof FINAL_EVAL_ATTACKS)[number];
+
 /** Largest L-inf radius: inputs are [0, 1] pixels, so a larger one perturbs every pixel to anything. */
 export const LINF_EPS_MAX = 1;
 
@@ -73,8 +81,21 @@ export interface TrainOptions {
   readonly limit?: number;
   /** Held-out test examples (built-in MNIST: 2,000 of its 10,000). */
   readonly testSize?: number;
-  /** Fraction of the training set treated as unlabeled and pseudo-labeled by a teacher. @default 0 */
+  /**
+   * Fraction of the labelled training set whose labels are hidden and moved
+   * to the unlabelled pool (an ablation: it adds no data). @default 0
+   */
   readonly unlabeledFraction: number;
+  /**
+   * Extra unlabelled images, pseudo-labelled by a teacher and mixed into every
+   * batch (robust self-training): a built-in dataset id (`mnist`,
+   * `fashion-mnist`; the run's own dataset gives its training images past
+   * `--limit`) or a directory of IDX / CIFAR-10 binary files. Their labels are
+   * never read.
+   */
+  readonly unlabeledData?: string;
+  /** Share of each batch drawn from the pseudo-labelled pool when there is one (Carmon et al. 2019 use 0.5). @default 0.5 */
+  readonly unlabeledRatio: number;
   /** Epochs of standard training for the pseudo-labeling teacher. */
   readonly teacherEpochs: number;
 
@@ -121,6 +142,16 @@ export interface TrainOptions {
   readonly evalRestarts: number;
   /** Evaluate on at most this many held-out examples (0 = all). */
   readonly evalSize: number;
+  /**
+   * The evaluation after training, with `dat eval`'s attacks on the final
+   * model: `['none']` (off), `['autoattack']` or attack names. Optional for
+   * compatibility: `resolveTrainOptions` always fills it. @default ['none']
+   */
+  readonly finalEval?: readonly FinalEvalAttack[];
+  /** Held-out examples the final evaluation attacks (0 = all). @default 1000 */
+  readonly finalEvalExamples?: number;
+  /** L-inf radius of the final evaluation; 0 measures clean accuracy. @default the training eps (the dataset's L-inf eps for pgd-l2) */
+  readonly finalEvalEps?: number;
 
   readonly backend: BackendId;
   readonly seed: number;
@@ -215,6 +246,26 @@ export type ExitCode = (typeof EXIT_CODES)[keyof typeof EXIT_CODES];
 /** Exit codes for which a gang restart cannot help. */
 export const PERMANENT_EXIT_CODES: readonly number[] = [EXIT_CODES.badConfig, EXIT_CODES.badData];
 
+/**
+ * The result of the final evaluation (`--final-eval`), as metrics.json's
+ * `finalEvaluation` and rank 0's last progress report carry it. Accuracies
+ * are fractions; `perAttack` is cumulative, in run order (AutoAttack's
+ * printout), so its last entry equals `robustAccuracy`.
+ */
+export interface FinalEvaluationReport {
+  /** The attacks in the order they ran (`autoattack` expanded). */
+  readonly attacks: readonly string[];
+  readonly norm: 'linf';
+  readonly eps: number;
+  readonly examples: number;
+  readonly cleanAccuracy: number;
+  readonly perAttack: readonly { readonly attack: string; readonly robustAccuracy: number; readonly seconds: number }[];
+  /** Per-example worst case over every attack. */
+  readonly robustAccuracy: number;
+  /** Wall time of the whole evaluation (the slowest rank's, when sharded). */
+  readonly seconds: number;
+}
+
 /** Progress served by rank 0 at {@link PROGRESS_PATH} and read by the operator into `status.progress`. */
 export interface ProgressReport {
   readonly phase: 'starting' | 'training' | 'evaluating' | 'done' | 'failed';
@@ -229,4 +280,6 @@ export interface ProgressReport {
   readonly imagesPerSecond?: number;
   /** ISO time of the last completed step. */
   readonly lastHeartbeat: string;
+  /** The final evaluation, on the report of phase `done` when `--final-eval` asked for one. */
+  readonly finalEvaluation?: FinalEvaluationReport;
 }

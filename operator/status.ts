@@ -4,8 +4,8 @@
  * from the result (create, delete stale, clean up), which keeps the reconcile
  * level-triggered: a crash between steps is repaired by the next pass.
  */
-import type { ProgressReport } from '../common/contract.js';
-import type { Condition, DATJob, DATJobProgress, DATJobStatus } from './api/types.js';
+import type { FinalEvaluationReport, ProgressReport } from '../common/contract.js';
+import type { Condition, DATJob, DATJobEvaluationStatus, DATJobProgress, DATJobStatus } from './api/types.js';
 import { isConditionTrue, setCondition, findCondition } from './conditions.js';
 import { CONDITION_TYPES, DEFAULTS, MAX_CONDITION_MESSAGE, MESSAGES, PHASES, REASONS, type Phase } from './constants.js';
 import { isPermanentFailure, isPreemption, type ObservedPods, type WorkerFailure } from './pods.js';
@@ -79,6 +79,7 @@ export function computeStatus(job: DATJob, observed: Observed, now: Date): DATJo
   let startTime = prev.startTime;
   let completionTime = prev.completionTime;
   let progress = mergeProgress(prev.progress, observed.progress, nowIso);
+  const evaluation = computeEvaluationStatus(prev.evaluation, observed.progress?.finalEvaluation);
   let phase: Phase;
   const set = (type: string, status: Condition['status'], reason: string, message: string): void => {
     setCondition(conditions, { type, status, reason, message }, now);
@@ -94,7 +95,8 @@ export function computeStatus(job: DATJob, observed: Observed, now: Date): DATJo
 
   // Step 2
   if (isFinished(prev)) {
-    return { ...prev, ...base, conditions, progress };
+    // Rank 0's termination message may be read only after Succeeded was written: its evaluation still lands.
+    return { ...prev, ...base, conditions, progress, evaluation };
   }
   const problem = findSpecProblem(job);
   if (problem !== undefined) {
@@ -178,7 +180,7 @@ export function computeStatus(job: DATJob, observed: Observed, now: Date): DATJo
   }
   // Step 5
   setUnschedulableCondition(conditions, job, unschedulable, schedulingTimedOut, now);
-  return { ...prev, ...base, conditions, phase, restarts, ...(preemptions > 0 ? { preemptions } : {}), startTime, completionTime, progress };
+  return { ...prev, ...base, conditions, phase, restarts, ...(preemptions > 0 ? { preemptions } : {}), startTime, completionTime, progress, evaluation };
 }
 
 /** Sets Unschedulable True for a timed-out gang, or False once it was True and no worker is unschedulable any more. */
@@ -230,6 +232,24 @@ export function mergeProgress(prev: DATJobProgress | undefined, report: Progress
     robustAccuracy: report.robustAccuracy ?? prev?.robustAccuracy,
     imagesPerSecond: report.imagesPerSecond ?? prev?.imagesPerSecond,
     lastProgressTime: advanced ? nowIso : prev?.lastProgressTime,
+  };
+}
+
+/**
+ * `status.evaluation` from rank 0's final evaluation: the newest report's
+ * when it carries one, else the previous status's (a later report of a
+ * restarted gang has none until it finishes again).
+ */
+export function computeEvaluationStatus(prev: DATJobEvaluationStatus | undefined, report: FinalEvaluationReport | undefined): DATJobEvaluationStatus | undefined {
+  if (report === undefined) return prev;
+  return {
+    attacks: [...report.attacks],
+    eps: report.eps,
+    examples: report.examples,
+    cleanAccuracy: report.cleanAccuracy,
+    perAttack: report.perAttack.map((p) => ({ attack: p.attack, robustAccuracy: p.robustAccuracy })),
+    robustAccuracy: report.robustAccuracy,
+    seconds: report.seconds,
   };
 }
 

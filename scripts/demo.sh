@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-npm.sh
 # The codec kernels in C; without a compiler the worker runs the same kernels in TypeScript.
-bash scripts/build-native-codecs.sh || echo "==> native codec kernels unavailable: compression runs in TypeScript"
+bash scripts/build-native-kernels.sh || echo "==> native codec kernels unavailable: compression runs in TypeScript"
 echo "==> building (tsc)"
 npx tsc -p tsconfig.json
 echo "==> dat train: 2 workers, small-cnn, MNIST, eps 0.1"

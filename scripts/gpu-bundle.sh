@@ -12,7 +12,7 @@
 #   scripts/gpu-bundle.sh unpack DIR [--into CLONE]
 #       on the GPU host, in a clone of the same commit: checks every part against the
 #       manifest and unpacks node_modules/ (production packages, GPU binding installed),
-#       dist/ and .gpu-runtime/bin/node into the clone (default: this one), replacing what
+#       dist/, the native kernels and .gpu-runtime/bin/node into the clone (default: this one), replacing what
 #       was there. Prints one line; exits 1 on a missing or damaged part, before touching
 #       the clone.
 #
@@ -51,6 +51,8 @@ stage_tree() {
   cp -a "$ROOT/node_modules/@tensorflow/tfjs-node-gpu" "$stage/node_modules/@tensorflow/"
   ln -s tfjs-node-gpu "$stage/node_modules/@tensorflow/tfjs-node"
   cp -a "$ROOT/dist" "$stage/dist"
+  mkdir -p "$stage/native/kernels/build/Release"
+  cp "$ROOT/native/kernels/build/Release/dat_kernels.node" "$stage/native/kernels/build/Release/"
   cp "$(readlink -f "$(command -v node)")" "$stage/.gpu-runtime/bin/node"
   local lib="$stage/node_modules/@tensorflow/tfjs-node-gpu/deps/lib" f elfs=()
   for f in "$lib"/*; do
@@ -90,6 +92,7 @@ pack() {
   log "installing packages, the GPU binding, and building"
   bash "$ROOT/scripts/ensure-npm.sh" >&2
   bash "$ROOT/scripts/install-tfjs-node.sh" --gpu >&2
+  bash "$ROOT/scripts/build-native-kernels.sh" >&2
   (cd "$ROOT" && npx tsc -p tsconfig.json) >&2
   STAGE="$(mktemp -d "${TMPDIR:-/tmp}/gpu-bundle.XXXXXX")"
   trap 'rm -rf "$STAGE"' EXIT
@@ -138,7 +141,7 @@ unpack() {
     zstd="$dir/boot/zstd"
     export LD_LIBRARY_PATH="$dir/boot${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   fi
-  rm -rf "$into/node_modules" "$into/dist" "$into/.gpu-runtime"
+  rm -rf "$into/node_modules" "$into/dist" "$into/.gpu-runtime" "$into/native/kernels/build"
   cat "$dir/$PART_PREFIX"* | "$zstd" -q -d --long="$(manifest_value "$dir" window_log)" | tar -C "$into" -xf - \
     || die "unpacking failed"
   echo "gpu-bundle: unpacked $parts parts for sm_$(manifest_value "$dir" sm) (node $("$into/.gpu-runtime/bin/node" --version))"

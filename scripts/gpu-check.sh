@@ -116,6 +116,7 @@ else
     *) fail "the CPU binding (the baseline) did not install: $cpu_line" ;;
   esac
   gpu_line="$(within_budget bash scripts/install-tfjs-node.sh --gpu)" || fail "the GPU binding did not install: $gpu_line"
+  within_budget bash scripts/build-native-kernels.sh >&2 || fail "the native kernels did not build"
   within_budget npx tsc -p tsconfig.json >&2 || fail "the TypeScript build failed"
 fi
 install_s=$((SECONDS - t0))

@@ -45,8 +45,8 @@ fi
 export DAT_REQUIRE_GPU_BINDING=1
 
 step "native codec kernels (C addon built with node-gyp; required here, so their equality tests run)"
-bash scripts/build-native-codecs.sh
-export DAT_REQUIRE_NATIVE_CODECS=1
+bash scripts/build-native-kernels.sh
+export DAT_REQUIRE_NATIVE_KERNELS=1
 
 step "type check and build (tsc)"
 # A clean build: compiled tests of deleted sources must not linger in dist/.

@@ -23,6 +23,7 @@ import type {
   BackendId,
   CompressionId,
   DatasetId,
+  FinalEvalAttack,
   LossId,
   ModelId,
   OptimizerId,
@@ -166,6 +167,9 @@ export interface DATJobTrainingSpec {
   readonly epochs?: number;
   readonly batchSizePerWorker?: number;
   readonly unlabeledFraction?: number;
+  /** `--unlabeled-data`: a built-in dataset id or a directory in the pod (for example under the data volume's mount). */
+  readonly unlabeledData?: string;
+  readonly unlabeledRatio?: number;
   readonly teacherEpochs?: number;
   readonly compression?: DATJobCompressionSpec;
   readonly evaluation?: DATJobEvaluationSpec;
@@ -174,6 +178,20 @@ export interface DATJobTrainingSpec {
   readonly testSize?: number;
   readonly backend?: BackendId;
   readonly collectiveTimeoutMs?: number;
+}
+
+/**
+ * The evaluation of the final model after training (`dat train --final-eval`,
+ * the ensemble of `dat eval`); its result reaches `status.evaluation` and
+ * metrics.json. Not the periodic PGD check of `training.evaluation`.
+ */
+export interface DATJobFinalEvaluationSpec {
+  /** `[autoattack]` (the CRD's default), attack names run in order, or `[none]`. */
+  readonly attacks?: FinalEvalAttack[];
+  /** Held-out examples attacked (0 = all). Unset: the worker's 1000. */
+  readonly examples?: number;
+  /** L-inf radius (0 = clean accuracy). Unset: the training eps. */
+  readonly eps?: number;
 }
 
 export interface DATJobCheckpointSpec {
@@ -234,6 +252,8 @@ export interface DATJobSpec {
   readonly workers: DATJobWorkersSpec;
   readonly training: DATJobTrainingSpec;
   readonly checkpoint: DATJobCheckpointSpec;
+  /** Evaluate the final model with an attack ensemble after training; unset: no final evaluation. */
+  readonly evaluation?: DATJobFinalEvaluationSpec;
   readonly runPolicy?: DATJobRunPolicy;
   readonly scheduling?: DATJobSchedulingSpec;
 }
@@ -262,6 +282,19 @@ export interface DATJobProgress {
   readonly lastProgressTime?: string;
 }
 
+/** The final evaluation's result (rank 0's last report), in `status.evaluation`. */
+export interface DATJobEvaluationStatus {
+  readonly attacks: string[];
+  readonly eps: number;
+  readonly examples: number;
+  readonly cleanAccuracy: number;
+  /** Cumulative robust accuracy after each attack, in run order. */
+  readonly perAttack: { readonly attack: string; readonly robustAccuracy: number }[];
+  /** Robust accuracy under the whole ensemble (per-example worst case). */
+  readonly robustAccuracy: number;
+  readonly seconds: number;
+}
+
 export interface DATJobWorkerCounts {
   readonly active: number;
   readonly ready: number;
@@ -283,6 +316,8 @@ export interface DATJobStatus {
   readonly startTime?: string;
   readonly completionTime?: string;
   readonly progress?: DATJobProgress;
+  /** Set once the final evaluation (`spec.evaluation`) reported. */
+  readonly evaluation?: DATJobEvaluationStatus;
 }
 
 /** The DATJob object. */

@@ -1,6 +1,6 @@
-/** Renders `spec.training` (+ checkpoint) into the `dat train` flags of common/contract.ts. */
+/** Renders `spec.training` (+ checkpoint, final evaluation) into the `dat train` flags of common/contract.ts. */
 import type { TrainOptions } from '../../common/contract.js';
-import type { DATJobCheckpointSpec, DATJobTrainingSpec } from '../api/types.js';
+import type { DATJobCheckpointSpec, DATJobFinalEvaluationSpec, DATJobTrainingSpec } from '../api/types.js';
 
 /** Paths inside the pod that the flags point at. */
 export interface TrainArgsPaths {
@@ -10,7 +10,7 @@ export interface TrainArgsPaths {
   readonly dataDir?: string;
 }
 
-type FlagValue = string | number | readonly number[] | undefined;
+type FlagValue = string | number | readonly number[] | readonly string[] | undefined;
 
 /** Where a flag's value comes from: a DATJob field (path below `spec`) or a pod path the operator chooses. */
 export type TrainArgSource = { readonly field: string } | { readonly path: keyof TrainArgsPaths };
@@ -25,6 +25,7 @@ export interface TrainArgField {
 interface RenderedSpec {
   readonly training: DATJobTrainingSpec;
   readonly checkpoint: DATJobCheckpointSpec;
+  readonly evaluation?: DATJobFinalEvaluationSpec;
 }
 
 /** The type at a dotted path of T (`training.attack.eps` → number | undefined); never when the path does not exist. */
@@ -67,6 +68,8 @@ export const TRAIN_ARG_FIELDS: readonly TrainArgField[] = [
   field('limit', 'training.limit'),
   field('testSize', 'training.testSize'),
   field('unlabeledFraction', 'training.unlabeledFraction'),
+  field('unlabeledData', 'training.unlabeledData'),
+  field('unlabeledRatio', 'training.unlabeledRatio'),
   field('teacherEpochs', 'training.teacherEpochs'),
   field('model', 'training.model'),
   field('augment', 'training.augment'),
@@ -100,6 +103,9 @@ export const TRAIN_ARG_FIELDS: readonly TrainArgField[] = [
   podPath('checkpointDir', 'checkpointDir'),
   field('checkpointEvery', 'checkpoint.everySteps'),
   podPath('output', 'outputDir'),
+  field('finalEval', 'evaluation.attacks'),
+  field('finalEvalExamples', 'evaluation.examples'),
+  field('finalEvalEps', 'evaluation.eps'),
 ];
 
 /** camelCase option name → `--kebab-case` flag, as the contract defines. */
@@ -111,8 +117,8 @@ export function toFlag(option: keyof TrainOptions): string {
  * Builds the arguments after `dat train`, as separate `--flag value` tokens.
  * Absent optional fields produce no flag, so the worker's dataset-scaled default applies.
  */
-export function buildTrainArgs(training: DATJobTrainingSpec, checkpoint: DATJobCheckpointSpec, paths: TrainArgsPaths): string[] {
-  const spec = { training, checkpoint };
+export function buildTrainArgs(training: DATJobTrainingSpec, checkpoint: DATJobCheckpointSpec, paths: TrainArgsPaths, evaluation?: DATJobFinalEvaluationSpec): string[] {
+  const spec: RenderedSpec = { training, checkpoint, ...(evaluation !== undefined ? { evaluation } : {}) };
   const args: string[] = [];
   for (const { option, from } of TRAIN_ARG_FIELDS) {
     const value = 'field' in from ? (readPath(spec, from.field) as FlagValue) : paths[from.path];
@@ -132,7 +138,7 @@ export function readPath(obj: unknown, path: string): unknown {
   return cur;
 }
 
-function formatValue(value: string | number | readonly number[]): string {
-  // Milestones travel as one comma-separated token, e.g. `--milestones 30,40`.
+function formatValue(value: string | number | readonly number[] | readonly string[]): string {
+  // Lists travel as one comma-separated token, e.g. `--milestones 30,40`, `--final-eval apgd-ce,square`.
   return Array.isArray(value) ? value.join(',') : String(value);
 }

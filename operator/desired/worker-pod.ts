@@ -25,7 +25,7 @@ export interface WorkerPodOptions {
 export function buildWorkerPod(job: DATJob, rank: number, opts: WorkerPodOptions = {}): V1Pod {
   const name = job.metadata.name ?? '';
   const namespace = job.metadata.namespace ?? 'default';
-  const { workers, training, checkpoint } = job.spec;
+  const { workers, training, checkpoint, evaluation } = job.spec;
   const incarnation = job.status?.restarts ?? 0;
 
   const mounts: V1VolumeMount[] = [{ name: POD_NAMES.checkpointVolume, mountPath: MOUNTS.checkpoint }];
@@ -45,11 +45,8 @@ export function buildWorkerPod(job: DATJob, rank: number, opts: WorkerPodOptions
   const allVolumes = mergeVolumes(volumes, template?.spec?.volumes);
   const allMounts = mergeVolumeMounts(mounts, template?.spec?.volumeMounts, allVolumes.slice(volumes.length));
 
-  const args = buildTrainArgs(training, checkpoint, {
-    checkpointDir: MOUNTS.checkpoint,
-    outputDir: MOUNTS.output,
-    dataDir: training.dataVolume === undefined ? undefined : MOUNTS.data,
-  });
+  const paths = { checkpointDir: MOUNTS.checkpoint, outputDir: MOUNTS.output, dataDir: training.dataVolume === undefined ? undefined : MOUNTS.data };
+  const args = buildTrainArgs(training, checkpoint, paths, evaluation);
 
   return {
     apiVersion: 'v1',

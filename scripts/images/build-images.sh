@@ -85,10 +85,10 @@ stage_app() {
   cp -r "${ROOT}/dist/common" "${ROOT}/dist/worker" "${ROOT}/dist/operator" "${dir}/dist/"
   cp -r "${ROOT}/bin" "${ROOT}/proto" "${dir}/"
   if [ "${flavour}" != operator ]; then
-    # The codec kernels in C (worker/comm/native-codecs.ts loads them from /app/native/...).
-    bash "${ROOT}/scripts/build-native-codecs.sh" >&2 || die "the native codec kernels did not build (see above)"
-    mkdir -p "${dir}/native/codecs/build/Release"
-    cp "${ROOT}/native/codecs/build/Release/dat_codecs.node" "${dir}/native/codecs/build/Release/"
+    # The codec kernels in C (worker/comm/native-kernels.ts loads them from /app/native/...).
+    bash "${ROOT}/scripts/build-native-kernels.sh" >&2 || die "the native codec kernels did not build (see above)"
+    mkdir -p "${dir}/native/kernels/build/Release"
+    cp "${ROOT}/native/kernels/build/Release/dat_kernels.node" "${dir}/native/kernels/build/Release/"
   fi
   echo "${dir%/app}"
 }

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # Sourced by the scripts that build native addons offline (install-tfjs-node.sh,
-# build-native-codecs.sh): where node-gyp and the Node.js headers are.
+# build-native-kernels.sh): where node-gyp and the Node.js headers are.
 
 # The node-gyp command: npm's own copy, else one on PATH.
 find_node_gyp() {

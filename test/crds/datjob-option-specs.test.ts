@@ -45,6 +45,7 @@ interface SchemaNode {
   maximum?: number;
   exclusiveMinimum?: boolean;
   exclusiveMaximum?: boolean;
+  minLength?: number;
   properties?: Record<string, SchemaNode>;
   items?: SchemaNode;
   'x-kubernetes-list-type'?: string;
@@ -103,9 +104,17 @@ function compare(node: SchemaNode, v: ValueSpec): string[] {
       if (!(node['x-kubernetes-validations'] ?? []).some((r) => r.rule.includes('self.isSorted()'))) out.push('no self.isSorted() rule');
       break;
     }
+    case 'enum-list': {
+      if (node.type !== 'array' || node.items?.type !== 'string') out.push('want an array of strings');
+      const items = node.items?.enum ?? [];
+      if (JSON.stringify([...items].sort()) !== JSON.stringify([...v.values].sort())) out.push(`item enum [${items.join(', ')}], worker [${v.values.join(', ')}]`);
+      // The worker drops repeats; the CRD refuses them rather than store a list that renders differently.
+      if (node['x-kubernetes-list-type'] !== 'set') out.push('not x-kubernetes-list-type: set');
+      break;
+    }
     case 'string':
-    case 'enum-list':
-      out.push(`kind ${v.kind} is rendered from a pod path, not a CRD field`);
+      // The worker refuses an empty string.
+      if (node.type !== 'string' || node.minLength !== 1) out.push(`type ${node.type} minLength ${node.minLength}, want string with minLength 1`);
       break;
   }
   return out;
@@ -160,6 +169,9 @@ const POD_ONLY_RULES: readonly { at: string; rule: string; why: string }[] = [
   { at: 'training.schedule.milestones', rule: 'self.isSorted()', why: 'a value rule, compared with the number-list spec above' },
 ];
 
+/** The spec sections whose CEL rules must be the worker's: both render into `dat train` flags. */
+const RENDERED_SECTIONS = ['training', 'evaluation'] as const;
+
 /** Every CEL rule below `node`, with its dotted path below spec. */
 function celRules(node: SchemaNode, at: string): { at: string; rule: string }[] {
   const own = (node['x-kubernetes-validations'] ?? []).map((r) => ({ at, rule: r.rule }));
@@ -170,8 +182,9 @@ function celRules(node: SchemaNode, at: string): { at: string; rule: string }[] 
 
 const key = (r: { at: string; rule: string }): string => `${r.at}: ${r.rule}`;
 
-test('the CRD\'s CEL rules under spec.training are the worker\'s cross-field rules, plus the listed pod-only ones', async () => {
-  const inCrd = celRules(nodeAt(await loadSpecSchema(), 'training')!, 'training').map(key).sort();
+test('the CRD\'s CEL rules under spec.training and spec.evaluation are the worker\'s cross-field rules, plus the listed pod-only ones', async () => {
+  const schema = await loadSpecSchema();
+  const inCrd = RENDERED_SECTIONS.flatMap((section) => celRules(nodeAt(schema, section)!, section)).map(key).sort();
   const accounted = [...CROSS_FIELD_RULES.flatMap((r) => (r.crd === undefined ? [] : [r.crd])), ...POD_ONLY_RULES].map(key).sort();
   assert.deepEqual(inCrd, accounted, 'a CRD rule changed on one side only: edit worker/cli/cross-field-rules.ts and crds/datjob.yaml together');
 });
@@ -197,6 +210,7 @@ test('every cross-field rule can pass: the table\'s violations differ from an ac
     'step-schedule-has-milestones': renderFlags({ dataset: 'mnist', model: 'mlp', schedule: { type: 'step', milestones: [5] } }),
     'unlabeled-split-needs-two-examples': renderFlags({ dataset: 'mnist', model: 'mlp', limit: 2, unlabeledFraction: 0.5 }),
     'attack-parameters': renderFlags({ dataset: 'mnist', model: 'mlp', attack: { type: 'pgd', steps: 1 } }),
+    'final-eval-none-alone': ['--final-eval', 'pgd'],
   };
   assert.deepEqual(Object.keys(relaxed).sort(), CROSS_FIELD_RULES.map((r) => r.id).sort(), 'one accepted neighbour per rule');
   for (const [id, argv] of Object.entries(relaxed)) assert.doesNotThrow(() => parseTrainArgs(argv, { DAT_WORLD_SIZE: '2' }), id);

@@ -98,7 +98,7 @@ describe('container images', { timeout: 15 * 60_000 }, () => {
   for (const [flavour, image] of [['worker', IMAGES.worker], ['worker-gpu', IMAGES.workerGpu]] as const) {
     test(`the ${flavour} image loads the native codec kernels`, async () => {
       await requireImage(image, flavour);
-      const probe = "const m = await import('/app/dist/worker/comm/native-codecs.js'); console.log(m.nativeCodecsStatus.reason)";
+      const probe = "const m = await import('/app/dist/worker/comm/native-kernels.js'); console.log(m.nativeKernelsStatus.reason)";
       const r = await docker(['run', '--rm', '--entrypoint', 'node', image, '--input-type=module', '-e', probe], 60_000);
       assert.equal(r.code, 0, r.stderr);
       assert.equal(r.stdout.trim(), 'native', 'without them compression runs in TypeScript, 2-3x slower');

@@ -17,6 +17,7 @@ import { parseTrainArgs } from '../../worker/cli/parse-args.js';
 import { WORKER_ENV, type TrainOptions } from '../../common/contract.js';
 import { loadDataset } from '../../worker/data/load-dataset.js';
 import { stepsPerEpoch } from '../../worker/data/shard.js';
+import { prepareUnlabeled } from '../../worker/train/unlabeled/unlabeled-run.js';
 import { ConfigError, DatError } from '../../common/errors.js';
 import { silentLogger } from '../../common/log.js';
 import { makeDATJob } from '../support/fixtures/datjob-builder.js';
@@ -24,19 +25,17 @@ import { BOUNDARY_CASES, DOOMED_CASES } from '../support/fixtures/invalid-datjob
 
 /** What the worker of rank 0 would parse from the pod the operator renders for `job`. */
 function workerOptions(job: DATJob): TrainOptions {
-  const { training, checkpoint } = job.spec;
-  const args = buildTrainArgs(training, checkpoint, {
-    checkpointDir: MOUNTS.checkpoint,
-    outputDir: MOUNTS.output,
-    dataDir: training.dataVolume === undefined ? undefined : MOUNTS.data,
-  });
+  const { training, checkpoint, evaluation } = job.spec;
+  const paths = { checkpointDir: MOUNTS.checkpoint, outputDir: MOUNTS.output, dataDir: training.dataVolume === undefined ? undefined : MOUNTS.data };
+  const args = buildTrainArgs(training, checkpoint, paths, evaluation);
   return parseTrainArgs(args, { [WORKER_ENV.worldSize]: String(job.spec.workers.replicas) });
 }
 
-/** Full global batches per epoch as the worker computes them, on the real dataset. */
+/** Full global batches per epoch as the worker computes them, on the real dataset (with an unlabelled pool: its labelled share). */
 async function workerStepsPerEpoch(opts: TrainOptions, worldSize: number): Promise<number> {
   const ds = await loadDataset({ dataset: opts.dataset, limit: opts.limit, testSize: opts.testSize, seed: opts.seed, log: silentLogger });
-  return stepsPerEpoch(ds.train.n, worldSize, opts.batchSize);
+  const { labeled, unlabeled } = await prepareUnlabeled(ds, opts, { worldSize, log: silentLogger });
+  return stepsPerEpoch(labeled.n, worldSize, unlabeled?.shares.labeled ?? opts.batchSize);
 }
 
 test('findSpecProblem: global batch against the training examples, and the held-out split', () => {
@@ -55,6 +54,27 @@ test('findSpecProblem: global batch against the training examples, and the held-
     const got = findSpecProblem(c.job);
     if (c.want === undefined) assert.equal(got, undefined, `${c.name}: ${got?.message}`);
     else assert.match(got?.message ?? 'no problem', c.want, c.name);
+  }
+});
+
+test('findSpecProblem with an unlabelled pool agrees with the worker: it refuses exactly what the worker cannot start', { timeout: 60_000 }, async () => {
+  const cases: { name: string; job: DATJob; want?: RegExp }[] = [
+    { name: 'a pool: the labelled share fits', job: makeDATJob('j').workers(2).training({ limit: 256, unlabeledData: 'mnist', batchSizePerWorker: 256 }).obj() },
+    { name: 'a pool: the labelled share does not fit', job: makeDATJob('j').workers(2).training({ limit: 255, unlabeledData: 'mnist', batchSizePerWorker: 256 }).obj(), want: /labelled share of each batch, 128 of training\.batchSizePerWorker 256 x 2 workers, is 256 examples, but training\.limit keeps 255 training examples and 255 keep their labels/ },
+    { name: 'a pool: a ratio that leaves no labelled example', job: makeDATJob('j').training({ unlabeledData: 'mnist', unlabeledRatio: 0.9, batchSizePerWorker: 2 }).obj(), want: /unlabeledRatio 0\.9 of training\.batchSizePerWorker 2 leaves 0 labelled and 2 unlabelled/ },
+    { name: 'unlabeledFraction: the hidden part counts out of the labelled one', job: makeDATJob('j').workers(1).training({ limit: 4, unlabeledFraction: 0.75, batchSizePerWorker: 4 }).obj(), want: /1 keep their labels/ },
+    { name: 'unlabeledFraction: too few hidden examples for the pool share', job: makeDATJob('j').workers(1).training({ limit: 10, unlabeledFraction: 0.1, unlabeledRatio: 0.5, batchSizePerWorker: 4 }).obj(), want: /unlabeledFraction 0\.1 hides 1 examples, fewer than the global unlabelled share of 2 x 1/ },
+  ];
+  for (const c of cases) {
+    const got = findSpecProblem(c.job);
+    if (c.want === undefined) assert.equal(got, undefined, `${c.name}: ${got?.message}`);
+    else assert.match(got?.message ?? 'no problem', c.want, c.name);
+    const opts = workerOptions(c.job);
+    const steps = await workerStepsPerEpoch(opts, c.job.spec.workers.replicas).catch((err: unknown) => {
+      assert.ok(err instanceof ConfigError, `${c.name}: ${String(err)}`);
+      return 0;
+    });
+    assert.equal(steps > 0, c.want === undefined, `${c.name}: the worker trains ${steps} steps per epoch`);
   }
 });
 
@@ -94,7 +114,7 @@ test('the boundary specs start: the worker parses them and the operator finds no
   for (const c of BOUNDARY_CASES) {
     const opts = workerOptions(c.job);
     assert.equal(findSpecProblem(c.job), undefined, c.name);
-    if (opts.dataset === 'mnist' && opts.batchSize * c.job.spec.workers.replicas > 1000) {
+    if (opts.dataset === 'mnist' && (opts.batchSize * c.job.spec.workers.replicas > 1000 || opts.unlabeledFraction > 0 || opts.unlabeledData !== undefined)) {
       assert.ok((await workerStepsPerEpoch(opts, c.job.spec.workers.replicas)) >= 1, c.name);
     }
   }

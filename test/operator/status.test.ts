@@ -2,8 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Condition, DATJob, DATJobStatus } from '../../operator/api/types.js';
 import { classifyPods } from '../../operator/pods.js';
-import { computeEvents, computeStatus, mergeProgress, progressRemainingMs, statusEqual } from '../../operator/status.js';
-import type { ProgressReport } from '../../common/contract.js';
+import { computeEvaluationStatus, computeEvents, computeStatus, mergeProgress, progressRemainingMs, statusEqual } from '../../operator/status.js';
+import { parseProgressReport, readTerminationReport } from '../../operator/progress-report.js';
+import type { FinalEvaluationReport, ProgressReport } from '../../common/contract.js';
 import { makeDATJob } from '../support/fixtures/datjob-builder.js';
 import { makePod, makePods, type PodState } from './_pods.js';
 
@@ -370,4 +371,90 @@ test('a refusal message is capped for the condition', () => {
   const got = computeStatus(job, { pods: classifyPods([], 0, 2), refusal: { message: 'x'.repeat(10_000) } }, now);
   const msg = got.conditions?.find((x) => x.type === 'Blocked')?.message ?? '';
   assert.ok(msg.length <= 4096 && msg.endsWith('(truncated)'), `${msg.length} chars`);
+});
+
+const FINAL: FinalEvaluationReport = {
+  attacks: ['apgd-ce', 'apgd-t', 'fab-t', 'square'],
+  norm: 'linf',
+  eps: 0.3,
+  examples: 1000,
+  cleanAccuracy: 0.982,
+  perAttack: [
+    { attack: 'apgd-ce', robustAccuracy: 0.861, seconds: 120 },
+    { attack: 'apgd-t', robustAccuracy: 0.843, seconds: 300 },
+    { attack: 'fab-t', robustAccuracy: 0.842, seconds: 200 },
+    { attack: 'square', robustAccuracy: 0.84, seconds: 78 },
+  ],
+  robustAccuracy: 0.84,
+  seconds: 698,
+};
+const FINAL_STATUS = {
+  attacks: ['apgd-ce', 'apgd-t', 'fab-t', 'square'],
+  eps: 0.3,
+  examples: 1000,
+  cleanAccuracy: 0.982,
+  perAttack: [
+    { attack: 'apgd-ce', robustAccuracy: 0.861 },
+    { attack: 'apgd-t', robustAccuracy: 0.843 },
+    { attack: 'fab-t', robustAccuracy: 0.842 },
+    { attack: 'square', robustAccuracy: 0.84 },
+  ],
+  robustAccuracy: 0.84,
+  seconds: 698,
+};
+const doneReport = (finalEvaluation?: FinalEvaluationReport): ProgressReport => ({
+  phase: 'done', epoch: 3, totalEpochs: 3, step: 30, totalSteps: 30, lastHeartbeat: T0, cleanAccuracy: 0.98, robustAccuracy: 0.9, ...(finalEvaluation !== undefined ? { finalEvaluation } : {}),
+});
+
+test('computeStatus: status.evaluation with and without a final evaluation', () => {
+  const job = base().evaluation({ attacks: ['autoattack'] }).status(runningStatus()).obj();
+  const succeeded = makePods(job, 2, { phase: 'Succeeded', exitCode: 0 });
+  const cases: { name: string; job: DATJob; progress?: ProgressReport; want: unknown }[] = [
+    { name: 'no report: no evaluation', job, want: undefined },
+    { name: 'a report without a final evaluation (spec.evaluation unset, or still training): none', job, progress: doneReport(), want: undefined },
+    { name: 'the final report carries it: per-attack and ensemble accuracy', job, progress: doneReport(FINAL), want: FINAL_STATUS },
+    { name: 'kept once written, when later reports lack it', job: base().status(runningStatus({ evaluation: FINAL_STATUS })).obj(), progress: doneReport(), want: FINAL_STATUS },
+    {
+      name: 'a job already Succeeded still takes it (termination message read after the phase write)',
+      job: base().status({ ...runningStatus(), phase: 'Succeeded', conditions: [created, cond('Succeeded', 'True', 'AllWorkersSucceeded')] }).obj(),
+      progress: doneReport(FINAL),
+      want: FINAL_STATUS,
+    },
+  ];
+  for (const c of cases) {
+    const got = computeStatus(c.job, { pods: classifyPods(succeeded, 0, 2), progress: c.progress }, now);
+    assert.deepEqual(got.evaluation, c.want, c.name);
+    assert.equal(got.phase, 'Succeeded', c.name);
+  }
+});
+
+test('computeEvaluationStatus copies the fields the CRD declares and keeps the previous one without a report', () => {
+  assert.deepEqual(computeEvaluationStatus(undefined, FINAL), FINAL_STATUS);
+  assert.deepEqual(computeEvaluationStatus(FINAL_STATUS, undefined), FINAL_STATUS);
+  assert.equal(computeEvaluationStatus(undefined, undefined), undefined);
+});
+
+test('parseProgressReport keeps a well-formed final evaluation and drops a malformed one (not the report)', () => {
+  const cases: { name: string; input: unknown; want: FinalEvaluationReport | undefined }[] = [
+    { name: 'well-formed', input: doneReport(FINAL), want: FINAL },
+    { name: 'robust accuracy a string', input: { ...doneReport(), finalEvaluation: { ...FINAL, robustAccuracy: '0.84' } }, want: undefined },
+    { name: 'perAttack not a list', input: { ...doneReport(), finalEvaluation: { ...FINAL, perAttack: {} } }, want: undefined },
+    { name: 'attacks with a number', input: { ...doneReport(), finalEvaluation: { ...FINAL, attacks: [1] } }, want: undefined },
+  ];
+  for (const c of cases) {
+    const got = parseProgressReport(c.input);
+    assert.equal(got?.step, 30, `${c.name}: the report itself is kept`);
+    assert.deepEqual(got?.finalEvaluation, c.want, c.name);
+  }
+});
+
+test('rank 0\'s termination message brings the final evaluation to the status', () => {
+  const job = base().evaluation({ attacks: ['autoattack'] }).status(runningStatus()).obj();
+  // As run-distributed-worker.ts writes it: the last progress report, with its rank fields, as JSON.
+  const message = JSON.stringify({ ...doneReport(FINAL), rank: 0, worldSize: 2, globalBatch: 256 });
+  assert.ok(Buffer.byteLength(message) < 4096, 'fits the kubelet\'s 4096-byte termination message');
+  const pods = [makePod(job, 0, { phase: 'Succeeded', exitCode: 0, message }), makePod(job, 1, { phase: 'Succeeded', exitCode: 0 })];
+  const progress = readTerminationReport(pods[0]);
+  const got = computeStatus(job, { pods: classifyPods(pods, 0, 2), progress }, now);
+  assert.deepEqual(got.evaluation, FINAL_STATUS);
 });

@@ -107,6 +107,15 @@ export const CROSS_FIELD_RULES: readonly CrossFieldRule[] = [
     violation: { training: { dataset: 'mnist', model: 'mlp', limit: 1, unlabeledFraction: 0.5 } },
   },
   {
+    id: 'final-eval-none-alone',
+    crd: { at: 'evaluation.attacks', rule: "!('none' in self) || size(self) == 1" },
+    check: (o) =>
+      (o.finalEval ?? []).includes('none') && (o.finalEval ?? []).length > 1
+        ? `invalid value ${(o.finalEval ?? []).join(',')} for --final-eval: none turns the final evaluation off, so it cannot be listed with attacks`
+        : undefined,
+    violation: { argv: ['--final-eval', 'none,pgd'] },
+  },
+  {
     id: 'attack-parameters',
     crd: { at: 'training.attack', rule: "!(self.type in ['pgd', 'pgd-l2', 'trades']) || !has(self.steps) || self.steps >= 1" },
     check: (o) => {

@@ -9,6 +9,7 @@ import {
   BACKENDS,
   COMPRESSIONS,
   DATASETS,
+  FINAL_EVAL_ATTACKS,
   LOSSES,
   MODELS,
   AUGMENTS,
@@ -25,7 +26,15 @@ export type ValueSpec =
   | { readonly kind: 'enum'; readonly values: readonly string[] }
   | { readonly kind: 'enum-list'; readonly values: readonly string[] }
   | { readonly kind: 'int'; readonly min: number; readonly max: number }
-  | { readonly kind: 'number'; readonly min: number; readonly max: number; readonly minExclusive?: boolean; readonly maxExclusive?: boolean }
+  | {
+      readonly kind: 'number';
+      readonly min: number;
+      readonly max: number;
+      readonly minExclusive?: boolean;
+      readonly maxExclusive?: boolean;
+      /** Why a value at or below `min` is refused, when the bound alone does not say (appended to that error). */
+      readonly whyMin?: string;
+    }
   | { readonly kind: 'string' }
   | { readonly kind: 'number-list'; readonly min: number };
 
@@ -39,7 +48,7 @@ export interface OptionSpec {
   readonly group: OptionGroup;
 }
 
-export const OPTION_GROUPS = ['Data', 'Model', 'Attack and loss', 'Optimizer and schedule', 'Training and evaluation', 'Run', 'Distributed'] as const;
+export const OPTION_GROUPS = ['Data', 'Model', 'Attack and loss', 'Optimizer and schedule', 'Training and evaluation', 'Final evaluation', 'Run', 'Distributed'] as const;
 export type OptionGroup = (typeof OPTION_GROUPS)[number];
 
 const UINT32_MAX = 0xffff_ffff;
@@ -54,15 +63,17 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { key: 'dataDir', group: 'Data', value: { kind: 'string' }, help: 'directory with IDX or CIFAR-10 binary files (required for mnist-idx, cifar10)' },
   { key: 'limit', group: 'Data', value: { kind: 'int', min: 1, max: BIG }, help: 'use only the first N training examples (quick runs)' },
   { key: 'testSize', group: 'Data', value: { kind: 'int', min: 1, max: BIG }, help: 'held-out examples (built-in mnist: 2,000 of its 10,000; fashion-mnist: 10,000)' },
-  { key: 'unlabeledFraction', group: 'Data', value: { kind: 'number', min: 0, max: 1, maxExclusive: true }, help: 'fraction of the training set treated as unlabeled and pseudo-labeled by a teacher' },
+  { key: 'unlabeledFraction', group: 'Data', value: { kind: 'number', min: 0, max: 1, maxExclusive: true }, help: 'ablation: hide the labels of this fraction of the training set and move it to the unlabeled pool (adds no data)' },
+  { key: 'unlabeledData', group: 'Data', value: { kind: 'string' }, help: 'extra unlabeled images, pseudo-labeled by a teacher: mnist, fashion-mnist (the run\'s own dataset: its training images past --limit) or a directory of IDX / CIFAR-10 binary files; labels are never read' },
+  { key: 'unlabeledRatio', group: 'Data', value: { kind: 'number', min: 0, max: 1, minExclusive: true, maxExclusive: true }, help: 'share of each batch drawn from the pseudo-labeled pool (Carmon et al. 2019: 0.5)' },
   { key: 'teacherEpochs', group: 'Data', value: { kind: 'int', min: 1, max: 10_000 }, help: 'epochs of standard training for the pseudo-labeling teacher' },
-  { key: 'model', group: 'Model', value: { kind: 'enum', values: MODELS }, help: 'network: mlp, small-cnn (Wong et al., ~166k), madry-cnn (~3.27M), preact-resnet-8 (~308k), preact-resnet-18 (He et al., ~11.2M); preact-resnet is a deprecated alias of preact-resnet-8' },
+  { key: 'model', group: 'Model', value: { kind: 'enum', values: MODELS }, help: 'network: mlp, small-cnn (Wong et al., ~166k), madry-cnn (~3.27M), preact-resnet-8 (~308k), preact-resnet-18 (He et al., ~11.2M), wide-resnet-34-10 (Madry et al./TRADES, ~46.2M, for GPUs); preact-resnet is a deprecated alias of preact-resnet-8' },
   { key: 'augment', group: 'Data', value: { kind: 'enum', values: AUGMENTS }, help: 'training-batch augmentation before the attack: crop-flip (random crop with 4-pixel zero padding + horizontal flip) or none' },
   { key: 'attack', group: 'Attack and loss', value: { kind: 'enum', values: ATTACKS }, help: 'training attack (none = standard training; fgsm-rs = DAT fast mode)' },
   {
     key: 'eps',
     group: 'Attack and loss',
-    value: { kind: 'number', min: 0, max: L2_EPS_MAX, minExclusive: true },
+    value: { kind: 'number', min: 0, max: L2_EPS_MAX, minExclusive: true, whyMin: 'eps 0 leaves the training attack nothing to search (its step size would be 0); for standard training use --attack none' },
     help: `perturbation radius in [0,1] pixel units: L-inf, at most ${LINF_EPS_MAX}, for every attack but pgd-l2 (the evaluation is L-inf PGD too); L2 for pgd-l2`,
   },
   { key: 'attackSteps', group: 'Attack and loss', value: { kind: 'int', min: 1, max: 10_000 }, help: 'attack iterations (pgd, pgd-l2, trades)' },
@@ -86,6 +97,14 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { key: 'evalAttackSteps', group: 'Training and evaluation', value: { kind: 'int', min: 1, max: 10_000 }, help: 'PGD steps of the robust evaluation (step size 2.5*eps/steps, random start)' },
   { key: 'evalRestarts', group: 'Training and evaluation', value: { kind: 'int', min: 1, max: 1000 }, help: 'PGD restarts of the robust evaluation' },
   { key: 'evalSize', group: 'Training and evaluation', value: { kind: 'int', min: 0, max: BIG }, help: 'evaluate on at most N held-out examples (0 = all)' },
+  {
+    key: 'finalEval',
+    group: 'Final evaluation',
+    value: { kind: 'enum-list', values: FINAL_EVAL_ATTACKS },
+    help: 'after training, attack the final model on the held-out split as dat eval does: none, autoattack (apgd-ce,apgd-t,fab-t,square) or attack names, run in order on the still-robust examples; the result goes to metrics.json (finalEvaluation)',
+  },
+  { key: 'finalEvalExamples', group: 'Final evaluation', value: { kind: 'int', min: 0, max: BIG }, help: 'held-out examples the final evaluation attacks (0 = all)' },
+  { key: 'finalEvalEps', group: 'Final evaluation', value: { kind: 'number', min: 0, max: LINF_EPS_MAX }, help: 'L-inf radius of the final evaluation (0 = clean accuracy only)' },
   { key: 'backend', group: 'Run', value: { kind: 'enum', values: BACKENDS }, help: 'TensorFlow.js backend; auto tries tensorflow-gpu, tensorflow, wasm, cpu' },
   { key: 'seed', group: 'Run', value: { kind: 'int', min: 0, max: UINT32_MAX }, help: 'seed of weights, shuffles and attacks' },
   { key: 'output', group: 'Run', value: { kind: 'string' }, help: 'output directory: model/ (TensorFlow.js format) and metrics.json' },

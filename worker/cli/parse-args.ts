@@ -19,8 +19,8 @@ export type ParsedCommand =
 
 const HELP_FLAGS: ReadonlySet<string> = new Set(['--help', '-h']);
 
-function bad(flag: string, v: ValueSpec, raw: string): never {
-  throw new ConfigError(`invalid value ${JSON.stringify(raw)} for ${flag}: expected ${describeAccepted(v)}`);
+function bad(flag: string, v: ValueSpec, raw: string, why?: string): never {
+  throw new ConfigError(`invalid value ${JSON.stringify(raw)} for ${flag}: expected ${describeAccepted(v)}${why === undefined ? '' : ` (${why})`}`);
 }
 
 /** Parses one raw value by its spec (a pure function of its arguments). */
@@ -32,7 +32,9 @@ export function parseValue(flag: string, v: ValueSpec, raw: string): string | nu
     case 'enum-list': {
       if (raw.trim() === '') return [];
       const parts = raw.split(',').map((p) => p.trim());
-      if (!parts.every((p) => v.values.includes(p))) bad(flag, v, raw);
+      // Name the unknown entries, not the whole list they came in: the accepted values follow once.
+      const unknown = parts.filter((p) => !v.values.includes(p));
+      if (unknown.length > 0) throw new ConfigError(`unknown value${unknown.length > 1 ? 's' : ''} ${unknown.map((u) => JSON.stringify(u)).join(', ')} for ${flag}: expected ${describeAccepted(v)}`);
       return [...new Set(parts)];
     }
     case 'string':
@@ -48,7 +50,8 @@ export function parseValue(flag: string, v: ValueSpec, raw: string): string | nu
       if (n === undefined) bad(flag, v, raw);
       const lowOk = v.minExclusive === true ? n > v.min : n >= v.min;
       const highOk = v.maxExclusive === true ? n < v.max : n <= v.max;
-      if (!lowOk || !highOk) bad(flag, v, raw);
+      if (!lowOk) bad(flag, v, raw, v.whyMin);
+      if (!highOk) bad(flag, v, raw);
       return n;
     }
     case 'number-list': {

@@ -3,10 +3,10 @@
  * all-reduce's f16 wire format and by the `fp16` compressor.
  */
 
-import { nativeCodecsStatus } from './native-codecs.js';
+import { nativeKernelsStatus } from './native-kernels.js';
 
-/** The C kernels when built (native/codecs; bit-identical to the TypeScript below). */
-const native = nativeCodecsStatus.codecs;
+/** The C kernels when built (native/kernels; bit-identical to the TypeScript below). */
+const native = nativeKernelsStatus.kernels;
 
 const F32 = new Float32Array(1);
 const U32 = new Uint32Array(F32.buffer);

@@ -5,11 +5,20 @@
  * Why standalone: profiled at N = 3, 64 MiB, the same loops written inline in
  * the async `ringAllreduce` ran at roughly 15 ns per element (V8 did not
  * optimise them there), against about 2 ns here; they were the largest single
- * CPU cost of an all-reduce (see docs/collective.md).
+ * CPU cost of an all-reduce (see docs/collective.md). Where the native addon is
+ * built (native/kernels), the C twins run instead: the same bits, a few times faster.
  */
+import { nativeKernelsStatus } from './native-kernels.js';
+
+const native = nativeKernelsStatus.kernels;
 
 /** Index of the first NaN or ±Inf in `a`, or -1. */
 export function firstNonFinite(a: Float32Array): number {
+  return native !== undefined ? native.firstNonFinite(a) : firstNonFiniteJs(a);
+}
+
+/** {@link firstNonFinite} in TypeScript (the path without the addon, and its reference). */
+export function firstNonFiniteJs(a: Float32Array): number {
   // One pass without a branch per element: v - v is 0 for every finite v and NaN for NaN and ±Inf,
   // and a NaN in the running sum stays NaN. Only a buffer that holds one is scanned again for its index.
   let acc = 0;
@@ -36,6 +45,12 @@ function scanNonFinite(a: Float32Array): number {
 export function addIntoChecked(dst: Float32Array, src: Float32Array): number {
   const n = dst.length;
   if (src.length < n) throw new RangeError(`addIntoChecked: source of ${src.length} elements is shorter than the destination's ${n}`);
+  return native !== undefined ? native.sumIntoChecked(dst, dst, src) : addIntoCheckedJs(dst, src);
+}
+
+/** {@link addIntoChecked} in TypeScript. */
+export function addIntoCheckedJs(dst: Float32Array, src: Float32Array): number {
+  const n = dst.length;
   let acc = 0;
   for (let i = 0; i < n; i++) {
     const v = Math.fround(dst[i]! + src[i]!);
@@ -53,6 +68,12 @@ export function addIntoChecked(dst: Float32Array, src: Float32Array): number {
 export function sumIntoChecked(dst: Float32Array, a: Float32Array, b: Float32Array): number {
   const n = dst.length;
   if (a.length < n || b.length < n) throw new RangeError(`sumIntoChecked: sources of ${a.length} and ${b.length} elements are shorter than the destination's ${n}`);
+  return native !== undefined ? native.sumIntoChecked(dst, a, b) : sumIntoCheckedJs(dst, a, b);
+}
+
+/** {@link sumIntoChecked} in TypeScript. */
+export function sumIntoCheckedJs(dst: Float32Array, a: Float32Array, b: Float32Array): number {
+  const n = dst.length;
   let acc = 0;
   for (let i = 0; i < n; i++) {
     const v = Math.fround(a[i]! + b[i]!);

@@ -25,6 +25,9 @@ export const HOLDOUT_SEED = 0x5eed_7e57;
 /** Purpose tag mixed into the run seed for the labeled/unlabeled split. */
 export const UNLABELED_SEED_TAG = 0x0b1a_be15;
 
+/** Purpose tag mixed into the run seed for the order of the unlabelled pool's batches. */
+export const UNLABELED_ORDER_SEED_TAG = 0x0b1a_0bde;
+
 /** Label given to examples whose label was removed. */
 export const UNLABELED = -1;
 

@@ -43,6 +43,11 @@ const DEFAULT_TEST_SIZE: Readonly<Record<BuiltinId, number>> = {
   [DATASET_IDS.fashionMnist]: FASHION_MNIST_DEFAULT_TEST_SIZE,
 };
 
+/** The built-in's held-out size when `--test-size` is not given. */
+export function defaultTestSize(id: BuiltinId): number {
+  return DEFAULT_TEST_SIZE[id];
+}
+
 function checkCount(name: string, v: number | undefined): void {
   if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new ConfigError(`${name} must be a positive integer, got ${v}`);
 }

@@ -5,6 +5,7 @@
  * 2. Each attack in turn runs only on the still-robust examples; an example
  *    it misclassifies (with x_adv checked to lie in the eps-ball and [0, 1])
  *    leaves the mask.
+ *    At eps 0 the ball is x itself: no attack runs, and robust = clean.
  * 3. After each attack the mask is recorded, so the counts are cumulative
  *    robust accuracy as AutoAttack prints it, and the last one is the
  *    per-example worst case over the ensemble.
@@ -44,8 +45,8 @@ export function runEnsemble(model: tf.LayersModel, x: tf.Tensor4D, y: tf.Tensor1
   const robust = Uint8Array.from(clean);
   const robustAfter: Uint8Array[] = [];
   steps.forEach((step, a) => {
-    // Step 2
-    const idx = Array.from(robust).flatMap((r, i) => (r === 1 ? [i] : []));
+    // Step 2. At eps 0 the ball holds only x, so no attack can change a prediction (and the attacks refuse eps 0).
+    const idx = eps === 0 ? [] : Array.from(robust).flatMap((r, i) => (r === 1 ? [i] : []));
     if (idx.length > 0) {
       const stillOk = tf.tidy(() => {
         const ids = tf.tensor1d(idx, 'int32');

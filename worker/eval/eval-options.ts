@@ -16,7 +16,7 @@ export interface EvalOptions {
   /** `mnist`, `fashion-mnist`, `cifar10` (with --data-dir) or a directory of IDX / CIFAR-10 binary files. */
   readonly dataset: string;
   readonly dataDir?: string;
-  /** L-inf radius in [0, 1] pixel units. */
+  /** L-inf radius in [0, 1] pixel units; 0 = clean accuracy (the ball is the image itself). */
   readonly eps: number;
   /** The attacks in the order they run (`autoattack` already expanded). */
   readonly attacks: readonly EvalAttackName[];
@@ -53,7 +53,7 @@ export const EVAL_OPTION_SPECS: readonly EvalOptionSpec[] = [
   { key: 'model', value: { kind: 'string' }, required: true, help: 'saved TensorFlow.js layers model: a directory with model.json and its weights, or model.json itself' },
   { key: 'dataset', value: { kind: 'string' }, required: true, help: 'mnist, fashion-mnist (held-out split, as dat train evaluates), cifar10 (with --data-dir), or a directory of IDX / CIFAR-10 binary files' },
   { key: 'dataDir', value: { kind: 'string' }, help: 'directory with the CIFAR-10 binary files for --dataset cifar10' },
-  { key: 'eps', value: { kind: 'number', min: 0, max: 1, minExclusive: true }, required: true, help: 'L-inf radius in pixel units ([0, 1] images); 8/255 is accepted' },
+  { key: 'eps', value: { kind: 'number', min: 0, max: 1 }, required: true, help: 'L-inf radius in pixel units ([0, 1] images); 8/255 is accepted; 0 measures clean accuracy (no attack runs)' },
   { key: 'attacks', value: { kind: 'enum-list', values: ATTACK_WORDS }, help: 'attacks, run in this order on the still-robust examples; autoattack = apgd-ce,apgd-t,fab-t,square' },
   { key: 'norm', value: { kind: 'enum', values: ['linf'] }, help: 'threat model (only linf is implemented)' },
   { key: 'nExamples', value: { kind: 'int', min: 1, max: 1e9 }, help: 'evaluate the first K test examples' },

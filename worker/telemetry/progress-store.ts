@@ -12,7 +12,7 @@ export interface ProgressStore {
 
 /** Keeps only the ProgressReport fields (the trainer adds rank, batch and timing fields). */
 export function toProgressReport(p: ProgressReport): ProgressReport {
-  const { phase, epoch, totalEpochs, step, totalSteps, loss, cleanAccuracy, robustAccuracy, imagesPerSecond, lastHeartbeat } = p;
+  const { phase, epoch, totalEpochs, step, totalSteps, loss, cleanAccuracy, robustAccuracy, imagesPerSecond, lastHeartbeat, finalEvaluation } = p;
   return {
     phase,
     epoch,
@@ -24,6 +24,7 @@ export function toProgressReport(p: ProgressReport): ProgressReport {
     ...(robustAccuracy !== undefined ? { robustAccuracy } : {}),
     ...(imagesPerSecond !== undefined ? { imagesPerSecond } : {}),
     lastHeartbeat,
+    ...(finalEvaluation !== undefined ? { finalEvaluation } : {}),
   };
 }
 

@@ -7,7 +7,7 @@ import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../checkpoint/atomic-file.js';
 import { ensureWritableDir, explainFsError } from '../checkpoint/writable-dir.js';
-import type { CompressionId, TrainOptions } from '../../common/contract.js';
+import type { CompressionId, FinalEvaluationReport, TrainOptions } from '../../common/contract.js';
 import { ConfigError } from '../../common/errors.js';
 import type { TimeSplit } from './time-split.js';
 import type { CollectiveSummary } from '../comm/observed-collective.js';
@@ -81,6 +81,8 @@ export interface RunMetrics {
   readonly collective?: CollectiveSummary;
   /** Seconds this rank spent in each part of training (of `wallSeconds`). */
   readonly timeSplit?: TimeSplit;
+  /** The `--final-eval` result: `dat eval`'s attacks on the final model (absent with `--final-eval none`). */
+  readonly finalEvaluation?: FinalEvaluationReport;
 }
 
 /** Writes `metrics` to `<outputDir>/metrics.json` atomically. */

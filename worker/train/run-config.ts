@@ -13,7 +13,7 @@ import { ConfigError } from '../../common/errors.js';
 
 /**
  * Options a checkpoint does not record: where things are written, how
- * progress is shown, how the ring runs. None changes what a step computes
+ * progress is shown, how the ring runs, how the final model is evaluated. None changes what a step computes
  * (the ring size is recorded as `worldSize`; a data directory may be mounted
  * elsewhere after a reschedule, and `trainExamples` identifies the data).
  */
@@ -27,6 +27,10 @@ const NOT_RECORDED = [
   'checkpointEvery',
   'dataDir',
   'allowConfigChange',
+  // The final evaluation runs after the last step: it changes no weight, and a resume may ask for another.
+  'finalEval',
+  'finalEvalExamples',
+  'finalEvalEps',
 ] as const satisfies readonly (keyof TrainOptions)[];
 type NotRecorded = (typeof NOT_RECORDED)[number];
 
@@ -59,7 +63,7 @@ const CHANGEABLE: ReadonlySet<string> = new Set(RESUME_CHANGEABLE_OPTIONS);
  * that value, so it resumes a run that sets it; and a run at that value keeps
  * the configuration id it had before the option existed.
  */
-const IMPLIED_WHEN_UNRECORDED: Readonly<Record<string, unknown>> = { augment: 'none' };
+const IMPLIED_WHEN_UNRECORDED: Readonly<Record<string, unknown>> = { augment: 'none', unlabeledRatio: 0.5 };
 
 /** `fp` with the options an older worker did not record filled in. */
 function withImplied(fp: RunFingerprint): Readonly<Record<string, unknown>> {

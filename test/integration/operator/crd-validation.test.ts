@@ -115,6 +115,21 @@ test('invalid DATJobs are rejected with a message naming the field and why', asy
       job: makeDATJob('r14').training({ epochs: 3, schedule: { type: 'cosine', warmupEpochs: 5 } }).obj(),
       want: [/spec\.training\.schedule\.warmupEpochs/, /at most training\.epochs/],
     },
+    {
+      name: 'final evaluation: none next to an attack',
+      job: makeDATJob('r15').evaluation({ attacks: ['none', 'pgd'] }).obj(),
+      want: [/spec\.evaluation\.attacks/, /none turns the final evaluation off/],
+    },
+    {
+      name: 'final evaluation: L-inf eps above 1',
+      job: makeDATJob('r16').evaluation({ eps: 1.5 }).obj(),
+      want: [/spec\.evaluation\.eps/, /less than or equal to 1/],
+    },
+    {
+      name: 'final evaluation: unknown attack',
+      job: makeDATJob('r17').evaluation({ attacks: ['cw' as never] }).obj(),
+      want: [/spec\.evaluation\.attacks\[0\]/, /Unsupported value: "cw"/],
+    },
   ];
   // r7: both sources set.
   (cases[6]!.job.spec.checkpoint as { volume: object }).volume = { claimName: 'c', emptyDir: {} };
@@ -143,6 +158,7 @@ test('immutable fields cannot change after creation; runPolicy can', async () =>
     { name: 'replicas', mutate: (j) => ({ ...j, spec: { ...j.spec, workers: { ...j.spec.workers, replicas: 3 } } }), want: /workers\.replicas is immutable/ },
     { name: 'training', mutate: (j) => ({ ...j, spec: { ...j.spec, training: { ...j.spec.training, epochs: 9 } } }), want: /training is immutable/ },
     { name: 'checkpoint volume', mutate: (j) => ({ ...j, spec: { ...j.spec, checkpoint: { volume: { claimName: 'x' } } } }), want: /checkpoint\.volume is immutable/ },
+    { name: 'final evaluation added', mutate: (j) => ({ ...j, spec: { ...j.spec, evaluation: { attacks: ['pgd'] } } }), want: /evaluation is immutable/ },
     { name: 'suspend (allowed)', mutate: (j) => ({ ...j, spec: { ...j.spec, runPolicy: { ...j.spec.runPolicy, suspend: true } } }) },
   ];
   for (const c of cases) {

@@ -8,9 +8,11 @@
  *   FAKE_EXIT_RANK         only this rank uses FAKE_EXIT_CODE (others exit 0)
  *   FAKE_EXIT_INCARNATION  only in this DAT_RESTART_COUNT (later incarnations exit 0)
  *   FAKE_STALL             rank 0 serves /progress but its step never advances
+ *   FAKE_DONE_MS           after this long rank 0 reports phase done, with a final
+ *                          evaluation echoing its --final-eval* flags when it got them
  */
 import { createServer } from 'node:http';
-import { DEFAULT_METRICS_PORT, PROGRESS_PATH, WORKER_ENV, type ProgressReport } from '../../../common/contract.js';
+import { DEFAULT_METRICS_PORT, PROGRESS_PATH, WORKER_ENV, type FinalEvaluationReport, type ProgressReport } from '../../../common/contract.js';
 
 const env = process.env;
 const rank = Number(env[WORKER_ENV.rank] ?? '0');
@@ -23,6 +25,33 @@ const scripted = (exitRank === undefined || exitRank === rank) && (exitInc === u
 const exitCode = scripted ? Number(env.FAKE_EXIT_CODE ?? '0') : 0;
 const started = Date.now();
 
+const doneMs = env.FAKE_DONE_MS === undefined ? undefined : Number(env.FAKE_DONE_MS);
+
+/** The value after `flag` in this process's arguments (as the operator rendered them). */
+function flagValue(flag: string): string | undefined {
+  const args = process.argv.slice(2);
+  const i = args.indexOf(flag);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+/** A final evaluation that echoes the rendered flags, so a test sees they reached the worker. */
+function fakeFinalEvaluation(): FinalEvaluationReport | undefined {
+  const words = flagValue('--final-eval')?.split(',');
+  if (words === undefined || words.includes('none')) return undefined;
+  const attacks = words.flatMap((w) => (w === 'autoattack' ? ['apgd-ce', 'apgd-t', 'fab-t', 'square'] : [w]));
+  const perAttack = attacks.map((attack, a) => ({ attack, robustAccuracy: (90 - 5 * (a + 1)) / 100, seconds: 1 }));
+  return {
+    attacks,
+    norm: 'linf',
+    eps: Number(flagValue('--final-eval-eps') ?? '0.3'),
+    examples: Number(flagValue('--final-eval-examples') ?? '1000'),
+    cleanAccuracy: 0.95,
+    perAttack,
+    robustAccuracy: perAttack.at(-1)!.robustAccuracy,
+    seconds: attacks.length,
+  };
+}
+
 let step = 0;
 if (!stall) setInterval(() => step++, 200).unref();
 
@@ -32,8 +61,11 @@ if (rank === 0) {
       res.writeHead(404).end();
       return;
     }
+    const done = doneMs !== undefined && Date.now() - started >= doneMs;
+    const finalEvaluation = done ? fakeFinalEvaluation() : undefined;
     const report: ProgressReport = {
-      phase: 'training',
+      ...(finalEvaluation !== undefined ? { finalEvaluation } : {}),
+      phase: done ? 'done' : 'training',
       epoch: 1,
       totalEpochs: 2,
       step,

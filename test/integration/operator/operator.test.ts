@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { CoreV1Api, CoordinationV1Api, NetworkingV1Api, type V1Pod } from '@kubernetes/client-node';
 import type { DATJob } from '../../../operator/api/types.js';
 import { startOperator, type OperatorHandle, type OperatorOptions } from '../../../operator/operator.js';
+import { apiErrorMessage } from '../../../operator/apply.js';
 import { startControlPlane, type ControlPlane } from '../../support/control-plane.js';
 import { startNodeAgent } from '../../support/node-agent.js';
 import { createTestNamespace, waitFor } from '../../support/kube.js';
@@ -207,6 +208,36 @@ test('progress from rank 0 reaches status.progress', async () => {
   }, { description: 'progress in status', timeoutMs: JOB_TIMEOUT_MS });
   assert.equal(j.status?.progress?.robustAccuracy, 0.42);
   assert.equal(j.status?.progress?.totalEpochs, 2);
+  await jobs.delete(ns, 'j');
+});
+
+test('spec.evaluation reaches the worker as --final-eval flags, and its result reaches status.evaluation', async () => {
+  const ns = (await createTestNamespace(cp.kubeConfig, 'final-eval')).name;
+  // The CRD defaults attacks to [autoattack]; the fake worker echoes the flags it got in its final report.
+  await jobs.create(fakeJob('j', ns, { FAKE_RUN_MS: '0', FAKE_DONE_MS: '1000' }).evaluation({ examples: 200, eps: 0.25 }).obj());
+  const stored = await jobs.get(ns, 'j');
+  assert.deepEqual(stored.spec.evaluation, { attacks: ['autoattack'], examples: 200, eps: 0.25 }, 'the API server stores spec.evaluation with its default');
+  const j = await waitFor(async () => {
+    const x = await jobs.get(ns, 'j');
+    return x.status?.evaluation !== undefined ? x : undefined;
+  }, { description: 'status.evaluation', timeoutMs: JOB_TIMEOUT_MS });
+  assert.deepEqual(j.status?.evaluation, {
+    attacks: ['apgd-ce', 'apgd-t', 'fab-t', 'square'],
+    eps: 0.25,
+    examples: 200,
+    cleanAccuracy: 0.95,
+    perAttack: [
+      { attack: 'apgd-ce', robustAccuracy: 0.85 },
+      { attack: 'apgd-t', robustAccuracy: 0.8 },
+      { attack: 'fab-t', robustAccuracy: 0.75 },
+      { attack: 'square', robustAccuracy: 0.7 },
+    ],
+    robustAccuracy: 0.7,
+    seconds: 4,
+  });
+  // The API server refuses a change of the final evaluation, as of training.
+  const current = await jobs.get(ns, 'j');
+  await assert.rejects(jobs.replace({ ...current, spec: { ...current.spec, evaluation: { attacks: ['pgd'] } } }), (err: unknown) => /evaluation is immutable/.test(apiErrorMessage(err)));
   await jobs.delete(ns, 'j');
 });
 

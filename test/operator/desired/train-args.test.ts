@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildTrainArgs, readPath, toFlag, TRAIN_ARG_FIELDS } from '../../../operator/desired/train-args.js';
 import { parseTrainArgs } from '../../../worker/cli/parse-args.js';
-import type { DATJobCheckpointSpec, DATJobTrainingSpec } from '../../../operator/api/types.js';
+import type { DATJobCheckpointSpec, DATJobFinalEvaluationSpec, DATJobTrainingSpec } from '../../../operator/api/types.js';
 
 const paths = { checkpointDir: '/ckpt', outputDir: '/ckpt/output' };
 const ckpt: DATJobCheckpointSpec = { volume: { emptyDir: {} } };
@@ -18,7 +18,7 @@ test('toFlag turns camelCase options into kebab-case flags', () => {
 });
 
 test('buildTrainArgs renders the training spec into dat train flags', () => {
-  const cases: { name: string; training: DATJobTrainingSpec; checkpoint?: DATJobCheckpointSpec; dataDir?: string; want: string[] }[] = [
+  const cases: { name: string; training: DATJobTrainingSpec; checkpoint?: DATJobCheckpointSpec; evaluation?: DATJobFinalEvaluationSpec; dataDir?: string; want: string[] }[] = [
     {
       name: 'minimal job passes only what is set',
       training: { dataset: 'mnist', model: 'mlp' },
@@ -57,13 +57,25 @@ test('buildTrainArgs renders the training spec into dat train flags', () => {
       ],
     },
     {
+      name: 'spec.evaluation renders the final evaluation flags after the training ones',
+      training: { dataset: 'mnist', model: 'mlp' },
+      evaluation: { attacks: ['autoattack'], examples: 500, eps: 0.3 },
+      want: ['--dataset', 'mnist', '--model', 'mlp', '--checkpoint-dir', '/ckpt', '--output', '/ckpt/output', '--final-eval', 'autoattack', '--final-eval-examples', '500', '--final-eval-eps', '0.3'],
+    },
+    {
+      name: 'an attack list travels as one comma-separated token',
+      training: { dataset: 'mnist', model: 'mlp' },
+      evaluation: { attacks: ['pgd', 'square'] },
+      want: ['--dataset', 'mnist', '--model', 'mlp', '--checkpoint-dir', '/ckpt', '--output', '/ckpt/output', '--final-eval', 'pgd,square'],
+    },
+    {
       name: 'zero values are passed, not dropped',
       training: { dataset: 'mnist', model: 'mlp', attack: { type: 'fgsm', restarts: 0 }, seed: 0 },
       want: ['--dataset', 'mnist', '--model', 'mlp', '--attack', 'fgsm', '--attack-restarts', '0', '--seed', '0', '--checkpoint-dir', '/ckpt', '--output', '/ckpt/output'],
     },
   ];
   for (const c of cases) {
-    const got = buildTrainArgs(c.training, c.checkpoint ?? ckpt, { ...paths, dataDir: c.dataDir });
+    const got = buildTrainArgs(c.training, c.checkpoint ?? ckpt, { ...paths, dataDir: c.dataDir }, c.evaluation);
     assert.deepEqual(got, c.want, c.name);
   }
 });
@@ -77,6 +89,8 @@ test('a spec that sets every rendered field reaches the worker with the same val
     limit: 1000,
     testSize: 300,
     unlabeledFraction: 0.5,
+    unlabeledData: 'fashion-mnist',
+    unlabeledRatio: 0.3,
     teacherEpochs: 2,
     attack: { type: 'pgd', eps: 0.05, steps: 7, stepSize: 0.01, restarts: 2 },
     loss: { type: 'trades', lambda: 0.5, beta: 3 },
@@ -91,8 +105,9 @@ test('a spec that sets every rendered field reaches the worker with the same val
     collectiveTimeoutMs: 5000,
   };
   const checkpoint: DATJobCheckpointSpec = { volume: { claimName: 'c' }, everySteps: 25 };
-  const spec = { training, checkpoint };
-  const parsed = parseTrainArgs(buildTrainArgs(training, checkpoint, { ...paths, dataDir: '/data' }), { DAT_WORLD_SIZE: '2' });
+  const evaluation: DATJobFinalEvaluationSpec = { attacks: ['square', 'apgd-ce'], examples: 64, eps: 0 };
+  const spec = { training, checkpoint, evaluation };
+  const parsed = parseTrainArgs(buildTrainArgs(training, checkpoint, { ...paths, dataDir: '/data' }, evaluation), { DAT_WORLD_SIZE: '2' });
   const problems: string[] = [];
   for (const { option, from } of TRAIN_ARG_FIELDS) {
     if (!('field' in from)) continue;

@@ -41,6 +41,10 @@ describe('parseTrainArgs: good values', () => {
     { name: 'L-inf eps of exactly 1', argv: ['--eps', '1'], want: { eps: 1 } },
     { name: 'an L2 radius above 1 for pgd-l2', argv: ['--attack', 'pgd-l2', '--eps', '2.5'], want: { eps: 2.5 } },
     { name: 'options a resume may change', argv: ['--allow-config-change', 'epochs,eval-size,epochs'], want: { allowConfigChange: ['epochs', 'eval-size'] } },
+    { name: 'no final evaluation by default; when asked, 1000 examples at the training eps', argv: [], want: { finalEval: ['none'], finalEvalExamples: 1000, finalEvalEps: 0.3 } },
+    { name: 'final evaluation eps follows --eps', argv: ['--final-eval', 'autoattack', '--eps', '0.2'], want: { finalEval: ['autoattack'], finalEvalEps: 0.2 } },
+    { name: 'final evaluation of pgd-l2 training is L-inf at the dataset eps', argv: ['--dataset', 'fashion-mnist', '--attack', 'pgd-l2', '--eps', '1.5'], want: { finalEvalEps: 0.1 } },
+    { name: 'final evaluation at eps 0 (clean accuracy), every example, attacks in order', argv: ['--final-eval', 'square,apgd-ce', '--final-eval-eps', '0', '--final-eval-examples', '0'], want: { finalEval: ['square', 'apgd-ce'], finalEvalEps: 0, finalEvalExamples: 0 } },
   ];
   for (const c of cases) {
     it(c.name, () => {
@@ -53,8 +57,13 @@ describe('parseTrainArgs: good values', () => {
 
 describe('parseTrainArgs: bad values are one-line ConfigErrors naming the option', () => {
   const cases: { name: string; argv: string[]; want: RegExp }[] = [
-    { name: 'unknown enum value', argv: ['--model', 'resnet50'], want: /^invalid value "resnet50" for --model: expected one of mlp, small-cnn, madry-cnn, preact-resnet-8, preact-resnet-18, preact-resnet$/ },
+    { name: 'unknown enum value', argv: ['--model', 'resnet50'], want: /^invalid value "resnet50" for --model: expected one of mlp, small-cnn, madry-cnn, preact-resnet-8, preact-resnet-18, wide-resnet-34-10, preact-resnet$/ },
     { name: 'not a number', argv: ['--eps', 'big'], want: /^invalid value "big" for --eps: expected a number in \(0, 100\]$/ },
+    // Training keeps refusing eps 0 (the attack's step would be 0), and says so.
+    { name: 'training eps 0', argv: ['--eps', '0'], want: /^invalid value "0" for --eps: expected a number in \(0, 100\] \(eps 0 leaves the training attack nothing to search .*use --attack none\)$/ },
+    { name: 'final eval eps above 1', argv: ['--final-eval', 'pgd', '--final-eval-eps', '1.5'], want: /^invalid value "1.5" for --final-eval-eps: expected a number in \[0, 1\]$/ },
+    { name: 'unknown final eval attack', argv: ['--final-eval', 'apgd-ce,cw'], want: /^unknown value "cw" for --final-eval: expected comma-separated values from none, autoattack, pgd, apgd-ce, apgd-t, fab-t, square$/ },
+    { name: 'final eval none with attacks', argv: ['--final-eval', 'none,pgd'], want: /^invalid value none,pgd for --final-eval: none turns the final evaluation off/ },
     { name: 'out of range', argv: ['--unlabeled-fraction', '1'], want: /for --unlabeled-fraction: expected a number in \[0, 1\)/ },
     { name: 'not an integer', argv: ['--epochs', '2.5'], want: /for --epochs: expected an integer in \[1, 1000000\]/ },
     { name: 'negative batch size', argv: ['--batch-size', '-4'], want: /for --batch-size: expected an integer/ },
@@ -95,7 +104,7 @@ describe('parseTrainArgs: bad values are one-line ConfigErrors naming the option
 
 describe('formatTrainArgs', () => {
   it('round-trips through parseTrainArgs', () => {
-    for (const argv of [[], ['--dataset', 'cifar10', '--data-dir', '/d', '--workers', '2', '--eps', '8/255', '--limit', '64'], ['--epochs', '1'], ['--allow-config-change', 'epochs,eval-every']]) {
+    for (const argv of [[], ['--dataset', 'cifar10', '--data-dir', '/d', '--workers', '2', '--eps', '8/255', '--limit', '64'], ['--epochs', '1'], ['--allow-config-change', 'epochs,eval-every'], ['--final-eval', 'pgd,apgd-t', '--final-eval-examples', '20', '--final-eval-eps', '0']]) {
       const opts = parseTrainArgs(argv);
       assert.deepEqual(parseTrainArgs(formatTrainArgs(opts)), opts);
     }
@@ -109,6 +118,8 @@ describe('formatTrainArgs', () => {
       ['--workers', '3', '--dataset', 'cifar10', '--data-dir', '/d', '--epochs', '1'],
       ['--workers', '2', '--schedule', 'step', '--milestones', '11,14'],
       ['--workers', '2', '--eps', '0.2', '--attack-step-size', '0.1'],
+      ['--workers', '2', '--final-eval', 'autoattack', '--eps', '0.2'],
+      ['--workers', '2', '--attack', 'pgd-l2', '--final-eval', 'square', '--final-eval-eps', '0.25'],
     ];
     for (const argv of cases) {
       const opts = parseTrainArgs(argv);

@@ -10,6 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isAlive, startDatTrain, TINY_TRAIN_ARGS } from '../../support/dat-train-process.js';
 import { REQUIRE_NATIVE_ENV } from '../backend/_compare.js';
+import { runEntry } from '../../support/run-entry.js';
+import type { RunMetrics } from '../../../worker/train/metrics.js';
+import type { EvalReport } from '../../../worker/eval/eval-report.js';
 
 const TINY = TINY_TRAIN_ARGS;
 
@@ -43,6 +46,34 @@ test('3 workers with sign-ef hold bit-identical weights after every step', { tim
     assert.equal(metrics.compression, 'sign-ef');
     assert.equal(typeof metrics.bytesSentPerStepPerRank, 'number');
     assert.equal((metrics.config as Record<string, unknown>).optimizer, 'lamb', 'LAMB is the default for N > 1');
+  } finally {
+    await rm(out, { recursive: true, force: true });
+  }
+});
+
+test('2 workers share the final evaluation; the merged result is what dat eval finds on the saved model', { timeout: 120_000 }, async () => {
+  const out = await mkdtemp(join(tmpdir(), 'dat-dist-final-eval-'));
+  try {
+    // 64 held-out digits on 2 ranks: one batch of 32 each (batch b on rank b mod 2).
+    const run = startDat([...TINY, '--workers', '2', '--epochs', '2', '--final-eval', 'pgd,apgd-ce', '--final-eval-examples', '64', '--output', out]);
+    const { code } = await run.exited;
+    assert.equal(code, 0, run.lines.slice(-20).join('\n'));
+    const fe = (JSON.parse(await readFile(join(out, 'metrics.json'), 'utf8')) as RunMetrics).finalEvaluation;
+    assert.ok(fe !== undefined, 'metrics.json has finalEvaluation');
+    assert.equal(fe.examples, 64);
+    assert.ok(run.lines.some((l) => /^\[rank 1\] .*Started final evaluation .*ranks=2/.test(l)), 'rank 1 attacks its share');
+    // The same examples (the held-out split is a fixed permutation's prefix), batches, seeds and backend through dat eval.
+    const ev = await runEntry('worker/main', [
+      'eval', '--model', join(out, 'model'), '--dataset', 'mnist', '--eps', '0.3', '--attacks', 'pgd,apgd-ce', '--n-examples', '64', '--batch-size', '32', '--seed', '1',
+      '--backend', 'cpu', '--progress', 'none', '--out', join(out, 'eval'),
+    ]);
+    assert.equal(ev.code, 0, ev.stderr);
+    const report = JSON.parse(await readFile(join(out, 'eval', 'eval.json'), 'utf8')) as EvalReport;
+    assert.deepEqual(
+      { clean: fe.cleanAccuracy, perAttack: fe.perAttack.map((p) => [p.attack, p.robustAccuracy]), robust: fe.robustAccuracy },
+      { clean: report.cleanAccuracy, perAttack: report.perAttack.map((p) => [p.attack, p.robustAccuracy]), robust: report.robustAccuracy },
+    );
+    assert.ok(fe.cleanAccuracy > fe.robustAccuracy, `the attacks break some digits: ${JSON.stringify(fe)}`);
   } finally {
     await rm(out, { recursive: true, force: true });
   }

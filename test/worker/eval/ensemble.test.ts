@@ -68,3 +68,16 @@ test('ensemble: an attack that leaves the eps-ball is reported as a bug', () => 
   assert.throws(() => runEnsemble(model, x, y, [cheat], 0.1, () => 1), (e: unknown) => e instanceof DatError && /square left the threat model/.test(e.message));
   tf.dispose([x, y]);
 });
+
+test('ensemble: at eps 0 no attack runs and every row is the clean accuracy', () => {
+  const x = tf.tensor4d(X.flat(), [X.length, 1, 1, 2]);
+  const y = tf.tensor1d(LABELS, 'int32');
+  const seen: number[][] = [];
+  const before = tf.memory().numTensors;
+  const out = runEnsemble(model, x, y, [mockAttack('apgd-ce', [0, 1, 2], seen), mockAttack('square', [0, 1, 2], seen)], 0, () => 1);
+  assert.deepEqual(seen, [], 'the ball at eps 0 is x itself: nothing to attack');
+  assert.deepEqual(out.robustAfter.map((r) => Array.from(r)), [Array.from(out.clean), Array.from(out.clean)]);
+  assert.deepEqual(Array.from(out.clean), [1, 1, 1, 1, 0]);
+  assert.equal(tf.memory().numTensors, before);
+  tf.dispose([x, y]);
+});

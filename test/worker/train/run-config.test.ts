@@ -13,8 +13,8 @@ function fp(given: Partial<TrainOptions> = {}, derived: Partial<typeof DERIVED> 
 
 describe('buildRunFingerprint', () => {
   it('records every option that shapes training and none that only places or shows it', () => {
-    const got = fp({ output: '/out', checkpointDir: '/ckpt', progress: 'json', backend: 'cpu', workers: 3, collectiveTimeoutMs: 5, checkpointEvery: 7, dataDir: '/d', allowConfigChange: ['epochs'] });
-    for (const key of ['output', 'checkpointDir', 'progress', 'backend', 'workers', 'collectiveTimeoutMs', 'checkpointEvery', 'dataDir', 'allowConfigChange']) {
+    const got = fp({ output: '/out', checkpointDir: '/ckpt', progress: 'json', backend: 'cpu', workers: 3, collectiveTimeoutMs: 5, checkpointEvery: 7, dataDir: '/d', allowConfigChange: ['epochs'], finalEval: ['autoattack'], finalEvalExamples: 5, finalEvalEps: 0.1 });
+    for (const key of ['output', 'checkpointDir', 'progress', 'backend', 'workers', 'collectiveTimeoutMs', 'checkpointEvery', 'dataDir', 'allowConfigChange', 'finalEval', 'finalEvalExamples', 'finalEvalEps']) {
       assert.ok(!(key in got), `${key} is not recorded`);
     }
     for (const key of ['attack', 'eps', 'lr', 'compression', 'compressionWarmupSteps', 'seed', 'batchSize', 'epochs', 'worldSize', 'trainExamples', 'weightCount']) {
@@ -27,6 +27,8 @@ describe('configDifferences', () => {
   const cases: { name: string; current: RunFingerprint; want: string[] }[] = [
     { name: 'same configuration', current: fp(), want: [] },
     { name: 'where things go does not count', current: fp({ output: '/elsewhere', checkpointEvery: 3, backend: 'cpu' }), want: [] },
+    // The final evaluation runs after the last step: a resume may ask for another, and checkpoints written before the option still resume.
+    { name: 'the final evaluation does not count', current: fp({ finalEval: ['pgd'], finalEvalExamples: 0, finalEvalEps: 0 }), want: [] },
     { name: 'attack and eps', current: fp({ attack: 'fgsm', eps: 0.1 }), want: ['--attack pgd→fgsm', '--eps 0.3→0.1', '--attack-step-size 0.075→0.1'] },
     { name: 'loss', current: fp({ loss: 'adv-clean' }), want: ['--loss adv→adv-clean'] },
     { name: 'ring size', current: fp({}, { worldSize: 1 }), want: ['ring size 2→1'] },
@@ -54,6 +56,20 @@ describe('options recorded only by newer workers', () => {
   it('a run without augmentation keeps the configuration id it had before the option existed', () => {
     assert.equal(configId(fp({ augment: 'none' })), configId(withoutAugment(fp())));
     assert.notEqual(configId(fp({ augment: 'crop-flip' })), configId(withoutAugment(fp())));
+  });
+});
+
+describe('a checkpoint from before --unlabeled-ratio', () => {
+  const older = (): RunFingerprint => {
+    const { unlabeledRatio: _r, ...rest } = fp() as unknown as Record<string, unknown>;
+    return rest as unknown as RunFingerprint;
+  };
+  it('resumes a run at the default ratio 0.5, with the same configuration id', () => {
+    assert.deepEqual(checkResumeConfig(older(), fp(), [], 'step-00000008 in /c'), []);
+    assert.equal(configId(fp()), configId(older()));
+  });
+  it('refuses another ratio', () => {
+    assert.throws(() => checkResumeConfig(older(), fp({ unlabeledRatio: 0.3 }), [], 'step-00000008 in /c'), /--unlabeled-ratio 0\.5→0\.3/);
   });
 });
 

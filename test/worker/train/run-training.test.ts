@@ -54,8 +54,8 @@ describe('dat train (real CLI, tiny run)', () => {
       assert.equal(m.config.attackStepSize, 0.375, 'fgsm-rs step defaults to 1.25 eps');
       assert.equal(m.config.loss, 'adv', 'fgsm-rs trains on the adversarial loss only');
       assert.equal(m.backend, 'wasm');
-      assert.equal(m.trainExamples, 256);
-      assert.match(r.stderr, /Pseudo-labeled unlabeled examples/);
+      assert.equal(m.trainExamples, 192, 'the labelled examples: --unlabeled-fraction 0.25 moved 64 of the 256 to the pool');
+      assert.match(r.stderr, /Pseudo-labeled unlabeled examples with a teacher labeled=192 unlabeled=64/);
 
       // Progress: one JSON object per stdout line, ending with `done`.
       const reports = r.stdout.trim().split('\n').map(parseProgressLine);

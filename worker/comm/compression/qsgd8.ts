@@ -22,10 +22,10 @@
  */
 import { Rng, deriveSeed } from '../../util/rng.js';
 import type { CommState, GradBucket } from '../hooks.js';
-import { nativeCodecsStatus, type NativeCodecs } from '../native-codecs.js';
+import { nativeKernelsStatus, type NativeKernels } from '../native-kernels.js';
 
-/** The C kernels when built (native/codecs; bit-identical to the TypeScript below). */
-const native = nativeCodecsStatus.codecs;
+/** The C kernels when built (native/kernels; bit-identical to the TypeScript below). */
+const native = nativeKernelsStatus.kernels;
 
 /** Quantization levels (7 bits). */
 export const QSGD_LEVELS = 127;
@@ -55,7 +55,7 @@ export function quantizeQsgd8Js(g: Float32Array, segments: readonly number[], rn
 }
 
 /** The two per-segment kernels, in TypeScript or C. */
-type QuantizeKernels = Pick<NativeCodecs, 'sumSquares' | 'quantizeSegment'>;
+type QuantizeKernels = Pick<NativeKernels, 'sumSquares' | 'quantizeSegment'>;
 const JS_KERNELS: QuantizeKernels = { sumSquares, quantizeSegment };
 
 function quantizeWith(k: QuantizeKernels, g: Float32Array, segments: readonly number[], rng: Rng, out?: Uint8Array): Uint8Array {
@@ -127,7 +127,7 @@ function addCodes(msg: Uint8Array, codesAt: number, a: number, b: number, table:
   for (let i = a; i < b; i++) acc[i] += table[msg[codesAt + i]!]!;
 }
 
-function addDequantizedWith(add: NativeCodecs['addCodes'], msg: Uint8Array, segments: readonly number[], weight: number, acc: Float32Array): void {
+function addDequantizedWith(add: NativeKernels['addCodes'], msg: Uint8Array, segments: readonly number[], weight: number, acc: Float32Array): void {
   const want = 4 * segments.length + acc.length;
   if (msg.length !== want) throw new RangeError(`qsgd8 message has ${msg.length} bytes, expected ${want}`);
   const view = new DataView(msg.buffer, msg.byteOffset, msg.byteLength);

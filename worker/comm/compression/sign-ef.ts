@@ -30,6 +30,10 @@ import { UnsupportedOperationError } from '../ring-errors.js';
 import { chunkBounds } from '../ring-allreduce.js';
 import type { CommState, GradBucket } from '../hooks.js';
 import { addSignedInto, signWords } from './bit-pack.js';
+import { nativeKernelsStatus } from '../native-kernels.js';
+
+/** The C kernels when built (native/kernels; bit-identical to the TypeScript below). */
+const native = nativeKernelsStatus.kernels;
 
 /** ‖x‖₁ / length (0 for an empty slice). */
 export function l1Scale(x: Float32Array): number {
@@ -90,6 +94,15 @@ export function compressPieces(x: Float32Array, pieces: readonly number[]): Uint
  * same code, so the scales stay identical across ranks.
  */
 export function compressPiecesWithFeedback(e: Float32Array, g: Float32Array | undefined, pieces: readonly number[]): Uint8Array {
+  if (native === undefined) return compressPiecesWithFeedbackJs(e, g, pieces);
+  if (g !== undefined && g.length !== e.length) throw new RangeError(`sign-ef: gradient has ${g.length} values, error memory ${e.length}`);
+  const out = new Uint8Array(4 * pieces.length + Math.ceil(e.length / 8));
+  native.signEfEncode(e, g ?? null, Float64Array.from(pieces), out);
+  return out;
+}
+
+/** {@link compressPiecesWithFeedback} in TypeScript (the path without the native addon, and its reference). */
+export function compressPiecesWithFeedbackJs(e: Float32Array, g: Float32Array | undefined, pieces: readonly number[]): Uint8Array {
   const n = e.length;
   if (g !== undefined && g.length !== n) throw new RangeError(`sign-ef: gradient has ${g.length} values, error memory ${n}`);
   const out = new Uint8Array(4 * pieces.length + Math.ceil(n / 8));
@@ -186,6 +199,12 @@ function storeWord(bits: Uint8Array, k: number, w: number): void {
 export function addDecodedPieces(block: Uint8Array, pieces: readonly number[], divisor: number, acc: Float32Array): void {
   const want = 4 * pieces.length + Math.ceil(acc.length / 8);
   if (block.length !== want) throw new RangeError(`sign-ef block has ${block.length} bytes, expected ${want} for ${acc.length} values in ${pieces.length} pieces`);
+  if (native !== undefined) native.signEfAddDecoded(block, Float64Array.from(pieces), divisor, acc);
+  else addDecodedPiecesJs(block, pieces, divisor, acc);
+}
+
+/** {@link addDecodedPieces} in TypeScript. */
+export function addDecodedPiecesJs(block: Uint8Array, pieces: readonly number[], divisor: number, acc: Float32Array): void {
   const view = new DataView(block.buffer, block.byteOffset, block.byteLength);
   const bits = block.subarray(4 * pieces.length);
   const words = signWords(bits, acc.length);

@@ -8,9 +8,9 @@ import { ConfigError } from '../../../common/errors.js';
 import { buildMlp } from './mlp.js';
 import { buildSmallCnn } from './small-cnn.js';
 import { buildMadryCnn } from './madry-cnn.js';
-import { buildPreActResNet18, buildPreActResNet8 } from './preact-resnet.js';
+import { buildPreActResNet18, buildPreActResNet8, buildWideResNet34x10 } from './preact-resnet.js';
 
-export { PREACT_RESNET_8, PREACT_RESNET_18, PREACT_RESNET_STAGES, type PreActConfig, type PreActStage } from './preact-resnet.js';
+export { PREACT_RESNET_8, PREACT_RESNET_18, PREACT_RESNET_STAGES, WIDE_RESNET_34_10, type PreActConfig, type PreActStage } from './preact-resnet.js';
 export { MLP_HIDDEN } from './mlp.js';
 
 /** Builds a model for `inputShape` ([h, w, c]) and `numClasses`, seeded by `seed`. */
@@ -23,6 +23,7 @@ export const MODEL_FACTORIES: Record<ModelId, ModelFactory> = {
   'madry-cnn': buildMadryCnn,
   'preact-resnet-8': buildPreActResNet8,
   'preact-resnet-18': buildPreActResNet18,
+  'wide-resnet-34-10': buildWideResNet34x10,
   // Deprecated alias (DEPRECATED_MODELS): the same network as preact-resnet-8.
   'preact-resnet': buildPreActResNet8,
 };

@@ -12,6 +12,12 @@
  *   training: stem 32, stages 32 / 64 / 128 with one block each. For
  *   CIFAR-10: 308,266 trainable parameters plus 960 running statistics,
  *   about 48M multiply-adds per image. `preact-resnet` is its deprecated name.
+ * - `wide-resnet-34-10` ({@link WIDE_RESNET_34_10}): Zagoruyko & Komodakis's
+ *   WideResNet-34-10 (2016) as Madry et al. (2018) and TRADES (Zhang et al.
+ *   2019) train it for CIFAR-10, without dropout: stem 16, stages 160 / 320 /
+ *   640 with five blocks each. The same pre-activation blocks, with the
+ *   projection shortcut where the width changes (the first block, 16 → 160, at
+ *   stride 1). For GPUs: about 6.7 GFLOP per image forward.
  *
  * Layout:
  *
@@ -63,6 +69,16 @@ export const PREACT_RESNET_18: PreActConfig = {
     { filters: 128, stride: 2, blocks: 2 },
     { filters: 256, stride: 2, blocks: 2 },
     { filters: 512, stride: 2, blocks: 2 },
+  ],
+};
+
+/** wide-resnet-34-10: depth 34 = 6·5 + 4, widening factor 10. */
+export const WIDE_RESNET_34_10: PreActConfig = {
+  stemFilters: 16,
+  stages: [
+    { filters: 160, stride: 1, blocks: 5 },
+    { filters: 320, stride: 2, blocks: 5 },
+    { filters: 640, stride: 2, blocks: 5 },
   ],
 };
 
@@ -126,4 +142,9 @@ export function buildPreActResNet8(inputShape: readonly [number, number, number]
 /** preact-resnet-18 (see the module comment). */
 export function buildPreActResNet18(inputShape: readonly [number, number, number], numClasses: number, seed: number): tf.LayersModel {
   return buildPreActResNet(inputShape, numClasses, seed, PREACT_RESNET_18.stages, PREACT_RESNET_18);
+}
+
+/** wide-resnet-34-10 (see the module comment). */
+export function buildWideResNet34x10(inputShape: readonly [number, number, number], numClasses: number, seed: number): tf.LayersModel {
+  return buildPreActResNet(inputShape, numClasses, seed, WIDE_RESNET_34_10.stages, WIDE_RESNET_34_10);
 }

@@ -17,6 +17,7 @@ import { drawCropFlip } from '../augment.js';
 import { epsWarmupFactor, learningRateAt } from '../schedules.js';
 import type { StepTiming } from '../time-split.js';
 import { applyGradients, computeGradients, type StepConfig } from '../train-step.js';
+import { gatherMixedBatch } from '../unlabeled/unlabeled-run.js';
 import { saveCheckpoint, SEED_TAGS, syncWeightsFromChief, type TrainRun } from './train-run.js';
 
 /**
@@ -62,7 +63,9 @@ async function takeStep(run: TrainRun, s: number, buf: BatchBuffer, clock: { rea
   const { opts, ctx, loop, steps } = run;
   const epoch = loop.epoch;
   const stepStart = performance.now();
-  const gathered = nextBatch(run.train, batchIndices(run.train.n, epoch, s, opts.seed, ctx.rank, ctx.worldSize, opts.batchSize), buf);
+  const labeledBatch = run.unlabeled?.shares.labeled ?? opts.batchSize;
+  const labeledIdx = batchIndices(run.train.n, epoch, s, opts.seed, ctx.rank, ctx.worldSize, labeledBatch);
+  const gathered = run.unlabeled !== undefined ? gatherMixedBatch(run.unlabeled, labeledIdx, loop.globalStep, ctx.rank, run.train, buf) : nextBatch(run.train, labeledIdx, buf);
   // Seeded by (seed, epoch, step, rank), never by a generator's state: a resumed step draws what the uninterrupted one drew.
   const batch = opts.augment === 'crop-flip' ? { ...gathered, augment: drawCropFlip(gathered.n, deriveSeed(opts.seed, SEED_TAGS.augment, epoch, s, ctx.rank) || 1) } : gathered;
   const lr = learningRateAt(run.schedule, epoch + s / steps, steps);

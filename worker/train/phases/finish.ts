@@ -3,9 +3,13 @@
  *
  * 1. Evaluate the final weights unless the last epoch end already did (after
  *    a collapse the restored best weights were never evaluated).
- * 2. Compute the run's metrics.
- * 3. On the chief: save the model and metrics.json; a rerun of a run its
- *    checkpoint shows complete leaves the matching outputs alone.
+ * 2. With `--final-eval`, attack the final model with `dat eval`'s ensemble
+ *    (final-eval.ts; every rank takes its share).
+ * 3. Compute the run's metrics.
+ * 4. On the chief: save the model and metrics.json; a rerun of a run its
+ *    checkpoint shows complete leaves the matching outputs alone. The last
+ *    progress report carries the final evaluation, so it reaches the
+ *    termination message and the DATJob's status.
  */
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -17,14 +21,17 @@ import { countParams } from '../models/index.js';
 import type { RunResult } from '../run-context.js';
 import type { RunRecorder } from '../run-recorder.js';
 import { MODEL_FILES, saveModel } from '../save-model.js';
+import { runFinalEvaluation } from './final-eval.js';
 import { evaluateHeldOut, type TrainRun } from './train-run.js';
 
-/** Runs Steps 1-3; `resumedComplete`: the checkpoint showed the run complete before any step. */
+/** Runs Steps 1-4; `resumedComplete`: the checkpoint showed the run complete before any step. */
 export async function finishRun(run: TrainRun, resumedComplete: boolean): Promise<RunResult> {
   const { loop, opts, ctx } = run;
   // Step 1
   const lastEval = await finalEvaluation(run);
   // Step 2
+  const finalEval = await runFinalEvaluation(run);
+  // Step 3
   const computed: RunMetrics = {
     cleanAccuracy: lastEval.cleanAccuracy,
     robustAccuracy: lastEval.robustAccuracy,
@@ -42,9 +49,10 @@ export async function finishRun(run: TrainRun, resumedComplete: boolean): Promis
     compression: opts.compression,
     ...(loop.collapse !== undefined ? { overfitGuard: loop.collapse } : {}),
     timeSplit: run.timeSplit.snapshot(),
+    ...(finalEval !== undefined ? { finalEvaluation: finalEval } : {}),
     ...(ctx.extraMetrics?.() ?? {}),
   };
-  // Step 3
+  // Step 4
   const outputs = ctx.isChief ? await writeOutputs(opts.output, run.model, computed, resumedComplete, ctx.log, run.recorder) : undefined;
   const metrics = outputs?.metrics ?? computed;
   run.report({
@@ -56,6 +64,7 @@ export async function finishRun(run: TrainRun, resumedComplete: boolean): Promis
     cleanAccuracy: metrics.cleanAccuracy,
     robustAccuracy: metrics.robustAccuracy,
     imagesPerSecond: metrics.imagesPerSecond,
+    ...(metrics.finalEvaluation !== undefined ? { finalEvaluation: metrics.finalEvaluation } : {}),
   });
   return { metrics, ...(outputs !== undefined ? { modelDir: outputs.modelDir, metricsPath: outputs.metricsPath } : {}) };
 }
@@ -73,7 +82,7 @@ async function finalEvaluation(run: TrainRun): Promise<EvalResult> {
 }
 
 /**
- * Step 3 on the chief: saves the model and metrics.json. A rerun of a run
+ * Step 4 on the chief: saves the model and metrics.json. A rerun of a run
  * its checkpoint shows complete (`complete`) keeps outputs that already
  * record it: rewriting them would change wallSeconds and the like.
  */

@@ -2,18 +2,22 @@
  * The resume phase: with `--checkpoint-dir`, every rank resumes from the
  * newest complete checkpoint the ranks agree on (../resume.ts), refusing one
  * written with another configuration (../run-config.ts), and loads every
- * registered part from it. Then the chief starts recording, unless the
- * checkpoint shows the run complete.
+ * registered part from it. Then the robust self-training teacher labels the
+ * unlabelled pool, unless the checkpoint held its labels, and the chief
+ * starts recording, unless the checkpoint shows the run complete.
  */
 import { countParams } from '../models/index.js';
 import { agreeOnResumeCheckpoint, readTrainCheckpoint, restoreParts } from '../resume.js';
 import { createRunRecorder } from '../run-recorder.js';
 import { ConfigError } from '../../../common/errors.js';
+import { ensureTeacher } from '../unlabeled/unlabeled-run.js';
 import type { TrainRun } from './train-run.js';
 
 /** Resumes `run` when a checkpoint allows; returns whether the checkpoint shows the run already complete. */
 export async function resumeRun(run: TrainRun): Promise<boolean> {
   const complete = await restoreFromCheckpoint(run);
+  // After the restore: a checkpoint that holds the teacher's labels spares training it again.
+  if (!complete) await ensureTeacher(run);
   // TensorBoard files and curves.svg: written by the chief only, like metrics.json; a rerun of a
   // completed run leaves every output alone.
   if (run.ctx.isChief && !complete) run.recorder = createRunRecorder({ opts: run.opts, stepsPerEpoch: run.steps, worldSize: run.ctx.worldSize, log: run.ctx.log });

@@ -3,7 +3,8 @@
  *
  * 0. Check that the outputs (chief) and the checkpoint directory can be
  *    written: a bad path fails now, permanently, not after all training.
- * 1. Load the dataset; pseudo-label the unlabeled fraction with a teacher.
+ * 1. Load the dataset and the unlabelled pool (the teacher labels it after
+ *    the resume phase, unless the checkpoint holds its labels).
  * 2. Build the model (same seed on every rank) and the optimizer.
  * 3. Broadcast rank 0's initial weights; build the step, evaluation, guard
  *    and loop state, and register the checkpoint parts.
@@ -14,9 +15,8 @@ import { SIGN_COMPRESSIONS, localMomentumBeta } from '../../comm/compression/loc
 import { DEPRECATED_MODELS, type TrainOptions } from '../../../common/contract.js';
 import { loadDataset } from '../../data/load-dataset.js';
 import { batchIndices, stepsPerEpoch } from '../../data/shard.js';
-import { concatSplits, gatherBatch } from '../../data/split-ops.js';
-import type { Dataset, Split } from '../../data/types.js';
-import { splitUnlabeled, withPseudoLabels } from '../../data/unlabeled.js';
+import { gatherBatch } from '../../data/split-ops.js';
+import type { Dataset } from '../../data/types.js';
 import { ConfigError } from '../../../common/errors.js';
 import { deriveSeed } from '../../util/rng.js';
 import { eagerStepEngine, type StepEngine } from '../step-engine.js';
@@ -25,7 +25,6 @@ import { checkOutputDir } from '../metrics.js';
 import { createModel } from '../models/index.js';
 import { createOptimizer, type Optimizer } from '../optimizers/index.js';
 import { BestWeightsGuard, needsOverfitGuard } from '../overfit-guard.js';
-import { pseudoLabel } from '../pseudo-label.js';
 import type { RunContext } from '../run-context.js';
 import { buildRunFingerprint, configId } from '../run-config.js';
 import { validateScheduleOptions, type ScheduleOptions } from '../schedules.js';
@@ -33,6 +32,7 @@ import { createLoopState } from '../state/loop-state.js';
 import { registerRunParts } from '../state/register-parts.js';
 import { createTimeSplit } from '../time-split.js';
 import type { StepConfig } from '../train-step.js';
+import { prepareUnlabeled } from '../unlabeled/unlabeled-run.js';
 import { modelVariables, totalSize, trainableVariables } from '../variables.js';
 import { evalAttackFor, SEED_TAGS, syncWeightsFromChief, type RunReport, type TrainRun } from './train-run.js';
 
@@ -67,10 +67,13 @@ export async function setupRun(opts: TrainOptions, ctx: RunContext): Promise<Tra
   if (opts.checkpointDir !== undefined) await ensureWritableDir(opts.checkpointDir, 'checkpoint directory (--checkpoint-dir)');
   // Step 1
   const dataset = await loadDataset({ dataset: opts.dataset, dataDir: opts.dataDir, limit: opts.limit, testSize: opts.testSize, seed: opts.seed, log: ctx.log });
-  const train = await prepareTrainSplit(dataset, opts, ctx);
-  const steps = stepsPerEpoch(train.n, ctx.worldSize, opts.batchSize);
+  const { labeled: train, unlabeled } = await prepareUnlabeled(dataset, opts, ctx);
+  // With a pool, an epoch is one pass over the labelled data at its share of each batch.
+  const labeledBatch = unlabeled?.shares.labeled ?? opts.batchSize;
+  const steps = stepsPerEpoch(train.n, ctx.worldSize, labeledBatch);
   if (steps === 0) {
-    throw new ConfigError(`--batch-size ${opts.batchSize}: ${train.n} training examples give no full global batch of ${ctx.worldSize} x ${opts.batchSize}; lower --batch-size or raise --limit`);
+    const share = unlabeled !== undefined ? ` (${labeledBatch} labelled per batch with --unlabeled-ratio ${opts.unlabeledRatio})` : '';
+    throw new ConfigError(`--batch-size ${opts.batchSize}: ${train.n} training examples give no full global batch of ${ctx.worldSize} x ${labeledBatch}${share}; lower --batch-size or raise --limit`);
   }
   // Step 2
   const optimizer = createRunOptimizer(opts, ctx);
@@ -82,7 +85,7 @@ export async function setupRun(opts: TrainOptions, ctx: RunContext): Promise<Tra
     // Graph or eager, decided once for the whole run.
     engine = ctx.chooseStepEngine?.(model) ?? eagerStepEngine;
     // Step 3
-    return await assembleRun({ opts, ctx, startedAt, dataset, train, steps, model, optimizer, engine, report });
+    return await assembleRun({ opts, ctx, startedAt, dataset, train, unlabeled, steps, model, optimizer, engine, report });
   } catch (err) {
     engine.dispose();
     optimizer.dispose();
@@ -104,7 +107,7 @@ function createRunOptimizer(opts: TrainOptions, ctx: RunContext): Optimizer {
 }
 
 /** What setup has built when the run is assembled around it. */
-type Built = Pick<TrainRun, 'opts' | 'ctx' | 'startedAt' | 'dataset' | 'train' | 'steps' | 'model' | 'optimizer' | 'engine' | 'report'>;
+type Built = Pick<TrainRun, 'opts' | 'ctx' | 'startedAt' | 'dataset' | 'train' | 'unlabeled' | 'steps' | 'model' | 'optimizer' | 'engine' | 'report'>;
 
 /** Step 3. */
 async function assembleRun(b: Built): Promise<TrainRun> {
@@ -129,7 +132,15 @@ async function assembleRun(b: Built): Promise<TrainRun> {
     totalSteps: b.steps * opts.epochs,
     guard,
     loop,
-    parts: registerRunParts({ rank: ctx.rank, model, optimizer: b.optimizer, ...(guard !== undefined ? { guard } : {}), loop, ...(ctx.parts !== undefined ? { extraParts: ctx.parts } : {}) }),
+    parts: registerRunParts({
+      rank: ctx.rank,
+      model,
+      optimizer: b.optimizer,
+      ...(guard !== undefined ? { guard } : {}),
+      loop,
+      ...(b.unlabeled !== undefined ? { teacher: b.unlabeled.teacher } : {}),
+      ...(ctx.parts !== undefined ? { extraParts: ctx.parts } : {}),
+    }),
     fingerprint,
     configId: configId(fingerprint),
     stepConfig: buildStepConfig(opts, dataset),
@@ -140,29 +151,6 @@ async function assembleRun(b: Built): Promise<TrainRun> {
     timeSplit: createTimeSplit(),
     recorder: undefined,
   };
-}
-
-/** Training split after pseudo-labeling (Step 1). */
-async function prepareTrainSplit(dataset: Dataset, opts: TrainOptions, ctx: RunContext): Promise<Split> {
-  if (opts.unlabeledFraction <= 0) return dataset.train;
-  const { labeled, unlabeled } = splitUnlabeled(dataset.train, opts.unlabeledFraction, opts.seed);
-  if (unlabeled.n === 0) return labeled;
-  let labels = await pseudoLabel({
-    labeled,
-    unlabeled,
-    model: opts.model,
-    inputShape: dataset.inputShape,
-    numClasses: dataset.numClasses,
-    epochs: opts.teacherEpochs,
-    batchSize: opts.batchSize,
-    seed: opts.seed,
-    log: ctx.log,
-  });
-  if (ctx.broadcastWeights !== undefined && ctx.worldSize > 1) {
-    // Teachers train identically from the same seed; rank 0's labels make agreement certain.
-    labels = Int32Array.from(await ctx.broadcastWeights(Float32Array.from(labels)));
-  }
-  return concatSplits(labeled, withPseudoLabels(unlabeled, labels));
 }
 
 /** Evaluation options for the held-out set. */

@@ -18,6 +18,7 @@ import type { ScheduleOptions } from '../schedules.js';
 import type { LoopState } from '../state/loop-state.js';
 import type { TimeSplitAccumulator } from '../time-split.js';
 import type { StepConfig } from '../train-step.js';
+import type { UnlabeledRun } from '../unlabeled/unlabeled-run.js';
 import { modelVariables, readWeights, writeWeights } from '../variables.js';
 
 /** Purpose tags mixed into the run seed. */
@@ -33,8 +34,10 @@ export interface TrainRun {
   /** performance.now() at the start (wallSeconds). */
   readonly startedAt: number;
   readonly dataset: Dataset;
-  /** The training split after pseudo-labeling. */
+  /** The labelled training split (without the examples `--unlabeled-fraction` moved to the pool). */
   readonly train: Split;
+  /** The pseudo-labelled pool and its sampling, with `--unlabeled-data` or `--unlabeled-fraction`. */
+  readonly unlabeled: UnlabeledRun | undefined;
   /** Optimizer steps per epoch. */
   readonly steps: number;
   readonly totalSteps: number;

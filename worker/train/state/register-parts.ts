@@ -11,6 +11,8 @@ import { createBatchNormPart } from './batch-norm-part.js';
 import { createGuardPart } from './guard-part.js';
 import { createLoopPart, type LoopState } from './loop-state.js';
 import { createOptimizerPart } from './optimizer-part.js';
+import { createTeacherPart } from './teacher-part.js';
+import type { TeacherState } from '../unlabeled/teacher-state.js';
 import { createWeightsPart } from './weights-part.js';
 
 /** The stateful objects of one rank's run. */
@@ -20,6 +22,8 @@ export interface RunStateObjects {
   readonly optimizer: Optimizer;
   readonly guard?: BestWeightsGuard;
   readonly loop: LoopState;
+  /** The robust self-training teacher, when the run has an unlabelled pool. */
+  readonly teacher?: TeacherState;
   /** Parts owned outside the loop (the gradient reducer's compression memories), registered last. */
   readonly extraParts?: readonly CheckpointPart[];
 }
@@ -32,6 +36,7 @@ export function registerRunParts(o: RunStateObjects): CheckpointPart[] {
     createOptimizerPart(o.optimizer),
     ...(o.guard !== undefined ? [createGuardPart(o.guard)] : []),
     createLoopPart(o.loop),
+    ...(o.teacher !== undefined ? [createTeacherPart(o.teacher)] : []),
     ...(o.extraParts ?? []),
   ];
 }

@@ -28,6 +28,8 @@ const cases: readonly Case[] = [
   // head's BN → ReLU (1,024 trainable); 3,904 BatchNorm channels, so 7,808 running statistics.
   // No forward pass: 0.56 GFLOP per image is seconds on the pure-JS backend.
   { id: 'preact-resnet-18', shape: [32, 32, 3], want: { total: 11_179_978, trainable: 11_172_170 }, forward: false },
+  // WideResNet-34-10: 46,160,474 trainable, the count of the TRADES reference model; 11,216 BatchNorm channels.
+  { id: 'wide-resnet-34-10', shape: [32, 32, 3], want: { total: 46_182_906, trainable: 46_160_474 }, forward: false },
 ];
 
 test('every model id has a factory', () => {

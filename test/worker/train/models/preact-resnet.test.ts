@@ -80,6 +80,27 @@ describe('preact-resnet-18 on the compiled native step', () => {
   });
 });
 
+describe('wide-resnet-34-10 on the compiled native step', () => {
+  before(initBackends);
+  after(async () => {
+    await tf.setBackend('cpu');
+  });
+
+  // Planning only: its blocks are the ones compared with eager above, and one forward pass is ~6.7 GFLOP per image.
+  test('is planned', { timeout: 300_000 }, async (t) => {
+    if (skipIfUnavailable(t, 'tensorflow')) return;
+    await tf.setBackend('tensorflow');
+    const model = createModel('wide-resnet-34-10', CIFAR_SHAPE, NUM_CLASSES, 1);
+    const r = createNativeCompiledStep(model);
+    try {
+      assert.ok(r.ok, r.ok ? '' : `wide-resnet-34-10 is not planned: ${r.reason}`);
+    } finally {
+      if (r.ok) r.step.dispose();
+      model.dispose();
+    }
+  });
+});
+
 /** PGD-2 with and without the compiled step: the same pixels but a handful. */
 async function compareAttack(t: TestContext, model: tf.LayersModel, engine: StepEngine, batch: BatchBuilder): Promise<void> {
   const { x, y } = batch.tensors();

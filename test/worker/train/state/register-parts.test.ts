@@ -12,6 +12,7 @@ import { SignEfHook } from '../../../../worker/comm/compression/sign-ef.js';
 import { createOptimizer } from '../../../../worker/train/optimizers/index.js';
 import { createLoopState, type LoopState } from '../../../../worker/train/state/loop-state.js';
 import { registerRunParts } from '../../../../worker/train/state/register-parts.js';
+import { TeacherState } from '../../../../worker/train/unlabeled/teacher-state.js';
 import { eagerStepEngine } from '../../../../worker/train/step-engine.js';
 import { applyGradients } from '../../../../worker/train/train-step.js';
 import { decodeTrainCheckpoint, encodeTrainCheckpoint, type TrainCheckpointMeta } from '../../../../worker/train/train-checkpoint.js';
@@ -62,6 +63,14 @@ describe('registerRunParts', () => {
         ['sign-ef', PART_SCOPES.rank],
       ],
     );
+  });
+
+  it('registers the robust self-training teacher, run-scoped, after the loop and before extra parts', () => {
+    const { model, optimizer, loop, signEf } = rankObjects(0, 1);
+    const teacher = new TeacherState({ n: 1, x: new Float32Array(3), y: Int32Array.of(-1) });
+    const parts = registerRunParts({ rank: 0, model, optimizer, loop, teacher, extraParts: [signEf] });
+    assert.deepEqual(parts.map((p) => p.key).slice(-3), ['loop', 'teacher', 'sign-ef']);
+    assert.equal(parts.find((p) => p.key === 'teacher')?.scope, PART_SCOPES.run);
   });
 
   it("restores rank 0's run parts and rank 1's own parts bit for bit into fresh objects", async () => {

@@ -5,23 +5,26 @@
  * 1. Train a teacher of the same architecture with standard (clean) training
  *    on the labeled part, for `epochs` epochs.
  * 2. Predict the unlabeled part with it (argmax of the logits).
+ * 3. Return the labels and the teacher's weights (the checkpoint keeps both:
+ *    state/teacher-part.ts).
  *
  * Runs in this process only (no all-reduce): every rank trains the same
  * teacher from the same seed, and the caller may broadcast rank 0's labels to
  * rule out any divergence.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { ModelId } from '../../common/contract.js';
-import type { Split } from '../data/types.js';
-import { batchIndices, stepsPerEpoch } from '../data/shard.js';
-import { gatherBatch } from '../data/split-ops.js';
-import type { Logger } from '../../common/log.js';
-import { deriveSeed } from '../util/rng.js';
-import { ConfigError } from '../../common/errors.js';
-import { createModel } from './models/index.js';
-import { createOptimizer } from './optimizers/index.js';
-import { eagerStepEngine } from './step-engine.js';
-import { applyGradients, computeGradients, type StepConfig } from './train-step.js';
+import type { ModelId } from '../../../common/contract.js';
+import type { Split } from '../../data/types.js';
+import { batchIndices, stepsPerEpoch } from '../../data/shard.js';
+import { gatherBatch } from '../../data/split-ops.js';
+import type { Logger } from '../../../common/log.js';
+import { deriveSeed } from '../../util/rng.js';
+import { ConfigError } from '../../../common/errors.js';
+import { createModel } from '../models/index.js';
+import { createOptimizer } from '../optimizers/index.js';
+import { eagerStepEngine } from '../step-engine.js';
+import { applyGradients, computeGradients, type StepConfig } from '../train-step.js';
+import { modelVariables, readWeights } from '../variables.js';
 
 /** Teacher optimizer: Adam at a rate that trains all our models reliably without tuning. */
 export const TEACHER_LR = 1e-3;
@@ -43,8 +46,16 @@ export interface PseudoLabelOptions {
   readonly log: Logger;
 }
 
+/** What {@link pseudoLabel} returns. */
+export interface PseudoLabels {
+  /** One class index per unlabeled example. */
+  readonly labels: Int32Array;
+  /** The teacher's variables, flat in `model.weights` order. */
+  readonly teacherWeights: Float32Array;
+}
+
 /** Labels for `unlabeled` predicted by a teacher trained on `labeled` (see the module comment). */
-export async function pseudoLabel(opts: PseudoLabelOptions): Promise<Int32Array> {
+export async function pseudoLabel(opts: PseudoLabelOptions): Promise<PseudoLabels> {
   const { labeled, unlabeled, inputShape } = opts;
   const batchSize = Math.min(opts.batchSize, labeled.n);
   const steps = stepsPerEpoch(labeled.n, 1, batchSize);
@@ -93,7 +104,8 @@ export async function pseudoLabel(opts: PseudoLabelOptions): Promise<Int32Array>
       teacherLoss: Number(lastLoss.toFixed(4)),
       ms: Math.round(performance.now() - t0),
     });
-    return labels;
+    // Step 3
+    return { labels, teacherWeights: await readWeights(modelVariables(teacher)) };
   } finally {
     optimizer.dispose();
     teacher.dispose();
