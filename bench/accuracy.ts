@@ -1,20 +1,26 @@
 /**
- * `npm run bench:accuracy`: PGD adversarial training of the small CNN on the
- * built-in MNIST digits (8,000 train / the fixed 2,000 held out), eps 0.3,
- * evaluated with PGD-20 (step 2.5 * eps / 20, random start).
+ * `npm run bench:accuracy [-- --dataset fashion-mnist]`: adversarial training
+ * with `dat train`'s defaults, evaluated with PGD-20 and AutoAttack.
  *
- * 1. Parse the benchmark's configuration: the defaults below, then any
- *    `dat train` option given on the command line (it wins).
+ * - mnist (default): the built-in digits (8,000 train / the fixed 2,000 held
+ *   out), eps 0.3, the default 15 epochs; target clean >= 97%, AutoAttack >= 85%.
+ * - fashion-mnist: 60,000 train / 10,000 held out, eps 0.1, 10 epochs; no
+ *   target of its own: the README puts published figures beside it.
+ *
+ * 1. Parse the benchmark's configuration: the dataset's arguments below (only
+ *    the length of the run and the evaluation; every training choice is a
+ *    `dat train` default), then any `dat train` option given on the command
+ *    line (it wins).
  * 2. Train in this process exactly as `dat train` does (runTraining).
  * 3. Evaluate the saved model with `dat eval`'s code on the first
  *    DAT_BENCH_AA_EXAMPLES held-out images (default 1,000; 100 with --quick):
  *    PGD-20 and the standard AutoAttack ensemble, separately, on the same
- *    subset. AutoAttack on all 2,000 would double the cost (Square's 5,000
- *    queries dominate), so the table says which subset it used.
- * 4. Print the per-epoch curve and the final accuracies against the target
- *    (clean >= 97%, PGD-20 >= 85%); write bench/results/accuracy.json.
+ *    subset. AutoAttack on all held-out images would cost several times more
+ *    (Square's 5,000 queries dominate), so the table says which subset it used.
+ * 4. Print the per-epoch curve and the final accuracies against the target;
+ *    write bench/results/accuracy.json (accuracy-fashion-mnist.json).
  *
- * `--quick` (or DAT_BENCH_QUICK=1) runs a smoke version: 1,024 digits, one
+ * `--quick` (or DAT_BENCH_QUICK=1) runs a smoke version: 1,024 images, one
  * epoch, 200 held-out images; it writes no result file.
  */
 import { tmpdir } from 'node:os';
@@ -33,42 +39,30 @@ import { getErrorMessage } from '../common/errors.js';
 import { createLogger } from '../common/log.js';
 import { printTable, saveCurves, writeResult } from './lib/report.js';
 
-/** The accuracy target of the issue (fractions). */
+/** The accuracy target of the issue on MNIST (fractions): clean, and AutoAttack (the PGD-20 figure overstates robustness). */
 export const TARGET = { cleanAccuracy: 0.97, robustAccuracy: 0.85 } as const;
 
+/** The datasets this benchmark runs. */
+const BENCH_DATASETS = ['mnist', 'fashion-mnist'] as const;
+type BenchDataset = (typeof BENCH_DATASETS)[number];
+
 /**
- * The benchmark's training configuration: the CLI's MNIST defaults (PGD-10,
- * step 2.5*eps/10, DAT's adv + lambda*clean loss, cosine decay after a 1-epoch
- * warm-up, eps ramp) with DAT's LAMB at lr 0.03 and batch 256. Measured on
- * this machine (PGD-20 on 1,000 held-out images, 30 epochs on 8k digits):
- * LAMB 0.03 reached 87.3% robust at batch 256 and 87.7% at batch 512, LAMB
- * 0.06 80%, LAMB 0.03 at batch 64 81.3%, and Adam 1e-3 at batch 64 80.2%
- * (83.0% on the fixed 2,000 after 40 epochs). The layer-wise trust ratio
- * lets the larger batch take the larger steps. On the fixed 2,000 with PGD-20,
- * this configuration reached 84.5% after 30 epochs (wasm) and 87.15% after
- * 40 (native), so it runs 40. Backend `auto`: native where installed (about
- * 6 minutes here), else wasm (about 20).
+ * Per dataset: the length of the run and the evaluation only. Everything else
+ * (model, attack, eps, loss, optimizer, lr, batch, schedule, eps ramp) is
+ * `dat train`'s default for the dataset (worker/cli/defaults.ts), so this
+ * benchmark measures what a user gets. MNIST runs the default 15 epochs: 40
+ * overfit the 8,000 digits (training loss 0.03, AutoAttack 79.8% against
+ * 83.8% for APGD-CE + APGD-T + Square after 20; docs/evaluation.md).
+ * Fashion-MNIST's 60,000 images make an epoch 7.5 times longer, so it runs 10.
  */
-const BENCH_ARGS = [
-  '--dataset', 'mnist',
-  '--model', 'small-cnn',
-  '--attack', 'pgd',
-  '--eps', '0.3',
-  '--attack-steps', '10',
-  '--loss', 'adv-clean',
-  '--optimizer', 'lamb',
-  '--lr', '0.03',
-  '--schedule', 'cosine',
-  '--warmup-epochs', '1',
-  '--epochs', '40',
-  '--batch-size', '256',
-  '--eval-every', '5',
+const BENCH_ARGS: Readonly<Record<BenchDataset, readonly string[]>> = {
+  mnist: ['--dataset', 'mnist', '--eval-every', '5', '--eval-size', '0'],
+  'fashion-mnist': ['--dataset', 'fashion-mnist', '--epochs', '10', '--eval-every', '5', '--eval-size', '2000'],
+};
+const COMMON_ARGS = [
   '--eval-attack-steps', '20',
-  '--eval-size', '0',
   '--backend', 'auto',
   '--progress', 'plain',
-  // The model goes to a temporary directory: bench/results/ holds only the small JSON results.
-  '--output', join(tmpdir(), 'dat-bench-accuracy'),
 ];
 const QUICK_ARGS = ['--limit', '1024', '--epochs', '1', '--eval-size', '200', '--warmup-epochs', '0'];
 
@@ -76,16 +70,28 @@ const QUICK_ARGS = ['--limit', '1024', '--epochs', '1', '--eval-size', '200', '-
 const AA_EXAMPLES = { full: 1000, quick: 100 } as const;
 
 /** Step 3: one `dat eval` run of `attacks` on the first `n` held-out images of the trained model. */
-async function evalSubset(modelDir: string, attacks: string, n: number, display: ProgressDisplay, log: Logger): Promise<EvalRun> {
-  const o = parseEvalArgs(['--model', modelDir, '--dataset', 'mnist', '--eps', '0.3', '--attacks', attacks, '--n-examples', String(n), '--backend', 'auto']);
+async function evalSubset(modelDir: string, dataset: string, eps: number, attacks: string, n: number, display: ProgressDisplay, log: Logger): Promise<EvalRun> {
+  const o = parseEvalArgs(['--model', modelDir, '--dataset', dataset, '--eps', String(eps), '--attacks', attacks, '--n-examples', String(n), '--backend', 'auto']);
   return runEvaluation(o, display, log);
+}
+
+/** The `--dataset` given on the command line (mnist when none); the benchmark knows only its two. */
+function benchDataset(argv: readonly string[]): BenchDataset {
+  const i = argv.findIndex((a) => a === '--dataset' || a.startsWith('--dataset='));
+  const value = i < 0 ? 'mnist' : argv[i]!.includes('=') ? argv[i]!.slice('--dataset='.length) : argv[i + 1];
+  if (!BENCH_DATASETS.includes(value as BenchDataset)) throw new Error(`bench:accuracy runs --dataset ${BENCH_DATASETS.join(' or ')}, got ${String(value)}`);
+  return value as BenchDataset;
 }
 
 async function main(): Promise<void> {
   // Step 1
   const userArgs = process.argv.slice(2).filter((a) => a !== '--quick');
   const quick = process.argv.includes('--quick') || process.env.DAT_BENCH_QUICK === '1';
-  const opts = parseTrainArgs([...BENCH_ARGS, ...(quick ? QUICK_ARGS : []), ...userArgs]);
+  const dataset = benchDataset(userArgs);
+  const resultName = dataset === 'mnist' ? 'accuracy' : `accuracy-${dataset}`;
+  // The model goes to a temporary directory: bench/results/ holds only the small JSON results.
+  const output = ['--output', join(tmpdir(), `dat-bench-${resultName}`)];
+  const opts = parseTrainArgs([...BENCH_ARGS[dataset], ...COMMON_ARGS, ...output, ...(quick ? QUICK_ARGS : []), ...userArgs]);
   const log = createLogger({});
   const backend = await selectBackend(opts.backend, log);
   const display = createProgressDisplay(opts.progress, process.stdout);
@@ -95,8 +101,8 @@ async function main(): Promise<void> {
 
   // Step 3
   const aaN = Number(process.env.DAT_BENCH_AA_EXAMPLES ?? (quick ? AA_EXAMPLES.quick : AA_EXAMPLES.full));
-  const pgdSubset = await evalSubset(modelDir!, 'pgd', aaN, display, log);
-  const aa = await evalSubset(modelDir!, 'autoattack', aaN, display, log);
+  const pgdSubset = await evalSubset(modelDir!, dataset, opts.eps, 'pgd', aaN, display, log);
+  const aa = await evalSubset(modelDir!, dataset, opts.eps, 'autoattack', aaN, display, log);
   display.finish();
 
   // Step 4
@@ -113,14 +119,9 @@ async function main(): Promise<void> {
       h.seconds,
     ]),
   );
-  const met = metrics.cleanAccuracy >= TARGET.cleanAccuracy && metrics.robustAccuracy >= TARGET.robustAccuracy;
   process.stdout.write(`\n${formatFinalTable(metrics)}\n`);
-  process.stdout.write(
-    `\nTarget clean >= ${100 * TARGET.cleanAccuracy}%, PGD-20 >= ${100 * TARGET.robustAccuracy}%: ${met ? 'MET' : 'NOT MET'}` +
-      ` (clean ${(100 * metrics.cleanAccuracy).toFixed(2)}%, robust ${(100 * metrics.robustAccuracy).toFixed(2)}%, wall ${metrics.wallSeconds.toFixed(0)} s)\n`,
-  );
   printTable(
-    `Robust accuracy on the first ${aa.report.nExamples} held-out images (a subset, to keep AutoAttack affordable), eps 0.3`,
+    `Robust accuracy on the first ${aa.report.nExamples} held-out images (a subset, to keep AutoAttack affordable), eps ${opts.eps}`,
     ['clean %', 'PGD-20 %', 'AutoAttack %', 'AA: apgd-ce %', 'AA: +apgd-t %', 'AA: +fab-t %', 'AA: +square %', 'AA seconds'],
     [
       [
@@ -133,6 +134,14 @@ async function main(): Promise<void> {
     ],
     2,
   );
+  // The target is MNIST's; Fashion-MNIST is compared with published figures instead.
+  const met = dataset === 'mnist' ? metrics.cleanAccuracy >= TARGET.cleanAccuracy && aa.report.robustAccuracy >= TARGET.robustAccuracy : undefined;
+  if (met !== undefined) {
+    process.stdout.write(
+      `\nTarget clean >= ${100 * TARGET.cleanAccuracy}%, AutoAttack >= ${100 * TARGET.robustAccuracy}%: ${met ? 'MET' : 'NOT MET'}` +
+        ` (clean ${(100 * metrics.cleanAccuracy).toFixed(2)}%, AutoAttack ${(100 * aa.report.robustAccuracy).toFixed(2)}%, training wall ${metrics.wallSeconds.toFixed(0)} s)\n`,
+    );
+  }
   const autoattack = {
     nExamples: aa.report.nExamples,
     cleanAccuracy: aa.report.cleanAccuracy,
@@ -144,11 +153,12 @@ async function main(): Promise<void> {
   // bench/results/ keeps one current file per benchmark: a quick run is a smoke
   // check and must not replace the full run's result (git keeps the history).
   if (quick) {
-    process.stdout.write('Quick run: no result written (bench/results/accuracy.json holds the last full run)\n');
+    process.stdout.write(`Quick run: no result written (bench/results/${resultName}.json holds the last full run)\n`);
     return;
   }
-  process.stdout.write(`Wrote ${await writeResult('accuracy', { quick, target: TARGET, met, metrics, autoattack })}\n`);
-  process.stdout.write(`Wrote ${await saveCurves('accuracy', undefined, opts.output)}\n`);
+  const target = dataset === 'mnist' ? { cleanAccuracy: TARGET.cleanAccuracy, autoAttackAccuracy: TARGET.robustAccuracy } : undefined;
+  process.stdout.write(`Wrote ${await writeResult(resultName, { quick, dataset, target, met, metrics, autoattack })}\n`);
+  process.stdout.write(`Wrote ${await saveCurves(resultName, undefined, opts.output)}\n`);
 }
 
 main().catch((err: unknown) => {

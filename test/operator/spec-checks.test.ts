@@ -45,7 +45,7 @@ test('findSpecProblem: global batch against the training examples, and the held-
     { name: 'one example short', job: makeDATJob('j').training({ batchSizePerWorker: 4001 }).obj(), want: /global batch of 8002, but dataset mnist has 8000 training examples .*at most 4000/ },
     { name: 'fashion-mnist holds out 10,000 of 70,000', job: makeDATJob('j').training({ dataset: 'fashion-mnist', batchSizePerWorker: 30_001 }).obj(), want: /dataset fashion-mnist has 60000 training examples \(70000 less 10000 held out\)/ },
     { name: 'a smaller testSize leaves more', job: makeDATJob('j').training({ testSize: 1000, batchSizePerWorker: 4500 }).obj() },
-    { name: 'the default batch against a limit', job: makeDATJob('j').workers(4).training({ limit: 500 }).obj(), want: /128 \(the default\) x 4 workers is a global batch of 512, but training\.limit keeps 500/ },
+    { name: 'the default batch against a limit', job: makeDATJob('j').workers(4).training({ limit: 500 }).obj(), want: /256 \(the default\) x 4 workers is a global batch of 1024, but training\.limit keeps 500/ },
     { name: 'testSize of the whole dataset', job: makeDATJob('j').training({ testSize: 10_000 }).obj(), want: /training\.testSize 10000 leaves no training examples/ },
     { name: 'file dataset without limit: unknown until read', job: makeDATJob('j').training({ dataset: 'cifar10', dataVolume: { claimName: 'c' }, batchSizePerWorker: 65_536 }).obj() },
     { name: 'file dataset with a limit', job: makeDATJob('j').training({ dataset: 'mnist-idx', dataVolume: { claimName: 'c' }, limit: 100 }).obj(), want: /training\.limit keeps at most 100 training examples/ },

@@ -81,8 +81,9 @@ describe('final evaluation: the finish phase', () => {
   it('attacks the final model and writes finalEvaluation into metrics.json and the done report', { timeout: 120_000 }, async () => {
     const out = await mkdtemp(join(tmpdir(), 'dat-final-eval-'));
     try {
+      // Adam: four steps of the MNIST default (LAMB at lr 0.03) leave an MLP near chance, and this test needs a model that learned something.
       const opts = parseTrainArgs([
-        '--limit', '128', '--batch-size', '32', '--epochs', '1', '--model', 'mlp', '--attack', 'fgsm', '--eval-size', '20', '--eval-attack-steps', '2',
+        '--limit', '128', '--batch-size', '32', '--epochs', '1', '--model', 'mlp', '--attack', 'fgsm', '--optimizer', 'adam', '--eval-size', '20', '--eval-attack-steps', '2',
         '--final-eval', 'pgd,apgd-ce', '--final-eval-examples', '24', '--output', out,
       ]);
       const reports: TrainProgress[] = [];
