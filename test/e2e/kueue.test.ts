@@ -111,7 +111,9 @@ async function applyQueuedJob(c: E2EContext, ns: string, name: string, priority:
 
 /** A short run (`epochs` passes over `limit` images): the jobs that only need to hold the quota for a while. */
 const shortTraining = (limit: number, epochs = 1): DeepPartial<DATJob['spec']> => ({
-  training: { limit, epochs, schedule: { type: 'cosine', warmupEpochs: 0 }, evaluation: { everyEpochs: epochs, size: 200 } },
+  // batchSizePerWorker pinned at 128 (the default before MNIST's became 256), so the first job's run length, which the
+  // waiting job's sampling depends on, does not move with the training defaults.
+  training: { limit, epochs, batchSizePerWorker: 128, schedule: { type: 'cosine', warmupEpochs: 0 }, evaluation: { everyEpochs: epochs, size: 200 } },
 });
 
 const isGated = (p: V1Pod): boolean => (p.spec?.schedulingGates ?? []).some((g) => g.name === 'kueue.x-k8s.io/admission');
