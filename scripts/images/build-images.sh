@@ -102,8 +102,20 @@ build_prometheus() {
   bash "${ROOT}/scripts/images/build-bases.sh" base-net
   rm -rf "${ctx}" && mkdir -p "${ctx}"
   cp "${bin}/prometheus" "${ctx}/"
-  DOCKER_BUILDKIT=0 docker build -q --build-arg "BASE=dat-operator/base-net:trixie" -t "${tag}" -f "${ROOT}/images/prometheus.Dockerfile" "${ctx}" >/dev/null
+  docker_build "${tag}" --build-arg "BASE=dat-operator/base-net:trixie" -f "${ROOT}/images/prometheus.Dockerfile" "${ctx}"
   log "built ${tag} in $((SECONDS - started)) s ($(docker image inspect --format '{{.Size}}' "${tag}" | awk '{printf "%.0f MB", $1/1e6}'))"
+}
+
+# Builds `tag` and then removes the image the tag pointed at before, if nothing uses it any more: every
+# rebuild of a changed application otherwise leaves a dangling copy (4.5 GB for the GPU worker) in the
+# Docker cache, and repeated test runs filled the disk.
+docker_build() {
+  local tag="$1" old new
+  shift
+  old="$(docker image inspect --format '{{.Id}}' "${tag}" 2>/dev/null || true)"
+  DOCKER_BUILDKIT=0 docker build -q -t "${tag}" "$@" >/dev/null
+  new="$(docker image inspect --format '{{.Id}}' "${tag}")"
+  if [[ -n "${old}" && "${old}" != "${new}" ]]; then docker rmi "${old}" >/dev/null 2>&1 || true; fi
 }
 
 main() {
@@ -127,7 +139,7 @@ main() {
     context="$(stage_app "${t}")"
     tag="ghcr.io/dat-operator/${t%-gpu}:${APP_VERSION}"
     [[ "${t}" == *-gpu ]] && tag+="-gpu"
-    DOCKER_BUILDKIT=0 docker build -q --build-arg "BASE=${base}" -t "${tag}" -f "${ROOT}/images/${t}.Dockerfile" "${context}" >/dev/null
+    docker_build "${tag}" --build-arg "BASE=${base}" -f "${ROOT}/images/${t}.Dockerfile" "${context}"
     log "built ${tag} on ${base} in $((SECONDS - started)) s ($(docker image inspect --format '{{.Size}}' "${tag}" | awk '{printf "%.0f MB", $1/1e6}'))"
   done
 }
