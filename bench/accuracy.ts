@@ -18,7 +18,9 @@
  *    subset. AutoAttack on all held-out images would cost several times more
  *    (Square's 5,000 queries dominate), so the table says which subset it used.
  * 4. Print the per-epoch curve and the final accuracies against the target;
- *    write bench/results/accuracy.json (accuracy-fashion-mnist.json).
+ *    write bench/results/accuracy.json (accuracy-fashion-mnist.json; with a
+ *    model other than the dataset's default, e.g. `-- --model madry-cnn`,
+ *    accuracy-mnist-madry-cnn.json, beside the defaults' result).
  *
  * `--quick` (or DAT_BENCH_QUICK=1) runs a smoke version: 1,024 images, one
  * epoch, 200 held-out images; it writes no result file.
@@ -28,11 +30,13 @@ import { join } from 'node:path';
 import { selectBackend } from '../worker/backend/select-backend.js';
 import { stepEngineChooser } from '../worker/backend/compile-step.js';
 import { parseTrainArgs } from '../worker/cli/parse-args.js';
+import { DATASET_DEFAULTS } from '../worker/cli/defaults.js';
 import { formatFinalTable } from '../worker/cli/final-table.js';
 import { createProgressDisplay } from '../worker/cli/progress-display.js';
 import { runTraining, singleProcessContext } from '../worker/train/run-training.js';
 import { parseEvalArgs } from '../worker/eval/eval-options.js';
 import { runEvaluation, type EvalRun } from '../worker/eval/run-eval.js';
+import type { ModelId } from '../common/contract.js';
 import type { Logger } from '../common/log.js';
 import type { ProgressDisplay } from '../worker/cli/progress-display.js';
 import { getErrorMessage } from '../common/errors.js';
@@ -83,15 +87,25 @@ function benchDataset(argv: readonly string[]): BenchDataset {
   return value as BenchDataset;
 }
 
+/**
+ * The result file's name: accuracy.json for MNIST with the default model, and the dataset
+ * and any other model in the name (accuracy-mnist-madry-cnn.json), so that a run with
+ * another model sits beside the defaults' result instead of replacing it.
+ */
+function benchResultName(dataset: BenchDataset, model: ModelId): string {
+  const base = dataset === 'mnist' ? 'accuracy' : `accuracy-${dataset}`;
+  return model === DATASET_DEFAULTS[dataset].model ? base : `accuracy-${dataset}-${model}`;
+}
+
 async function main(): Promise<void> {
   // Step 1
   const userArgs = process.argv.slice(2).filter((a) => a !== '--quick');
   const quick = process.argv.includes('--quick') || process.env.DAT_BENCH_QUICK === '1';
   const dataset = benchDataset(userArgs);
-  const resultName = dataset === 'mnist' ? 'accuracy' : `accuracy-${dataset}`;
+  const opts0 = parseTrainArgs([...BENCH_ARGS[dataset], ...COMMON_ARGS, ...(quick ? QUICK_ARGS : []), ...userArgs]);
+  const resultName = benchResultName(dataset, opts0.model);
   // The model goes to a temporary directory: bench/results/ holds only the small JSON results.
-  const output = ['--output', join(tmpdir(), `dat-bench-${resultName}`)];
-  const opts = parseTrainArgs([...BENCH_ARGS[dataset], ...COMMON_ARGS, ...output, ...(quick ? QUICK_ARGS : []), ...userArgs]);
+  const opts = { ...opts0, output: join(tmpdir(), `dat-bench-${resultName}`) };
   const log = createLogger({});
   const backend = await selectBackend(opts.backend, log);
   const display = createProgressDisplay(opts.progress, process.stdout);

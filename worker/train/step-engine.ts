@@ -17,7 +17,7 @@ import type { OptimizerUpdateArgs, OptimizerUpdater, OptimizerUpdateResult, Sign
 import { computeLoss } from './losses.js';
 import { eagerOps } from './numerics/eager-ops.js';
 import { ruleSlotKinds } from './optimizers/types.js';
-import { applyUpdateRule } from './optimizers/update-rules.js';
+import { applyUpdateRule, ruleScalarNames, ruleScalars, type RuleScalars } from './optimizers/update-rules.js';
 import { trainableVariables } from './variables.js';
 
 /** The loss a step minimizes (the StepConfig fields the loss reads). */
@@ -84,13 +84,13 @@ export function eagerLossGradients(model: tf.LayersModel, spec: LossSpec, x: tf.
 function eagerOptimizerUpdate(a: OptimizerUpdateArgs): OptimizerUpdateResult {
   const o = eagerOps;
   const kinds = ruleSlotKinds(a.rule);
-  const lr = o.scalar(a.lr);
-  // Adam's bias corrections: 1 − βᵗ in double, then rounded to float32 (as the compiled update feeds them).
-  const bias = a.rule.kind === 'adam' ? { bias1: o.scalar(1 - a.rule.beta1 ** a.step), bias2: o.scalar(1 - a.rule.beta2 ** a.step) } : {};
+  // In double, then rounded to float32 (as the compiled update feeds them).
+  const values = ruleScalars(a.rule, a.step, a.lr);
+  const scalars = Object.fromEntries(ruleScalarNames(a.rule).map((name) => [name, o.scalar(values[name]!)])) as unknown as RuleScalars<tf.Tensor>;
   const vars: tf.Tensor[] = [];
   const slots: tf.Tensor[][] = kinds.map(() => []);
   a.vars.forEach((w, i) => {
-    const out = applyUpdateRule(o, a.rule, { w, g: a.grads[i]!, slots: Object.fromEntries(kinds.map((k, j) => [k, a.slots[j]![i]!])), lr, ...bias });
+    const out = applyUpdateRule(o, a.rule, { w, g: a.grads[i]!, slots: Object.fromEntries(kinds.map((k, j) => [k, a.slots[j]![i]!])), ...scalars });
     vars.push(out.w);
     kinds.forEach((k, j) => slots[j]!.push(out.slots[k]!));
   });

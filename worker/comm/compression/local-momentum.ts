@@ -15,7 +15,8 @@
  * Exactness: the mean of the ranks' moments is the moment of the mean
  * gradient (the update is linear), so uncompressed (warm-up) steps reduce to
  * LAMB's own moment up to float rounding. What changes is LAMB's v, which
- * now tracks the squared moment rather than the squared gradient.
+ * tracks the squared moment rather than the squared gradient during the
+ * warm-up and is then frozen (lamb.ts; docs/compression.md has the runs).
  */
 import type { CompressionId, OptimizerId } from '../../../common/contract.js';
 import { PART_SCOPES, type CheckpointPart, type SavedPart } from '../../checkpoint/checkpoint-part.js';

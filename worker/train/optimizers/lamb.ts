@@ -10,10 +10,17 @@
  *
  * Defaults β = (0.9, 0.999), ε = 1e-6. `momentum` is not used.
  *
+ * With `freezeSecondMomentAfter` = T, updates after the T-th keep v as it
+ * was (step 1 becomes v ← v), as 1-bit LAMB does (Li et al., HiPC 2022, after
+ * 1-bit Adam, Tang et al., ICML 2021): once the ring carries sign-compressed
+ * moments, g² would be one value per compressed piece and v would lose the
+ * per-coordinate scale it learned from the uncompressed warm-up.
+ *
  * The arithmetic is written once, in update-rules.ts, for the eager and
  * the compiled update alike.
  */
-import { momentHypers, SlotOptimizer } from './_slots.js';
+import { checkHyper, momentHypers, SlotOptimizer } from './_slots.js';
+import { ConfigError } from '../../../common/errors.js';
 import type { OptimizerHyper, RuleOf } from './types.js';
 
 /** Upper clamp of the weight norm in the trust ratio (DAT's c_u). */
@@ -27,6 +34,15 @@ export class LambOptimizer extends SlotOptimizer {
 
   constructor(hyper: OptimizerHyper) {
     super();
-    this.rule = { kind: 'lamb', ...momentHypers('lamb', hyper, 1e-6), weightNormCap: LAMB_WEIGHT_NORM_CAP };
+    const freeze = hyper.freezeSecondMomentAfter;
+    if (freeze !== undefined && !Number.isInteger(checkHyper('lamb', 'freezeSecondMomentAfter', freeze, 0))) {
+      throw new ConfigError(`optimizer lamb: freezeSecondMomentAfter must be an integer, got ${freeze}`);
+    }
+    this.rule = {
+      kind: 'lamb',
+      ...momentHypers('lamb', hyper, 1e-6),
+      weightNormCap: LAMB_WEIGHT_NORM_CAP,
+      ...(freeze !== undefined ? { freezeSecondMomentAfter: freeze } : {}),
+    };
   }
 }

@@ -15,6 +15,8 @@ export interface OptimizerHyper {
   readonly beta2?: number;
   /** Denominator guard. @default 1e-6 for LAMB (DAT), 1e-8 for Adam and LARS */
   readonly epsilon?: number;
+  /** LAMB: updates after which the second moment v stops changing (lamb.ts). @default never */
+  readonly freezeSecondMomentAfter?: number;
 }
 
 /** One named state tensor ("slot"), e.g. `m/3`: the first moment of variable 3. */
@@ -41,7 +43,16 @@ export type UpdateRule =
   | { readonly kind: 'sgd'; readonly momentum: number; readonly weightDecay: number }
   | { readonly kind: 'lars'; readonly momentum: number; readonly epsilon: number; readonly weightDecay: number; readonly trustCoefficient: number }
   | { readonly kind: 'adam'; readonly beta1: number; readonly beta2: number; readonly epsilon: number; readonly weightDecay: number }
-  | { readonly kind: 'lamb'; readonly beta1: number; readonly beta2: number; readonly epsilon: number; readonly weightDecay: number; readonly weightNormCap: number };
+  | {
+      readonly kind: 'lamb';
+      readonly beta1: number;
+      readonly beta2: number;
+      readonly epsilon: number;
+      readonly weightDecay: number;
+      readonly weightNormCap: number;
+      /** Updates after which v stops changing (lamb.ts); absent: never. */
+      readonly freezeSecondMomentAfter?: number;
+    };
 
 /** The rule of one optimizer kind. */
 export type RuleOf<K extends UpdateRule['kind']> = Extract<UpdateRule, { readonly kind: K }>;

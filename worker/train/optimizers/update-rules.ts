@@ -12,17 +12,44 @@
 import type { NumOps } from '../numerics/num-ops.js';
 import type { RuleOf, UpdateRule } from './types.js';
 
+/**
+ * The per-update scalars of a rule, by name: the learning rate, Adam's bias
+ * corrections 1 − β1ᵗ and 1 − β2ᵗ, and, for a LAMB whose second moment
+ * freezes, v's decay and gain (β2 and 1 − β2, then 1 and 0). Computed in
+ * double by {@link ruleScalars}, then fed as float32 scalars (eager tensors
+ * or graph inputs), so both notations round them the same way.
+ */
+export interface RuleScalars<T> {
+  readonly lr: T;
+  readonly bias1?: T;
+  readonly bias2?: T;
+  readonly vDecay?: T;
+  readonly vGain?: T;
+}
+
+/** The scalars a rule's update takes, in feed order. */
+export function ruleScalarNames(rule: UpdateRule): (keyof RuleScalars<unknown>)[] {
+  if (rule.kind === 'adam') return ['lr', 'bias1', 'bias2'];
+  if (rule.kind === 'lamb' && rule.freezeSecondMomentAfter !== undefined) return ['lr', 'vDecay', 'vGain'];
+  return ['lr'];
+}
+
+/** The values of {@link ruleScalarNames} for update number `step` (1-based) at learning rate `lr`. */
+export function ruleScalars(rule: UpdateRule, step: number, lr: number): RuleScalars<number> {
+  if (rule.kind === 'adam') return { lr, bias1: 1 - rule.beta1 ** step, bias2: 1 - rule.beta2 ** step };
+  if (rule.kind === 'lamb' && rule.freezeSecondMomentAfter !== undefined) {
+    const frozen = step > rule.freezeSecondMomentAfter;
+    return { lr, vDecay: frozen ? 1 : rule.beta2, vGain: frozen ? 0 : 1 - rule.beta2 };
+  }
+  return { lr };
+}
+
 /** One variable's inputs to its update. */
-export interface RuleInputs<T> {
+export interface RuleInputs<T> extends RuleScalars<T> {
   readonly w: T;
   readonly g: T;
   /** The variable's state by slot kind (ruleSlotKinds(rule)). */
   readonly slots: Readonly<Record<string, T>>;
-  /** The learning rate (a float32 scalar). */
-  readonly lr: T;
-  /** Adam's bias corrections 1 − β1ᵗ and 1 − β2ᵗ, computed in double by the caller, then float32. */
-  readonly bias1?: T;
-  readonly bias2?: T;
 }
 
 /** One variable's new value and new state by slot kind. */
@@ -57,10 +84,13 @@ function momentumStep<T>(o: NumOps<T>, momentum: number, x: RuleInputs<T>, d: T)
   return { w: o.sub(x.w, o.mul(x.lr, buf)), slots: { momentum: buf } };
 }
 
-/** m ← β1·m + (1−β1)·g;  v ← β2·v + (1−β2)·g² (Adam's and LAMB's moments). */
+/**
+ * m ← β1·m + (1−β1)·g;  v ← β2·v + (1−β2)·g² (Adam's and LAMB's moments).
+ * A frozen v is v ← 1·v + 0·g², fed as the scalars vDecay and vGain.
+ */
 function moments<T>(o: NumOps<T>, rule: { readonly beta1: number; readonly beta2: number }, x: RuleInputs<T>, g: T): { m: T; v: T } {
   const m = o.add(o.mul(o.scalar(rule.beta1), x.slots.m!), o.mul(o.scalar(1 - rule.beta1), g));
-  const v = o.add(o.mul(o.scalar(rule.beta2), x.slots.v!), o.mul(o.scalar(1 - rule.beta2), o.square(g)));
+  const v = o.add(o.mul(x.vDecay ?? o.scalar(rule.beta2), x.slots.v!), o.mul(x.vGain ?? o.scalar(1 - rule.beta2), o.square(g)));
   return { m, v };
 }
 

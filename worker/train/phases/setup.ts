@@ -75,6 +75,7 @@ export async function setupRun(opts: TrainOptions, ctx: RunContext): Promise<Tra
     const share = unlabeled !== undefined ? ` (${labeledBatch} labelled per batch with --unlabeled-ratio ${opts.unlabeledRatio})` : '';
     throw new ConfigError(`--batch-size ${opts.batchSize}: ${train.n} training examples give no full global batch of ${ctx.worldSize} x ${labeledBatch}${share}; lower --batch-size or raise --limit`);
   }
+  warnIfNeverCompressed(opts, ctx, steps * opts.epochs);
   // Step 2
   const optimizer = createRunOptimizer(opts, ctx);
   const renamedTo = DEPRECATED_MODELS[opts.model];
@@ -94,16 +95,35 @@ export async function setupRun(opts: TrainOptions, ctx: RunContext): Promise<Tra
   }
 }
 
-/** The optimizer, without its own first moment when the ring carries it (local-momentum.ts). */
+/** A compressed run whose every step falls inside the uncompressed warm-up says so: it would send full gradients throughout. */
+function warnIfNeverCompressed(opts: TrainOptions, ctx: RunContext, totalSteps: number): void {
+  if (ctx.worldSize > 1 && opts.compression !== 'none' && totalSteps <= opts.compressionWarmupSteps) {
+    ctx.log.warn('Every step of this run is in the uncompressed warm-up, so it never compresses; lower --compression-warmup-steps to compress', {
+      compression: opts.compression,
+      totalSteps,
+      compressionWarmupSteps: opts.compressionWarmupSteps,
+    });
+  }
+}
+
+/**
+ * The optimizer. When the ring carries LAMB's first moment (local-momentum.ts) it runs with
+ * β1 = 0 and, as 1-bit LAMB does, keeps its second moment fixed once compression starts (lamb.ts).
+ */
 function createRunOptimizer(opts: TrainOptions, ctx: RunContext): Optimizer {
-  // With a sign compression the ring carries LAMB's first moment (local-momentum.ts): the optimizer must not add its own.
   const ringMomentum = localMomentumBeta(opts, ctx.worldSize);
-  if (ringMomentum !== undefined) ctx.log.info('Each rank keeps and compresses its own first moment; LAMB runs with beta1 = 0', { beta1: ringMomentum, compression: opts.compression });
-  else if (ctx.worldSize > 1 && SIGN_COMPRESSIONS.has(opts.compression) && !(opts.optimizer === 'sgd' && opts.momentum === 0)) {
+  if (ringMomentum !== undefined) {
+    ctx.log.info('Each rank keeps and compresses its own first moment; LAMB runs with beta1 = 0 and freezes its second moment after the uncompressed warm-up', {
+      beta1: ringMomentum,
+      compression: opts.compression,
+      compressionWarmupSteps: opts.compressionWarmupSteps,
+    });
+  } else if (ctx.worldSize > 1 && SIGN_COMPRESSIONS.has(opts.compression) && !(opts.optimizer === 'sgd' && opts.momentum === 0)) {
     // Measured: momentum SGD + sign-ef collapsed PGD training on MNIST; SGD without momentum matched uncompressed.
     ctx.log.warn('Sign compression with an optimizer that keeps its own momentum can amplify the error-feedback residual and diverge; use --optimizer lamb (the ring then carries the moment) or --optimizer sgd --momentum 0', { optimizer: opts.optimizer, compression: opts.compression });
   }
-  return createOptimizer(opts.optimizer, { weightDecay: opts.weightDecay, momentum: opts.momentum, ...(ringMomentum !== undefined ? { beta1: 0 } : {}) });
+  const ring = ringMomentum === undefined ? {} : { beta1: 0, freezeSecondMomentAfter: opts.compressionWarmupSteps };
+  return createOptimizer(opts.optimizer, { weightDecay: opts.weightDecay, momentum: opts.momentum, ...ring });
 }
 
 /** What setup has built when the run is assembled around it. */

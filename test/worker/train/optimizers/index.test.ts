@@ -25,8 +25,10 @@ type RefStep = (w: Vec, g: Vec, lr: number, h: OptimizerHyper, s: RefState) => V
 /** DAT lamb.py: no bias correction, trust = clamp(|w|, 0, 10)/|u|. */
 const refLamb: RefStep = (w, g, lr, h, s) => {
   const [b1, b2, eps] = [h.beta1 ?? 0.9, h.beta2 ?? 0.999, h.epsilon ?? 1e-6];
+  s.t++;
   s.m = s.m.map((m, i) => b1 * m + (1 - b1) * g[i]!);
-  s.v = s.v.map((v, i) => b2 * v + (1 - b2) * g[i]! ** 2);
+  // 1-bit LAMB: v stops changing after the warm-up's updates.
+  if (h.freezeSecondMomentAfter === undefined || s.t <= h.freezeSecondMomentAfter) s.v = s.v.map((v, i) => b2 * v + (1 - b2) * g[i]! ** 2);
   const u = s.m.map((m, i) => m / (Math.sqrt(s.v[i]!) + eps) + h.weightDecay * w[i]!);
   const wn = Math.min(Math.max(norm(w), 0), 10);
   const un = norm(u);
@@ -109,6 +111,8 @@ const cases: readonly Case[] = [
     wantFirst: [[-0.031622, 0.031622, 0]],
   },
   { name: 'lamb: zero gradient and no decay leave w', id: 'lamb', hyper: { weightDecay: 0, momentum: 0 }, w: [[3, 4]], g: [[0, 0]], lr: 1, wantFirst: [[3, 4]] },
+  { name: 'lamb: v frozen after the first update', id: 'lamb', hyper: { weightDecay: 0.01, momentum: 0, beta1: 0, freezeSecondMomentAfter: 1 }, w: W, g: G.map((g) => g.map((x) => 3 * x)), lr: 0.1 },
+  { name: 'lamb: v frozen from the start', id: 'lamb', hyper: { weightDecay: 0, momentum: 0, freezeSecondMomentAfter: 0 }, w: W, g: G, lr: 0.1 },
   { name: 'lamb: custom betas and epsilon', id: 'lamb', hyper: { weightDecay: 1e-4, momentum: 0, beta1: 0.8, beta2: 0.99, epsilon: 1e-3 }, w: W, g: G, lr: 0.05 },
   { name: 'lars', id: 'lars', hyper: { weightDecay: 5e-4, momentum: 0.9 }, w: W, g: G, lr: 10 },
   // |g| = 0: trust 1, and w -= lr·wd·w.
@@ -185,6 +189,34 @@ for (const id of ['lamb', 'lars', 'sgd', 'adam'] as const) {
       b.dispose();
       tf.dispose([...va, ...vb, ...grads]);
     }
+  });
+}
+
+test('lamb with freezeSecondMomentAfter keeps v bit for bit once frozen, and m moving', () => {
+  const opt = createOptimizer('lamb', { weightDecay: 0, momentum: 0, freezeSecondMomentAfter: 2 });
+  const vars = W.map((w) => tf.variable(tf.tensor1d(w)));
+  const slot = (name: string): Float32Array => opt.getState().slots.find((x) => x.name === name)!.values;
+  try {
+    const states: { v: Float32Array; m: Float32Array }[] = [];
+    for (let step = 1; step <= 4; step++) {
+      const grads = G.map((g) => tf.tensor1d(g.map((x) => x * step)));
+      opt.apply(vars, grads, 0.1);
+      tf.dispose(grads);
+      states.push({ v: slot('v/0'), m: slot('m/0') });
+    }
+    assert.notDeepEqual(states[1]!.v, states[0]!.v, 'v still moves at update 2');
+    assert.deepEqual(states[2]!.v, states[1]!.v, 'update 3 leaves v');
+    assert.deepEqual(states[3]!.v, states[1]!.v, 'update 4 leaves v');
+    assert.notDeepEqual(states[3]!.m, states[2]!.m, 'm keeps moving');
+  } finally {
+    opt.dispose();
+    tf.dispose(vars);
+  }
+});
+
+for (const bad of [-1, 1.5, Number.NaN]) {
+  test(`lamb refuses freezeSecondMomentAfter ${bad}`, () => {
+    assert.throws(() => createOptimizer('lamb', { weightDecay: 0, momentum: 0, freezeSecondMomentAfter: bad }), (e: unknown) => e instanceof ConfigError && /freezeSecondMomentAfter/.test(e.message));
   });
 }
 

@@ -14,9 +14,10 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { CompiledStep, LossAndGrads, LossBranch, OptimizerUpdateArgs, OptimizerUpdateResult, SignAttackArgs } from '../../../train/compiled-step.js';
 import { ruleSlotKinds } from '../../../train/optimizers/types.js';
+import { ruleScalars } from '../../../train/optimizers/update-rules.js';
 import { DatError, getErrorMessage } from '../../../../common/errors.js';
 import { SAVED_MODEL_TAG } from './graph-def.js';
-import { buildUpdateGraph, UPDATE_GRAPH, updateNames, updateScalarInputs } from './optimizer-graph.js';
+import { buildUpdateGraph, updateNames, updateScalarInputs } from './optimizer-graph.js';
 import { planModel, type PlanLayer } from './sequential-plan.js';
 import {
   ATTACK_GRAPH,
@@ -284,12 +285,8 @@ class NativeCompiledStep implements CompiledStep {
     }
     const g = graph;
     const outs = tf.tidy(() => {
-      // The same float32 scalars as the eager update (Adam: 1 − βᵗ computed in double, then rounded).
-      const scalars: Record<string, number> = { [UPDATE_GRAPH.lr]: a.lr };
-      if (a.rule.kind === 'adam') {
-        scalars[UPDATE_GRAPH.bias1] = 1 - a.rule.beta1 ** a.step;
-        scalars[UPDATE_GRAPH.bias2] = 1 - a.rule.beta2 ** a.step;
-      }
+      // The same float32 scalars as the eager update (computed in double, then rounded).
+      const scalars = ruleScalars(a.rule, a.step, a.lr);
       const feed = [...updateScalarInputs(a.rule).map((name) => tf.scalar(scalars[name]!)), ...a.vars.flatMap((w, i) => [w, a.grads[i]!, ...a.slots.map((s) => s[i]!)])];
       return g.run(feed);
     });

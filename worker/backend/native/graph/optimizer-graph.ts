@@ -11,19 +11,11 @@
  * returns the encoded SavedModel.
  */
 import { ruleSlotKinds, type UpdateRule } from '../../../train/optimizers/types.js';
-import { applyUpdateRule } from '../../../train/optimizers/update-rules.js';
+import { applyUpdateRule, ruleScalarNames, type RuleScalars } from '../../../train/optimizers/update-rules.js';
 import { GraphBuilder } from './graph-def.js';
 import { GraphOps } from './graph-ops.js';
 
 const F32 = { type: 'float32' } as const;
-
-/** Input and output names of the update graph. */
-export const UPDATE_GRAPH = {
-  lr: 'lr',
-  /** Adam's bias corrections 1 − β1ᵗ and 1 − β2ᵗ, computed by the caller as the eager code does. */
-  bias1: 'bias1',
-  bias2: 'bias2',
-} as const;
 
 /** Names of variable `i`'s inputs and outputs; `slot` is a kind of ruleSlotKinds. */
 export const updateNames = {
@@ -34,24 +26,23 @@ export const updateNames = {
   newSlot: (kind: string, i: number): string => `new_${kind}_${i}`,
 };
 
-/** The scalar inputs a rule's graph takes, in feed order. */
-export function updateScalarInputs(rule: UpdateRule): string[] {
-  return rule.kind === 'adam' ? [UPDATE_GRAPH.lr, UPDATE_GRAPH.bias1, UPDATE_GRAPH.bias2] : [UPDATE_GRAPH.lr];
+/** The scalar inputs a rule's graph takes, in feed order: update-rules.ts's scalars, named as there. */
+export function updateScalarInputs(rule: UpdateRule): (keyof RuleScalars<unknown>)[] {
+  return ruleScalarNames(rule);
 }
 
 /** Builds the update graph for `numVars` variables (shapes come with the inputs). */
 export function buildUpdateGraph(rule: UpdateRule, numVars: number): Uint8Array {
   if (!Number.isInteger(numVars) || numVars < 1) throw new Error(`update graph: numVars must be an integer >= 1, got ${numVars}`);
   const g = new GraphBuilder();
-  const scalars = Object.fromEntries(updateScalarInputs(rule).map((name) => [name, g.placeholder(name, 'float32', [])]));
+  const scalars = Object.fromEntries(updateScalarInputs(rule).map((name) => [name, g.placeholder(name, 'float32', [])])) as unknown as RuleScalars<string>;
   const kinds = ruleSlotKinds(rule);
   const ops = new GraphOps(g);
   for (let i = 0; i < numVars; i++) {
     const w = g.add('Placeholder', [], { dtype: F32 }, updateNames.weight(i));
     const grad = g.add('Placeholder', [], { dtype: F32 }, updateNames.grad(i));
     const slots = Object.fromEntries(kinds.map((k) => [k, g.add('Placeholder', [], { dtype: F32 }, updateNames.slot(k, i))]));
-    const bias = rule.kind === 'adam' ? { bias1: scalars[UPDATE_GRAPH.bias1]!, bias2: scalars[UPDATE_GRAPH.bias2]! } : {};
-    const out = applyUpdateRule(ops, rule, { w, g: grad, slots, lr: scalars[UPDATE_GRAPH.lr]!, ...bias });
+    const out = applyUpdateRule(ops, rule, { w, g: grad, slots, ...scalars });
     g.add('Identity', [out.w], { T: F32 }, updateNames.newWeight(i));
     for (const k of kinds) g.add('Identity', [out.slots[k]!], { T: F32 }, updateNames.newSlot(k, i));
   }

@@ -23,6 +23,12 @@ const RULES: readonly { name: string; rule: UpdateRule; scalars: string[]; slots
   { name: 'lars', rule: { kind: 'lars', momentum: 0.9, epsilon: 1e-8, weightDecay: 0, trustCoefficient: 0.001 }, scalars: ['lr'], slots: ['momentum'] },
   { name: 'adam', rule: { kind: 'adam', beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 }, scalars: ['lr', 'bias1', 'bias2'], slots: ['m', 'v'] },
   { name: 'lamb', rule: { kind: 'lamb', beta1: 0.9, beta2: 0.999, epsilon: 1e-6, weightDecay: 0.01, weightNormCap: 10 }, scalars: ['lr'], slots: ['m', 'v'] },
+  {
+    name: 'lamb, v freezing',
+    rule: { kind: 'lamb', beta1: 0, beta2: 0.999, epsilon: 1e-6, weightDecay: 0.01, weightNormCap: 10, freezeSecondMomentAfter: 50 },
+    scalars: ['lr', 'vDecay', 'vGain'],
+    slots: ['m', 'v'],
+  },
 ];
 
 describe('update graph (pure)', () => {
@@ -71,6 +77,8 @@ const CASES: readonly Case[] = [
   { name: 'lamb, weight decay', id: 'lamb', hyper: { weightDecay: 0.01, momentum: 0 }, weights: 'model', grads: 'random' },
   // beta1 = 0: what sign compressions with local momentum run.
   { name: 'lamb, beta1 0', id: 'lamb', hyper: { weightDecay: 0.01, momentum: 0, beta1: 0 }, weights: 'model', grads: 'random' },
+  // What sign-ef runs: v frozen after the warm-up (here update 2 of 4).
+  { name: 'lamb, beta1 0, v frozen after 2 updates', id: 'lamb', hyper: { weightDecay: 0.01, momentum: 0, beta1: 0, freezeSecondMomentAfter: 2 }, weights: 'model', grads: 'random' },
   { name: 'lamb, zero weights (trust 1)', id: 'lamb', hyper: { weightDecay: 0.01, momentum: 0 }, weights: 'zeros', grads: 'random' },
   { name: 'lamb, zero gradients and no decay (u = 0, trust 1)', id: 'lamb', hyper: { weightDecay: 0, momentum: 0 }, weights: 'model', grads: 'zeros', still: true },
 ];
