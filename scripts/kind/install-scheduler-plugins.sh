@@ -57,7 +57,15 @@ chart="${module_dir}/manifests/install/charts/as-a-second-scheduler"
 # The controller reconciles ElasticQuotas too and does not start without their CRD.
 kubectl_ apply --server-side --force-conflicts \
   -f "${module_dir}/manifests/coscheduling/crd.yaml" -f "${module_dir}/manifests/capacityscheduling/crd.yaml" >&2
-kubectl_ wait --for=condition=Established --timeout=60s crd/podgroups.scheduling.x-k8s.io crd/elasticquotas.scheduling.x-k8s.io >&2
+# Polled, not `kubectl wait --for=condition=Established`: a CRD created a moment ago has no
+# conditions yet, and kubectl 1.34 then fails at once instead of waiting.
+for crd in podgroups.scheduling.x-k8s.io elasticquotas.scheduling.x-k8s.io; do
+  for ((i = 0; ; i++)); do
+    [[ "$(kubectl_ get "crd/${crd}" -o 'jsonpath={.status.conditions[?(@.type=="Established")].status}' 2>/dev/null)" == True ]] && break
+    ((i < 240)) || die "the CRD ${crd} was not Established within 60 s"
+    sleep 0.25
+  done
+done
 kubectl_ create namespace "${NAMESPACE}" --dry-run=client -o yaml | kubectl_ apply -f - >&2
 values="$(mktemp)"
 cat > "${values}" <<VALUES

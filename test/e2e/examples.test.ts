@@ -11,7 +11,7 @@ import { startControlPlane, type ControlPlane } from '../support/control-plane.j
 import { REPO_ROOT } from '../support/paths.js';
 import { EXAMPLES, deriveJob, examplePvcName, examplePvcYaml, loadManifests, loadMnistJob } from './support/examples.js';
 import { KubeCli } from './support/kube-cli.js';
-import { CRD_NAME } from './support/operator-release.js';
+import { CRD_NAME, waitCrdEstablished } from './support/operator-release.js';
 
 /** The CRD's single source. */
 const CRD_FILE = join(REPO_ROOT, 'crds', 'datjob.yaml');
@@ -24,7 +24,7 @@ describe('examples/', () => {
     cp = await startControlPlane();
     cli = new KubeCli(cp.kubeconfigPath);
     await cli.apply({ file: CRD_FILE });
-    await cli.kubectl(['wait', '--for=condition=Established', `crd/${CRD_NAME}`, '--timeout=60s'], { timeoutMs: 70_000 });
+    await waitCrdEstablished(cli, CRD_NAME);
   }, { timeout: 120_000 });
 
   after(async () => {

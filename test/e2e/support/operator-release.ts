@@ -34,7 +34,22 @@ export async function helmInstallOperator(cli: KubeCli, setValues: readonly stri
   const args = ['install', RELEASE.name, CHART_DIR, '--namespace', RELEASE.namespace, '--create-namespace', '--wait', '--timeout', `${ROLLOUT_TIMEOUT_S}s`];
   for (const v of setValues) args.push('--set', v);
   await cli.helm(args, { timeoutMs: (ROLLOUT_TIMEOUT_S + 30) * 1000 });
-  await cli.kubectl(['wait', '--for=condition=Established', `crd/${CRD_NAME}`, '--timeout=60s'], { timeoutMs: 70_000 });
+  await waitCrdEstablished(cli, CRD_NAME);
+}
+
+/**
+ * Waits until the API server reports the CRD `name` Established. Polled rather than `kubectl wait
+ * --for=condition=Established`: right after the CRD is created its status has no conditions yet,
+ * and kubectl 1.34 then fails at once (".status.conditions accessor error: <nil>") instead of waiting.
+ */
+export async function waitCrdEstablished(cli: KubeCli, name: string, timeoutMs = 60_000): Promise<void> {
+  const established = `{.status.conditions[?(@.type=="Established")].status}`;
+  await waitFor(async () => ((await cli.kubectl(['get', `crd/${name}`, '-o', `jsonpath=${established}`])).trim() === 'True' ? true : undefined), {
+    what: `the CRD ${name} to be Established`,
+    timeoutMs,
+    intervalMs: 250,
+    describe: () => cli.kubectl(['get', `crd/${name}`, '-o', 'jsonpath={.status}']),
+  });
 }
 
 /** `helm uninstall dat-operator -n dat-system --wait`. */
