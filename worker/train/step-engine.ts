@@ -17,7 +17,7 @@ import type { OptimizerUpdateArgs, OptimizerUpdater, OptimizerUpdateResult, Sign
 import { computeLoss } from './losses.js';
 import { eagerOps } from './numerics/eager-ops.js';
 import { ruleSlotKinds } from './optimizers/types.js';
-import { applyUpdateRule, ruleScalarNames, ruleScalars, type RuleScalars } from './optimizers/update-rules.js';
+import { applyUpdateRule, ruleScalarInputs, ruleScalars } from './optimizers/update-rules.js';
 import { trainableVariables } from './variables.js';
 
 /** The loss a step minimizes (the StepConfig fields the loss reads). */
@@ -86,7 +86,7 @@ function eagerOptimizerUpdate(a: OptimizerUpdateArgs): OptimizerUpdateResult {
   const kinds = ruleSlotKinds(a.rule);
   // In double, then rounded to float32 (as the compiled update feeds them).
   const values = ruleScalars(a.rule, a.step, a.lr);
-  const scalars = Object.fromEntries(ruleScalarNames(a.rule).map((name) => [name, o.scalar(values[name]!)])) as unknown as RuleScalars<tf.Tensor>;
+  const scalars = ruleScalarInputs(a.rule, (name) => o.scalar(values[name]!));
   const vars: tf.Tensor[] = [];
   const slots: tf.Tensor[][] = kinds.map(() => []);
   a.vars.forEach((w, i) => {

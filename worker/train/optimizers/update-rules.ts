@@ -34,6 +34,14 @@ export function ruleScalarNames(rule: UpdateRule): (keyof RuleScalars<unknown>)[
   return ['lr'];
 }
 
+/** The scalars of `rule` as `make` builds each (graph placeholders, eager tensors), made in feed order. */
+export function ruleScalarInputs<T>(rule: UpdateRule, make: (name: keyof RuleScalars<unknown>) => T): RuleScalars<T> {
+  const out: { -readonly [K in keyof RuleScalars<T>]: T } = { lr: make('lr') };
+  // ruleScalarNames always starts with lr, made above.
+  for (const name of ruleScalarNames(rule).slice(1)) out[name] = make(name);
+  return out;
+}
+
 /** The values of {@link ruleScalarNames} for update number `step` (1-based) at learning rate `lr`. */
 export function ruleScalars(rule: UpdateRule, step: number, lr: number): RuleScalars<number> {
   if (rule.kind === 'adam') return { lr, bias1: 1 - rule.beta1 ** step, bias2: 1 - rule.beta2 ** step };

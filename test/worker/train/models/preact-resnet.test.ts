@@ -54,13 +54,13 @@ const CFG: StepConfig = {
   inputShape: CIFAR_SHAPE,
 };
 
-describe('preact-resnet-18 on the compiled native step', () => {
+describe('the deep models on the compiled native step', () => {
   before(initBackends);
   after(async () => {
     await tf.setBackend('cpu');
   });
 
-  test('is planned; PGD-2 and the adv-clean loss gradient (batch 2) agree with eager', { timeout: 300_000 }, async (t) => {
+  test('preact-resnet-18 is planned; PGD-2 and the adv-clean loss gradient (batch 2) agree with eager', { timeout: 300_000 }, async (t) => {
     if (skipIfUnavailable(t, 'tensorflow')) return;
     await tf.setBackend('tensorflow');
     const model = createModel('preact-resnet-18', CIFAR_SHAPE, NUM_CLASSES, 1);
@@ -78,16 +78,9 @@ describe('preact-resnet-18 on the compiled native step', () => {
       model.dispose();
     }
   });
-});
-
-describe('wide-resnet-34-10 on the compiled native step', () => {
-  before(initBackends);
-  after(async () => {
-    await tf.setBackend('cpu');
-  });
 
   // Planning only: its blocks are the ones compared with eager above, and one forward pass is ~6.7 GFLOP per image.
-  test('is planned', { timeout: 300_000 }, async (t) => {
+  test('wide-resnet-34-10 is planned', { timeout: 300_000 }, async (t) => {
     if (skipIfUnavailable(t, 'tensorflow')) return;
     await tf.setBackend('tensorflow');
     const model = createModel('wide-resnet-34-10', CIFAR_SHAPE, NUM_CLASSES, 1);

@@ -14,10 +14,10 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { CompiledStep, LossAndGrads, LossBranch, OptimizerUpdateArgs, OptimizerUpdateResult, SignAttackArgs } from '../../../train/compiled-step.js';
 import { ruleSlotKinds } from '../../../train/optimizers/types.js';
-import { ruleScalars } from '../../../train/optimizers/update-rules.js';
+import { ruleScalarNames, ruleScalars } from '../../../train/optimizers/update-rules.js';
 import { DatError, getErrorMessage } from '../../../../common/errors.js';
 import { SAVED_MODEL_TAG } from './graph-def.js';
-import { buildUpdateGraph, updateNames, updateScalarInputs } from './optimizer-graph.js';
+import { buildUpdateGraph, updateNames } from './optimizer-graph.js';
 import { planModel, type PlanLayer } from './sequential-plan.js';
 import {
   ATTACK_GRAPH,
@@ -278,7 +278,7 @@ class NativeCompiledStep implements CompiledStep {
     let graph = this.updates.get(key);
     if (graph === undefined) {
       const perVar = (i: number): string[] => [updateNames.weight(i), updateNames.grad(i), ...kinds.map((k) => updateNames.slot(k, i))];
-      const inputs = [...updateScalarInputs(a.rule), ...Array.from({ length: n }, (_, i) => perVar(i)).flat()];
+      const inputs = [...ruleScalarNames(a.rule), ...Array.from({ length: n }, (_, i) => perVar(i)).flat()];
       const outputs = [...Array.from({ length: n }, (_, i) => updateNames.newWeight(i)), ...kinds.flatMap((k) => Array.from({ length: n }, (_, i) => updateNames.newSlot(k, i)))];
       graph = new LoadedGraph(this.backend, `${a.rule.kind} update`, buildUpdateGraph(a.rule, n), inputs, outputs);
       this.updates.set(key, graph);
@@ -287,7 +287,7 @@ class NativeCompiledStep implements CompiledStep {
     const outs = tf.tidy(() => {
       // The same float32 scalars as the eager update (computed in double, then rounded).
       const scalars = ruleScalars(a.rule, a.step, a.lr);
-      const feed = [...updateScalarInputs(a.rule).map((name) => tf.scalar(scalars[name]!)), ...a.vars.flatMap((w, i) => [w, a.grads[i]!, ...a.slots.map((s) => s[i]!)])];
+      const feed = [...ruleScalarNames(a.rule).map((name) => tf.scalar(scalars[name]!)), ...a.vars.flatMap((w, i) => [w, a.grads[i]!, ...a.slots.map((s) => s[i]!)])];
       return g.run(feed);
     });
     return { vars: outs.slice(0, n), slots: kinds.map((_, k) => outs.slice(n * (k + 1), n * (k + 2))) };

@@ -11,7 +11,7 @@
  * returns the encoded SavedModel.
  */
 import { ruleSlotKinds, type UpdateRule } from '../../../train/optimizers/types.js';
-import { applyUpdateRule, ruleScalarNames, type RuleScalars } from '../../../train/optimizers/update-rules.js';
+import { applyUpdateRule, ruleScalarInputs } from '../../../train/optimizers/update-rules.js';
 import { GraphBuilder } from './graph-def.js';
 import { GraphOps } from './graph-ops.js';
 
@@ -26,16 +26,12 @@ export const updateNames = {
   newSlot: (kind: string, i: number): string => `new_${kind}_${i}`,
 };
 
-/** The scalar inputs a rule's graph takes, in feed order: update-rules.ts's scalars, named as there. */
-export function updateScalarInputs(rule: UpdateRule): (keyof RuleScalars<unknown>)[] {
-  return ruleScalarNames(rule);
-}
-
 /** Builds the update graph for `numVars` variables (shapes come with the inputs). */
 export function buildUpdateGraph(rule: UpdateRule, numVars: number): Uint8Array {
   if (!Number.isInteger(numVars) || numVars < 1) throw new Error(`update graph: numVars must be an integer >= 1, got ${numVars}`);
   const g = new GraphBuilder();
-  const scalars = Object.fromEntries(updateScalarInputs(rule).map((name) => [name, g.placeholder(name, 'float32', [])])) as unknown as RuleScalars<string>;
+  // The scalar inputs come first, named and ordered as update-rules.ts's ruleScalarNames.
+  const scalars = ruleScalarInputs(rule, (name) => g.placeholder(name, 'float32', []));
   const kinds = ruleSlotKinds(rule);
   const ops = new GraphOps(g);
   for (let i = 0; i < numVars; i++) {

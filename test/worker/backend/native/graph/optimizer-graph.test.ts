@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import type { OptimizerId } from '../../../../../common/contract.js';
 import { createNativeCompiledStep } from '../../../../../worker/backend/native/graph/native-compiled-step.js';
-import { buildUpdateGraph, updateNames, updateScalarInputs } from '../../../../../worker/backend/native/graph/optimizer-graph.js';
+import { buildUpdateGraph, updateNames } from '../../../../../worker/backend/native/graph/optimizer-graph.js';
+import { ruleScalarNames } from '../../../../../worker/train/optimizers/update-rules.js';
 import type { CompiledStep } from '../../../../../worker/train/compiled-step.js';
 import { createModel } from '../../../../../worker/train/models/index.js';
 import { createOptimizer, type OptimizerHyper, type OptimizerState } from '../../../../../worker/train/optimizers/index.js';
@@ -34,7 +35,7 @@ const RULES: readonly { name: string; rule: UpdateRule; scalars: string[]; slots
 describe('update graph (pure)', () => {
   for (const c of RULES) {
     test(`${c.name}: scalar inputs, then per variable its value, gradient and slots; one output per new value`, () => {
-      assert.deepEqual(updateScalarInputs(c.rule), c.scalars);
+      assert.deepEqual(ruleScalarNames(c.rule), c.scalars);
       assert.deepEqual(ruleSlotKinds(c.rule), c.slots);
       const nodes = nodesOf(buildUpdateGraph(c.rule, 3));
       const placeholders = nodes.filter((n) => n.op === 'Placeholder').map((n) => n.name);
