@@ -237,9 +237,12 @@ static uint32_t sign_word_scalar(float *e, size_t i, float scale) {
   return w;
 }
 
-/* acc[i] += ±w for the 8 values of bit byte `byte` from acc[i], in double. */
-static void add_signed_byte_scalar(uint8_t byte, double w, float *acc) {
-  for (uint32_t k = 0; k < 8; k++) acc[k] = (float)((double)acc[k] + (((byte >> k) & 1u) ? w : -w));
+/* The value add_signed starts from: acc[i], or 0 when overwriting (what adding into a zeroed acc gives, bit for bit). */
+static inline double signed_base(const float *acc, size_t i, int overwrite) { return overwrite ? 0.0 : (double)acc[i]; }
+
+/* acc[i] += ±w for the 8 values of bit byte `byte` from acc[i], in double (from 0 when overwriting). */
+static void add_signed_byte_scalar(uint8_t byte, double w, float *acc, int overwrite) {
+  for (uint32_t k = 0; k < 8; k++) acc[k] = (float)(signed_base(acc, k, overwrite) + (((byte >> k) & 1u) ? w : -w));
 }
 
 #ifdef HAVE_AVX2_PATHS
@@ -282,12 +285,13 @@ __attribute__((target("avx2"))) static uint32_t sign_word_avx2(float *e, size_t 
   return w;
 }
 
-__attribute__((target("avx2"))) static void add_signed_byte_avx2(uint8_t byte, double w, float *acc) {
+__attribute__((target("avx2"))) static void add_signed_byte_avx2(uint8_t byte, double w, float *acc, int overwrite) {
   const __m256i lanes = _mm256_setr_epi64x(1, 2, 4, 8);
   const __m256d pos = _mm256_set1_pd(w), neg = _mm256_set1_pd(-w);
   for (uint32_t half = 0; half < 8; half += 4) {
     __m256i set = _mm256_cmpeq_epi64(_mm256_and_si256(_mm256_set1_epi64x((byte >> half) & 0xf), lanes), lanes);
-    __m256d sum = _mm256_add_pd(_mm256_cvtps_pd(_mm_loadu_ps(acc + half)), _mm256_blendv_pd(neg, pos, _mm256_castsi256_pd(set)));
+    __m256d base = overwrite ? _mm256_setzero_pd() : _mm256_cvtps_pd(_mm_loadu_ps(acc + half));
+    __m256d sum = _mm256_add_pd(base, _mm256_blendv_pd(neg, pos, _mm256_castsi256_pd(set)));
     _mm_storeu_ps(acc + half, _mm256_cvtpd_ps(sum));
   }
 }
@@ -368,22 +372,23 @@ static napi_value sign_ef_encode(napi_env env, napi_callback_info info) {
 }
 
 /* acc[i] += ±w over [a, b) of the bit stream, in double as JavaScript adds. */
-static void add_signed(const uint8_t *bits, size_t a, size_t b, double w, float *acc) {
-  void (*add_byte)(uint8_t, double, float *) = PICK(add_signed_byte);
+/* acc[i] += ±w over [a, b); with `overwrite`, acc[i] = 0 + ±w (acc is not read: no zeroing pass first). */
+static void add_signed(const uint8_t *bits, size_t a, size_t b, double w, float *acc, int overwrite) {
+  void (*add_byte)(uint8_t, double, float *, int) = PICK(add_signed_byte);
   size_t i = a;
-  for (; i < b && ((i & 7) != 0 || i + 8 > b); i++) acc[i] = (float)((double)acc[i] + (((bits[i >> 3] >> (i & 7)) & 1u) ? w : -w));
-  for (; i + 8 <= b; i += 8) add_byte(bits[i >> 3], w, acc + i);
-  for (; i < b; i++) acc[i] = (float)((double)acc[i] + (((bits[i >> 3] >> (i & 7)) & 1u) ? w : -w));
+  for (; i < b && ((i & 7) != 0 || i + 8 > b); i++) acc[i] = (float)(signed_base(acc, i, overwrite) + (((bits[i >> 3] >> (i & 7)) & 1u) ? w : -w));
+  for (; i + 8 <= b; i += 8) add_byte(bits[i >> 3], w, acc + i, overwrite);
+  for (; i < b; i++) acc[i] = (float)(signed_base(acc, i, overwrite) + (((bits[i >> 3] >> (i & 7)) & 1u) ? w : -w));
 }
 
-/* signEfAddDecoded(block: Uint8Array, pieces: Float64Array, divisor: number, acc: Float32Array): addDecodedPieces. */
-static napi_value sign_ef_add_decoded(napi_env env, napi_callback_info info) {
+/* signEfAddDecoded / signEfDecode(block: Uint8Array, pieces: Float64Array, divisor: number, acc: Float32Array): addDecodedPieces, decodePieces. */
+static napi_value sign_ef_decode_with(napi_env env, napi_callback_info info, int overwrite) {
   napi_value argv[4];
   view_t block, pieces, acc;
   double divisor;
   if (args(env, info, argv, 4) < 4 || !typed_array(env, argv[0], napi_uint8_array, &block) || !number_arg(env, argv[2], &divisor)
       || !typed_array(env, argv[3], napi_float32_array, &acc))
-    THROW(env, type, "signEfAddDecoded(block: Uint8Array, pieces: Float64Array, divisor: number, acc: Float32Array)");
+    THROW(env, type, "signEfAddDecoded / signEfDecode(block: Uint8Array, pieces: Float64Array, divisor: number, acc: Float32Array)");
   size_t n = acc.length;
   if (!pieces_arg(env, argv[1], n, &pieces)) THROW(env, range, "signEfAddDecoded: pieces must be whole lengths summing to acc.length");
   if (block.length != 4 * pieces.length + (n + 7) / 8) THROW(env, range, "signEfAddDecoded: wrong block size");
@@ -394,11 +399,14 @@ static napi_value sign_ef_add_decoded(napi_env env, napi_callback_info info) {
     uint32_t u = (uint32_t)blk[4 * q] | ((uint32_t)blk[4 * q + 1] << 8) | ((uint32_t)blk[4 * q + 2] << 16) | ((uint32_t)blk[4 * q + 3] << 24);
     float scale;
     memcpy(&scale, &u, 4);
-    add_signed(bits, at, at + (size_t)len[q], (double)scale / divisor, acc.data);
+    add_signed(bits, at, at + (size_t)len[q], (double)scale / divisor, acc.data, overwrite);
     at += (size_t)len[q];
   }
   return NULL;
 }
+
+static napi_value sign_ef_add_decoded(napi_env env, napi_callback_info info) { return sign_ef_decode_with(env, info, 0); }
+static napi_value sign_ef_decode(napi_env env, napi_callback_info info) { return sign_ef_decode_with(env, info, 1); }
 
 /* ---------------------------------------------------------------- ring sums (reduce-kernels.ts) */
 
@@ -467,6 +475,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"sumIntoChecked", NULL, sum_into_checked, NULL, NULL, NULL, napi_enumerable, NULL},
     {"signEfEncode", NULL, sign_ef_encode, NULL, NULL, NULL, napi_enumerable, NULL},
     {"signEfAddDecoded", NULL, sign_ef_add_decoded, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"signEfDecode", NULL, sign_ef_decode, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -61,7 +61,8 @@ export interface Collective {
  * mean gradient over the ring. `step` lets stateful strategies (compression
  * warm-up, error feedback) know where they are; `segments` (the fused
  * tensors' lengths, the same every step) lets compressors scale per tensor.
- * Always returns a promise.
+ * Always returns a promise. The mean may live in a buffer the reducer reuses:
+ * it is valid until the reducer's next call (the step applies it at once).
  */
 export type GradientReducer = (flatGrad: Float32Array, step: number, segments?: readonly number[]) => Promise<Float32Array>;
 

@@ -3,6 +3,7 @@
  * gradient bucket into the MEAN gradient over the ring, using only the
  * {@link Collective} interface. Compression never sees a transport.
  */
+import { BucketScratch } from './bucket-scratch.js';
 import type { Collective, WireDtype } from './collective.js';
 
 /** One fused gradient buffer. Buckets are not pre-divided by the world size. */
@@ -28,21 +29,31 @@ export interface CommState {
   readonly timeoutMs?: number;
 }
 
-/** `(state, bucket) => mean gradient`; always returns a promise, even without communication. */
+/**
+ * `(state, bucket) => mean gradient`; always returns a promise, even without
+ * communication. The result may be a buffer the hook reuses (see
+ * bucket-scratch.ts): it is valid until the same hook's next call for the same
+ * bucket index, so a hook instance belongs to one rank.
+ */
 export type CommHook<S extends CommState = CommState> = (state: S, bucket: GradBucket) => Promise<Float32Array>;
 
 /**
  * The plain baseline: all-reduce of the bucket divided by the world size
  * (divided before reducing, so the sum cannot overflow). Behaves as if no hook
- * were installed: the result is the mean.
+ * were installed: the result is the mean. Each call of this factory gives a
+ * hook with its own result buffers.
  */
-export const allreduceHook: CommHook = (state, bucket) => {
-  const n = state.collective.worldSize;
-  const scaled = new Float32Array(bucket.buffer.length);
-  for (let i = 0; i < scaled.length; i++) scaled[i] = bucket.buffer[i]! / n;
-  // `scaled` is ours: reduce it in place instead of allocating a second buffer of the bucket's size.
-  return state.collective.allreduce(scaled, { timeoutMs: state.timeoutMs, wire: bucket.wire, inPlace: true });
-};
+export function createAllreduceHook(): CommHook {
+  const scratch = new BucketScratch();
+  return (state, bucket) => {
+    const n = state.collective.worldSize;
+    const scaled = scratch.take('mean', bucket.index, bucket.buffer.length);
+    const g = bucket.buffer;
+    for (let i = 0; i < scaled.length; i++) scaled[i] = g[i]! / n;
+    // `scaled` is ours: reduce it in place instead of allocating a second buffer of the bucket's size.
+    return state.collective.allreduce(scaled, { timeoutMs: state.timeoutMs, wire: bucket.wire, inPlace: true });
+  };
+}
 
 /** A stateless compressor around a hook (horovod's `Compressor`). */
 export interface Compressor<Ctx = unknown> {
@@ -62,7 +73,7 @@ export function withCompression<S extends CommState, Ctx>(hook: CommHook<S>, com
 }
 
 /** Runs `warmupHook` (uncompressed by default) for the first `warmupSteps` steps, then `hook`. */
-export function withWarmup<S extends CommState>(hook: CommHook<S>, warmupSteps: number, warmupHook: CommHook<S> = allreduceHook): CommHook<S> {
+export function withWarmup<S extends CommState>(hook: CommHook<S>, warmupSteps: number, warmupHook: CommHook<S> = createAllreduceHook()): CommHook<S> {
   if (!Number.isInteger(warmupSteps) || warmupSteps < 0) throw new RangeError(`warmupSteps must be a non-negative integer, got ${warmupSteps}`);
   return (state, bucket) => (bucket.step < warmupSteps ? warmupHook(state, bucket) : hook(state, bucket));
 }

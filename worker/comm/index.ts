@@ -8,5 +8,5 @@ export { listenRingServer, RingBindError, type RingListener, type RingListenerOp
 export { TcpRingCollective, type TcpRingOptions } from './tcp-ring.js';
 export { createLoopbackGroup } from './loopback-collective.js';
 export { RingError, RING_FAILURES, UnsupportedOperationError, type RingFailure } from './ring-errors.js';
-export { allreduceHook, withCompression, withWarmup, type CommHook, type CommState, type Compressor, type GradBucket } from './hooks.js';
+export { createAllreduceHook, withCompression, withWarmup, type CommHook, type CommState, type Compressor, type GradBucket } from './hooks.js';
 export { createGradientReducer, createCommHook, meanBytesPerStep, type CommStats, type ReducerOptions } from './compression/create-reducer.js';

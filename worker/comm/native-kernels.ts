@@ -23,7 +23,22 @@ export interface NativeKernels {
   sumIntoChecked(dst: Float32Array, x: Float32Array, y: Float32Array): number;
   signEfEncode(e: Float32Array, g: Float32Array | null, pieces: Float64Array, out: Uint8Array): void;
   signEfAddDecoded(block: Uint8Array, pieces: Float64Array, divisor: number, acc: Float32Array): void;
+  signEfDecode(block: Uint8Array, pieces: Float64Array, divisor: number, out: Float32Array): void;
 }
+
+/** Every function the TypeScript calls: an addon built from older sources lacks some and is not used. */
+export const NATIVE_KERNEL_FUNCTIONS: readonly (keyof NativeKernels)[] = [
+  'encodeHalf',
+  'decodeHalf',
+  'sumSquares',
+  'quantizeSegment',
+  'addCodes',
+  'firstNonFinite',
+  'sumIntoChecked',
+  'signEfEncode',
+  'signEfAddDecoded',
+  'signEfDecode',
+];
 
 /** Where the build puts it, from dist/worker/comm (a checkout, or /app in the images). */
 export const NATIVE_KERNELS_PATH = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'native', 'kernels', 'build', 'Release', 'dat_kernels.node');
@@ -38,7 +53,10 @@ export function loadNativeKernels(path: string = NATIVE_KERNELS_PATH, env: NodeJ
   if (env['DAT_NATIVE_KERNELS'] === '0') return { kernels: undefined, reason: 'off (DAT_NATIVE_KERNELS=0)' };
   if (!existsSync(path)) return { kernels: undefined, reason: `not built (${path}; scripts/build-native-kernels.sh)` };
   try {
-    return { kernels: createRequire(import.meta.url)(path) as NativeKernels, reason: 'native' };
+    const kernels = createRequire(import.meta.url)(path) as Partial<NativeKernels>;
+    const missing = NATIVE_KERNEL_FUNCTIONS.filter((name) => typeof kernels[name] !== 'function');
+    if (missing.length > 0) return { kernels: undefined, reason: `stale build without ${missing.join(', ')} (${path}; rerun scripts/build-native-kernels.sh)` };
+    return { kernels: kernels as NativeKernels, reason: 'native' };
   } catch (err) {
     return { kernels: undefined, reason: `does not load: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}` };
   }

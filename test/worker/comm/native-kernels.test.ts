@@ -16,7 +16,7 @@ import { loadNativeKernels, nativeKernelsStatus, NATIVE_KERNELS_PATH } from '../
 import { addHalfInto, addHalfIntoJs, decodeHalf, decodeHalfJs, encodeHalf, encodeHalfJs } from '../../../worker/comm/half.js';
 import { addDequantizedQsgd8, addDequantizedQsgd8Js, quantizeQsgd8, quantizeQsgd8Js } from '../../../worker/comm/compression/qsgd8.js';
 import { Rng } from '../../../worker/util/rng.js';
-import { addDecodedPieces, addDecodedPiecesJs, compressPiecesWithFeedback, compressPiecesWithFeedbackJs } from '../../../worker/comm/compression/sign-ef.js';
+import { addDecodedPieces, addDecodedPiecesJs, compressPiecesWithFeedback, compressPiecesWithFeedbackJs, decodePieces } from '../../../worker/comm/compression/sign-ef.js';
 import { addIntoChecked, addIntoCheckedJs, firstNonFinite, firstNonFiniteJs, sumIntoChecked, sumIntoCheckedJs } from '../../../worker/comm/reduce-kernels.js';
 
 const required = process.env['DAT_REQUIRE_NATIVE_KERNELS'] === '1';
@@ -193,13 +193,32 @@ describe('native kernels: sign-ef', { skip }, () => {
       addDecodedPiecesJs(blockJs, c.pieces, 3, accJs);
       addDecodedPieces(blockJs, c.pieces, 3, accC);
       assertSameFloats(accC, accJs);
+      // Overwriting: the bits of adding into zeros, whatever the buffer held.
+      const zerosJs = new Float32Array(c.n);
+      addDecodedPiecesJs(blockJs, c.pieces, 3, zerosJs);
+      const overC = gradient(c.n, 34);
+      decodePieces(blockJs, c.pieces, 3, overC);
+      assertSameFloats(overC, zerosJs);
     });
   }
+
+  test('overwriting decode of a zero-scale piece gives +0, as adding -0 into +0 does', () => {
+    const e = new Float32Array(80);
+    e.fill(1, 40);
+    const block = compressPiecesWithFeedbackJs(e, undefined, [40, 40]);
+    const want = new Float32Array(80);
+    addDecodedPiecesJs(block, [40, 40], 1, want);
+    const got = new Float32Array(80).fill(-7);
+    decodePieces(block, [40, 40], 1, got);
+    assertSameFloats(got, want);
+    assert.ok(got.subarray(0, 40).every((v) => Object.is(v, 0)), 'zeros are +0');
+  });
 
   test('pieces that do not cover the buffer, or a wrong block size, throw', () => {
     assert.ok(native !== undefined);
     assert.throws(() => native.signEfEncode(new Float32Array(8), null, Float64Array.from([4, 3]), new Uint8Array(9)), RangeError);
     assert.throws(() => native.signEfAddDecoded(new Uint8Array(6), Float64Array.from([8]), 1, new Float32Array(8)), RangeError);
+    assert.throws(() => native.signEfDecode(new Uint8Array(6), Float64Array.from([8]), 1, new Float32Array(8)), RangeError);
   });
 });
 
@@ -217,10 +236,14 @@ describe('loadNativeKernels', () => {
   const dir = mkdtempSync(join(tmpdir(), 'native-kernels-'));
   const broken = join(dir, 'broken.node');
   writeFileSync(broken, 'not a shared object');
+  // An addon built from older sources: it loads, but lacks functions the TypeScript now calls.
+  const stale = join(dir, 'stale.js');
+  writeFileSync(stale, 'module.exports = { encodeHalf() {}, decodeHalf() {} };');
   const cases = [
     { name: 'turned off', path: NATIVE_KERNELS_PATH, env: { DAT_NATIVE_KERNELS: '0' }, reason: /^off \(DAT_NATIVE_KERNELS=0\)$/ },
     { name: 'not built', path: join(dir, 'missing.node'), env: {}, reason: /^not built \(.*missing\.node; scripts\/build-native-kernels\.sh\)$/ },
     { name: 'a file that does not load', path: broken, env: {}, reason: /^does not load: / },
+    { name: 'a stale build', path: stale, env: {}, reason: /^stale build without sumSquares, .*signEfDecode \(.*stale\.js; rerun scripts\/build-native-kernels\.sh\)$/ },
   ];
   for (const c of cases) {
     test(c.name, () => {

@@ -6,8 +6,8 @@
 import type { CheckpointPart } from '../../checkpoint/checkpoint-part.js';
 import type { CompressionId } from '../../../common/contract.js';
 import type { Collective, GradientReducer } from '../collective.js';
-import { allreduceHook, withWarmup, type CommHook } from '../hooks.js';
-import { fp16Hook } from './fp16.js';
+import { createAllreduceHook, withWarmup, type CommHook } from '../hooks.js';
+import { createFp16Hook } from './fp16.js';
 import { MajorityVoteHook } from './majority-vote.js';
 import { Qsgd8Hook } from './qsgd8.js';
 import { LocalMomentum } from './local-momentum.js';
@@ -41,13 +41,13 @@ export function meanBytesPerStep(stats: CommStats): number {
   return stats.steps === 0 ? 0 : stats.totalBytes / stats.steps;
 }
 
-/** The hook for a compression id (compressed hooks carry their own state). */
+/** A new hook for a compression id (every hook carries its own state and result buffers: one per rank). */
 export function createCommHook(compression: CompressionId, seed: number, segments?: readonly number[]): CommHook {
   switch (compression) {
     case 'none':
-      return allreduceHook;
+      return createAllreduceHook();
     case 'fp16':
-      return fp16Hook;
+      return createFp16Hook();
     case 'qsgd8':
       return new Qsgd8Hook({ seed, segments }).hook;
     case 'sign-ef':

@@ -1,9 +1,9 @@
 /**
  * `fp16`: the bucket travels the ring as binary16 (half the bytes of fp32);
  * partial sums are accumulated in float32 at each hop. A {@link Compressor}
- * around {@link allreduceHook}, as horovod's FP16Compressor.
+ * around {@link createAllreduceHook}, as horovod's FP16Compressor.
  */
-import { allreduceHook, withCompression, type CommHook, type Compressor } from '../hooks.js';
+import { createAllreduceHook, withCompression, type CommHook, type Compressor } from '../hooks.js';
 
 /**
  * Asks for the f16 wire format; the payload stays float32 because the rounding
@@ -15,5 +15,7 @@ export const fp16Compressor: Compressor<null> = {
   decompress: (payload) => payload,
 };
 
-/** Mean gradient with fp16 traffic. */
-export const fp16Hook: CommHook = withCompression(allreduceHook, fp16Compressor);
+/** A hook for the mean gradient with fp16 traffic (its own result buffers, like {@link createAllreduceHook}). */
+export function createFp16Hook(): CommHook {
+  return withCompression(createAllreduceHook(), fp16Compressor);
+}

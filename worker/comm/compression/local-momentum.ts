@@ -20,6 +20,7 @@
  */
 import type { CompressionId, OptimizerId } from '../../../common/contract.js';
 import { PART_SCOPES, type CheckpointPart, type SavedPart } from '../../checkpoint/checkpoint-part.js';
+import { BucketScratch } from '../bucket-scratch.js';
 import type { CommHook, CommState } from '../hooks.js';
 
 /** Compressions that send only signs (plus scales). */
@@ -47,6 +48,8 @@ export class LocalMomentum implements CheckpointPart {
   readonly scope = PART_SCOPES.rank;
   /** Moment per bucket index. */
   private readonly moments = new Map<number, Float32Array>();
+  /** The copy handed to the hook, reused across steps. */
+  private readonly scratch = new BucketScratch();
 
   constructor(readonly beta: number) {
     if (!(beta >= 0 && beta < 1)) throw new RangeError(`local momentum beta must be in [0, 1), got ${beta}`);
@@ -62,7 +65,9 @@ export class LocalMomentum implements CheckpointPart {
       const g = bucket.buffer;
       for (let i = 0; i < m.length; i++) m[i] = this.beta * m[i]! + (1 - this.beta) * g[i]!;
       // A copy: hooks may write into their input, and m must survive until the next step.
-      return hook(state, { ...bucket, buffer: m.slice() });
+      const copy = this.scratch.take('moment-copy', bucket.index, m.length);
+      copy.set(m);
+      return hook(state, { ...bucket, buffer: copy });
     };
   }
 

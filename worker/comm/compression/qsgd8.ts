@@ -21,6 +21,7 @@
  * rounding noise is independent of the others' (unbiased mean).
  */
 import { Rng, deriveSeed } from '../../util/rng.js';
+import { BucketScratch } from '../bucket-scratch.js';
 import type { CommState, GradBucket } from '../hooks.js';
 import { nativeKernelsStatus, type NativeKernels } from '../native-kernels.js';
 
@@ -146,6 +147,7 @@ function addDequantizedWith(add: NativeKernels['addCodes'], msg: Uint8Array, seg
 /** Stateless apart from its hyperparameters; a class so every codec has the same shape (constructor-validated hyperparameters, statistics). */
 export class Qsgd8Hook {
   readonly seed: number;
+  private readonly scratch = new BucketScratch();
   private readonly segments: readonly number[] | undefined;
 
   constructor(opts: Qsgd8Options) {
@@ -163,7 +165,7 @@ export class Qsgd8Hook {
     const rng = new Rng(deriveSeed(this.seed, c.rank, bucket.step, bucket.index));
     const mine = quantizeQsgd8(bucket.buffer, segments, rng);
     const all = await c.allgather(mine, { timeoutMs: state.timeoutMs });
-    const mean = new Float32Array(bucket.buffer.length);
+    const mean = this.scratch.take('mean', bucket.index, bucket.buffer.length, true);
     for (const msg of all) addDequantizedQsgd8(msg, segments, 1 / c.worldSize, mean);
     return mean;
   };

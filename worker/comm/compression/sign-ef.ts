@@ -28,6 +28,7 @@
 import { PART_SCOPES, type CheckpointPart, type SavedPart } from '../../checkpoint/checkpoint-part.js';
 import { UnsupportedOperationError } from '../ring-errors.js';
 import { chunkBounds } from '../ring-allreduce.js';
+import { BucketScratch } from '../bucket-scratch.js';
 import type { CommState, GradBucket } from '../hooks.js';
 import { addSignedInto, signWords } from './bit-pack.js';
 import { nativeKernelsStatus } from '../native-kernels.js';
@@ -197,10 +198,29 @@ function storeWord(bits: Uint8Array, k: number, w: number): void {
 
 /** acc[i] += sgn_i·scale_q/divisor for a block written by {@link compressPieces}; throws on a wrongly sized block. */
 export function addDecodedPieces(block: Uint8Array, pieces: readonly number[], divisor: number, acc: Float32Array): void {
-  const want = 4 * pieces.length + Math.ceil(acc.length / 8);
-  if (block.length !== want) throw new RangeError(`sign-ef block has ${block.length} bytes, expected ${want} for ${acc.length} values in ${pieces.length} pieces`);
+  checkBlockSize(block, pieces, acc.length);
   if (native !== undefined) native.signEfAddDecoded(block, Float64Array.from(pieces), divisor, acc);
   else addDecodedPiecesJs(block, pieces, divisor, acc);
+}
+
+/**
+ * acc[i] = sgn_i·scale_q/divisor: {@link addDecodedPieces} into a zeroed
+ * `acc`, bit for bit, without the zeroing pass (the native kernel never reads
+ * acc).
+ */
+export function decodePieces(block: Uint8Array, pieces: readonly number[], divisor: number, acc: Float32Array): void {
+  if (native === undefined) {
+    acc.fill(0);
+    addDecodedPieces(block, pieces, divisor, acc);
+    return;
+  }
+  checkBlockSize(block, pieces, acc.length);
+  native.signEfDecode(block, Float64Array.from(pieces), divisor, acc);
+}
+
+function checkBlockSize(block: Uint8Array, pieces: readonly number[], length: number): void {
+  const want = 4 * pieces.length + Math.ceil(length / 8);
+  if (block.length !== want) throw new RangeError(`sign-ef block has ${block.length} bytes, expected ${want} for ${length} values in ${pieces.length} pieces`);
 }
 
 /** {@link addDecodedPieces} in TypeScript. */
@@ -230,6 +250,8 @@ export class SignEfHook implements CheckpointPart {
   private readonly workerError = new Map<number, Float32Array>();
   /** Server error memory for the chunk this rank owns, keyed by bucket index. */
   private readonly serverError = new Map<number, Float32Array>();
+  /** Result and owner-sum buffers, reused across steps (not state: rebuilt each step). */
+  private readonly scratch = new BucketScratch();
 
   readonly hook = async (state: CommState, bucket: GradBucket): Promise<Float32Array> => {
     const c = state.collective;
@@ -253,16 +275,16 @@ export class SignEfHook implements CheckpointPart {
     // Step 3: the owner averages, adds its server error and re-compresses.
     const [a0, b0] = chunkBounds(d, n, c.rank);
     const own = piecesOf(c.rank);
-    const m = new Float32Array(b0 - a0);
-    for (const block of received) addDecodedPieces(block, own, n, m);
+    const m = this.scratch.take('server-mean', bucket.index, b0 - a0);
+    received.forEach((block, k) => (k === 0 ? decodePieces : addDecodedPieces)(block, own, n, m));
     // es ← es + m, compressed; es keeps the residual (the same bits as m + es compressed, then copied).
     const serverBlock = compressPiecesWithFeedback(this.memory(this.serverError, bucket.index, m.length), m, own);
     // Step 4: compressed all-gather; decode every chunk.
     const gathered = await c.allgather(serverBlock, { timeoutMs: state.timeoutMs });
-    const out = new Float32Array(d);
+    const out = this.scratch.take('mean', bucket.index, d);
     for (let k = 0; k < n; k++) {
       const [a, b] = chunkBounds(d, n, k);
-      addDecodedPieces(gathered[k]!, piecesOf(k), 1, out.subarray(a, b));
+      decodePieces(gathered[k]!, piecesOf(k), 1, out.subarray(a, b));
     }
     return out;
   };

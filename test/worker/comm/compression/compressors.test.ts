@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createLoopbackGroup } from '../../../../worker/comm/loopback-collective.js';
 import type { CommHook } from '../../../../worker/comm/hooks.js';
-import { fp16Hook } from '../../../../worker/comm/compression/fp16.js';
+import { createFp16Hook } from '../../../../worker/comm/compression/fp16.js';
 import { Qsgd8Hook } from '../../../../worker/comm/compression/qsgd8.js';
 import { SignEfHook } from '../../../../worker/comm/compression/sign-ef.js';
 import { MajorityVoteHook } from '../../../../worker/comm/compression/majority-vote.js';
@@ -36,10 +36,10 @@ test('fp16: exact for f16-representable values, half-precision close otherwise',
   const n = 4;
   const group = createLoopbackGroup(n);
   const exact = Array.from({ length: n }, (_, r) => Float32Array.from({ length: 9 }, (_, i) => 4 * (i - r)));
-  const out = await step(Array(n).fill(fp16Hook), group, exact, 0);
+  const out = await step(Array.from({ length: n }, createFp16Hook), group, exact, 0);
   assert.deepEqual(out[0], Float32Array.from({ length: 9 }, (_, i) => exact.reduce((s, g) => s + g[i]! / n, 0)));
   const grads = randomGrads(n, 500, 1);
-  const out2 = await step(Array(n).fill(fp16Hook), group, grads, 1);
+  const out2 = await step(Array.from({ length: n }, createFp16Hook), group, grads, 1);
   assertClose(out2[0]!, Array.from({ length: 500 }, (_, i) => grads.reduce((s, g) => s + g[i]! / n, 0)), 0.01, 'fp16');
 });
 

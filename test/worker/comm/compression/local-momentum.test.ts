@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { CompressionId, OptimizerId } from '../../../../common/contract.js';
 import { createLoopbackGroup } from '../../../../worker/comm/loopback-collective.js';
-import { allreduceHook, type CommHook } from '../../../../worker/comm/hooks.js';
+import { createAllreduceHook, type CommHook } from '../../../../worker/comm/hooks.js';
 import { createGradientReducer } from '../../../../worker/comm/compression/create-reducer.js';
 import { LOCAL_MOMENTUM_PART, LocalMomentum, localMomentumBeta } from '../../../../worker/comm/compression/local-momentum.js';
 import { SIGN_EF_PART } from '../../../../worker/comm/compression/sign-ef.js';
@@ -35,7 +35,7 @@ describe('LocalMomentum', () => {
     const d = 17;
     const beta = 0.9;
     const group = createLoopbackGroup(n);
-    const wrapped: CommHook[] = group.map(() => new LocalMomentum(beta).wrap(allreduceHook));
+    const wrapped: CommHook[] = group.map(() => new LocalMomentum(beta).wrap(createAllreduceHook()));
     let ref: Float64Array = new Float64Array(d);
     for (let t = 0; t < 6; t++) {
       const grads = randomGrads(n, d, 7 + t);
@@ -49,7 +49,7 @@ describe('LocalMomentum', () => {
   it('leaves the caller\'s gradient untouched', async () => {
     const [collective] = createLoopbackGroup(1);
     const g = Float32Array.from([1, -2, 3]);
-    await new LocalMomentum(0.5).wrap(allreduceHook)({ collective: collective! }, { index: 0, buffer: g, step: 0 });
+    await new LocalMomentum(0.5).wrap(createAllreduceHook())({ collective: collective! }, { index: 0, buffer: g, step: 0 });
     assert.deepEqual(g, Float32Array.from([1, -2, 3]));
   });
 
