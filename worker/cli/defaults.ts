@@ -63,6 +63,7 @@ import {
   type ScheduleId,
   type TrainOptions,
 } from '../../common/contract.js';
+import { FREEZE_WARMUP_STEPS } from '../comm/compression/local-momentum.js';
 
 /** Per-dataset defaults. */
 export interface DatasetDefaults {
@@ -159,10 +160,8 @@ export const FIXED_DEFAULTS = {
   progress: 'auto',
   workers: 1,
   compression: 'none',
-  // 1-bit LAMB's recipe needs the frozen second moment to come from enough uncompressed steps:
-  // sign-ef with v frozen after 50 reached 60.8% PGD-20, after 200 84.4%, against 85.9%
-  // uncompressed (docs/compression.md).
-  compressionWarmupSteps: 200,
+  // 1-bit LAMB's recipe needs the frozen second moment to come from enough uncompressed steps.
+  compressionWarmupSteps: FREEZE_WARMUP_STEPS,
   collectiveTimeoutMs: 120_000,
   checkpointEvery: 500,
   finalEval: ['none'],

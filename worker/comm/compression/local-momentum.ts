@@ -30,6 +30,14 @@ export const SIGN_COMPRESSIONS: ReadonlySet<CompressionId> = new Set<Compression
 export const LAMB_BETA1 = 0.9;
 
 /**
+ * The shortest uncompressed warm-up measured to give LAMB a second moment worth
+ * freezing: on MNIST with 4 workers, sign-ef with v frozen after 50 steps
+ * reached 60.8% PGD-20, after 200 steps 84.4%, against 85.9% uncompressed
+ * (docs/compression.md). The default of --compression-warmup-steps.
+ */
+export const FREEZE_WARMUP_STEPS = 200;
+
+/**
  * β of the local moment for a run, or undefined when the optimizer keeps its
  * own: only LAMB (whose moment is this EMA without bias correction) with a
  * sign compression on more than one rank.

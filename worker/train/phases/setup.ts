@@ -11,7 +11,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { ensureWritableDir } from '../../checkpoint/writable-dir.js';
-import { SIGN_COMPRESSIONS, localMomentumBeta } from '../../comm/compression/local-momentum.js';
+import { FREEZE_WARMUP_STEPS, SIGN_COMPRESSIONS, localMomentumBeta } from '../../comm/compression/local-momentum.js';
 import { DEPRECATED_MODELS, type TrainOptions } from '../../../common/contract.js';
 import { loadDataset } from '../../data/load-dataset.js';
 import { batchIndices, stepsPerEpoch } from '../../data/shard.js';
@@ -75,7 +75,7 @@ export async function setupRun(opts: TrainOptions, ctx: RunContext): Promise<Tra
     const share = unlabeled !== undefined ? ` (${labeledBatch} labelled per batch with --unlabeled-ratio ${opts.unlabeledRatio})` : '';
     throw new ConfigError(`--batch-size ${opts.batchSize}: ${train.n} training examples give no full global batch of ${ctx.worldSize} x ${labeledBatch}${share}; lower --batch-size or raise --limit`);
   }
-  warnIfNeverCompressed(opts, ctx, steps * opts.epochs);
+  warnAboutCompressionWarmup(opts, ctx, steps * opts.epochs);
   // Step 2
   const optimizer = createRunOptimizer(opts, ctx);
   const renamedTo = DEPRECATED_MODELS[opts.model];
@@ -95,14 +95,21 @@ export async function setupRun(opts: TrainOptions, ctx: RunContext): Promise<Tra
   }
 }
 
-/** A compressed run whose every step falls inside the uncompressed warm-up says so: it would send full gradients throughout. */
-function warnIfNeverCompressed(opts: TrainOptions, ctx: RunContext, totalSteps: number): void {
-  if (ctx.worldSize > 1 && opts.compression !== 'none' && totalSteps <= opts.compressionWarmupSteps) {
-    ctx.log.warn('Every step of this run is in the uncompressed warm-up, so it never compresses; lower --compression-warmup-steps to compress', {
-      compression: opts.compression,
-      totalSteps,
-      compressionWarmupSteps: opts.compressionWarmupSteps,
-    });
+/**
+ * What a compressed run's warm-up will do wrong, said before it starts: every step inside the
+ * warm-up (full gradients throughout), or LAMB's second moment frozen after fewer steps than
+ * were measured to work (FREEZE_WARMUP_STEPS).
+ */
+function warnAboutCompressionWarmup(opts: TrainOptions, ctx: RunContext, totalSteps: number): void {
+  if (ctx.worldSize === 1 || opts.compression === 'none') return;
+  const fields = { compression: opts.compression, totalSteps, compressionWarmupSteps: opts.compressionWarmupSteps };
+  if (totalSteps <= opts.compressionWarmupSteps) {
+    ctx.log.warn('Every step of this run is in the uncompressed warm-up, so it never compresses; lower --compression-warmup-steps to compress', fields);
+  } else if (localMomentumBeta(opts, ctx.worldSize) !== undefined && opts.compressionWarmupSteps < FREEZE_WARMUP_STEPS) {
+    ctx.log.warn(
+      `LAMB's second moment freezes after only ${opts.compressionWarmupSteps} uncompressed steps; measured on MNIST, freezing after 50 lost 24 points of PGD-20 accuracy against ${FREEZE_WARMUP_STEPS} (docs/compression.md); raise --compression-warmup-steps if the run allows`,
+      fields,
+    );
   }
 }
 

@@ -23,11 +23,23 @@ async function rankZeroOfTwo(args: readonly string[]): Promise<string[]> {
   return lines;
 }
 
-const CASES: readonly { name: string; args: readonly string[]; freezes: boolean; warnsNeverCompressed: boolean }[] = [
-  { name: 'LAMB + sign-ef: the ring carries the moment and v freezes after the warm-up', args: ['--compression', 'sign-ef', '--compression-warmup-steps', '3'], freezes: true, warnsNeverCompressed: false },
-  { name: 'LAMB + qsgd8: the optimizer keeps its moments', args: ['--compression', 'qsgd8', '--compression-warmup-steps', '3'], freezes: false, warnsNeverCompressed: false },
-  { name: 'a warm-up as long as the run: it never compresses, and says so', args: ['--compression', 'sign-ef', '--compression-warmup-steps', '10'], freezes: true, warnsNeverCompressed: true },
-  { name: 'no compression: no warm-up to warn about', args: ['--compression-warmup-steps', '100'], freezes: false, warnsNeverCompressed: false },
+const CASES: readonly { name: string; args: readonly string[]; freezes: boolean; warnsNeverCompressed: boolean; warnsEarlyFreeze: boolean }[] = [
+  {
+    name: 'LAMB + sign-ef: the ring carries the moment, v freezes after the warm-up, and a warm-up this short is warned about',
+    args: ['--compression', 'sign-ef', '--compression-warmup-steps', '3'],
+    freezes: true,
+    warnsNeverCompressed: false,
+    warnsEarlyFreeze: true,
+  },
+  { name: 'LAMB + qsgd8: the optimizer keeps its moments', args: ['--compression', 'qsgd8', '--compression-warmup-steps', '3'], freezes: false, warnsNeverCompressed: false, warnsEarlyFreeze: false },
+  {
+    name: 'a warm-up as long as the run: it never compresses, and says so (no freeze to warn about)',
+    args: ['--compression', 'sign-ef', '--compression-warmup-steps', '10'],
+    freezes: true,
+    warnsNeverCompressed: true,
+    warnsEarlyFreeze: false,
+  },
+  { name: 'no compression: no warm-up to warn about', args: ['--compression-warmup-steps', '100'], freezes: false, warnsNeverCompressed: false, warnsEarlyFreeze: false },
 ];
 
 describe('setupRun: the optimizer and warm-up a distributed run gets', () => {
@@ -40,6 +52,9 @@ describe('setupRun: the optimizer and warm-up a distributed run gets', () => {
       const never = lines.find((l) => l.includes('never compresses'));
       assert.equal(never !== undefined, c.warnsNeverCompressed, lines.join('\n'));
       if (never !== undefined) assert.match(never, /WARN.*totalSteps=10/);
+      const early = lines.find((l) => l.includes("LAMB's second moment freezes after only"));
+      assert.equal(early !== undefined, c.warnsEarlyFreeze, lines.join('\n'));
+      if (early !== undefined) assert.match(early, /WARN.*after only 3 uncompressed steps.*against 200/);
     });
   }
 });
