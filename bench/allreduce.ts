@@ -23,6 +23,8 @@
  * `--link loopback,1gbit,10gbit` instead times each compression's all-reduce
  * of 64 MiB with the ranks in network namespaces joined by tbf-shaped links
  * (bench/lib/link-allreduce.ts; needs root and iproute2).
+ * `--grpc-floor` instead times grpc-js alone moving a rank's bytes one way
+ * between two processes (bench/lib/grpc-floor.ts).
  */
 import { spawn } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
@@ -32,12 +34,14 @@ import { COMPRESSIONS, type CompressionId } from '../common/contract.js';
 import type { Collective } from '../worker/comm/collective.js';
 import { createGradientReducer } from '../worker/comm/compression/create-reducer.js';
 import { listenGrpcRing } from '../worker/comm/start-grpc-ring.js';
+import { tuneGcForRing } from '../worker/comm/ring-gc.js';
 import { TcpRingCollective } from '../worker/comm/tcp-ring.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../worker/comm/ring-allreduce.js';
 import { Rng } from '../worker/util/rng.js';
 import { getErrorMessage } from '../common/errors.js';
 import { printTable, writeResult } from './lib/report.js';
 import { findGloo, runGlooGroup } from './lib/gloo-runner.js';
+import { runFloorPeer, runGrpcFloorBench } from './lib/grpc-floor.js';
 import { runLinkBench, runLinkPeer } from './lib/link-allreduce.js';
 
 const MIB = 1024 * 1024;
@@ -92,6 +96,8 @@ interface PeerConfig {
 const emit = (o: object): void => void process.stdout.write(JSON.stringify(o) + '\n');
 
 async function runPeer(cfg: PeerConfig): Promise<void> {
+  // The worker's GC setting for ring traffic, on both transports (listenGrpcRing applies it too).
+  tuneGcForRing();
   const timeoutMs = 120_000;
   const maxMessageBytes = cfg.maxMessageBytes;
   let collective: Collective & { connect(peers: readonly string[]): Promise<void> };
@@ -208,6 +214,12 @@ async function main(): Promise<void> {
     process.exit(0);
   }
   if (argv.includes('--link')) return runLinkBench(argv, fileURLToPath(import.meta.url));
+  // grpc-js's own cost for a rank's bytes (bench/lib/grpc-floor.ts).
+  if (argv.includes('--grpc-floor-peer')) {
+    await runFloorPeer();
+    process.exit(0);
+  }
+  if (argv.includes('--grpc-floor')) return runGrpcFloorBench(argv, fileURLToPath(import.meta.url));
   if (argv.includes('--peer')) {
     const env = process.env;
     await runPeer({
