@@ -16,6 +16,8 @@ export interface ListeningRing {
   readonly collective: GrpcRingCollective;
   /** The bound port (useful with port 0). */
   readonly port: number;
+  /** Whether this process's GC was set for ring traffic (ring-gc.ts). */
+  readonly gcTuned: boolean;
 }
 
 /**
@@ -24,7 +26,7 @@ export interface ListeningRing {
  * at once with a RingBindError (or a ConfigError) naming the address.
  */
 export async function listenGrpcRing(opts: GrpcRingOptions, host: string, port: number, portOptions: RingPortOptions = {}): Promise<ListeningRing> {
-  tuneGcForRing();
+  const gcTuned = tuneGcForRing();
   const collective = new GrpcRingCollective(opts);
   const server = createRingServer(collective.handlers);
   let listener;
@@ -40,7 +42,7 @@ export async function listenGrpcRing(opts: GrpcRingOptions, host: string, port: 
     throw err;
   }
   collective.ownListener(listener);
-  return { collective, port: listener.port };
+  return { collective, port: listener.port, gcTuned };
 }
 
 /** Starts `worldSize` connected ranks in this process on 127.0.0.1 (tests, benchmarks). */

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { RING_GC_TUNING_ENV, tuneGcForRing } from '../../../worker/comm/ring-gc.js';
+import { listenGrpcRing } from '../../../worker/comm/start-grpc-ring.js';
 
 const MODULE = fileURLToPath(new URL('../../../worker/comm/ring-gc.js', import.meta.url));
 
@@ -30,6 +31,15 @@ describe('tuneGcForRing', () => {
   it('is turned off by DAT_RING_GC_TUNING=0 and on otherwise', () => {
     assert.equal(tuneGcForRing({ [RING_GC_TUNING_ENV]: '0' }), false);
     assert.equal(tuneGcForRing({}), true);
+  });
+
+  it('is applied by every process that listens as a ring rank, which says so', async () => {
+    const ring = await listenGrpcRing({ rank: 0, worldSize: 1 }, '127.0.0.1', 0);
+    try {
+      assert.equal(ring.gcTuned, process.env[RING_GC_TUNING_ENV] !== '0');
+    } finally {
+      await ring.collective.close();
+    }
   });
 
   it('stops V8 from marking incrementally under ring-like allocation; V8 does without it', { timeout: 120_000 }, () => {
