@@ -179,9 +179,9 @@ describe('Kueue admits DATJob gangs as one unit', { timeout: 60 * 60_000 }, () =
     await prepareNamespace(c, aNs);
     await prepareNamespace(c, bNs);
     await c.scenario(t, aNs, 'first', async () => {
-      // 150 steps: long enough to watch the second job wait. One epoch (50 steps) ran 18 s on a quiet
-      // machine, and the second job was sampled only 4 times.
-      await applyQueuedJob(c, aNs, 'first', PRIORITY.low, shortTraining(9600, 3));
+      // 144 steps: long enough to watch the second job wait. 72 steps ran 13 s once the ring got faster
+      // (2026-12-04), and the second job was sampled only 4 times (5 the run before).
+      await applyQueuedJob(c, aNs, 'first', PRIORITY.low, shortTraining(9600, 6));
       await waitForRunningWorker(c.cli, aNs, 'first', 0, 0, TIMEOUTS.running);
       // The example's 3 epochs took 55 s on a quiet machine: 6 leave time to preempt it mid-run in the next test.
       await applyQueuedJob(c, bNs, 'second', PRIORITY.low, { training: { epochs: 6 } });
