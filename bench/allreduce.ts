@@ -34,7 +34,6 @@ import { COMPRESSIONS, type CompressionId } from '../common/contract.js';
 import type { Collective } from '../worker/comm/collective.js';
 import { createGradientReducer } from '../worker/comm/compression/create-reducer.js';
 import { listenGrpcRing } from '../worker/comm/start-grpc-ring.js';
-import { tuneGcForRing } from '../worker/comm/ring-gc.js';
 import { TcpRingCollective } from '../worker/comm/tcp-ring.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../worker/comm/ring-allreduce.js';
 import { Rng } from '../worker/util/rng.js';
@@ -96,8 +95,6 @@ interface PeerConfig {
 const emit = (o: object): void => void process.stdout.write(JSON.stringify(o) + '\n');
 
 async function runPeer(cfg: PeerConfig): Promise<void> {
-  // The worker's GC setting for ring traffic, on both transports (listenGrpcRing applies it too).
-  tuneGcForRing();
   const timeoutMs = 120_000;
   const maxMessageBytes = cfg.maxMessageBytes;
   let collective: Collective & { connect(peers: readonly string[]): Promise<void> };

@@ -13,14 +13,14 @@
  *    pays in grpc-js per all-reduce (it sends and receives as much).
  *
  * The default volume is what a rank sends in a 64 MiB all-reduce at N = 3:
- * 2(N − 1)/N · 64 MiB.
+ * 2(N − 1)/N · 64 MiB. Node flags given to the benchmark reach both peers
+ * (`node --no-incremental-marking dist/bench/allreduce.js --grpc-floor`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import { createInterface } from 'node:readline';
 import * as grpc from '@grpc/grpc-js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../../worker/comm/ring-allreduce.js';
-import { tuneGcForRing } from '../../worker/comm/ring-gc.js';
 import { RING_CHANNEL_OPTIONS, RING_SERVER_OPTIONS } from '../../worker/comm/transport.js';
 import { printTable, writeResult } from './report.js';
 
@@ -113,8 +113,6 @@ const emit = (o: object): void => void process.stdout.write(JSON.stringify(o) + 
 
 /** The `--grpc-floor-peer` process: FLOOR_ROLE sender or receiver, configured by FLOOR_* variables. */
 export async function runFloorPeer(env: NodeJS.ProcessEnv = process.env): Promise<void> {
-  // Measured under the worker's GC setting (DAT_RING_GC_TUNING=0 to compare).
-  tuneGcForRing(env);
   const totalBytes = Number(env.FLOOR_BYTES);
   const messageBytes = Number(env.FLOOR_MESSAGE_BYTES);
   if (env.FLOOR_ROLE === 'sender') {

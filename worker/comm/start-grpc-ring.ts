@@ -1,12 +1,11 @@
 /**
- * Side-effecting wiring of one gRPC ring rank: set the process's GC for ring
- * traffic (ring-gc.ts), build the collective, create its server, bind it, and
- * hand the server to the collective (so `close()` stops it). Callers then `connect(peers)` once every rank's port is known.
+ * Side-effecting wiring of one gRPC ring rank: build the collective, create
+ * its server, bind it, and hand the server to the collective (so `close()`
+ * stops it). Callers then `connect(peers)` once every rank's port is known.
  */
 import { GrpcRingCollective, type GrpcRingOptions } from './grpc-ring-collective.js';
 import { DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PENDING_HANDSHAKES, listenRingServer, type RingListenerOptions } from './ring-listener.js';
 import { createRingServer } from './transport.js';
-import { tuneGcForRing } from './ring-gc.js';
 
 /** How the ring port accepts connections, apart from its address: TLS, interceptors, limits. */
 export type RingPortOptions = Omit<RingListenerOptions, 'host' | 'port'>;
@@ -16,8 +15,6 @@ export interface ListeningRing {
   readonly collective: GrpcRingCollective;
   /** The bound port (useful with port 0). */
   readonly port: number;
-  /** Whether this process's GC was set for ring traffic (ring-gc.ts). */
-  readonly gcTuned: boolean;
 }
 
 /**
@@ -26,7 +23,6 @@ export interface ListeningRing {
  * at once with a RingBindError (or a ConfigError) naming the address.
  */
 export async function listenGrpcRing(opts: GrpcRingOptions, host: string, port: number, portOptions: RingPortOptions = {}): Promise<ListeningRing> {
-  const gcTuned = tuneGcForRing();
   const collective = new GrpcRingCollective(opts);
   const server = createRingServer(collective.handlers);
   let listener;
@@ -42,7 +38,7 @@ export async function listenGrpcRing(opts: GrpcRingOptions, host: string, port: 
     throw err;
   }
   collective.ownListener(listener);
-  return { collective, port: listener.port, gcTuned };
+  return { collective, port: listener.port };
 }
 
 /** Starts `worldSize` connected ranks in this process on 127.0.0.1 (tests, benchmarks). */

@@ -125,7 +125,7 @@ async function runRank(opts: TrainOptions, env: WorkerEnv, log: Logger, watch: (
       const port = await telemetry.start();
       log.info('Started telemetry server', { port });
     }
-    log.info('Started ring server', { bind: env.ringBind, port: ring.port, worldSize: env.worldSize, v8IncrementalMarking: ring.gcTuned ? 'off (DAT_RING_GC_TUNING=0 keeps it)' : 'on' });
+    log.info('Started ring server', { bind: env.ringBind, port: ring.port, worldSize: env.worldSize });
     // Step 3
     await ring.collective.connect(env.peers);
     const backend = await selectBackend(opts.backend, log);
