@@ -371,8 +371,7 @@ static napi_value sign_ef_encode(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* acc[i] += ±w over [a, b) of the bit stream, in double as JavaScript adds. */
-/* acc[i] += ±w over [a, b); with `overwrite`, acc[i] = 0 + ±w (acc is not read: no zeroing pass first). */
+/* acc[i] += ±w over [a, b) of the bit stream, in double as JavaScript adds; with `overwrite`, acc[i] = 0 + ±w (acc is not read: no zeroing pass first). */
 static void add_signed(const uint8_t *bits, size_t a, size_t b, double w, float *acc, int overwrite) {
   void (*add_byte)(uint8_t, double, float *, int) = PICK(add_signed_byte);
   size_t i = a;
@@ -390,8 +389,8 @@ static napi_value sign_ef_decode_with(napi_env env, napi_callback_info info, int
       || !typed_array(env, argv[3], napi_float32_array, &acc))
     THROW(env, type, "signEfAddDecoded / signEfDecode(block: Uint8Array, pieces: Float64Array, divisor: number, acc: Float32Array)");
   size_t n = acc.length;
-  if (!pieces_arg(env, argv[1], n, &pieces)) THROW(env, range, "signEfAddDecoded: pieces must be whole lengths summing to acc.length");
-  if (block.length != 4 * pieces.length + (n + 7) / 8) THROW(env, range, "signEfAddDecoded: wrong block size");
+  if (!pieces_arg(env, argv[1], n, &pieces)) THROW(env, range, "signEfAddDecoded / signEfDecode: pieces must be whole lengths summing to acc.length");
+  if (block.length != 4 * pieces.length + (n + 7) / 8) THROW(env, range, "signEfAddDecoded / signEfDecode: wrong block size");
   const uint8_t *blk = block.data, *bits = blk + 4 * pieces.length;
   const double *len = pieces.data;
   size_t at = 0;
