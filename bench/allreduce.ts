@@ -42,6 +42,7 @@ import { printTable, writeResult } from './lib/report.js';
 import { findGloo, runGlooGroup } from './lib/gloo-runner.js';
 import { runFloorPeer, runGrpcFloorBench } from './lib/grpc-floor.js';
 import { runLinkBench, runLinkPeer } from './lib/link-allreduce.js';
+import { withWorkerNodeFlags } from '../worker/util/node-flags.js';
 
 const MIB = 1024 * 1024;
 const TRANSPORTS = ['grpc', 'tcp'] as const;
@@ -174,7 +175,7 @@ async function runGroup(n: number, transport: Transport, sizes: readonly number[
   const self = fileURLToPath(import.meta.url);
   const events: Array<Record<string, unknown>> = [];
   const children = Array.from({ length: n }, (_, rank) =>
-    spawn(process.execPath, [...process.execArgv, self, '--peer'], {
+    spawn(process.execPath, [...withWorkerNodeFlags(), self, '--peer'], {
       env: { ...process.env, BENCH_RANK: String(rank), BENCH_WORLD: String(n), BENCH_TRANSPORT: transport, BENCH_SIZES: sizes.join(','), BENCH_QUICK: quick ? '1' : '0', ...(messageBytes !== undefined ? { BENCH_MESSAGE_BYTES: String(messageBytes) } : {}) },
       stdio: ['pipe', 'pipe', 'inherit'],
     }),

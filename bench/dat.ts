@@ -27,7 +27,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { workerCommand } from '../worker/launcher/launch-local.js';
 import type { RunMetrics } from '../worker/train/metrics.js';
 import { getErrorMessage } from '../common/errors.js';
 import { runDatLinkBench } from './lib/dat-link.js';
@@ -62,15 +62,9 @@ const VARIANTS: readonly Variant[] = [
 /** The quick run has too few steps for the default uncompressed warm-up; compress from step 1. */
 const QUICK_SIGN_EF_EXTRA = ['--compression-warmup-steps', '1'];
 
-function datCommand(): string[] {
-  const fromSource = import.meta.url.endsWith('.ts');
-  const main = fileURLToPath(new URL(fromSource ? '../worker/main.ts' : '../worker/main.js', import.meta.url));
-  return [process.execPath, ...(fromSource ? ['--import', 'tsx'] : []), main];
-}
-
 async function runVariant(args: readonly string[]): Promise<{ metrics: RunMetrics; wallSeconds: number; out: string }> {
   const out = await mkdtemp(join(tmpdir(), 'bench-dat-'));
-  const [cmd, ...prefix] = datCommand();
+  const [cmd, ...prefix] = workerCommand();
   const t0 = Date.now();
   const code = await new Promise<number | null>((resolve) => {
     const child = spawn(cmd!, [...prefix, 'train', ...args, '--output', out, '--progress', 'plain'], { stdio: ['ignore', 'inherit', 'inherit'] });
@@ -83,7 +77,7 @@ async function runVariant(args: readonly string[]): Promise<{ metrics: RunMetric
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
-  if (argv.includes('--link')) return runDatLinkBench(argv, datCommand());
+  if (argv.includes('--link')) return runDatLinkBench(argv, workerCommand());
   const quick = argv.includes('--quick') || process.env.DAT_BENCH_QUICK === '1';
   const dash = argv.indexOf('--');
   const extra = dash >= 0 ? argv.slice(dash + 1) : [];

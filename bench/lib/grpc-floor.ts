@@ -23,6 +23,7 @@ import * as grpc from '@grpc/grpc-js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../../worker/comm/ring-allreduce.js';
 import { RING_CHANNEL_OPTIONS, RING_SERVER_OPTIONS } from '../../worker/comm/transport.js';
 import { printTable, writeResult } from './report.js';
+import { withWorkerNodeFlags } from '../../worker/util/node-flags.js';
 
 const MIB = 1024 * 1024;
 /** Bytes a ring rank sends (and receives) in a 64 MiB all-reduce at N = 3. */
@@ -127,7 +128,7 @@ export async function runFloorPeer(env: NodeJS.ProcessEnv = process.env): Promis
 }
 
 function startPeer(script: string, env: Record<string, string>, onEvent: (e: Record<string, unknown>) => void): ChildProcess {
-  const child = spawn(process.execPath, [...process.execArgv, script, '--grpc-floor-peer'], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...withWorkerNodeFlags(), script, '--grpc-floor-peer'], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'inherit'] });
   createInterface({ input: child.stdout! }).on('line', (l) => onEvent(JSON.parse(l) as Record<string, unknown>));
   return child;
 }

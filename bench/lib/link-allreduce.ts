@@ -21,6 +21,7 @@ import { listenGrpcRing } from '../../worker/comm/start-grpc-ring.js';
 import { Rng } from '../../worker/util/rng.js';
 import { buildNetnsExec, createEmulatedLinks, parseLinkList, type EmulatedLinks } from './netns-link.js';
 import { printTable, writeResult } from './report.js';
+import { withWorkerNodeFlags } from '../../worker/util/node-flags.js';
 
 const MIB = 1024 * 1024;
 /** The buffer size for the link comparison. */
@@ -95,7 +96,7 @@ async function runLinkGroup(script: string, link: string, n: number, iters: numb
   const host = (rank: number): string => links?.plan.hosts[rank]!.address ?? '127.0.0.1';
   const rows: LinkRow[] = [];
   const children = Array.from({ length: n }, (_, rank) => {
-    const node = [process.execPath, ...process.execArgv, script, '--link-peer'];
+    const node = [process.execPath, ...withWorkerNodeFlags(), script, '--link-peer'];
     const argv = links === undefined ? node : buildNetnsExec(links.plan, rank, node);
     const env = { ...process.env, BENCH_RANK: String(rank), BENCH_WORLD: String(n), BENCH_HOST: host(rank), BENCH_MIB: String(LINK_MIB), BENCH_ITERS: String(iters), BENCH_COMPRESSIONS: LINK_COMPRESSIONS.join(',') };
     return spawn(argv[0]!, argv.slice(1), { env, stdio: ['pipe', 'pipe', 'inherit'] });

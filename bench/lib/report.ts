@@ -7,6 +7,7 @@ import { cpus, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatTable } from '../../worker/cli/final-table.js';
+import { WORKER_NODE_FLAGS } from '../../worker/util/node-flags.js';
 
 /** bench/results/ in the repository, from source (bench/lib) or compiled (dist/bench/lib). */
 export const RESULTS_DIR = ((): string => {
@@ -23,6 +24,8 @@ export interface MachineInfo {
   readonly memoryGiB: number;
   readonly node: string;
   readonly platform: string;
+  /** The node flags the benchmark's worker and peer processes start with (as the `dat` command's). */
+  readonly workerNodeFlags: readonly string[];
 }
 
 /** The current machine. */
@@ -34,6 +37,7 @@ export function machineInfo(): MachineInfo {
     memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
     node: process.version,
     platform: `${process.platform}-${process.arch}`,
+    workerNodeFlags: WORKER_NODE_FLAGS,
   };
 }
 

@@ -181,6 +181,9 @@ describe('dat-operator end to end', { timeout: 60 * 60_000 }, () => {
       await ctx.cli.apply({ file: EXAMPLES.mnist }, { namespace: ns });
       await waitForRunningWorker(ctx.cli, ns, name, 0, 0, TIMEOUTS.podsRunning);
       const running = await waitForTrainingStep(ctx, ns, name, (p) => p.step >= 1, 'step >= 1');
+      // The image's `dat` command (the pod's command) starts node with the workers' flags.
+      const ringStart = (await ctx.provider.podLogs(ns, workerPodName(name, 0))).split('\n').find((l) => l.includes('Started ring server'));
+      assert.match(ringStart ?? '', /incrementalMarking=false/, `rank 0's ring start line: ${ringStart}`);
       const table = await ctx.cli.kubectl(['get', 'datjobs'], { namespace: ns });
       for (const col of ['PHASE', 'READY', 'EPOCH', 'ROBUST-ACC', 'RESTARTS', 'AGE']) assert.match(table, new RegExp(col), `kubectl get datjobs shows ${col}`);
       assert.match(table, new RegExp(`^${name}\\s`, 'm'));

@@ -17,10 +17,16 @@ export interface DatTrainRun {
   waitForLine(re: RegExp, timeoutMs: number): Promise<RegExpMatchArray>;
 }
 
+/** How to start the process: stdin, and the command (node on the entry module unless given, e.g. `datCommand()`). */
+export interface DatTrainStart {
+  readonly stdin?: 'ignore' | 'pipe';
+  readonly command?: readonly string[];
+}
+
 /** Starts `dat train <args>` with `env` on top of the test's environment. */
-export function startDatTrain(args: readonly string[], env: Record<string, string | undefined> = {}, stdin: 'ignore' | 'pipe' = 'ignore'): DatTrainRun {
-  const [cmd, ...prefix] = entryCommand('worker/main');
-  const child = spawn(cmd!, [...prefix, 'train', ...args], { env: { ...process.env, ...env }, stdio: [stdin, 'pipe', 'pipe'] });
+export function startDatTrain(args: readonly string[], env: Record<string, string | undefined> = {}, start: DatTrainStart = {}): DatTrainRun {
+  const [cmd, ...prefix] = start.command ?? entryCommand('worker/main');
+  const child = spawn(cmd!, [...prefix, 'train', ...args], { env: { ...process.env, ...env }, stdio: [start.stdin ?? 'ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
   const listeners = new Set<() => void>();
   const onLine = (l: string): void => {

@@ -21,3 +21,8 @@ export function entryCommand(modulePathNoExt: string): string[] {
   if (RUNNING_COMPILED) return [process.execPath, join(REPO_ROOT, 'dist', `${modulePathNoExt}.js`)];
   return [process.execPath, '--import', 'tsx', join(REPO_ROOT, `${modulePathNoExt}.ts`)];
 }
+
+/** The `dat` command as a pod runs it: bin/dat.js executed directly, so its shebang's node flags apply (needs `npm run build`). */
+export function datCommand(): string[] {
+  return [join(REPO_ROOT, 'bin', 'dat.js')];
+}

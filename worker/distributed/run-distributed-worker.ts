@@ -24,6 +24,7 @@ import { createGradientReducer, meanBytesPerStep } from '../comm/compression/cre
 import { localMomentumBeta } from '../comm/compression/local-momentum.js';
 import { RingError } from '../comm/ring-errors.js';
 import { listenGrpcRing } from '../comm/start-grpc-ring.js';
+import { missingWorkerNodeFlags } from '../util/node-flags.js';
 import { ObservedCollective } from '../comm/observed-collective.js';
 import { createTelemetryServer, createTrainingMetrics, type TelemetryServer } from '../telemetry/index.js';
 import { createRingSecurity, isInsecureRingRequested } from '../security/ring-security.js';
@@ -125,7 +126,11 @@ async function runRank(opts: TrainOptions, env: WorkerEnv, log: Logger, watch: (
       const port = await telemetry.start();
       log.info('Started telemetry server', { port });
     }
-    log.info('Started ring server', { bind: env.ringBind, port: ring.port, worldSize: env.worldSize });
+    const missingFlags = missingWorkerNodeFlags();
+    log.info('Started ring server', { bind: env.ringBind, port: ring.port, worldSize: env.worldSize, incrementalMarking: missingFlags.length > 0 });
+    if (missingFlags.length > 0) {
+      log.warn('node was started without the workers\' flags: the ring spends up to twice the CPU per all-reduce; start workers with the `dat` command (or node with these flags)', { missing: missingFlags.join(' ') });
+    }
     // Step 3
     await ring.collective.connect(env.peers);
     const backend = await selectBackend(opts.backend, log);

@@ -31,6 +31,7 @@ import { parseLauncherEvent } from '../distributed/launcher-events.js';
 import type { RingCredentials } from '../../common/certs.js';
 import { INSECURE_RING_ENV, isInsecureRingRequested } from '../security/ring-security.js';
 import { LOCAL_RING_JOB, TLS_STDIN_ENV, formatCredentialsLine, issueLocalRingTls } from '../security/local-ring-tls.js';
+import { WORKER_NODE_FLAGS } from '../util/node-flags.js';
 
 /** Ring servers of local workers listen here only. */
 export const LOCAL_HOST = '127.0.0.1';
@@ -116,11 +117,11 @@ export async function pickFreePorts(n: number, host = LOCAL_HOST): Promise<numbe
   return ports;
 }
 
-/** The argv prefix that runs this CLI again (compiled, or under tsx when running from source). */
+/** The argv prefix that runs this CLI again (compiled, or under tsx when running from source), with the workers' node flags. */
 export function workerCommand(): string[] {
   const fromSource = import.meta.url.endsWith('.ts');
   const main = fileURLToPath(new URL(fromSource ? '../main.ts' : '../main.js', import.meta.url));
-  return [process.execPath, ...(fromSource ? ['--import', 'tsx'] : []), main];
+  return [process.execPath, ...WORKER_NODE_FLAGS, ...(fromSource ? ['--import', 'tsx'] : []), main];
 }
 
 /**

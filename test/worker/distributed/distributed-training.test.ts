@@ -46,6 +46,9 @@ test('3 workers with sign-ef hold bit-identical weights after every step', { tim
     assert.equal(metrics.compression, 'sign-ef');
     assert.equal(typeof metrics.bytesSentPerStepPerRank, 'number');
     assert.equal((metrics.config as Record<string, unknown>).optimizer, 'lamb', 'LAMB is the default for N > 1');
+    const ringStarts = run.lines.filter((l) => /^\[rank \d\] .*Started ring server/.test(l));
+    assert.equal(ringStarts.length, 3, run.lines.slice(-20).join('\n'));
+    for (const l of ringStarts) assert.match(l, /incrementalMarking=false/, 'the launcher starts workers with WORKER_NODE_FLAGS');
   } finally {
     await rm(out, { recursive: true, force: true });
   }

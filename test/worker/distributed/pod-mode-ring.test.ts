@@ -3,7 +3,8 @@
  * local launcher): peers from DAT_PEER_TEMPLATE plus DAT_WORLD_SIZE, and a
  * ring TLS directory holding only the job CA (`ca.crt`, `ca.key`) from which
  * each rank issues its own certificate. The ring must form over mutual TLS
- * and train to the same weights on both ranks.
+ * and train to the same weights on both ranks. Each rank runs the `dat`
+ * command itself (bin/dat.js, as a pod's command), shebang flags included.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,6 +19,7 @@ import { WEIGHT_DIGEST_ENV } from '../../../worker/distributed/worker-env.js';
 import { createJobCa } from '../../../common/certs.js';
 import { JOB_CA_KEY_FILE, TLS_FILES } from '../../../common/tls-files.js';
 import { startDatTrain } from '../../support/dat-train-process.js';
+import { datCommand } from '../../support/paths.js';
 
 const TINY = ['--dataset', 'mnist', '--limit', '128', '--test-size', '64', '--model', 'mlp', '--attack', 'fgsm', '--batch-size', '32', '--eval-size', '32', '--eval-attack-steps', '1', '--backend', 'cpu', '--progress', 'none', '--epochs', '1'];
 
@@ -70,12 +72,14 @@ test('ranks started like pods find their peers from DAT_PEER_TEMPLATE and form a
         [WORKER_ENV.tlsDir]: tlsDir,
         [WEIGHT_DIGEST_ENV]: '1',
         [TERMINATION_LOG_ENV]: termLogs[rank],
-      }),
+      }, { command: datCommand() }),
     );
     const exits = await Promise.all(runs.map((r) => r.exited));
     for (const [rank, e] of exits.entries()) assert.equal(e.code, 0, `rank ${rank}:\n${runs[rank]!.lines.slice(-20).join('\n')}`);
     for (const [rank, r] of runs.entries()) {
       assert.ok(r.lines.some((l) => l.includes('Loaded ring TLS credentials') && l.includes(`job=${job.namespace}/${job.name}`) && l.includes(`rank=${rank}`)), `rank ${rank} issued its own certificate`);
+      // The `dat` command's shebang started node with the workers' flags, as in a pod.
+      assert.ok(r.lines.some((l) => l.includes('Started ring server') && l.includes('incrementalMarking=false')), `rank ${rank} runs without incremental marking:\n${r.lines.filter((l) => l.includes('ring server')).join('\n')}`);
     }
     // The operator's reader finds rank 0's final report in its termination message; rank 1 leaves none.
     const message = await readFile(termLogs[0]!, 'utf8');

@@ -111,7 +111,7 @@ test('a worker whose ring port is squatted fails at once, naming the port', { ti
   const run = startDat([...TINY, '--epochs', '1', '--output', out], {
     DAT_RANK: '0', DAT_WORLD_SIZE: '2', DAT_PEERS: `127.0.0.1:${port},127.0.0.1:1`, DAT_RING_BIND: '127.0.0.1', DAT_RING_PORT: String(port),
     DAT_INSECURE_RING: '1', DAT_PARENT_WATCH: 'stdin', DAT_TLS_DIR: undefined,
-  }, 'pipe');
+  }, { stdin: 'pipe' });
   try {
     const t0 = Date.now();
     const end = await Promise.race([run.exited, new Promise<undefined>((r) => setTimeout(() => r(undefined), 20_000))]);
