@@ -29,7 +29,7 @@ import { parse } from 'yaml';
 import { TRAIN_ARG_FIELDS, toFlag } from '../../operator/desired/train-args.js';
 import { DATASET_DEFAULTS } from '../../worker/cli/defaults.js';
 import { OPTION_SPECS, type ValueSpec } from '../../worker/cli/option-specs.js';
-import { CROSS_FIELD_RULES } from '../../worker/cli/cross-field-rules.js';
+import { COMPRESSION_NEEDS_RING, CROSS_FIELD_RULES } from '../../worker/cli/cross-field-rules.js';
 import { parseTrainArgs } from '../../worker/cli/parse-args.js';
 import { ConfigError } from '../../common/errors.js';
 import { buildTrainArgs } from '../../operator/desired/train-args.js';
@@ -187,6 +187,16 @@ test('the CRD\'s CEL rules under spec.training and spec.evaluation are the worke
   const inCrd = RENDERED_SECTIONS.flatMap((section) => celRules(nodeAt(schema, section)!, section)).map(key).sort();
   const accounted = [...CROSS_FIELD_RULES.flatMap((r) => (r.crd === undefined ? [] : [r.crd])), ...POD_ONLY_RULES].map(key).sort();
   assert.deepEqual(inCrd, accounted, 'a CRD rule changed on one side only: edit worker/cli/cross-field-rules.ts and crds/datjob.yaml together');
+});
+
+test('compression needs a ring: the CRD states it on the whole spec, and the worker with the pod\'s world size', async () => {
+  const schema = await loadSpecSchema();
+  const specRules = (schema['x-kubernetes-validations'] ?? []).map((r) => r.rule);
+  assert.ok(specRules.includes(COMPRESSION_NEEDS_RING.crd.rule), `the CRD's spec rules:\n${specRules.join('\n')}`);
+  // What the operator renders for a compressed job, in a pod of a 1-replica and a 2-replica gang.
+  const argv = renderFlags({ dataset: 'mnist', model: 'mlp', compression: { type: 'sign-ef' } });
+  assert.throws(() => parseTrainArgs(argv, { DAT_WORLD_SIZE: '1' }), (err: unknown) => err instanceof ConfigError && /nothing to all-reduce with one worker/.test(err.message));
+  assert.equal(parseTrainArgs(argv, { DAT_WORLD_SIZE: '2' }).compression, 'sign-ef');
 });
 
 test('the worker refuses every cross-field rule\'s violating spec, as the operator renders it', async (t) => {

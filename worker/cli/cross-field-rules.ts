@@ -130,6 +130,21 @@ export const CROSS_FIELD_RULES: readonly CrossFieldRule[] = [
   },
 ];
 
+/**
+ * The rule that needs the world size, which a pod learns from DAT_WORLD_SIZE
+ * and a local run from --workers, so it is not a CrossFieldRule: compression
+ * needs a ring. The CRD states it on the whole spec (`at: ''`), with
+ * workers.replicas; without it, one process would train uncompressed while
+ * its metrics named the compression.
+ */
+export const COMPRESSION_NEEDS_RING = {
+  crd: { at: '', rule: "!has(self.training.compression) || self.training.compression.type == 'none' || self.workers.replicas > 1" },
+  check: (o: TrainOptions, worldSize: number): string | undefined =>
+    o.compression !== 'none' && worldSize < 2
+      ? `invalid value ${o.compression} for --compression: there is nothing to all-reduce with one worker; use --workers 2 or more, or --compression none`
+      : undefined,
+} as const;
+
 /** The first broken rule's message, or undefined when `o` keeps every rule. */
 export function firstBrokenRule(o: TrainOptions, given: ReadonlySet<keyof TrainOptions>): string | undefined {
   for (const rule of CROSS_FIELD_RULES) {

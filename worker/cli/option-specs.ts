@@ -110,7 +110,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { key: 'output', group: 'Run', value: { kind: 'string' }, help: 'output directory: model/ (TensorFlow.js format) and metrics.json' },
   { key: 'progress', group: 'Run', value: { kind: 'enum', values: PROGRESS_MODES }, help: 'progress display: auto (tty on a terminal, else plain), tty, plain, json, none' },
   { key: 'workers', group: 'Distributed', value: { kind: 'int', min: 1, max: 256 }, help: 'worker processes to start on this machine (ring all-reduce)' },
-  { key: 'compression', group: 'Distributed', value: { kind: 'enum', values: COMPRESSIONS }, help: 'gradient compression on the ring' },
+  { key: 'compression', group: 'Distributed', value: { kind: 'enum', values: COMPRESSIONS }, help: 'gradient compression on the ring (needs 2 or more workers)' },
   { key: 'compressionWarmupSteps', group: 'Distributed', value: { kind: 'int', min: 0, max: BIG }, help: "uncompressed steps before compression starts; with sign-ef or majority-vote and LAMB, LAMB's second moment stays frozen from then on (docs/compression.md)" },
   // At least 100 ms, as the CRD: a shorter per-hop deadline fails on any real network before the first chunk lands.
   { key: 'collectiveTimeoutMs', group: 'Distributed', value: { kind: 'int', min: 100, max: 86_400_000 }, help: 'per-hop all-reduce deadline in milliseconds' },

@@ -5,8 +5,8 @@
  */
 import type { TrainOptions } from '../../common/contract.js';
 import { ConfigError } from '../../common/errors.js';
-import { firstBrokenRule } from './cross-field-rules.js';
-import { resolveTrainOptions } from './defaults.js';
+import { COMPRESSION_NEEDS_RING, firstBrokenRule } from './cross-field-rules.js';
+import { effectiveWorldSize, resolveTrainOptions } from './defaults.js';
 import { describeAccepted, flagName, SPEC_BY_FLAG, type OptionSpec, type ValueSpec } from './option-specs.js';
 
 /** Sub-commands of `dat`. */
@@ -115,13 +115,16 @@ export function validateTrainOptions(o: TrainOptions, given: ReadonlySet<keyof T
 /**
  * Parses the arguments after `dat train` into complete TrainOptions
  * (unspecified options get the defaults of `defaults.ts`). `env` supplies
- * DAT_WORLD_SIZE, which changes the default optimizer.
+ * DAT_WORLD_SIZE, which changes the default optimizer and decides whether a
+ * compression has a ring to compress.
  */
 export function parseTrainArgs(argv: readonly string[], env: NodeJS.ProcessEnv = {}): TrainOptions {
   const given: Record<string, unknown> = {};
   for (const [spec, raw] of readFlags(argv)) given[spec.key] = parseValue(flagName(spec.key), spec.value, raw);
   const opts = resolveTrainOptions(given as Partial<TrainOptions>, env);
   validateTrainOptions(opts, new Set(Object.keys(given) as (keyof TrainOptions)[]));
+  const ringless = COMPRESSION_NEEDS_RING.check(opts, effectiveWorldSize(opts.workers, env));
+  if (ringless !== undefined) throw new ConfigError(ringless);
   return opts;
 }
 

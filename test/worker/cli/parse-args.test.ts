@@ -44,6 +44,9 @@ describe('parseTrainArgs: good values', () => {
     { name: 'no final evaluation by default; when asked, 1000 examples at the training eps', argv: [], want: { finalEval: ['none'], finalEvalExamples: 1000, finalEvalEps: 0.3 } },
     { name: 'final evaluation eps follows --eps', argv: ['--final-eval', 'autoattack', '--eps', '0.2'], want: { finalEval: ['autoattack'], finalEvalEps: 0.2 } },
     { name: 'final evaluation of pgd-l2 training is L-inf at the dataset eps', argv: ['--dataset', 'fashion-mnist', '--attack', 'pgd-l2', '--eps', '1.5'], want: { finalEvalEps: 0.1 } },
+    { name: 'compression with a local ring (--workers)', argv: ['--workers', '2', '--compression', 'sign-ef'], want: { compression: 'sign-ef' } },
+    { name: 'compression in a ring member (DAT_WORLD_SIZE), whose --workers stays 1', argv: ['--compression', 'qsgd8'], env: { DAT_WORLD_SIZE: '2' }, want: { workers: 1, compression: 'qsgd8' } },
+    { name: 'compression none with one worker', argv: ['--compression', 'none'], want: { compression: 'none' } },
     { name: 'final evaluation at eps 0 (clean accuracy), every example, attacks in order', argv: ['--final-eval', 'square,apgd-ce', '--final-eval-eps', '0', '--final-eval-examples', '0'], want: { finalEval: ['square', 'apgd-ce'], finalEvalEps: 0, finalEvalExamples: 0 } },
   ];
   for (const c of cases) {
@@ -56,7 +59,7 @@ describe('parseTrainArgs: good values', () => {
 });
 
 describe('parseTrainArgs: bad values are one-line ConfigErrors naming the option', () => {
-  const cases: { name: string; argv: string[]; want: RegExp }[] = [
+  const cases: { name: string; argv: string[]; env?: NodeJS.ProcessEnv; want: RegExp }[] = [
     { name: 'unknown enum value', argv: ['--model', 'resnet50'], want: /^invalid value "resnet50" for --model: expected one of mlp, small-cnn, madry-cnn, preact-resnet-8, preact-resnet-18, wide-resnet-34-10, preact-resnet$/ },
     { name: 'not a number', argv: ['--eps', 'big'], want: /^invalid value "big" for --eps: expected a number in \(0, 100\]$/ },
     // Training keeps refusing eps 0 (the attack's step would be 0), and says so.
@@ -84,12 +87,15 @@ describe('parseTrainArgs: bad values are one-line ConfigErrors naming the option
     { name: 'step schedule with an empty milestone list', argv: ['--schedule', 'step', '--milestones', ''], want: /^missing --milestones/ },
     { name: 'an integer above the stated maximum', argv: ['--checkpoint-every', '2e9'], want: /^invalid value "2e9" for --checkpoint-every: expected an integer in \[1, 1e9\]$/ },
     { name: 'a count above its maximum says so', argv: ['--limit', '1000000001'], want: /for --limit: expected an integer in \[1, 1e9\]$/ },
+    { name: 'compression with one worker (as the CRD refuses one replica)', argv: ['--compression', 'sign-ef'], want: /^invalid value sign-ef for --compression: there is nothing to all-reduce with one worker; use --workers 2 or more, or --compression none$/ },
+    { name: 'compression in a ring of one', argv: ['--compression', 'fp16'], env: { DAT_WORLD_SIZE: '1' }, want: /for --compression: there is nothing to all-reduce/ },
+    { name: 'compression with --workers 1 in a ring member of 1', argv: ['--workers', '1', '--compression', 'majority-vote'], env: { DAT_WORLD_SIZE: '1' }, want: /for --compression/ },
     { name: 'an option a resume may not change', argv: ['--allow-config-change', 'epochs,lr'], want: /for --allow-config-change: expected comma-separated values from epochs, eval-every, eval-attack-steps, eval-restarts, eval-size$/ },
   ];
   for (const c of cases) {
     it(c.name, () => {
       assert.throws(
-        () => parseTrainArgs(c.argv),
+        () => parseTrainArgs(c.argv, c.env),
         (err: unknown) => {
           assert.ok(err instanceof ConfigError, `got ${String(err)}`);
           assert.match(err.message, c.want);

@@ -18,7 +18,7 @@ async function rankZeroOfTwo(args: readonly string[]): Promise<string[]> {
   const opts = parseTrainArgs([
     ...['--limit', '160', '--test-size', '32', '--batch-size', '16', '--epochs', '2', '--model', 'mlp', '--attack', 'fgsm-rs', '--eval-size', '16'],
     ...['--eval-attack-steps', '1', '--optimizer', 'lamb', '--output', join(tmpdir(), `dat-setup-${process.pid}`), ...args],
-  ]);
+  ], { DAT_WORLD_SIZE: '2' });
   await runTraining(opts, { rank: 0, worldSize: 2, reducer: identityReducer, log: createLogger({}, (l) => lines.push(l)), isChief: false });
   return lines;
 }
