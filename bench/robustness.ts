@@ -38,22 +38,21 @@ const PGD_VARIANTS: readonly (readonly [number, number])[] = [[20, 1], [100, 1],
 /** L-inf radii of Step 3. */
 const EPS_SWEEP = [0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 1.0];
 
-type Attack = (model: tf.LayersModel, x: tf.Tensor4D, y: tf.Tensor1D) => tf.Tensor4D;
+type Attack = (model: tf.LayersModel, x: tf.Tensor4D, y: tf.Tensor1D) => tf.Tensor4D | Promise<tf.Tensor4D>;
 
 /** Per-example correctness of the model on attack(x) over the first n examples, plus the mean CE at x_adv. */
-function attackAll(model: tf.LayersModel, split: Split, shape: readonly number[], n: number, attack: Attack): { correct: Uint8Array; meanLoss: number; seconds: number } {
+async function attackAll(model: tf.LayersModel, split: Split, shape: readonly number[], n: number, attack: Attack): Promise<{ correct: Uint8Array; meanLoss: number; seconds: number }> {
   const t0 = performance.now();
   const size = shape.reduce((a, b) => a * b, 1);
   const correct = new Uint8Array(n);
   let lossSum = 0;
   for (let from = 0; from < n; from += BATCH) {
     const to = Math.min(n, from + BATCH);
-    const [ok, loss] = tf.tidy(() => {
-      const x = tf.tensor4d(split.x.slice(from * size, to * size), [to - from, ...shape] as [number, number, number, number]);
-      const y = tf.tensor1d(split.y.slice(from, to), 'int32');
-      const xAdv = attack(model, x, y);
-      return [correctMask(logitsOf(model, xAdv), y), tf.sum(crossEntropyOf(model, xAdv, y)).dataSync()[0]!] as const;
-    });
+    const x = tf.tensor4d(split.x.slice(from * size, to * size), [to - from, ...shape] as [number, number, number, number]);
+    const y = tf.tensor1d(split.y.slice(from, to), 'int32');
+    const xAdv = await attack(model, x, y);
+    const [ok, loss] = tf.tidy(() => [correctMask(logitsOf(model, xAdv), y), tf.sum(crossEntropyOf(model, xAdv, y)).dataSync()[0]!] as const);
+    tf.dispose([x, y, xAdv]);
     correct.set(ok, from);
     lossSum += loss;
   }
@@ -86,14 +85,15 @@ async function main(): Promise<void> {
   const n = Math.min(Number(values.n), data.test.n);
   const shape = data.inputShape;
   const run = (a: Attack): ReturnType<typeof attackAll> => attackAll(model, data.test, shape, n, a);
-  const clean = run((_m, x) => tf.clone(x));
+  const clean = await run((_m, x) => tf.clone(x));
 
   // Step 1
   const names: EvalAttackName[] = ['pgd', 'apgd-ce', 'apgd-t', 'square', ...(values['with-fab'] === true ? (['fab-t'] as const) : [])];
-  const alone = names.map((name) => {
+  const alone: Array<{ name: EvalAttackName } & Awaited<ReturnType<typeof attackAll>>> = [];
+  for (const name of names) {
     const fn = evalAttackFn(name);
-    return { name, ...run((m, x, y) => fn(m, x, y, eps, 1)) };
-  });
+    alone.push({ name, ...(await run((m, x, y) => fn(m, x, y, eps, 1))) });
+  }
   const whiteBox = alone.filter((a) => a.name !== 'square' && a.name !== 'pgd').map((a) => a.correct);
   const square = alone.find((a) => a.name === 'square')!.correct;
   const onlySquare = square.reduce((acc, s, i) => acc + (s === 0 && whiteBox.every((w) => w[i] === 1) ? 1 : 0), 0);
@@ -106,11 +106,13 @@ async function main(): Promise<void> {
   process.stdout.write(`Broken only by Square (black-box), not by the white-box APGD attacks: ${onlySquare} of ${n}\n`);
 
   // Step 2
-  const pgds = PGD_VARIANTS.map(([steps, restarts]) => ({ steps, restarts, ...run(pgd(eps, steps, restarts)) }));
+  const pgds = [];
+  for (const [steps, restarts] of PGD_VARIANTS) pgds.push({ steps, restarts, ...(await run(pgd(eps, steps, restarts))) });
   printTable('PGD steps and restarts', ['steps', 'restarts', 'robust %', 'mean CE at x_adv', 'seconds'], pgds.map((p) => [String(p.steps), String(p.restarts), pct(p.correct), p.meanLoss.toFixed(3), p.seconds]));
 
   // Step 3
-  const sweep = EPS_SWEEP.map((e) => ({ eps: e, ...run(pgd(e, 20, 1)) }));
+  const sweep = [];
+  for (const e of EPS_SWEEP) sweep.push({ eps: e, ...(await run(pgd(e, 20, 1))) });
   printTable('PGD-20 against eps', ['eps', 'robust %', 'mean CE at x_adv'], sweep.map((s) => [String(s.eps), pct(s.correct), s.meanLoss.toFixed(3)]));
 
   const result = {

@@ -35,6 +35,7 @@ import { Outbound } from './ring-outbound.js';
 import { openInbound, type Inbound } from './ring-inbound.js';
 import { OpSequencer } from './ring-sequencer.js';
 import { HEALTH_PROBE_TIMEOUT_MS, diagnoseTimeout } from './ring-diagnosis.js';
+import { yieldToEventLoop } from '../util/yield-to-event-loop.js';
 
 /** Default per-hop deadline. */
 export const DEFAULT_HOP_TIMEOUT_MS = 30_000;
@@ -264,6 +265,7 @@ export class GrpcRingCollective implements Collective {
    * 1. Refuse when the collective already failed; take the next sequence number.
    * 2. Run the algorithm over outgoing slots and freshly opened Pull streams.
    * 3. Wait until every outgoing stream was pulled to the end (per-hop deadline).
+   * 4. Let the event loop turn once, so those last chunks leave the process.
    * On any failure, name the culprit (diagnosis), poison the collective and tell the peers.
    */
   private async runNow<T>(shape: OpShape, hopTimeoutMs: number, partsEstimate: number, body: OpBody<T>): Promise<T> {
@@ -298,6 +300,9 @@ export class GrpcRingCollective implements Collective {
           o.finish(hopTimeoutMs, () => new RingError(`rank ${this.rank} timed out after ${hopTimeoutMs} ms waiting for ${this.describePeer(peer)} to pull its chunks (seq ${seq})`, { failure: RING_FAILURES.timeout, peerRank: peer })),
         ),
       );
+      // Step 4: HTTP/2 writes the last chunks to the socket in a later turn of the event loop; a caller
+      // that starts minutes of synchronous work next would hold them back, and its peers with them.
+      await yieldToEventLoop();
       return result;
     } catch (err) {
       throw this.fail(await this.diagnose(err), true);

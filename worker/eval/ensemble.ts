@@ -39,27 +39,34 @@ function checkInBall(name: EvalAttackName, x: tf.Tensor4D, xAdv: tf.Tensor4D, ep
 }
 
 /** Runs the ensemble on one batch (see the module comment); `seedOf(a)` seeds attack a. */
-export function runEnsemble(model: tf.LayersModel, x: tf.Tensor4D, y: tf.Tensor1D, steps: readonly EnsembleStep[], eps: number, seedOf: (attack: number) => number): BatchOutcome {
+export async function runEnsemble(model: tf.LayersModel, x: tf.Tensor4D, y: tf.Tensor1D, steps: readonly EnsembleStep[], eps: number, seedOf: (attack: number) => number): Promise<BatchOutcome> {
   // Step 1
   const clean = tf.tidy(() => correctMask(logitsOf(model, x), y));
   const robust = Uint8Array.from(clean);
   const robustAfter: Uint8Array[] = [];
-  steps.forEach((step, a) => {
+  for (const [a, step] of steps.entries()) {
     // Step 2. At eps 0 the ball holds only x, so no attack can change a prediction (and the attacks refuse eps 0).
     const idx = eps === 0 ? [] : Array.from(robust).flatMap((r, i) => (r === 1 ? [i] : []));
     if (idx.length > 0) {
-      const stillOk = tf.tidy(() => {
+      const [xs, ys] = tf.tidy(() => {
         const ids = tf.tensor1d(idx, 'int32');
-        const xs = tf.gather(x, ids) as tf.Tensor4D;
-        const ys = tf.gather(y, ids) as tf.Tensor1D;
-        const xAdv = step.run(model, xs, ys, eps, seedOf(a));
-        checkInBall(step.name, xs, xAdv, eps);
-        return correctMask(logitsOf(model, xAdv), ys);
+        return [tf.gather(x, ids) as tf.Tensor4D, tf.gather(y, ids) as tf.Tensor1D] as const;
       });
-      idx.forEach((i, j) => (robust[i] = stillOk[j]!));
+      // Awaited outside any tidy: everything of this step is disposed in `finally`.
+      const xAdv = await step.run(model, xs, ys, eps, seedOf(a)).catch((err: unknown) => {
+        tf.dispose([xs, ys]);
+        throw err;
+      });
+      try {
+        checkInBall(step.name, xs, xAdv, eps);
+        const stillOk = tf.tidy(() => correctMask(logitsOf(model, xAdv), ys));
+        idx.forEach((i, j) => (robust[i] = stillOk[j]!));
+      } finally {
+        tf.dispose([xs, ys, xAdv]);
+      }
     }
     // Step 3
     robustAfter.push(Uint8Array.from(robust));
-  });
+  }
   return { clean, robustAfter };
 }

@@ -70,17 +70,17 @@ export async function evaluateShard(model: tf.LayersModel, split: Split, plan: S
       const run = evalAttackFn(name, hooks);
       return {
         name,
-        run: (...args: Parameters<typeof run>) => {
+        run: async (...args: Parameters<typeof run>) => {
           const t0 = performance.now();
           onProgress({ done, total, attack: name });
-          const r = run(...args);
+          const r = await run(...args);
           out.seconds[a]! += (performance.now() - t0) / 1000;
           done++;
           return r;
         },
       };
     });
-    const outcome = runEnsemble(model, x, y, steps, plan.eps, (a) => deriveSeed(plan.seed, b, a) || 1);
+    const outcome = await runEnsemble(model, x, y, steps, plan.eps, (a) => deriveSeed(plan.seed, b, a) || 1);
     // An attack skipped for lack of robust examples still counts as done.
     done = (batches.indexOf(b) + 1) * plan.attacks.length;
     onProgress({ done, total, attack: plan.attacks[plan.attacks.length - 1]! });

@@ -28,7 +28,7 @@ function indexOf(r: number[][][]): number {
 function mockAttack(name: EnsembleStep['name'], breaks: readonly number[], seen: number[][]): EnsembleStep {
   return {
     name,
-    run: (_m, x) => {
+    run: async (_m, x) => {
       const rows = x.arraySync() as number[][][][];
       seen.push(rows.map(indexOf));
       return tf.tidy(() => {
@@ -43,11 +43,11 @@ function mockAttack(name: EnsembleStep['name'], breaks: readonly number[], seen:
   };
 }
 
-test('ensemble: each attack sees only the still-robust examples and the result is the per-example worst case', () => {
+test('ensemble: each attack sees only the still-robust examples and the result is the per-example worst case', async () => {
   const seen: number[][] = [];
   const x = tf.tensor4d(X.flat(), [X.length, 1, 1, 2]);
   const y = tf.tensor1d(LABELS, 'int32');
-  const out = runEnsemble(model, x, y, [mockAttack('apgd-ce', [0], seen), mockAttack('apgd-t', [1, 2], seen)], 0.8, () => 1);
+  const out = await runEnsemble(model, x, y, [mockAttack('apgd-ce', [0], seen), mockAttack('apgd-t', [1, 2], seen)], 0.8, () => 1);
   assert.deepEqual(Array.from(out.clean), [1, 1, 1, 1, 0]);
   // The first attack gets the 4 clean-correct examples; the second the 3 left.
   assert.deepEqual(seen, [
@@ -61,20 +61,22 @@ test('ensemble: each attack sees only the still-robust examples and the result i
   tf.dispose([x, y]);
 });
 
-test('ensemble: an attack that leaves the eps-ball is reported as a bug', () => {
+test('ensemble: an attack that leaves the eps-ball is reported as a bug, and nothing leaks', async () => {
   const x = tf.tensor4d(X.flat(), [X.length, 1, 1, 2]);
   const y = tf.tensor1d(LABELS, 'int32');
-  const cheat: EnsembleStep = { name: 'square', run: (_m, xs) => tf.tidy(() => tf.clipByValue(tf.add(xs, 0.5), 0, 1) as tf.Tensor4D) };
-  assert.throws(() => runEnsemble(model, x, y, [cheat], 0.1, () => 1), (e: unknown) => e instanceof DatError && /square left the threat model/.test(e.message));
+  const cheat: EnsembleStep = { name: 'square', run: async (_m, xs) => tf.tidy(() => tf.clipByValue(tf.add(xs, 0.5), 0, 1) as tf.Tensor4D) };
+  const before = tf.memory().numTensors;
+  await assert.rejects(runEnsemble(model, x, y, [cheat], 0.1, () => 1), (e: unknown) => e instanceof DatError && /square left the threat model/.test(e.message));
+  assert.equal(tf.memory().numTensors, before);
   tf.dispose([x, y]);
 });
 
-test('ensemble: at eps 0 no attack runs and every row is the clean accuracy', () => {
+test('ensemble: at eps 0 no attack runs and every row is the clean accuracy', async () => {
   const x = tf.tensor4d(X.flat(), [X.length, 1, 1, 2]);
   const y = tf.tensor1d(LABELS, 'int32');
   const seen: number[][] = [];
   const before = tf.memory().numTensors;
-  const out = runEnsemble(model, x, y, [mockAttack('apgd-ce', [0, 1, 2], seen), mockAttack('square', [0, 1, 2], seen)], 0, () => 1);
+  const out = await runEnsemble(model, x, y, [mockAttack('apgd-ce', [0, 1, 2], seen), mockAttack('square', [0, 1, 2], seen)], 0, () => 1);
   assert.deepEqual(seen, [], 'the ball at eps 0 is x itself: nothing to attack');
   assert.deepEqual(out.robustAfter.map((r) => Array.from(r)), [Array.from(out.clean), Array.from(out.clean)]);
   assert.deepEqual(Array.from(out.clean), [1, 1, 1, 1, 0]);

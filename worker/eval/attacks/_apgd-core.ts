@@ -19,6 +19,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { LinfBounds } from '../../train/attacks/_common.js';
 import { projectIntoBox } from '../../train/attacks/sign-step.js';
 import { eagerOps } from '../../train/numerics/eager-ops.js';
+import { yieldToEventLoop } from '../../util/yield-to-event-loop.js';
 import { boundsOf, logitsOf, rowMask } from './types.js';
 
 /** Per-example loss of logits, maximized by APGD. */
@@ -96,7 +97,7 @@ function randomStart(x: tf.Tensor4D, eps: number, seed: number, bounds: LinfBoun
  * One APGD restart (see the module comment). Returns per example the first
  * misclassified iterate where one was found, else the highest-loss point.
  */
-export function apgdRun(model: tf.LayersModel, x: tf.Tensor4D, y: tf.Tensor1D, loss: ApgdLoss, o: ApgdOptions): tf.Tensor4D {
+export async function apgdRun(model: tf.LayersModel, x: tf.Tensor4D, y: tf.Tensor1D, loss: ApgdLoss, o: ApgdOptions): Promise<tf.Tensor4D> {
   const n = x.shape[0];
   const alpha = o.momentum ?? 0.75;
   const rho = o.rho ?? 0.75;
@@ -120,6 +121,7 @@ export function apgdRun(model: tf.LayersModel, x: tf.Tensor4D, y: tf.Tensor1D, l
   let lossBestLastCheck = Float32Array.from(lossBest);
   let reducedLastCheck = new Uint8Array(n).fill(1);
   for (let k = 0; k < o.steps; k++) {
+    await yieldToEventLoop();
     // Step 2
     const a = k === 0 ? 1 : alpha;
     const next = tf.tidy(() => {

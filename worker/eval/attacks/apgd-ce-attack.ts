@@ -18,7 +18,7 @@ export interface ApgdCeOptions {
 }
 
 /** Untargeted APGD on CE; each restart runs only on the examples the previous ones did not fool. */
-export function apgdCeAttack(model: tf.LayersModel, x: tf.Tensor4D, y: tf.Tensor1D, eps: number, seed: number, o: ApgdCeOptions = {}): tf.Tensor4D {
+export async function apgdCeAttack(model: tf.LayersModel, x: tf.Tensor4D, y: tf.Tensor1D, eps: number, seed: number, o: ApgdCeOptions = {}): Promise<tf.Tensor4D> {
   const steps = o.steps ?? 100;
   const restarts = o.restarts ?? 1;
   checkEps('apgd-ce', eps);

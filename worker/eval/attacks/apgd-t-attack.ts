@@ -4,7 +4,7 @@
  * the highest clean logits after the top one), one 100-iteration APGD run
  * towards class π_{t+1}, on the examples no earlier target fooled.
  */
-import type * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs';
 import { deriveSeed } from '../../util/rng.js';
 import { apgdRun } from './_apgd-core.js';
 import { restartOnRobust } from './_restarts.js';
@@ -20,7 +20,7 @@ export interface ApgdTOptions {
 }
 
 /** Targeted-DLR APGD over the top non-true classes; see the module comment. */
-export function apgdTAttack(model: tf.LayersModel, x: tf.Tensor4D, y: tf.Tensor1D, eps: number, seed: number, o: ApgdTOptions = {}): tf.Tensor4D {
+export async function apgdTAttack(model: tf.LayersModel, x: tf.Tensor4D, y: tf.Tensor1D, eps: number, seed: number, o: ApgdTOptions = {}): Promise<tf.Tensor4D> {
   const steps = o.steps ?? 100;
   checkEps('apgd-t', eps);
   checkInt('apgd-t', 'steps', steps, 1);
@@ -28,8 +28,10 @@ export function apgdTAttack(model: tf.LayersModel, x: tf.Tensor4D, y: tf.Tensor1
   const numClasses = (model.outputs[0]!.shape[1] ?? 0) as number;
   checkInt('apgd-t', 'number of classes (the targeted DLR loss needs 4)', numClasses, 4);
   const targets = Math.min(o.targets ?? 9, numClasses - 1);
-  return restartOnRobust(model, x, y, targets, (xs, ys, r) => {
-    const target = rankedClass(logitsOf(model, xs), r + 1);
-    return apgdRun(model, xs, ys, (logits, yy) => targetedDlrLoss(logits, yy, target), { eps, steps, seed: deriveSeed(seed, r) || 1 });
+  return restartOnRobust(model, x, y, targets, async (xs, ys, r) => {
+    const target = tf.tidy(() => rankedClass(logitsOf(model, xs), r + 1));
+    const adv = await apgdRun(model, xs, ys, (logits, yy) => targetedDlrLoss(logits, yy, target), { eps, steps, seed: deriveSeed(seed, r) || 1 });
+    target.dispose();
+    return adv;
   });
 }

@@ -16,6 +16,7 @@
  * only within eps, so {@link fabTAttack} returns x where it lies farther.
  */
 import * as tf from '@tensorflow/tfjs';
+import { yieldToEventLoop } from '../../util/yield-to-event-loop.js';
 import { restartOnRobust } from './_restarts.js';
 import { rankedClass } from './margin-losses.js';
 import { checkBatch, checkEps, checkInt, logitsOf } from './types.js';
@@ -85,7 +86,7 @@ export interface FabResult {
 }
 
 /** One FAB-T run towards per-example targets `t` (see the module comment). */
-export function fabTargetedRun(model: tf.LayersModel, x: tf.Tensor4D, y: tf.Tensor1D, t: tf.Tensor1D, o: FabTOptions = {}): FabResult {
+export async function fabTargetedRun(model: tf.LayersModel, x: tf.Tensor4D, y: tf.Tensor1D, t: tf.Tensor1D, o: FabTOptions = {}): Promise<FabResult> {
   const steps = o.steps ?? 100;
   const eta = o.eta ?? 1.05;
   const beta = o.beta ?? 0.9;
@@ -96,6 +97,7 @@ export function fabTargetedRun(model: tf.LayersModel, x: tf.Tensor4D, y: tf.Tens
   let best = tf.clone(x);
   const dist = new Float32Array(n).fill(Infinity);
   for (let s = 0; s < steps; s++) {
+    await yieldToEventLoop();
     const [next, nextDist, wrong] = tf.tidy(() => {
       // Step 1
       const { gap, grad } = targetGap(model, cur, y, t);
@@ -138,7 +140,7 @@ export function fabTargetedRun(model: tf.LayersModel, x: tf.Tensor4D, y: tf.Tens
 }
 
 /** FAB-T over the top non-true classes, keeping only points within eps (see the module comment). */
-export function fabTAttack(model: tf.LayersModel, x: tf.Tensor4D, y: tf.Tensor1D, eps: number, _seed: number, o: FabTOptions = {}): tf.Tensor4D {
+export async function fabTAttack(model: tf.LayersModel, x: tf.Tensor4D, y: tf.Tensor1D, eps: number, _seed: number, o: FabTOptions = {}): Promise<tf.Tensor4D> {
   const steps = o.steps ?? 100;
   checkEps('fab-t', eps);
   checkInt('fab-t', 'steps', steps, 1);
@@ -146,9 +148,14 @@ export function fabTAttack(model: tf.LayersModel, x: tf.Tensor4D, y: tf.Tensor1D
   const numClasses = (model.outputs[0]!.shape[1] ?? 0) as number;
   checkInt('fab-t', 'number of classes', numClasses, 2);
   const targets = Math.min(o.targets ?? 9, numClasses - 1);
-  return restartOnRobust(model, x, y, targets, (xs, ys, r) => {
-    const { adv, dist } = fabTargetedRun(model, xs, ys, rankedClass(logitsOf(model, xs), r + 1), { ...o, steps });
-    const within = tf.tensor4d(Array.from(dist, (d) => (d <= eps ? 1 : 0)), [dist.length, 1, 1, 1], 'bool');
-    return tf.where(tf.broadcastTo(within, xs.shape), adv, xs) as tf.Tensor4D;
+  return restartOnRobust(model, x, y, targets, async (xs, ys, r) => {
+    const target = tf.tidy(() => rankedClass(logitsOf(model, xs), r + 1));
+    const { adv, dist } = await fabTargetedRun(model, xs, ys, target, { ...o, steps });
+    const out = tf.tidy(() => {
+      const within = tf.tensor4d(Array.from(dist, (d) => (d <= eps ? 1 : 0)), [dist.length, 1, 1, 1], 'bool');
+      return tf.where(tf.broadcastTo(within, xs.shape), adv, xs) as tf.Tensor4D;
+    });
+    tf.dispose([target, adv]);
+    return out;
   });
 }

@@ -22,7 +22,8 @@ export interface AttackHooks {
 export function evalAttackFn(name: EvalAttackName, hooks: AttackHooks = {}): EvalAttackFn {
   switch (name) {
     case 'pgd':
-      return (model, x, y, eps, seed) =>
+      // The training attack, synchronous: 20 iterations, one block of the event loop per batch.
+      return async (model, x, y, eps, seed) =>
         pgdAttack(model, x, y, { eps, steps: PGD_EVAL_STEPS, stepSize: defaultEvalStepSize(eps, PGD_EVAL_STEPS), restarts: 1, randomStart: true, seed: seed || 1 });
     case 'apgd-ce':
       return (model, x, y, eps, seed) => apgdCeAttack(model, x, y, eps, seed);

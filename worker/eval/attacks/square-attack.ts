@@ -16,6 +16,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '../../../common/errors.js';
 import { Rng } from '../../util/rng.js';
+import { yieldToEventLoop } from '../../util/yield-to-event-loop.js';
 import { projectIntoBox } from '../../train/attacks/sign-step.js';
 import { eagerOps } from '../../train/numerics/eager-ops.js';
 import { marginLoss } from './margin-losses.js';
@@ -68,7 +69,7 @@ function squareDelta(h: number, w: number, c: number, p: number, eps: number, rn
 }
 
 /** Square on every example of the batch; see the module comment. */
-export function squareAttack(model: tf.LayersModel, x: tf.Tensor4D, y: tf.Tensor1D, eps: number, seed: number, o: SquareOptions = {}): tf.Tensor4D {
+export async function squareAttack(model: tf.LayersModel, x: tf.Tensor4D, y: tf.Tensor1D, eps: number, seed: number, o: SquareOptions = {}): Promise<tf.Tensor4D> {
   const queries = o.queries ?? 5000;
   const pInit = o.pInit ?? 0.8;
   checkEps('square', eps);
@@ -84,6 +85,7 @@ export function squareAttack(model: tf.LayersModel, x: tf.Tensor4D, y: tf.Tensor
   const margin = Float32Array.from(startMargin.dataSync());
   startMargin.dispose();
   for (let q = 0; q < queries; q++) {
+    await yieldToEventLoop();
     const active = Array.from(margin, (m) => (m > 0 ? 1 : 0));
     const idx = active.flatMap((a, i) => (a === 1 ? [i] : []));
     if (idx.length === 0) break;

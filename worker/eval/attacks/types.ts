@@ -11,11 +11,16 @@ export type EvalAttackName = (typeof EVAL_ATTACK_NAMES)[number];
 export const AUTOATTACK_STANDARD: readonly EvalAttackName[] = ['apgd-ce', 'apgd-t', 'fab-t', 'square'];
 
 /**
- * An evaluation attack: returns x_adv inside the L-inf eps-ball around x and
- * inside [0, 1], same shape as x. Synchronous; disposes everything but its
- * result. The ensemble counts an example as broken when f(x_adv) != y.
+ * An evaluation attack: resolves to x_adv inside the L-inf eps-ball around x
+ * and inside [0, 1], same shape as x; disposes everything but its result. The
+ * ensemble counts an example as broken when f(x_adv) != y.
+ *
+ * Asynchronous because an attack on a batch can run for minutes: each
+ * iteration lets the event loop run once, so a worker keeps answering its
+ * ring peers (and their keepalive pings), /progress and signals meanwhile.
+ * Each iteration's math stays synchronous, inside its own tf.tidy.
  */
-export type EvalAttackFn = (model: tf.LayersModel, x: tf.Tensor4D, y: tf.Tensor1D, eps: number, seed: number) => tf.Tensor4D;
+export type EvalAttackFn = (model: tf.LayersModel, x: tf.Tensor4D, y: tf.Tensor1D, eps: number, seed: number) => Promise<tf.Tensor4D>;
 
 /** The model's logits in inference mode (BatchNorm uses running statistics). */
 export function logitsOf(model: tf.LayersModel, x: tf.Tensor4D): tf.Tensor2D {

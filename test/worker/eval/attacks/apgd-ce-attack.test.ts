@@ -13,13 +13,13 @@ test('apgd: checkpoints follow the paper (first after 22% of the steps, then shr
   assert.deepEqual(apgdCheckpointIntervals(100), [22, 19, 16, 13, 10, 7, 6, 6]);
 });
 
-test('apgd-ce: breaks at least as many examples as PGD-20 on a fixed model', () => {
+test('apgd-ce: breaks at least as many examples as PGD-20 on a fixed model', async () => {
   const model = tinyModel();
   const { x, y } = tinyBatch(model);
   const rows: string[] = [];
   for (const eps of [0.01, 0.02, 0.04]) {
     const pgd = pgdAttack(model, x, y, { eps, steps: 20, stepSize: (2.5 * eps) / 20, restarts: 1, randomStart: true, seed: 1 });
-    const apgd = apgdCeAttack(model, x, y, eps, 1, { steps: 20 });
+    const apgd = await apgdCeAttack(model, x, y, eps, 1, { steps: 20 });
     const [p, a] = [countCorrect(model, pgd, y), countCorrect(model, apgd, y)];
     tf.dispose([pgd, apgd]);
     rows.push(`eps ${eps}: pgd-20 robust ${p}, apgd-ce robust ${a}`);

@@ -12,7 +12,7 @@ const model = tinyModel();
 const { x, y } = tinyBatch(model);
 const EPS = 0.05;
 
-type Run = (steps: number, seed: number) => tf.Tensor4D;
+type Run = (steps: number, seed: number) => Promise<tf.Tensor4D>;
 const cases: readonly { name: string; run: Run }[] = [
   { name: 'apgd-ce', run: (steps, seed) => apgdCeAttack(model, x, y, EPS, seed, { steps }) },
   { name: 'apgd-t', run: (steps, seed) => apgdTAttack(model, x, y, EPS, seed, { steps, targets: 2 }) },
@@ -26,34 +26,48 @@ function sameValues(a: tf.Tensor, b: tf.Tensor): boolean {
 }
 
 for (const c of cases) {
-  test(`${c.name}: result stays in the eps-ball and in [0, 1]`, () => {
-    const xAdv = c.run(10, 3);
+  test(`${c.name}: result stays in the eps-ball and in [0, 1]`, async () => {
+    const xAdv = await c.run(10, 3);
     const { dist, lo, hi } = distAndRange(x, xAdv);
     xAdv.dispose();
     assert.ok(dist <= EPS + 1e-6, `L-inf distance ${dist} > eps ${EPS}`);
     assert.ok(lo >= 0 && hi <= 1, `range [${lo}, ${hi}]`);
   });
 
-  test(`${c.name}: tf.memory().numTensors stays flat however many iterations run`, () => {
-    c.run(2, 3).dispose(); // warm-up: kernels and lazily created variables
+  test(`${c.name}: tf.memory().numTensors stays flat however many iterations run`, async () => {
+    (await c.run(2, 3)).dispose(); // warm-up: kernels and lazily created variables
     const before = tf.memory().numTensors;
-    c.run(2, 3).dispose();
+    (await c.run(2, 3)).dispose();
     const afterShort = tf.memory().numTensors;
-    c.run(12, 3).dispose();
+    (await c.run(12, 3)).dispose();
     const afterLong = tf.memory().numTensors;
     assert.deepEqual([afterShort, afterLong], [before, before]);
   });
 
-  test(`${c.name}: the same seed gives the same result`, () => {
-    const a = c.run(6, 5);
-    const b = c.run(6, 5);
+  test(`${c.name}: lets the event loop run between iterations (a worker keeps answering its peers)`, async () => {
+    let turns = 0;
+    let running = true;
+    const spin = (): void => {
+      if (!running) return;
+      turns++;
+      setImmediate(spin);
+    };
+    setImmediate(spin);
+    (await c.run(12, 3)).dispose();
+    running = false;
+    assert.ok(turns >= 2, `${turns} event-loop turns while the attack ran 12 iterations`);
+  });
+
+  test(`${c.name}: the same seed gives the same result`, async () => {
+    const a = await c.run(6, 5);
+    const b = await c.run(6, 5);
     const same = sameValues(a, b);
     tf.dispose([a, b]);
     assert.ok(same);
   });
 }
 
-test('eval attacks: a bad argument is a ConfigError naming the attack and the argument', () => {
+test('eval attacks: a bad argument is a ConfigError naming the attack and the argument', async () => {
   const want = [
     { run: () => apgdCeAttack(model, x, y, 1.5, 1), re: /apgd-ce: eps/ },
     { run: () => apgdTAttack(model, x, y, EPS, 1, { steps: 0 }), re: /apgd-t: steps/ },
@@ -61,7 +75,7 @@ test('eval attacks: a bad argument is a ConfigError naming the attack and the ar
     { run: () => squareAttack(model, x, y, EPS, 1, { pInit: 2 }), re: /square: pInit/ },
     { run: () => fabTAttack(model, x, y, -1, 1), re: /fab-t: eps/ },
   ];
-  for (const w of want) assert.throws(w.run, (e: unknown) => e instanceof ConfigError && w.re.test(e.message));
+  for (const w of want) await assert.rejects(w.run, (e: unknown) => e instanceof ConfigError && w.re.test(e.message));
 });
 
 test('eval attacks: evalAttackFn resolves every name', () => {

@@ -16,7 +16,7 @@ function linearModel(w0: number[], w1: number[], b: [number, number]): tf.Layers
   return model;
 }
 
-test('fab-t: finds the minimal L-inf perturbation of a linear model', () => {
+test('fab-t: finds the minimal L-inf perturbation of a linear model', async () => {
   const w0 = Array.from({ length: D }, (_, i) => Math.sin(i + 1));
   const w1 = Array.from({ length: D }, (_, i) => Math.cos(2 * i + 1));
   const model = linearModel(w0, w1, [0.3, 0]);
@@ -30,7 +30,7 @@ test('fab-t: finds the minimal L-inf perturbation of a linear model', () => {
   const x = tf.tensor4d(xs.flat(), [xs.length, 4, 4, 1]);
   const pred = tf.tidy(() => tf.argMax(model.apply(x) as tf.Tensor2D, 1).toInt() as tf.Tensor1D);
   const target = tf.tidy(() => tf.sub(1, pred).toInt() as tf.Tensor1D);
-  const { adv, dist } = fabTargetedRun(model, x, pred, target, { steps: 100 });
+  const { adv, dist } = await fabTargetedRun(model, x, pred, target, { steps: 100 });
   const flipped = tf.tidy(() => tf.notEqual(tf.argMax(model.apply(adv) as tf.Tensor2D, 1).toInt(), pred).dataSync());
   exact.forEach((e, i) => {
     assert.equal(flipped[i], 1, `example ${i} not flipped`);

@@ -6,7 +6,7 @@ import { tinyModel, SHAPE } from './_fixtures.js';
 
 await tf.setBackend('cpu');
 
-test('square: every query stays inside the eps-ball and [0, 1]', () => {
+test('square: every query stays inside the eps-ball and [0, 1]', async () => {
   const inner = tinyModel();
   // Every example is the same image, so any subset of a query batch can be checked against it.
   const image = tf.tidy(() => tf.clipByValue(tf.randomUniform([1, ...SHAPE], -0.5, 1.5, 'float32', 4), 0, 1) as tf.Tensor4D);
@@ -29,7 +29,7 @@ test('square: every query stays inside the eps-ball and [0, 1]', () => {
       return inner.apply(q, kw as { training: boolean });
     },
   } as unknown as tf.LayersModel;
-  squareAttack(spy, x, y, eps, 9, { queries: 200 }).dispose();
+  (await squareAttack(spy, x, y, eps, 9, { queries: 200 })).dispose();
   assert.ok(queries > 10, `only ${queries} queries`);
   assert.ok(worst <= eps + 1e-6, `a query was ${worst} from x (eps ${eps})`);
   assert.equal(outOfRange, 0);
