@@ -15,6 +15,7 @@ import { pgdAttack, pgdL2Attack, type AttackParams } from './attacks/index.js';
 import type { StepEngine } from './step-engine.js';
 import type { Split } from '../data/types.js';
 import { deriveSeed } from '../util/rng.js';
+import { yieldToEventLoop } from '../util/yield-to-event-loop.js';
 
 /** Attacks the evaluation can use. */
 export const EVAL_ATTACKS = ['pgd', 'pgd-l2'] as const;
@@ -123,6 +124,8 @@ export async function evaluateCounts(model: tf.LayersModel, split: Split, opts: 
     counts.dispose();
     cleanCorrect += clean!;
     robustCorrect += robust!;
+    // data() resolves without a macrotask on the native backend: let peers, /progress and signals through.
+    await yieldToEventLoop();
   }
   return { n: indices.length, cleanCorrect, robustCorrect };
 }

@@ -51,6 +51,23 @@ describe('evaluate', () => {
     });
   }
 
+  it('lets the event loop run between batches (a worker keeps answering /progress and its peers)', async () => {
+    const model = thresholdModel();
+    let turns = 0;
+    let running = true;
+    const spin = (): void => {
+      if (!running) return;
+      turns++;
+      setImmediate(spin);
+    };
+    setImmediate(spin);
+    // 8 examples in batches of 2: 4 batches.
+    await evaluateCounts(model, SPLIT, { eps: 0.1, steps: 5, seed: 3, batchSize: 2, inputShape: [1, 1, 1] });
+    running = false;
+    assert.ok(turns >= 3, `${turns} event-loop turns over 4 batches`);
+    model.dispose();
+  });
+
   it('sharded counts over ranks add up to the unsharded counts', async () => {
     const model = thresholdModel();
     const base = { eps: 0.1, steps: 10, seed: 3, inputShape: [1, 1, 1] as const };
