@@ -5,6 +5,7 @@ import { selectBackend } from '../../../worker/backend/select-backend.js';
 import { silentLogger } from '../../../common/log.js';
 import { defaultEvalStepSize, evaluate, evaluateCounts } from '../../../worker/train/evaluate.js';
 import type { Split } from '../../../worker/data/types.js';
+import { countEventLoopTurns } from '../../support/event-loop-turns.js';
 
 /**
  * A one-pixel classifier: logits [0.5 - x, x - 0.5], so class 1 iff x > 0.5.
@@ -53,17 +54,8 @@ describe('evaluate', () => {
 
   it('lets the event loop run between batches (a worker keeps answering /progress and its peers)', async () => {
     const model = thresholdModel();
-    let turns = 0;
-    let running = true;
-    const spin = (): void => {
-      if (!running) return;
-      turns++;
-      setImmediate(spin);
-    };
-    setImmediate(spin);
     // 8 examples in batches of 2: 4 batches.
-    await evaluateCounts(model, SPLIT, { eps: 0.1, steps: 5, seed: 3, batchSize: 2, inputShape: [1, 1, 1] });
-    running = false;
+    const { turns } = await countEventLoopTurns(() => evaluateCounts(model, SPLIT, { eps: 0.1, steps: 5, seed: 3, batchSize: 2, inputShape: [1, 1, 1] }));
     assert.ok(turns >= 3, `${turns} event-loop turns over 4 batches`);
     model.dispose();
   });

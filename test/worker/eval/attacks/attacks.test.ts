@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { apgdCeAttack, apgdTAttack, evalAttackFn, fabTAttack, squareAttack } from '../../../../worker/eval/attacks/index.js';
 import { ConfigError } from '../../../../common/errors.js';
 import { distAndRange, tinyBatch, tinyModel } from './_fixtures.js';
+import { countEventLoopTurns } from '../../../support/event-loop-turns.js';
 
 await tf.setBackend('cpu');
 
@@ -45,16 +46,8 @@ for (const c of cases) {
   });
 
   test(`${c.name}: lets the event loop run between iterations (a worker keeps answering its peers)`, async () => {
-    let turns = 0;
-    let running = true;
-    const spin = (): void => {
-      if (!running) return;
-      turns++;
-      setImmediate(spin);
-    };
-    setImmediate(spin);
-    (await c.run(12, 3)).dispose();
-    running = false;
+    const { result, turns } = await countEventLoopTurns(() => c.run(12, 3));
+    result.dispose();
     assert.ok(turns >= 2, `${turns} event-loop turns while the attack ran 12 iterations`);
   });
 
