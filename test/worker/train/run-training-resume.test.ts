@@ -87,9 +87,10 @@ after(async () => {
 describe('a resume with another configuration is refused, listing the differences', () => {
   const cases: { name: string; change: (b: TrainArgsBuilder) => TrainArgsBuilder; want: RegExp[] }[] = [
     {
-      name: 'attack, eps, lr and compression changed',
-      change: (b) => b.set('attack', 'fgsm').set('eps', 0.2).set('lr', 0.01).set('compression', 'fp16'),
-      want: [/--attack pgd→fgsm/, /--eps 0\.3→0\.2/, /--lr 0\.001→0\.01/, /--compression none→fp16/, /use a fresh --checkpoint-dir/],
+      // A single rank: compression is refused before the checkpoint is read (nothing to all-reduce).
+      name: 'attack, eps, lr and weight decay changed',
+      change: (b) => b.set('attack', 'fgsm').set('eps', 0.2).set('lr', 0.01).set('weight-decay', 0.5),
+      want: [/--attack pgd→fgsm/, /--eps 0\.3→0\.2/, /--lr 0\.001→0\.01/, /--weight-decay \S+→0\.5/, /use a fresh --checkpoint-dir/],
     },
     { name: 'seed changed', change: (b) => b.set('seed', 4), want: [/--seed 3→4/] },
     {
