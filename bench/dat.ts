@@ -32,6 +32,7 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { workerCommand } from '../worker/launcher/launch-local.js';
+import type { FinalEvaluationReport } from '../common/contract.js';
 import type { RunMetrics } from '../worker/train/metrics.js';
 import { getErrorMessage } from '../common/errors.js';
 import { runDatLinkBench } from './lib/dat-link.js';
@@ -81,31 +82,12 @@ interface BenchRow {
   /** The trainer's PGD evaluation on the held-out images. */
   readonly robust: number;
   /** The final evaluation (AutoAttack in the full run), when it ran. */
-  readonly finalEvaluation: FinalEvaluationSummary | undefined;
+  readonly finalEvaluation: FinalEvaluationReport | undefined;
   readonly wallSeconds: number;
   readonly bytesPerStep: number | undefined;
   readonly optimizer: string;
   readonly lr: number;
   readonly globalBatch: number;
-}
-
-interface FinalEvaluationSummary {
-  readonly attacks: readonly string[];
-  readonly examples: number;
-  readonly cleanAccuracy: number;
-  readonly robustAccuracy: number;
-  readonly perAttack: readonly { readonly attack: string; readonly robustAccuracy: number }[];
-  readonly seconds: number;
-}
-
-/** The final evaluation of a run's metrics.json, without per-example detail (pure). */
-function summarizeFinalEvaluation(m: RunMetrics): FinalEvaluationSummary | undefined {
-  const f = m.finalEvaluation;
-  if (f === undefined) return undefined;
-  return {
-    attacks: f.attacks, examples: f.examples, cleanAccuracy: f.cleanAccuracy, robustAccuracy: f.robustAccuracy,
-    perAttack: f.perAttack.map((a) => ({ attack: a.attack, robustAccuracy: a.robustAccuracy })), seconds: f.seconds,
-  };
 }
 
 async function runVariant(args: readonly string[]): Promise<{ metrics: RunMetrics; wallSeconds: number; out: string }> {
@@ -140,7 +122,7 @@ async function main(): Promise<void> {
       reference: v.reference === true,
       clean: metrics.cleanAccuracy,
       robust: metrics.robustAccuracy,
-      finalEvaluation: summarizeFinalEvaluation(metrics),
+      finalEvaluation: metrics.finalEvaluation,
       wallSeconds,
       bytesPerStep: metrics.bytesSentPerStepPerRank,
       optimizer: metrics.config.optimizer,
