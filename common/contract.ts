@@ -240,6 +240,10 @@ export const EXIT_CODES = {
   peerFailure: 3,
   /** Dataset missing or malformed: permanent. */
   badData: 4,
+  /** Stopped by SIGINT (128 + 2), after a checkpoint when training: retryable. */
+  interrupted: 130,
+  /** Stopped by SIGTERM (128 + 15), after a checkpoint when training: retryable. */
+  terminated: 143,
 } as const;
 export type ExitCode = (typeof EXIT_CODES)[keyof typeof EXIT_CODES];
 

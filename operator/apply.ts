@@ -28,7 +28,8 @@ import type { PodGroupObject } from './desired/pod-group.js';
 export interface ClusterWriter {
   /** Resolves to false when the pod already existed. */
   createPod(pod: V1Pod): Promise<boolean>;
-  deletePod(namespace: string, name: string): Promise<void>;
+  /** `gracePeriodSeconds` overrides the pod's own grace (undefined: keep it). */
+  deletePod(namespace: string, name: string, gracePeriodSeconds?: number): Promise<void>;
   /** Merge-patches a pod's annotations (404 counts as success: the pod is gone). */
   patchPodAnnotations(namespace: string, name: string, annotations: Readonly<Record<string, string>>): Promise<void>;
   createService(svc: V1Service): Promise<void>;
@@ -85,9 +86,9 @@ export class KubeClusterWriter implements ClusterWriter {
     }
   }
 
-  async deletePod(namespace: string, name: string): Promise<void> {
+  async deletePod(namespace: string, name: string, gracePeriodSeconds?: number): Promise<void> {
     try {
-      await this.core.deleteNamespacedPod({ namespace, name });
+      await this.core.deleteNamespacedPod({ namespace, name, ...(gracePeriodSeconds !== undefined ? { gracePeriodSeconds } : {}) });
     } catch (err) {
       if (apiErrorCode(err) === 404) return;
       throw wrapApiError(`failed to delete pod ${namespace}/${name}`, err);

@@ -22,6 +22,7 @@ import { createJobCa, type PemPair, type RingJobRef } from '../common/certs.js';
 import { serviceName, workerPodName } from './names.js';
 import { classifyPods, isPodDeleting, isPodTerminal } from './pods.js';
 import { readTerminationReport } from './progress-report.js';
+import { staleGangGraceSeconds } from './termination-grace.js';
 import { findUnschedulable, schedulingRemainingMs, type UnschedulableGang } from './scheduling.js';
 import {
   computeEvents,
@@ -196,7 +197,8 @@ export class Reconciler {
     }
     const currentIncarnation = current.restarts ?? 0;
     const live = classifyPods(pods, currentIncarnation, job.spec.workers.replicas);
-    await this.deletePods(live.stale);
+    // A gang replaced after a failure gets a short grace: its broken ring has nothing to save.
+    await this.deletePods(live.stale, staleGangGraceSeconds(job, current));
     // A scheduling timeout still ahead needs a pass when it expires; one already past was acted on above.
     const unschedulable = findUnschedulable(live.current.values(), now);
     const schedulingLeft = schedulingRemainingMs(job, unschedulable);
@@ -349,11 +351,11 @@ export class Reconciler {
     );
   }
 
-  private async deletePods(pods: readonly V1Pod[]): Promise<void> {
+  private async deletePods(pods: readonly V1Pod[], gracePeriodSeconds?: number): Promise<void> {
     await this.releaseKueueGroups(pods);
     const targets = pods.filter((p) => !isPodDeleting(p));
-    await runAll(targets, (p) => this.opts.writer.deletePod(p.metadata?.namespace ?? '', p.metadata?.name ?? ''), `failed to delete ${targets.length} pod(s)`);
-    for (const p of targets) this.log.info('Deleted worker pod', { pod: p.metadata?.name });
+    await runAll(targets, (p) => this.opts.writer.deletePod(p.metadata?.namespace ?? '', p.metadata?.name ?? '', gracePeriodSeconds), `failed to delete ${targets.length} pod(s)`);
+    for (const p of targets) this.log.info('Deleted worker pod', { pod: p.metadata?.name, ...(gracePeriodSeconds !== undefined ? { gracePeriodSeconds } : {}) });
   }
 
   /** The cached job, or our own later write when the cache has not caught up yet. */

@@ -68,6 +68,12 @@ export interface DATJobPodTemplateSpec {
   readonly nodeSelector?: Record<string, string>;
   readonly priorityClassName?: string;
   readonly schedulerName?: string;
+  /**
+   * Seconds between the kubelet's SIGTERM and its SIGKILL. A worker stops at
+   * its next step boundary with a checkpoint, so this should exceed one step
+   * plus one checkpoint write. @default 30 (the Kubernetes default)
+   */
+  readonly terminationGracePeriodSeconds?: number;
   readonly imagePullSecrets?: V1LocalObjectReference[];
   readonly volumes?: DATJobExtraVolume[];
   /** Mounts of `volumes` into the worker container. */

@@ -46,6 +46,7 @@ export function buildTemplatePodSpecFields(workers: DATJobWorkersSpec): Partial<
     affinity: t.affinity,
     priorityClassName: t.priorityClassName,
     schedulerName: t.schedulerName,
+    terminationGracePeriodSeconds: t.terminationGracePeriodSeconds,
     imagePullSecrets: t.imagePullSecrets,
   };
   // Absent keys rather than `undefined` ones: the golden files and merge patches stay unchanged for jobs without a template.

@@ -213,9 +213,11 @@ describe('dat-operator end to end', { timeout: 60 * 60_000 }, () => {
   });
 
   /** A fault that ends one worker mid-epoch; the operator must restart the gang from the last checkpoint. */
+  // `graceful`: the kubelet's SIGTERM lets the gang save a checkpoint at the next step boundary, so the
+  // restart resumes at or after the step seen before the fault, not at the last periodic checkpoint.
   const GANG_FAULTS = [
-    { id: 'b', what: 'a worker SIGKILLed mid-epoch', name: 'mnist-kill', inject: (ctx: E2EContext, ns: string, pod: string) => ctx.provider.signalPod(ns, pod, 'SIGKILL') },
-    { id: 'b2', what: 'a worker pod deleted mid-epoch', name: 'mnist-delete-pod', inject: (ctx: E2EContext, ns: string, pod: string) => ctx.cli.kubectl(['delete', 'pod', pod, '--wait=false'], { namespace: ns }).then(() => undefined) },
+    { id: 'b', what: 'a worker SIGKILLed mid-epoch', name: 'mnist-kill', graceful: false, inject: (ctx: E2EContext, ns: string, pod: string) => ctx.provider.signalPod(ns, pod, 'SIGKILL') },
+    { id: 'b2', what: 'a worker pod deleted mid-epoch', name: 'mnist-delete-pod', graceful: true, inject: (ctx: E2EContext, ns: string, pod: string) => ctx.cli.kubectl(['delete', 'pod', pod, '--wait=false'], { namespace: ns }).then(() => undefined) },
   ] as const;
 
   for (const fault of GANG_FAULTS) {
@@ -264,6 +266,7 @@ describe('dat-operator end to end', { timeout: 60 * 60_000 }, () => {
         const resumed = await waitForTrainingStep(ctx, ns, name, () => true, 'first training report after the restart');
         t.diagnostic(`first step after the restart: ${resumed.step}`);
         assert.ok(resumed.step >= before.checkpoint, `resumed at step ${resumed.step}, expected >= checkpoint ${before.checkpoint} (not from zero)`);
+        if (fault.graceful) assert.ok(resumed.step >= before.step, `resumed at step ${resumed.step}, expected >= step ${before.step} seen before the SIGTERM (a checkpoint saved on it)`);
 
         // Step 5: it still finishes, with exactly the planned number of steps: the final
         // checkpoint (written at the last step) is at totalSteps, counted across the restart.

@@ -15,6 +15,7 @@ import { makeDATJob } from '../support/fixtures/datjob-builder.js';
 interface SeenRequest {
   readonly method: string;
   readonly path: string;
+  readonly query: URLSearchParams;
   readonly contentType: string;
   readonly body: unknown;
 }
@@ -26,7 +27,8 @@ async function withFakeApiServer(createStatus: number, fn: (kc: KubeConfig, seen
     let raw = '';
     req.on('data', (chunk: Buffer) => (raw += chunk.toString()));
     req.on('end', () => {
-      seen.push({ method: req.method ?? '', path: (req.url ?? '').split('?')[0] ?? '', contentType: req.headers['content-type'] ?? '', body: raw === '' ? undefined : JSON.parse(raw) });
+      const url = new URL(req.url ?? '', 'http://x');
+      seen.push({ method: req.method ?? '', path: url.pathname, query: url.searchParams, contentType: req.headers['content-type'] ?? '', body: raw === '' ? undefined : JSON.parse(raw) });
       const status = req.method === 'POST' ? createStatus : 200;
       const body = status === 409 ? { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'AlreadyExists', code: 409 } : { kind: 'PodGroup', metadata: {} };
       res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(body));
@@ -88,4 +90,18 @@ test('applyPodGroup reports a refused create with the gang scheduler hint', asyn
     assert.ok(group !== undefined);
     await assert.rejects(new KubeClusterWriter(kc).applyPodGroup(group), /is the gang scheduler installed\?/);
   });
+});
+
+test('deletePod asks for a grace period only when given one', async () => {
+  const cases = [
+    { name: "the pod's own grace", grace: undefined, want: null },
+    { name: 'a failed gang: 5 s', grace: 5, want: '5' },
+  ];
+  for (const c of cases) {
+    await withFakeApiServer(200, async (kc, seen) => {
+      await new KubeClusterWriter(kc).deletePod('ns', 'g-worker-0', c.grace);
+      assert.deepEqual(seen.map((r) => [r.method, r.path]), [['DELETE', '/api/v1/namespaces/ns/pods/g-worker-0']], c.name);
+      assert.equal(seen[0]!.query.get('gracePeriodSeconds'), c.want, c.name);
+    });
+  }
 });

@@ -51,8 +51,11 @@ class FakeCluster implements ClusterReader, ClusterWriter {
     this.pods.set(pod.metadata!.name!, pod);
     return Promise.resolve(true);
   }
-  deletePod(_ns: string, name: string): Promise<void> {
+  /** The grace each deleted pod was deleted with (undefined: its own). */
+  deleteGrace = new Map<string, number | undefined>();
+  deletePod(_ns: string, name: string, gracePeriodSeconds?: number): Promise<void> {
     this.calls.push(`delete pod ${name}`);
+    this.deleteGrace.set(name, gracePeriodSeconds);
     this.pods.delete(name);
     return Promise.resolve();
   }
@@ -172,6 +175,7 @@ test('reconcile drives Running → gang restart → Running → Succeeded', asyn
   assert.equal(phase(cluster), 'Restarting');
   // The next pass (a pod-deletion event in a cluster) creates the new gang.
   assert.equal(cluster.pods.size, 0, 'the old gang is deleted first');
+  assert.equal(cluster.deleteGrace.get('j-worker-0'), 5, 'the broken gang gets a short grace: it has nothing to save');
   await r.reconcile('default', 'j');
   const incarnations = [...cluster.pods.values()].map((p) => p.metadata!.labels!['dat-operator.io/incarnation']);
   assert.deepEqual(incarnations, ['1', '1']);
@@ -207,6 +211,7 @@ test('suspend deletes the pods and keeps the job; resume recreates them', async 
   await r.reconcile('default', 'j');
   assert.equal(phase(cluster), 'Suspended');
   assert.equal(cluster.pods.size, 0);
+  assert.deepEqual([...cluster.deleteGrace.values()], [undefined, undefined], 'the pods keep their own grace to save a checkpoint');
   const s = cluster.jobs.get('j')!;
   cluster.put({ ...s, spec: { ...s.spec, runPolicy: { suspend: false } } });
   await r.reconcile('default', 'j');

@@ -9,6 +9,7 @@ import { stepEngineChooser } from '../backend/compile-step.js';
 import { runDistributedWorker } from '../distributed/run-distributed-worker.js';
 import { launchLocal } from '../launcher/launch-local.js';
 import { runTraining, singleProcessContext } from '../train/run-training.js';
+import { stopControl, type StopSignals } from '../train/graceful-stop.js';
 import { getErrorMessage } from '../../common/errors.js';
 import { formatEvalHelp, parseEvalArgs } from '../eval/eval-options.js';
 import { runEvalCommand } from '../eval/run-eval.js';
@@ -24,6 +25,8 @@ import { createProgressDisplay, resolveProgressMode, type DisplayOutput } from '
 export interface CliIo {
   readonly stdout: DisplayOutput;
   readonly stderr: { write(s: string): unknown };
+  /** SIGTERM/SIGINT of this process: training stops gracefully with them (absent in tests: no graceful stop). */
+  readonly signals?: StopSignals;
 }
 
 /** Trains in this process: backend, runTraining with the identity reducer, progress, final table. */
@@ -33,7 +36,8 @@ async function trainSingleProcess(opts: TrainOptions, io: CliIo, baseLog: Logger
   const log = resolveProgressMode(opts.progress, io.stdout) === 'tty' ? createLogger({}, (l) => display.log(l)) : baseLog;
   try {
     const backend = await selectBackend(opts.backend, log);
-    const result = await runTraining(opts, singleProcessContext(log, backend.name, (p) => display.update(p), stepEngineChooser(log)));
+    const stop = io.signals !== undefined ? stopControl(io.signals, 0, 1) : undefined;
+    const result = await runTraining(opts, singleProcessContext(log, backend.name, (p) => display.update(p), stepEngineChooser(log), stop));
     display.finish();
     if (opts.progress !== 'json' && opts.progress !== 'none') io.stdout.write('\n' + formatFinalTable(result.metrics) + '\n');
     return EXIT_CODES.success;
@@ -59,7 +63,7 @@ export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv, io
       return EXIT_CODES.success;
     }
     const opts = parsed.options;
-    if (env[WORKER_ENV.rank] !== undefined) return await runDistributedWorker(opts);
+    if (env[WORKER_ENV.rank] !== undefined) return await runDistributedWorker(opts, io.signals);
     if (opts.workers > 1) return await launchLocal(opts);
     return await trainSingleProcess(opts, io, log);
   } catch (err) {

@@ -32,6 +32,7 @@ import { TLS_STDIN_ENV, readCredentialsLine } from '../security/local-ring-tls.j
 import { runTraining } from '../train/run-training.js';
 import { getErrorMessage } from '../../common/errors.js';
 import { createLogger, type Logger } from '../../common/log.js';
+import { stopControl, type StopSignals } from '../train/graceful-stop.js';
 import { digestTrainableVariables } from './weights-digest.js';
 import { PARENT_WATCH_ENV, WEIGHT_DIGEST_ENV, parseWorkerEnv, type WorkerEnv } from './worker-env.js';
 import { formatLauncherEvent, type LauncherEvent } from './launcher-events.js';
@@ -80,14 +81,17 @@ function notifyLauncher(e: LauncherEvent): void {
 }
 
 /** Runs one rank of a ring (rank/world/peers from WORKER_ENV); resolves to the exit code. */
-export async function runDistributedWorker(opts: TrainOptions): Promise<number> {
+export async function runDistributedWorker(opts: TrainOptions, signals?: StopSignals): Promise<number> {
   // Step 1
   const env = parseWorkerEnv(process.env);
   const log = createLogger({ rank: env.rank });
   let unwatch: (() => void) | undefined;
   try {
-    return await runRank(opts, env, log, () => {
-      if (process.env[PARENT_WATCH_ENV] === 'stdin') unwatch = watchParent(log);
+    // A local launcher's workers stop when it says so (it supervises them, and a terminal's
+    // Ctrl-C reaches them all at once): graceful stop is for pod workers.
+    const launched = process.env[PARENT_WATCH_ENV] === 'stdin';
+    return await runRank(opts, env, log, launched ? undefined : signals, () => {
+      if (launched) unwatch = watchParent(log);
     });
   } finally {
     // Also on a failed start (bind, TLS files): a watched stdin would keep the process alive.
@@ -96,7 +100,7 @@ export async function runDistributedWorker(opts: TrainOptions): Promise<number> 
 }
 
 /** Steps 2-5; `watch` starts the launcher watch once stdin carries nothing else for us. */
-async function runRank(opts: TrainOptions, env: WorkerEnv, log: Logger, watch: () => void): Promise<number> {
+async function runRank(opts: TrainOptions, env: WorkerEnv, log: Logger, signals: StopSignals | undefined, watch: () => void): Promise<number> {
   const display = createProgressDisplay(opts.progress, process.stdout);
   let latest: ProgressReport = { phase: 'starting', epoch: 0, totalEpochs: opts.epochs, step: 0, totalSteps: 0, lastHeartbeat: new Date().toISOString() };
   let telemetry: TelemetryServer | undefined;
@@ -178,6 +182,8 @@ async function runRank(opts: TrainOptions, env: WorkerEnv, log: Logger, watch: (
       isChief: env.rank === 0,
       backend: backend.name,
       chooseStepEngine: stepEngineChooser(log),
+      // The per-step stop agreement bypasses the observer: a few bytes a step would skew the all-reduce metrics.
+      ...(signals !== undefined ? { stop: stopControl(signals, env.rank, env.worldSize, (buf) => ring.collective.allreduce(buf, { timeoutMs: opts.collectiveTimeoutMs })) } : {}),
       extraMetrics: () => ({ workers: env.worldSize, compression: opts.compression, bytesSentPerStepPerRank: Math.round(meanBytesPerStep(stats)), collective: collective.summary() }),
     });
     display.finish();

@@ -4,6 +4,7 @@ import type { CheckpointPart } from '../checkpoint/checkpoint-part.js';
 import { identityReducer, type GradientReducer } from '../comm/collective.js';
 import type { ProgressReport } from '../../common/contract.js';
 import type { Logger } from '../../common/log.js';
+import type { StopControl } from './graceful-stop.js';
 import type { StepEngine } from './step-engine.js';
 import type { RunMetrics } from './metrics.js';
 import type { StepTiming } from './time-split.js';
@@ -56,6 +57,12 @@ export interface RunContext {
    * result of undefined: the step runs eagerly.
    */
   chooseStepEngine?(model: tf.LayersModel): StepEngine;
+  /**
+   * Graceful stop on SIGTERM/SIGINT while training with a checkpoint
+   * directory (graceful-stop.ts). Every rank of a ring has one, or none does.
+   * Absent: a signal ends the process at once.
+   */
+  readonly stop?: StopControl;
 }
 
 /** The context of a run in one process: rank 0 of 1, the identity reducer, the chief writing outputs. */
@@ -64,8 +71,9 @@ export function singleProcessContext(
   backend: string,
   onProgress: (p: TrainProgress) => void,
   chooseStepEngine?: (model: tf.LayersModel) => StepEngine,
+  stop?: StopControl,
 ): RunContext {
-  return { rank: 0, worldSize: 1, reducer: identityReducer, onProgress, log, isChief: true, backend, ...(chooseStepEngine !== undefined ? { chooseStepEngine } : {}) };
+  return { rank: 0, worldSize: 1, reducer: identityReducer, onProgress, log, isChief: true, backend, ...(chooseStepEngine !== undefined ? { chooseStepEngine } : {}), ...(stop !== undefined ? { stop } : {}) };
 }
 
 /** What a training run returns. */

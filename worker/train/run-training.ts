@@ -11,6 +11,8 @@
  *    `checkpointEvery` steps.
  * 4. epoch end: the overfitting probe, evaluation, the epoch's record, a
  *    checkpoint. Steps 3-4 repeat until the last epoch or a collapse.
+ *    From the resume to the last epoch end, a stop signal stops the run at
+ *    the next step boundary with a checkpoint (phases/stop.ts).
  * 5. finish: the final evaluation, metrics, and the chief's outputs.
  *
  * All the state a checkpoint holds is in the registered parts; everything
@@ -25,6 +27,7 @@ import { runEpoch } from './phases/epoch.js';
 import { finishRun } from './phases/finish.js';
 import { resumeRun } from './phases/resume.js';
 import { setupRun } from './phases/setup.js';
+import { armStop, stopIfAsked } from './phases/stop.js';
 import { disposeRun } from './phases/train-run.js';
 import type { RunContext, RunResult } from './run-context.js';
 
@@ -34,10 +37,18 @@ export { singleProcessContext, type RunContext, type RunResult, type TrainProgre
 export async function runTraining(opts: TrainOptions, ctx: RunContext): Promise<RunResult> {
   const run = await setupRun(opts, ctx);
   try {
-    const resumedComplete = await resumeRun(run);
-    while (run.loop.epoch < opts.epochs && run.loop.collapse === undefined) {
-      const { lr } = await runEpoch(run);
-      await endEpoch(run, lr);
+    const disarm = armStop(run);
+    let resumedComplete: boolean;
+    try {
+      resumedComplete = await resumeRun(run);
+      while (run.loop.epoch < opts.epochs && run.loop.collapse === undefined) {
+        const { lr } = await runEpoch(run);
+        await endEpoch(run, lr);
+        // The epoch end just saved a checkpoint.
+        await stopIfAsked(run, { saved: true });
+      }
+    } finally {
+      disarm();
     }
     return await finishRun(run, resumedComplete);
   } finally {

@@ -223,6 +223,11 @@ test('the pod template is validated: reserved names and paths, one volume source
       want: [/spec\.scheduling\.podGroup\.scheduler/, /Unsupported value: "Yunikorn"/],
     },
     {
+      name: 'grace period of zero (a force delete, no time to save a checkpoint)',
+      job: makeDATJob('t10').template({ spec: { terminationGracePeriodSeconds: 0 } }).obj(),
+      want: [/spec\.workers\.template\.spec\.terminationGracePeriodSeconds/, /should be greater than or equal to 1/],
+    },
+    {
       name: 'bad label value',
       job: makeDATJob('t8').template({ metadata: { labels: { team: 'not ok!' } } }).obj(),
       want: [/spec\.workers\.template\.metadata\.labels\.team/, /should match/],
@@ -238,6 +243,7 @@ test('the pod template is validated: reserved names and paths, one volume source
       metadata: { labels: { 'example.com/team': 'robustness' }, annotations: { note: 'x' } },
       spec: {
         priorityClassName: 'high',
+        terminationGracePeriodSeconds: 300,
         imagePullSecrets: [{ name: 'r' }],
         affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'gpu', operator: 'Exists' }] }] } } },
         volumes: [{ name: 'ds', persistentVolumeClaim: { claimName: 'imagenet', readOnly: true } }],

@@ -65,6 +65,7 @@ const templated = makeDATJob('cifar-trades')
       nodeSelector: { 'cloud.example.com/accelerator': 'h100' },
       priorityClassName: 'training-high',
       schedulerName: 'default-scheduler',
+      terminationGracePeriodSeconds: 300,
       imagePullSecrets: [{ name: 'registry-creds' }],
       volumes: [{ name: 'imagenet', persistentVolumeClaim: { claimName: 'imagenet-ro', readOnly: true } }],
       volumeMounts: [{ name: 'imagenet', mountPath: '/datasets/imagenet', readOnly: true }],

@@ -47,9 +47,9 @@ test('buildTemplatePodSpecFields takes each field from the top of workers or the
       name: 'template fields',
       workers: {
         replicas: 2,
-        template: { spec: { nodeSelector: { c: 'd' }, priorityClassName: 'high', schedulerName: 'volcano', imagePullSecrets: [{ name: 'r' }], affinity: { nodeAffinity: {} } } },
+        template: { spec: { nodeSelector: { c: 'd' }, priorityClassName: 'high', schedulerName: 'volcano', terminationGracePeriodSeconds: 120, imagePullSecrets: [{ name: 'r' }], affinity: { nodeAffinity: {} } } },
       },
-      want: { nodeSelector: { c: 'd' }, priorityClassName: 'high', schedulerName: 'volcano', imagePullSecrets: [{ name: 'r' }], affinity: { nodeAffinity: {} } },
+      want: { nodeSelector: { c: 'd' }, priorityClassName: 'high', schedulerName: 'volcano', terminationGracePeriodSeconds: 120, imagePullSecrets: [{ name: 'r' }], affinity: { nodeAffinity: {} } },
     },
   ];
   for (const c of cases) assert.deepEqual(buildTemplatePodSpecFields(c.workers), c.want, c.name);

@@ -4,7 +4,8 @@
  * radius ramped by `--eps-warmup-epochs`) → reducer (ring mean) →
  * applyGradients at the scheduled learning rate; a checkpoint every
  * `checkpointEvery` optimizer steps (the epoch's last step is checkpointed at
- * the epoch end, after the probe and evaluation).
+ * the epoch end, after the probe and evaluation); after each other step, a
+ * stop signal's agreement (stop.ts).
  */
 import { performance } from 'node:perf_hooks';
 import { batchIndices } from '../../data/shard.js';
@@ -18,6 +19,7 @@ import { epsWarmupFactor, learningRateAt } from '../schedules.js';
 import type { StepTiming } from '../time-split.js';
 import { applyGradients, computeGradients, type StepConfig } from '../train-step.js';
 import { gatherMixedBatch } from '../unlabeled/unlabeled-run.js';
+import { stopIfAsked } from './stop.js';
 import { saveCheckpoint, SEED_TAGS, syncWeightsFromChief, type TrainRun } from './train-run.js';
 
 /**
@@ -53,7 +55,10 @@ export async function runEpoch(run: TrainRun): Promise<EpochSteps> {
     // Signals, /progress and /metrics are served between steps.
     await yieldToEventLoop();
     lr = await takeStep(run, s, buf, clock);
-    if (loop.globalStep % run.opts.checkpointEvery === 0 && s + 1 < run.steps) await saveCheckpoint(run);
+    if (s + 1 === run.steps) break;
+    const saved = loop.globalStep % run.opts.checkpointEvery === 0;
+    if (saved) await saveCheckpoint(run);
+    await stopIfAsked(run, { saved });
   }
   return { lr };
 }
