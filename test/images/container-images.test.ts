@@ -1,8 +1,9 @@
 /**
  * The images as a user runs them with Docker, before any cluster: the CPU
  * worker trains real MNIST to its final table in a container, stops promptly
- * on `docker stop` (it is PID 1 there), and the GPU worker on a host without a
- * GPU fails with its one clear line. Needs a Docker engine and the images of
+ * on `docker stop` (it is PID 1 there; with a checkpoint directory, after
+ * saving the current step), and the GPU worker on a host without a GPU fails
+ * with its one clear line. Needs a Docker engine and the images of
  * scripts/images/build-images.sh (`npm test` builds them); without them the
  * tests fail and say which command provides them.
  */
@@ -57,32 +58,40 @@ describe('container images', { timeout: 15 * 60_000 }, () => {
     assert.ok(clean > 50, `the model learned (clean accuracy ${clean}%)`);
   });
 
-  test('docker stop ends a training worker at once (PID 1 honours SIGTERM) with exit 143', async (t) => {
-    await requireImage(IMAGES.worker, 'worker');
-    await docker(['rm', '-f', CONTAINER]);
-    try {
-      // One rank, no launcher: the container's PID 1 is the worker itself, as in a pod.
-      const env = ['-e', 'DAT_RANK=0', '-e', 'DAT_WORLD_SIZE=1', '-e', 'DAT_PEERS=127.0.0.1:29500', '-e', 'DAT_INSECURE_RING=1'];
-      const run = await docker(['run', '-d', '--name', CONTAINER, '--tmpfs', '/tmp', ...env, IMAGES.worker, 'train', '--epochs', '50', '--output', '/tmp/run', ...TINY_RUN]);
-      assert.equal(run.code, 0, run.stderr);
-      const deadline = Date.now() + 120_000;
-      while (!/epoch|step/i.test((await docker(['logs', CONTAINER])).stderr + (await docker(['logs', CONTAINER])).stdout)) {
-        assert.ok(Date.now() < deadline, `the worker did not start training: ${(await docker(['logs', CONTAINER])).stderr.slice(-1500)}`);
-        await new Promise((r) => setTimeout(r, 1000));
-      }
-      const stopAt = Date.now();
-      const stop = await docker(['stop', '--time', '30', CONTAINER], 60_000);
-      const stopS = (Date.now() - stopAt) / 1000;
-      t.diagnostic(`docker stop took ${stopS.toFixed(1)} s`);
-      assert.equal(stop.code, 0, stop.stderr);
-      assert.ok(stopS < 10, `stopped in ${stopS} s, not after the 30 s grace period (SIGTERM was ignored)`);
-      const code = (await docker(['inspect', '--format', '{{.State.ExitCode}}', CONTAINER])).stdout.trim();
-      assert.equal(code, '143', 'exit status 128 + SIGTERM');
-      assert.match((await docker(['logs', CONTAINER])).stderr, /received SIGTERM: stopping/);
-    } finally {
+  // Without a checkpoint directory the worker exits at once; with one it first saves a checkpoint at
+  // the next step boundary. Both must end well inside the grace period, with 128 + SIGTERM.
+  const STOP_CASES = [
+    { what: 'ends a training worker at once', args: [] as string[], log: /received SIGTERM: stopping \(exit 143\)/ },
+    { what: 'ends a worker with a checkpoint directory after saving the current step', args: ['--checkpoint-dir', '/tmp/ck', '--checkpoint-every', '100000'], log: /received SIGTERM: saved the checkpoint at step \d+ in \/tmp\/ck and stopped/ },
+  ];
+  for (const c of STOP_CASES) {
+    test(`docker stop ${c.what} (PID 1 honours SIGTERM) with exit 143`, async (t) => {
+      await requireImage(IMAGES.worker, 'worker');
       await docker(['rm', '-f', CONTAINER]);
-    }
-  });
+      try {
+        // One rank, no launcher: the container's PID 1 is the worker itself, as in a pod.
+        const env = ['-e', 'DAT_RANK=0', '-e', 'DAT_WORLD_SIZE=1', '-e', 'DAT_PEERS=127.0.0.1:29500', '-e', 'DAT_INSECURE_RING=1'];
+        const run = await docker(['run', '-d', '--name', CONTAINER, '--tmpfs', '/tmp', ...env, IMAGES.worker, 'train', '--epochs', '50', '--output', '/tmp/run', ...c.args, ...TINY_RUN]);
+        assert.equal(run.code, 0, run.stderr);
+        const deadline = Date.now() + 120_000;
+        while (!/epoch|step/i.test((await docker(['logs', CONTAINER])).stderr + (await docker(['logs', CONTAINER])).stdout)) {
+          assert.ok(Date.now() < deadline, `the worker did not start training: ${(await docker(['logs', CONTAINER])).stderr.slice(-1500)}`);
+          await new Promise((r) => setTimeout(r, 1000));
+        }
+        const stopAt = Date.now();
+        const stop = await docker(['stop', '--time', '30', CONTAINER], 60_000);
+        const stopS = (Date.now() - stopAt) / 1000;
+        t.diagnostic(`docker stop took ${stopS.toFixed(1)} s`);
+        assert.equal(stop.code, 0, stop.stderr);
+        assert.ok(stopS < 10, `stopped in ${stopS} s, not after the 30 s grace period (SIGTERM was ignored)`);
+        const code = (await docker(['inspect', '--format', '{{.State.ExitCode}}', CONTAINER])).stdout.trim();
+        assert.equal(code, '143', 'exit status 128 + SIGTERM');
+        assert.match((await docker(['logs', CONTAINER])).stderr, c.log);
+      } finally {
+        await docker(['rm', '-f', CONTAINER]);
+      }
+    });
+  }
 
   test('the GPU worker image on a host without a GPU: --backend tensorflow-gpu exits 2 with one clear line', async (t) => {
     await requireImage(IMAGES.workerGpu, 'worker-gpu');
