@@ -25,6 +25,8 @@
  * (bench/lib/link-allreduce.ts; needs root and iproute2).
  * `--grpc-floor` instead times grpc-js alone moving a rank's bytes one way
  * between two processes (bench/lib/grpc-floor.ts).
+ * `--latency` instead times all-reduces of N floats, the per-step stop
+ * agreement, on each transport and gloo (bench/lib/small-allreduce.ts).
  */
 import { spawn } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
@@ -42,6 +44,7 @@ import { printTable, writeResult } from './lib/report.js';
 import { findGloo, runGlooGroup } from './lib/gloo-runner.js';
 import { runFloorPeer, runGrpcFloorBench } from './lib/grpc-floor.js';
 import { runLinkBench, runLinkPeer } from './lib/link-allreduce.js';
+import { latencyIters, runLatencyBench } from './lib/small-allreduce.js';
 import { withWorkerNodeFlags } from '../worker/util/node-flags.js';
 
 const MIB = 1024 * 1024;
@@ -65,6 +68,8 @@ export const TARGET = { grpcOverTcpAt64MiB: 0.6, grpcOverGlooAt64MiB: 0.8, signE
 
 /** Timed iterations per size: fewer for the big buffers. */
 function itersFor(mib: number, quick: boolean): number {
+  // A buffer of a few floats (--latency) measures per-operation overhead: many samples.
+  if (mib < 1 / 1024) return latencyIters(quick);
   if (mib >= 256) return 2;
   if (mib >= 64) return quick ? 3 : 4;
   return quick ? 4 : 8;
@@ -133,8 +138,8 @@ async function runPeer(cfg: PeerConfig): Promise<void> {
     }
     if (cfg.rank === 0) emit({ event: 'allreduce', mib, seconds, cpuSeconds });
   }
-  // Step 3
-  if (cfg.transport === 'grpc') {
+  // Step 3 (not for the latency rows)
+  if (cfg.transport === 'grpc' && cfg.sizesMiB.every((mib) => mib >= 1 / 1024)) {
     const rng = new Rng(cfg.rank + 1);
     const grad = Float32Array.from({ length: COMPRESSION_PARAMS }, () => rng.next() - 0.5);
     for (const compression of COMPRESSIONS) {
@@ -231,6 +236,7 @@ async function main(): Promise<void> {
   const quick = argv.includes('--quick') || process.env.DAT_BENCH_QUICK === '1';
   const nIdx = argv.indexOf('--n');
   const worlds = nIdx >= 0 ? [Number(argv[nIdx + 1])] : [2, 3, 4];
+  if (argv.includes('--latency')) return runLatencyBench(worlds, quick, (n, transport, sizes) => runGroup(n, transport, sizes, quick, undefined));
   const sizes = quick ? QUICK_SIZES : FULL_SIZES;
   const kibIdx = argv.indexOf('--message-kib');
   const messageBytes = kibIdx >= 0 ? Number(argv[kibIdx + 1]) * 1024 : undefined;

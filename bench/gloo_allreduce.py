@@ -24,13 +24,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def peer(rank: int, world: int, port: int, sizes: list[int], iters: list[int]) -> None:
+def peer(rank: int, world: int, port: int, sizes: list[float], iters: list[int]) -> None:
     import torch
     import torch.distributed as dist
 
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
     for mib, n_iter in zip(sizes, iters):
-        buf = torch.full((mib * MIB // 4,), float(rank + 1), dtype=torch.float32)
+        buf = torch.full((round(mib * MIB) // 4,), float(rank + 1), dtype=torch.float32)
         check = buf.clone()
         dist.all_reduce(check)
         want = world * (world + 1) / 2
@@ -58,7 +58,8 @@ def main() -> None:
     p.add_argument("--rank", type=int, default=-1, help=argparse.SUPPRESS)
     p.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     a = p.parse_args()
-    sizes = [int(s) for s in a.sizes.split(",")]
+    # MiB, possibly fractional (a few floats for the latency rows): exact binary fractions.
+    sizes = [float(s) for s in a.sizes.split(",")]
     iters = [int(s) for s in a.iters.split(",")]
     if a.rank >= 0:
         peer(a.rank, a.n, a.port, sizes, iters)

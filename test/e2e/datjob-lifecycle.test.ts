@@ -248,7 +248,8 @@ describe('dat-operator end to end', { timeout: 60 * 60_000 }, () => {
           },
           { what: `${ns}/${name}: a complete checkpoint at step >= ${minResumeStep} on the volume with rank 0 past it`, timeoutMs: TIMEOUTS.training, intervalMs: FAST_POLL_MS },
         );
-        // Step 2: the fault, on rank 1.
+        // Step 2: the fault, on rank 1, with rank 0's log followed until its container ends.
+        const rank0Log = ctx.cli.kubectlResult(['logs', '-f', workerPodName(name, 0)], { namespace: ns, timeoutMs: TIMEOUTS.podsRunning });
         await fault.inject(ctx, ns, workerPodName(name, 1));
         t.diagnostic(`${fault.what} (rank 1) at step ${before.step}; newest checkpoint ${before.checkpoint}`);
 
@@ -264,9 +265,19 @@ describe('dat-operator end to end', { timeout: 60 * 60_000 }, () => {
 
         // Step 4: the new gang's first training report starts at the checkpoint, not at zero.
         const resumed = await waitForTrainingStep(ctx, ns, name, () => true, 'first training report after the restart');
-        t.diagnostic(`first step after the restart: ${resumed.step}`);
-        assert.ok(resumed.step >= before.checkpoint, `resumed at step ${resumed.step}, expected >= checkpoint ${before.checkpoint} (not from zero)`);
-        if (fault.graceful) assert.ok(resumed.step >= before.step, `resumed at step ${resumed.step}, expected >= step ${before.step} seen before the SIGTERM (a checkpoint saved on it)`);
+        // The new rank 0 logs the checkpoint it resumed from before its first training report.
+        const resumeLine = (await ctx.provider.podLogs(ns, workerPodName(name, 0))).split('\n').find((l) => l.includes('Resumed from checkpoint'));
+        const resumedFrom = Number(/ step=(\d+)/.exec(resumeLine ?? '')?.[1]);
+        t.diagnostic(`first step reported after the restart: ${resumed.step}; resumed from the checkpoint at step ${resumedFrom}`);
+        assert.ok(resumedFrom >= before.checkpoint, `resumed from step ${resumedFrom}, expected >= checkpoint ${before.checkpoint} (not from zero): ${resumeLine}`);
+        if (fault.graceful) {
+          // The old rank 0 stopped with its peer at one step boundary and saved there; the new gang resumed from exactly that step.
+          const stopLine = (await rank0Log).stdout.split('\n').find((l) => l.includes('Stopped at a step boundary after a stop signal'));
+          const stoppedAt = Number(/ step=(\d+)/.exec(stopLine ?? '')?.[1]);
+          t.diagnostic(`the old gang stopped at step ${stoppedAt} after the SIGTERM`);
+          assert.ok(stoppedAt >= before.step, `the old rank 0 logs a stop at a step >= ${before.step}: ${stopLine ?? '(no such line)'}`);
+          assert.equal(resumedFrom, stoppedAt, 'the restart resumes from the checkpoint saved at the stop');
+        }
 
         // Step 5: it still finishes, with exactly the planned number of steps: the final
         // checkpoint (written at the last step) is at totalSteps, counted across the restart.

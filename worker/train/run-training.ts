@@ -11,8 +11,8 @@
  *    `checkpointEvery` steps.
  * 4. epoch end: the overfitting probe, evaluation, the epoch's record, a
  *    checkpoint. Steps 3-4 repeat until the last epoch or a collapse.
- *    From the resume to the last epoch end, a stop signal stops the run at
- *    the next step boundary with a checkpoint (phases/stop.ts).
+ *    From the first step to the last epoch end, a stop signal stops the run
+ *    at the next step boundary with a checkpoint (phases/stop.ts).
  * 5. finish: the final evaluation, metrics, and the chief's outputs.
  *
  * All the state a checkpoint holds is in the registered parts; everything
@@ -37,10 +37,10 @@ export { singleProcessContext, type RunContext, type RunResult, type TrainProgre
 export async function runTraining(opts: TrainOptions, ctx: RunContext): Promise<RunResult> {
   const run = await setupRun(opts, ctx);
   try {
+    const resumedComplete = await resumeRun(run);
+    // Armed for training only: during the resume nothing is newer than the checkpoint just read.
     const disarm = armStop(run);
-    let resumedComplete: boolean;
     try {
-      resumedComplete = await resumeRun(run);
       while (run.loop.epoch < opts.epochs && run.loop.collapse === undefined) {
         const { lr } = await runEpoch(run);
         await endEpoch(run, lr);

@@ -1,6 +1,6 @@
 /**
- * Graceful stop in the loop (../graceful-stop.ts): armed from the resume to
- * the last epoch end when the run has a checkpoint directory. At each step
+ * Graceful stop in the loop (../graceful-stop.ts): armed from the first step
+ * to the last epoch end when the run has a checkpoint directory. At each step
  * boundary the ranks agree whether any of them received a stop signal; if one
  * did, every rank saves its checkpoint there (unless it just did) and stops.
  */
