@@ -25,8 +25,8 @@
  * (bench/lib/link-allreduce.ts; needs root and iproute2).
  * `--grpc-floor` instead times grpc-js alone moving a rank's bytes one way
  * between two processes (bench/lib/grpc-floor.ts).
- * `--latency` instead times all-reduces of N floats, the per-step stop
- * agreement, on each transport and gloo (bench/lib/small-allreduce.ts).
+ * `--latency` instead times all-reduces of N floats (about the stop
+ * agreement's size) on each transport and gloo (bench/lib/small-allreduce.ts).
  */
 import { spawn } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';

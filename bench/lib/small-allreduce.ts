@@ -1,6 +1,7 @@
 /**
  * `bench:allreduce --latency`: the latency of an all-reduce of N floats on N
- * ranks, the size of the per-step stop agreement (worker/train/graceful-stop.ts),
+ * ranks, about the size of the stop agreement (N + 1 floats, about once a
+ * second of training: worker/train/graceful-stop.ts),
  * on the gRPC ring, the TCP ring and gloo, side by side in one run. At this
  * size the time is all per-operation overhead (streams, event-loop turns,
  * 2(N − 1) hops), none of it bandwidth.
@@ -69,13 +70,13 @@ export async function runLatencyBench(worlds: readonly number[], quick: boolean,
   }
   const find = (t: LatencyRow['transport'], n: number): LatencyRow | undefined => rows.find((r) => r.transport === t && r.n === n);
   printTable(
-    'All-reduce of N floats on N ranks (the per-step stop agreement): latency in ms (plaintext, loopback)',
+    'All-reduce of N floats on N ranks (about the stop agreement\'s size): latency in ms (plaintext, loopback)',
     ['N', 'gRPC median', 'gRPC p90', 'TCP median', 'TCP p90', 'gloo median', 'gloo p90', 'gRPC/gloo'],
     worlds.map((n) => {
       const g = find('grpc', n);
       const t = find('tcp', n);
       const l = find('gloo', n);
-      return [n, g?.medianMs, g?.p90Ms, t?.medianMs, t?.p90Ms, l?.medianMs ?? 'n/a', l?.p90Ms ?? 'n/a', g && l ? `${(g.medianMs / l.medianMs).toFixed(1)}x` : undefined];
+      return [String(n), g?.medianMs, g?.p90Ms, t?.medianMs, t?.p90Ms, l?.medianMs ?? 'n/a', l?.p90Ms ?? 'n/a', g && l ? `${(g.medianMs / l.medianMs).toFixed(1)}x` : undefined];
     }),
     2,
   );

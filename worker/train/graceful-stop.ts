@@ -2,8 +2,9 @@
  * Graceful stop. A SIGTERM (the kubelet's, when a pod is preempted, drained,
  * suspended or deleted) or a SIGINT asks the run to stop at its next step
  * boundary instead of ending the process mid-step. The ranks agree on that
- * boundary with one small sum per step (a rank that was not signalled learns
- * that a peer was), every rank saves its checkpoint there, and the run ends
+ * boundary with one small sum about once a second (a rank that was not
+ * signalled learns that a peer was), every rank saves its checkpoint there,
+ * and the run ends
  * with a typed error. A restart then resumes at the step where the signal
  * came, not at the last periodic checkpoint.
  *
@@ -11,6 +12,7 @@
  * boundaries, so whether a run has graceful stop depends only on what all its
  * ranks share (their options, and being pod workers or a single process).
  */
+import { performance } from 'node:perf_hooks';
 import { EXIT_CODES } from '../../common/contract.js';
 import { DatError } from '../../common/errors.js';
 
@@ -35,28 +37,59 @@ export interface StopAgreement {
 /** Element-wise sum of a buffer over all ranks (uncompressed). */
 export type SumAcrossRanks = (buf: Float32Array) => Promise<Float32Array>;
 
+/**
+ * Seconds of training between two agreements on a ring. An agreement is one
+ * all-reduce of N + 1 floats, a few milliseconds of per-operation latency
+ * (bench:allreduce --latency), so steps shorter than this share one; a stop
+ * then waits at most about this long plus a step.
+ */
+export const STOP_CHECK_INTERVAL_SECONDS = 1;
+
 /** A run's graceful stop: the signals, and the agreement over the ring. */
 export interface StopControl extends Pick<StopSignals, 'arm' | 'disarm'> {
-  /** Collective: whether any rank asked to stop; every rank calls it at the same boundaries. */
-  agree(): Promise<StopAgreement | undefined>;
+  /**
+   * A step boundary: whether the ranks agreed to stop here. Collective: every
+   * rank calls it at every boundary, and all of them agree at the same ones
+   * (every boundary where one is due; `due` forces one, e.g. after a checkpoint).
+   */
+  atBoundary(opts?: { readonly due?: boolean }): Promise<StopAgreement | undefined>;
 }
 
 /**
- * The stop control of rank `rank` of `worldSize`. Each rank samples its own
- * signal once per agreement and contributes a one-hot flag, so every rank
- * reads the same sum and stops at the same step.
+ * The stop control of rank `rank` of `worldSize`.
+ *
+ * Each rank samples its own signal once per agreement and contributes a
+ * one-hot flag, plus its mean seconds per boundary since the last agreement.
+ * Every rank reads the same sum, so all stop at the same boundary and all
+ * space the next agreement alike: every boundary when steps take
+ * {@link STOP_CHECK_INTERVAL_SECONDS} or more, every k-th when they are k times
+ * shorter. One process needs no agreement and looks at every boundary.
  */
-export function stopControl(signals: StopSignals, rank: number, worldSize: number, sum?: SumAcrossRanks): StopControl {
+export function stopControl(signals: StopSignals, rank: number, worldSize: number, sum?: SumAcrossRanks, now: () => number = () => performance.now()): StopControl {
+  let boundaries = 0;
+  let nextDue = 0;
+  let last = { at: now(), boundaries: 0 };
   return {
-    arm: () => signals.arm(),
+    arm: () => {
+      last = { at: now(), boundaries };
+      signals.arm();
+    },
     disarm: () => signals.disarm(),
-    agree: async () => {
+    atBoundary: async (opts = {}) => {
+      boundaries++;
       const own = signals.requested();
       if (worldSize <= 1 || sum === undefined) return own === undefined ? undefined : { ranks: [rank], own };
-      const flags = new Float32Array(worldSize);
-      if (own !== undefined) flags[rank] = 1;
-      const total = await sum(flags);
-      const ranks = [...total.keys()].filter((r) => total[r]! > 0);
+      if (opts.due !== true && boundaries < nextDue) return undefined;
+      const buf = new Float32Array(worldSize + 1);
+      if (own !== undefined) buf[rank] = 1;
+      const t = now();
+      buf[worldSize] = (t - last.at) / 1000 / Math.max(1, boundaries - last.boundaries);
+      last = { at: t, boundaries };
+      const total = await sum(buf);
+      const meanSeconds = total[worldSize]! / worldSize;
+      // The sum is float32: a relative 1e-6 keeps an exact tenth of the interval at 10 steps, not 9.
+      nextDue = boundaries + Math.max(1, Math.floor((STOP_CHECK_INTERVAL_SECONDS / Math.max(meanSeconds, 1e-6)) * (1 + 1e-6)));
+      const ranks = [...total.subarray(0, worldSize).keys()].filter((r) => total[r]! > 0);
       return ranks.length === 0 ? undefined : { ranks, own };
     },
   };

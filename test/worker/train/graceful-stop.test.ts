@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { EXIT_CODES } from '../../../common/contract.js';
 import { DatError } from '../../../common/errors.js';
-import { StopRequestedError, stopControl, type StopAgreement, type StopSignals } from '../../../worker/train/graceful-stop.js';
+import { STOP_CHECK_INTERVAL_SECONDS, StopRequestedError, stopControl, type StopAgreement, type StopSignals } from '../../../worker/train/graceful-stop.js';
 
 /** Signals that report `signal` (or none) and count arm/disarm calls. */
 function fakeSignals(signal?: NodeJS.Signals): StopSignals & { armed: number; disarmed: number } {
@@ -32,7 +32,7 @@ async function agreeAll(signalled: Readonly<Record<number, NodeJS.Signals>>, wor
     for (const c of contributions) c.forEach((v, i) => (total[i]! += v));
     return total;
   };
-  return Promise.all(Array.from({ length: world }, (_, rank) => stopControl(fakeSignals(signalled[rank]), rank, world, sum).agree()));
+  return Promise.all(Array.from({ length: world }, (_, rank) => stopControl(fakeSignals(signalled[rank]), rank, world, sum).atBoundary()));
 }
 
 describe('stopControl', () => {
@@ -57,8 +57,45 @@ describe('stopControl', () => {
   }
 
   test('one process needs no collective', async () => {
-    assert.equal(await stopControl(fakeSignals(), 0, 1).agree(), undefined);
-    assert.deepEqual(await stopControl(fakeSignals('SIGINT'), 0, 1).agree(), { ranks: [0], own: 'SIGINT' });
+    assert.equal(await stopControl(fakeSignals(), 0, 1).atBoundary(), undefined);
+    assert.deepEqual(await stopControl(fakeSignals('SIGINT'), 0, 1).atBoundary(), { ranks: [0], own: 'SIGINT' });
+  });
+
+  const spacing = [
+    { what: 'steps of a tenth of the interval: every 10th boundary', stepSeconds: STOP_CHECK_INTERVAL_SECONDS / 10, agreedAt: [1, 11, 21] },
+    { what: 'steps of a third of the interval: every 3rd boundary', stepSeconds: STOP_CHECK_INTERVAL_SECONDS / 3, agreedAt: [1, 4, 7, 10, 13, 16, 19, 22, 25, 28] },
+    { what: 'steps longer than the interval: every boundary', stepSeconds: STOP_CHECK_INTERVAL_SECONDS * 2, agreedAt: Array.from({ length: 30 }, (_, i) => i + 1) },
+  ];
+  for (const c of spacing) {
+    test(`agreements are spaced by the ranks' mean step time: ${c.what}`, async () => {
+      let clock = 0;
+      const agreedAt: number[] = [];
+      let boundary = 0;
+      // One rank's view; the fake sum answers as N identical ranks would.
+      const world = 3;
+      const control = stopControl(fakeSignals(), 0, world, async (buf) => {
+        agreedAt.push(boundary);
+        return buf.map((v, i) => (i === world ? v * world : v));
+      }, () => clock);
+      control.arm();
+      for (boundary = 1; boundary <= 30; boundary++) {
+        clock += c.stepSeconds * 1000;
+        await control.atBoundary();
+      }
+      assert.deepEqual(agreedAt, c.agreedAt);
+    });
+  }
+
+  test('a due boundary (after a checkpoint) always agrees', async () => {
+    let calls = 0;
+    const control = stopControl(fakeSignals(), 0, 2, async (buf) => {
+      calls++;
+      return buf.map((v, i) => (i === 2 ? 0.002 : v));
+    }, () => 0);
+    await control.atBoundary();
+    await control.atBoundary();
+    await control.atBoundary({ due: true });
+    assert.equal(calls, 2, 'the first boundary, then the due one; the one between was not due');
   });
 
   test('arm and disarm reach the signals', () => {

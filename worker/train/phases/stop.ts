@@ -1,8 +1,9 @@
 /**
  * Graceful stop in the loop (../graceful-stop.ts): armed from the first step
- * to the last epoch end when the run has a checkpoint directory. At each step
- * boundary the ranks agree whether any of them received a stop signal; if one
- * did, every rank saves its checkpoint there (unless it just did) and stops.
+ * to the last epoch end when the run has a checkpoint directory. At step
+ * boundaries (about once a second, and after each checkpoint) the ranks agree
+ * whether any of them received a stop signal; if one did, every rank saves its
+ * checkpoint there (unless it just did) and stops.
  */
 import { StopRequestedError } from '../graceful-stop.js';
 import { saveCheckpoint, type TrainRun } from './train-run.js';
@@ -24,7 +25,8 @@ export async function stopIfAsked(run: TrainRun, opts: { readonly saved: boolean
   const { stop } = run.ctx;
   const dir = run.opts.checkpointDir;
   if (stop === undefined || dir === undefined) return;
-  const agreement = await stop.agree();
+  // After a checkpoint the stop would cost no save: always agree there.
+  const agreement = await stop.atBoundary({ due: opts.saved });
   if (agreement === undefined) return;
   if (!opts.saved) await saveCheckpoint(run);
   run.ctx.log.info('Stopped at a step boundary after a stop signal', { step: run.loop.globalStep, signalledRanks: agreement.ranks.join(','), checkpointDir: dir });
