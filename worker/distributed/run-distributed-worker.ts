@@ -87,10 +87,8 @@ export async function runDistributedWorker(opts: TrainOptions, signals?: StopSig
   const log = createLogger({ rank: env.rank });
   let unwatch: (() => void) | undefined;
   try {
-    // A local launcher's workers stop when it says so (it supervises them, and a terminal's
-    // Ctrl-C reaches them all at once): graceful stop is for pod workers.
     const launched = process.env[PARENT_WATCH_ENV] === 'stdin';
-    return await runRank(opts, env, log, launched ? undefined : signals, () => {
+    return await runRank(opts, env, log, signals, () => {
       if (launched) unwatch = watchParent(log);
     });
   } finally {

@@ -13,11 +13,16 @@
  *    every child to exit (no orphans), and fail with a message naming the
  *    cause: the worker that failed first for a reason of its own, or the rank
  *    the survivors found unresponsive, with its last error line.
+ *    SIGINT or SIGTERM to the launcher (a terminal's Ctrl-C reaches only the
+ *    launcher: each worker has its own process group) stops the workers the
+ *    same way; with `--checkpoint-dir` they get up to 30 s to save a
+ *    checkpoint at the next step boundary, and a second signal kills them.
  * 5. On success print the final table from rank 0's metrics.json.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import * as net from 'node:net';
+import { constants } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -37,6 +42,8 @@ import { WORKER_NODE_FLAGS } from '../util/node-flags.js';
 export const LOCAL_HOST = '127.0.0.1';
 /** Grace between SIGTERM and SIGKILL when stopping the surviving workers. */
 const STOP_GRACE_MS = 3_000;
+/** The same when the user stopped the run and the workers save a checkpoint first (the kubelet's default grace). */
+const SAVE_GRACE_MS = 30_000;
 const METRICS_FILE = 'metrics.json';
 
 /** How a worker ended. */
@@ -173,7 +180,8 @@ class WorkerGroup {
   ) {}
 
   spawn(rank: number, cmd: string, args: readonly string[], env: NodeJS.ProcessEnv, creds: RingCredentials | undefined): void {
-    const child = spawn(cmd, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    // Own process group: a terminal's Ctrl-C reaches the launcher alone, which stops the workers once.
+    const child = spawn(cmd, args, { env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     this.children[rank] = child;
     // The key goes over the pipe, never to disk; the pipe then stays open as the launcher watch.
     if (creds !== undefined) child.stdin!.write(formatCredentialsLine(creds));
@@ -188,8 +196,8 @@ class WorkerGroup {
     this.exits.push(this.watchExit(rank, child));
   }
 
-  /** Step 4: SIGTERM every live worker, SIGKILL whatever has not exited after the grace. */
-  stopAll(): void {
+  /** Step 4: SIGTERM every live worker, SIGKILL whatever has not exited after `graceMs`. */
+  stopAll(graceMs = STOP_GRACE_MS): void {
     if (this.stopping) return;
     this.stopping = true;
     for (const [rank, c] of this.children.entries()) {
@@ -197,15 +205,18 @@ class WorkerGroup {
       this.signalled.add(rank);
       c.kill('SIGTERM');
     }
-    const timer = setTimeout(() => {
-      for (const [rank, c] of this.children.entries()) {
-        if (c === undefined || !isRunning(c)) continue;
-        this.logLine(`dat: worker rank ${rank} did not stop within ${STOP_GRACE_MS} ms of SIGTERM; killing it with SIGKILL`);
-        this.signalled.add(rank);
-        c.kill('SIGKILL');
-      }
-    }, STOP_GRACE_MS);
+    const timer = setTimeout(() => this.killAll(`did not stop within ${graceMs} ms of SIGTERM`), graceMs);
     timer.unref();
+  }
+
+  /** SIGKILLs every live worker, saying why. */
+  killAll(why: string): void {
+    for (const [rank, c] of this.children.entries()) {
+      if (c === undefined || !isRunning(c)) continue;
+      this.logLine(`dat: worker rank ${rank} ${why}; killing it with SIGKILL`);
+      this.signalled.add(rank);
+      c.kill('SIGKILL');
+    }
   }
 
   /** Ends the launcher watch of every child (their stdin). */
@@ -265,10 +276,17 @@ export async function launchLocal(opts: TrainOptions, io: LauncherIo = { stdout:
     if ('log' in parsed) logLine(`[rank ${rank}] ${parsed.log}`);
     else if (rank === 0) display.update({ ...parsed, workers: n });
   });
+  const saving = opts.checkpointDir !== undefined;
+  let interrupted = false;
   const onSignal = (sig: NodeJS.Signals): void => {
-    logLine(`dat: received ${sig}; stopping ${n} workers`);
+    if (interrupted) {
+      group.killAll(`was still running at a second ${sig}`);
+      return;
+    }
+    interrupted = true;
+    logLine(`dat: received ${sig}; stopping ${n} workers${saving ? `, each after a checkpoint at the next step boundary (${sig} again stops at once)` : ''}`);
     group.firstFailure ??= { rank: -1, code: null, signal: sig };
-    group.stopAll();
+    group.stopAll(saving ? SAVE_GRACE_MS : STOP_GRACE_MS);
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -285,6 +303,10 @@ export async function launchLocal(opts: TrainOptions, io: LauncherIo = { stdout:
   if (firstFailure !== undefined) {
     // An interruption of the launcher itself (rank -1) wins; otherwise name the worker that caused it.
     if (firstFailure.rank < 0) {
+      if (saving && group.failures.length === n && group.failures.every((f) => f.code === EXIT_CODES.terminated)) {
+        io.stderr.write(`dat: stopped by ${firstFailure.signal} after every worker saved a checkpoint in ${opts.checkpointDir}; rerun the same command to resume\n`);
+        return 128 + constants.signals[firstFailure.signal!];
+      }
       io.stderr.write(`dat: error: training failed: interrupted by ${firstFailure.signal}\n`);
       return runExitCode(firstFailure);
     }

@@ -103,6 +103,30 @@ describe('graceful stop', { timeout: 240_000 }, () => {
     }
   });
 
+  test('the local launcher: SIGINT stops every worker after a checkpoint at one step, exits 130, and a rerun resumes there', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dat-stop-'));
+    try {
+      const args = [...ARGS, '--workers', '2', '--checkpoint-dir', join(dir, 'ck'), '--output', join(dir, 'out')];
+      const run = startDatTrain(args);
+      const before = await waitForStep(run, 3);
+      run.child.kill('SIGINT');
+      const exit = await run.exited;
+      assert.equal(exit.code, EXIT_CODES.interrupted, run.lines.slice(-10).join('\n'));
+      assert.ok(run.lines.some((l) => l.startsWith('dat: stopped by SIGINT after every worker saved a checkpoint')), run.lines.slice(-10).join('\n'));
+      const steps = [0, 1].map((rank) => Number(run.lines.map((l) => new RegExp(`^\\[rank ${rank}\\] dat: error: received SIGTERM: saved the checkpoint at step (\\d+)`).exec(l)?.[1]).find((m) => m !== undefined)));
+      assert.equal(steps[1], steps[0], 'both workers stopped at the same step');
+      assert.ok(steps[0]! >= before, `stopped at step ${steps[0]}, after step ${before} was reported`);
+      const { complete } = await listCompleteCheckpoints(join(dir, 'ck'), 2);
+      assert.deepEqual(complete.map((c) => c.step), [steps[0]]);
+
+      const again = startDatTrain(args);
+      assert.equal((await again.exited).code, 0, again.lines.slice(-10).join('\n'));
+      assert.equal(firstStep(again), steps[0]! + 1, 'the rerun resumes at the next step');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   test('without a checkpoint directory, SIGTERM ends the process at once (nothing to save)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'dat-stop-'));
     try {
