@@ -114,7 +114,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { key: 'compressionWarmupSteps', group: 'Distributed', value: { kind: 'int', min: 0, max: BIG }, help: "uncompressed steps before compression starts; with sign-ef or majority-vote and LAMB, LAMB's second moment stays frozen from then on (docs/compression.md)" },
   // At least 100 ms, as the CRD: a shorter per-hop deadline fails on any real network before the first chunk lands.
   { key: 'collectiveTimeoutMs', group: 'Distributed', value: { kind: 'int', min: 100, max: 86_400_000 }, help: 'per-hop all-reduce deadline in milliseconds' },
-  { key: 'checkpointDir', group: 'Distributed', value: { kind: 'string' }, help: 'checkpoint directory (unset: no checkpoints)' },
+  { key: 'checkpointDir', group: 'Distributed', value: { kind: 'string' }, help: 'checkpoint directory (unset: no checkpoints); with it, SIGTERM or SIGINT stops after saving the current step' },
   { key: 'checkpointEvery', group: 'Distributed', value: { kind: 'int', min: 1, max: BIG }, help: 'checkpoint every K optimizer steps (and at each epoch end)' },
   {
     key: 'allowConfigChange',
