@@ -11,8 +11,7 @@
  *   the kubelet's SIGTERM would be ignored for the whole grace period. Any
  *   other process keeps the default actions while disarmed.
  */
-import { constants } from 'node:os';
-import type { StopSignals } from '../train/graceful-stop.js';
+import { signalExitCode, type StopSignals } from '../train/graceful-stop.js';
 
 /** The signals a pod's main process is asked to stop with. */
 const TERMINATING_SIGNALS = ['SIGTERM', 'SIGINT'] as const;
@@ -64,7 +63,7 @@ export class ProcessStopSignals implements StopSignals {
       this.stderr.write(`dat: received ${signal}: stopping after the current step, with a checkpoint (${signal} again stops at once)\n`);
       return;
     }
-    const code = 128 + constants.signals[signal];
+    const code = signalExitCode(signal);
     this.stderr.write(`dat: received ${signal}: stopping (exit ${code})\n`);
     this.target.exit(code);
   }

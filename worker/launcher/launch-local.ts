@@ -22,7 +22,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import * as net from 'node:net';
-import { constants } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -37,6 +36,7 @@ import type { RingCredentials } from '../../common/certs.js';
 import { INSECURE_RING_ENV, isInsecureRingRequested } from '../security/ring-security.js';
 import { LOCAL_RING_JOB, TLS_STDIN_ENV, formatCredentialsLine, issueLocalRingTls } from '../security/local-ring-tls.js';
 import { WORKER_NODE_FLAGS } from '../util/node-flags.js';
+import { signalExitCode } from '../train/graceful-stop.js';
 
 /** Ring servers of local workers listen here only. */
 export const LOCAL_HOST = '127.0.0.1';
@@ -305,7 +305,7 @@ export async function launchLocal(opts: TrainOptions, io: LauncherIo = { stdout:
     if (firstFailure.rank < 0) {
       if (saving && group.failures.length === n && group.failures.every((f) => f.code === EXIT_CODES.terminated)) {
         io.stderr.write(`dat: stopped by ${firstFailure.signal} after every worker saved a checkpoint in ${opts.checkpointDir}; rerun the same command to resume\n`);
-        return 128 + constants.signals[firstFailure.signal!];
+        return signalExitCode(firstFailure.signal!);
       }
       io.stderr.write(`dat: error: training failed: interrupted by ${firstFailure.signal}\n`);
       return runExitCode(firstFailure);

@@ -4,14 +4,14 @@
  * boundary instead of ending the process mid-step. The ranks agree on that
  * boundary with one small sum about once a second (a rank that was not
  * signalled learns that a peer was), every rank saves its checkpoint there,
- * and the run ends
- * with a typed error. A restart then resumes at the step where the signal
- * came, not at the last periodic checkpoint.
+ * and the run ends with a typed error. A restart then resumes at the step
+ * where the run stopped, not at the last periodic checkpoint.
  *
  * The agreement is a collective: every rank of a ring must call it at the same
  * boundaries, so whether a run has graceful stop depends only on what all its
  * ranks share (their options, and being pod workers or a single process).
  */
+import { constants } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { EXIT_CODES } from '../../common/contract.js';
 import { DatError } from '../../common/errors.js';
@@ -95,8 +95,10 @@ export function stopControl(signals: StopSignals, rank: number, worldSize: numbe
   };
 }
 
-/** The exit code of a run stopped by `signal`: 128 + its number, as a shell reports it. */
-const SIGNAL_EXIT_CODES: Readonly<Record<string, number>> = { SIGINT: EXIT_CODES.interrupted, SIGTERM: EXIT_CODES.terminated };
+/** The exit code of a process stopped by `signal`: 128 + its number, as a shell reports it. */
+export function signalExitCode(signal: NodeJS.Signals): number {
+  return 128 + constants.signals[signal];
+}
 
 /**
  * The run stopped at a step boundary after saving its checkpoint (retryable:
@@ -111,7 +113,7 @@ export class StopRequestedError extends DatError {
   constructor(agreement: StopAgreement, step: number, checkpointDir: string) {
     const who = agreement.own !== undefined ? `received ${agreement.own}` : `stopping with rank${agreement.ranks.length > 1 ? 's' : ''} ${agreement.ranks.join(', ')}, which received a stop signal`;
     super(`${who}: saved the checkpoint at step ${step} in ${checkpointDir} and stopped; a restart resumes from it`, { retryable: true });
-    this.exitCode = agreement.own !== undefined ? (SIGNAL_EXIT_CODES[agreement.own] ?? EXIT_CODES.terminated) : EXIT_CODES.peerFailure;
+    this.exitCode = agreement.own !== undefined ? signalExitCode(agreement.own) : EXIT_CODES.peerFailure;
     this.step = step;
     this.agreement = agreement;
   }

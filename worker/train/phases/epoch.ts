@@ -4,8 +4,8 @@
  * radius ramped by `--eps-warmup-epochs`) → reducer (ring mean) →
  * applyGradients at the scheduled learning rate; a checkpoint every
  * `checkpointEvery` optimizer steps (the epoch's last step is checkpointed at
- * the epoch end, after the probe and evaluation); after each other step, a
- * stop signal's agreement (stop.ts).
+ * the epoch end, after the probe and evaluation); after each other step, the
+ * stop check (stop.ts).
  */
 import { performance } from 'node:perf_hooks';
 import { batchIndices } from '../../data/shard.js';
